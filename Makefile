@@ -1,0 +1,85 @@
+# Makefile: builds ./luaha (and an ASan/UBSan variant), runs the tests, the demo and the benchmarks.
+PREFIX	?= /usr/local
+LUADIR	 = $(PREFIX)/share/luaha
+PKGS	 = lua5.4 libevent libedit
+
+CC	?= cc
+WARN	 = -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=gnu11 $(WARN) -D_GNU_SOURCE -DLUAHA_LUADIR='"$(LUADIR)"'
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lm
+SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+SRCS	 = $(wildcard runtime/*.c)
+LIBSRCS	 = $(filter-out runtime/main.c,$(SRCS))
+OBJS	 = $(SRCS:runtime/%.c=build/%.o)
+ASANOBJS = $(SRCS:runtime/%.c=build/asan/%.o)
+ASANLIB	 = $(LIBSRCS:runtime/%.c=build/asan/%.o)
+UNITS	 = $(patsubst tests/unit/%.c,build/unit/%.test,$(wildcard tests/unit/*.c))
+
+.PHONY: all asan units test demo bench deps lint install uninstall clean
+
+all: luaha
+
+luaha: $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $(OBJS) $(PKG_LIBS)
+
+build/%.o: runtime/%.c runtime/luaha.h | build
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+asan: build/luaha-asan
+
+build/luaha-asan: $(ASANOBJS)
+	$(CC) $(CFLAGS) $(SANITIZE) -o $@ $(ASANOBJS) $(PKG_LIBS)
+
+build/asan/%.o: runtime/%.c runtime/luaha.h | build
+	$(CC) $(CFLAGS) $(SANITIZE) $(PKG_CFLAGS) -c -o $@ $<
+
+units: $(UNITS)
+
+build/unit/%.test: tests/unit/%.c tests/unit/unit.h $(ASANLIB) | build
+	$(CC) $(CFLAGS) $(SANITIZE) $(PKG_CFLAGS) -Iruntime -o $@ $< $(ASANLIB) $(PKG_LIBS)
+
+build:
+	mkdir -p build/asan build/unit
+
+# Every suite, ending with the line "N passed, N failed, N skipped".
+test: luaha asan units
+	tests/run
+
+# Installs what is missing (Debian 12, as root), builds, and runs the main job.
+demo: deps luaha
+	./luaha examples/demo.lua
+
+deps:
+	@missing=$$(grep -v '^#' .ci/packages | while read -r p; do \
+		[ -n "$$p" ] && ! dpkg -s "$$p" >/dev/null 2>&1 && echo "$$p"; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+		    apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+bench: luaha
+	./luaha bench/tcp-roundtrip.lua
+
+lint:
+	luacheck --std lua54 -q lua policies examples tests/lua bench
+	mandoc -T lint -W warning doc/*.[0-9]
+
+install: luaha
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(LUADIR)/luaha \
+	    $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 755 luaha $(DESTDIR)$(PREFIX)/sbin/luaha
+	install -m 644 lua/luaha/*.lua $(DESTDIR)$(LUADIR)/luaha/
+	install -m 644 doc/luaha.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 doc/luaha-lua.7 $(DESTDIR)$(PREFIX)/share/man/man7/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/luaha $(DESTDIR)$(PREFIX)/share/man/man8/luaha.8 \
+	    $(DESTDIR)$(PREFIX)/share/man/man7/luaha-lua.7
+	rm -rf $(DESTDIR)$(LUADIR)
+
+clean:
+	rm -rf build luaha tests/out

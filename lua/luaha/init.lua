@@ -1,0 +1,32 @@
+-- lua/luaha/init.lua: the public face, `require "luaha"`, assembled from the C modules luaha.core.*.
+local task = require "luaha.core.task"
+local timer = require "luaha.core.timer"
+local loop = require "luaha.core.loop"
+local signal = require "luaha.core.signal"
+local udp = require "luaha.core.udp"
+local tcp = require "luaha.core.tcp"
+
+local luaha = {
+    version = "0.1.0",
+    spawn = task.spawn,
+    sleep = task.sleep,
+    current = task.current,
+    set_budget = task.set_budget,
+    now = timer.now,
+    time = timer.time,
+    after = timer.after,
+    every = timer.every,
+    exit = loop.exit,
+    on_signal = signal.on_signal,
+    log = require "luaha.core.log",
+    proc = require "luaha.core.proc",
+    net = {
+        udp = udp.udp,
+        tcp = tcp.tcp,
+        unix = tcp.unix,
+        listen = tcp.listen,
+        listen_unix = tcp.listen_unix,
+    },
+}
+
+return luaha

@@ -1,0 +1,28 @@
+/* libs.c: the C modules luaha.core.*, put in package.preload as Lua's linit.c opens its libraries. */
+#include "luaha.h"
+
+static const luaL_Reg libs_core[] = {
+	{ "luaha.core.log", luaopen_luaha_core_log },
+	{ "luaha.core.loop", luaopen_luaha_core_loop },
+	{ "luaha.core.task", luaopen_luaha_core_task },
+	{ "luaha.core.timer", luaopen_luaha_core_timer },
+	{ "luaha.core.signal", luaopen_luaha_core_signal },
+	{ "luaha.core.udp", luaopen_luaha_core_udp },
+	{ "luaha.core.tcp", luaopen_luaha_core_tcp },
+	{ "luaha.core.proc", luaopen_luaha_core_proc },
+	{ "luaha.core.readline", luaopen_luaha_core_readline },
+	{ NULL, NULL }
+};
+
+void
+libs_preload(lua_State *L)
+{
+	const luaL_Reg	*lib;
+
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+	for (lib = libs_core; lib->func != NULL; lib++) {
+		lua_pushcfunction(L, lib->func);
+		lua_setfield(L, -2, lib->name);
+	}
+	lua_pop(L, 1);
+}

@@ -1,0 +1,135 @@
+/* loop.c: the libevent base, what keeps the program running, the monotonic clock, luaha.exit. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "luaha.h"
+
+static struct event_base	*base;
+static int			 live;		/* tasks, timers, listeners, signal handlers */
+static int			 exit_code;
+static int			 exiting;	/* luaha.exit or a signal asked to stop */
+
+/*
+ * The precise-timer flag makes libevent use CLOCK_MONOTONIC and timerfd rather
+ * than the coarse clock, whose 4 ms ticks would break sub-second heartbeats.
+ */
+int
+loop_init(void)
+{
+	struct event_config	*cfg;
+
+	if ((cfg = event_config_new()) == NULL)
+		return (-1);
+	if (event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER) == -1) {
+		event_config_free(cfg);
+		return (-1);
+	}
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return (base == NULL ? -1 : 0);
+}
+
+struct event_base *
+loop_base(void)
+{
+	return (base);
+}
+
+/* Counts something that keeps the program alive (a task, an armed timer, ...). */
+void
+loop_ref(void)
+{
+	live++;
+}
+
+/* The program ends when the last live thing goes away. */
+void
+loop_unref(void)
+{
+	if (--live == 0)
+		event_base_loopbreak(base);
+}
+
+/* Runs until nothing is left or loop_exit; returns the exit status. */
+int
+loop_run(void)
+{
+	if (live > 0 && !exiting &&
+	    event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY) == -1) {
+		log_warnx("event loop failed");
+		exit_code = 1;
+	}
+	exiting = 1;		/* what closes from now on wakes no task */
+	return (exit_code);
+}
+
+void
+loop_exit(int code)
+{
+	exit_code = code;
+	exiting = 1;
+	event_base_loopbreak(base);
+}
+
+int
+loop_exiting(void)
+{
+	return (exiting);
+}
+
+/* Monotonic seconds, for intervals; never wall time. */
+double
+loop_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec + ts.tv_nsec / 1e9);
+}
+
+/* Fills tv with a relative time of seconds (negative: zero). */
+struct timeval *
+loop_tv(double seconds, struct timeval *tv)
+{
+	if (seconds < 0)
+		seconds = 0;
+	tv->tv_sec = (time_t)seconds;
+	tv->tv_usec = (suseconds_t)((seconds - (double)tv->tv_sec) * 1e6);
+	return (tv);
+}
+
+/*
+ * exit([code]): stops the program after the running task yields. Inside a
+ * task the caller never resumes; elsewhere the process exits at once.
+ */
+static int
+loop_lua_exit(lua_State *L)
+{
+	int	 code;
+
+	if (lua_isboolean(L, 1))
+		code = lua_toboolean(L, 1) ? 0 : 1;
+	else
+		code = (int)luaL_optinteger(L, 1, 0);
+	loop_exit(code);
+	if (task_current(L) != NULL && lua_isyieldable(L))
+		return (lua_yield(L, 0));
+	fflush(NULL);
+	exit(code);
+}
+
+static const luaL_Reg loop_funcs[] = {
+	{ "exit", loop_lua_exit },
+	{ NULL, NULL }
+};
+
+int
+luaopen_luaha_core_loop(lua_State *L)
+{
+	luaL_newlib(L, loop_funcs);
+	return (1);
+}

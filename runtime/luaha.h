@@ -1,0 +1,114 @@
+/* luaha.h: declarations shared by the runtime's files, grouped by the file that defines them. */
+#ifndef LUAHA_H
+#define LUAHA_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/queue.h>
+
+#include <stdarg.h>
+
+#include <event2/event.h>
+#include <lua.h>
+#include <lauxlib.h>
+
+#define LUAHA_VERSION	"0.1.0"
+
+#ifndef LUAHA_LUADIR
+#define LUAHA_LUADIR	"/usr/local/share/luaha"
+#endif
+
+/* log.c */
+enum log_level {
+	LOG_LEVEL_ERR, LOG_LEVEL_WARNING, LOG_LEVEL_NOTICE, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG
+};
+void	 log_init(int, enum log_level);
+void	 log_set_level(enum log_level);
+int	 log_level_byname(const char *);
+void	 log_msg(enum log_level, const char *, ...) __attribute__((format(printf, 2, 3)));
+void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+void	 fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+int	 luaopen_luaha_core_log(lua_State *);
+
+/* loop.c */
+int			 loop_init(void);
+struct event_base	*loop_base(void);
+void			 loop_ref(void);
+void			 loop_unref(void);
+int			 loop_run(void);
+void			 loop_exit(int);
+int			 loop_exiting(void);
+double			 loop_now(void);
+struct timeval		*loop_tv(double, struct timeval *);
+int			 luaopen_luaha_core_loop(lua_State *);
+
+/* task.c */
+struct task;
+struct waiter;
+
+/*
+ * Called in the loop when the awaited event fires (what is EV_READ, EV_WRITE,
+ * EV_TIMEOUT, or 0 when woken by task_wake). It pushes the results of the
+ * waiting call onto co and returns their count, or returns -1 to keep waiting.
+ */
+typedef int (*waiter_done_fn)(lua_State *co, struct waiter *, short what);
+
+struct waiter {
+	struct task	*task;		/* the task waiting, NULL when idle */
+	struct event	*ev;		/* fd and/or timeout event, made on first wait */
+	waiter_done_fn	 done;		/* pushes the results when the wait ends */
+	void		(*cancel)(struct waiter *);	/* optional: the task was cancelled */
+	void		*arg;		/* for done and cancel */
+	double		 deadline;	/* monotonic seconds, 0 for none */
+	int		 anchor_ref;	/* keeps a handle alive while waiting, if > 0 */
+};
+
+struct task	*task_current(lua_State *);
+int		 task_wait(lua_State *, struct waiter *, evutil_socket_t, short, double,
+		    waiter_done_fn, void *, int);
+void		 task_wake(struct waiter *);
+void		 waiter_close(struct waiter *);
+#define TASK_FATAL	0x1		/* its failure ends the program with status 1 */
+int		 task_spawn(lua_State *, int, const char *, int);
+int		 task_alive(lua_State *, int);
+int		 luaopen_luaha_core_task(lua_State *);
+
+/* timer.c */
+int	 luaopen_luaha_core_timer(lua_State *);
+
+/* signal.c */
+int	 signal_init(void);
+int	 luaopen_luaha_core_signal(lua_State *);
+
+/* net.c */
+int	 net_addr(const char *, int, struct sockaddr_storage *, socklen_t *);
+int	 net_pushaddr(lua_State *, const struct sockaddr *);
+int	 net_nonblock(int);
+int	 luaha_ok(lua_State *);
+int	 luaha_fail(lua_State *, const char *, ...) __attribute__((format(printf, 2, 3)));
+int	 luaha_fail_errno(lua_State *, const char *);
+void	 luaha_check_options(lua_State *, int, const char *const []);
+double	 luaha_opt_number(lua_State *, int, const char *, double);
+const char *luaha_opt_string(lua_State *, int, const char *);
+double	 luaha_check_timeout(lua_State *, int);
+
+/* udp.c */
+int	 luaopen_luaha_core_udp(lua_State *);
+
+/* tcp.c */
+int	 luaopen_luaha_core_tcp(lua_State *);
+
+/* proc.c */
+int	 luaopen_luaha_core_proc(lua_State *);
+
+/* readline.c */
+int	 luaopen_luaha_core_readline(lua_State *);
+
+/* libs.c */
+void	 libs_preload(lua_State *);
+
+#endif

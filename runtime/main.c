@@ -1,0 +1,161 @@
+/* main.c: options, the Lua state, the main chunk run as a task, and the loop until nothing is left. */
+#include <sys/stat.h>
+
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <lualib.h>
+
+#include "luaha.h"
+
+/*
+ * The main task, in Lua so that every step may wait: the -e chunks, then the
+ * script with its arguments, then the REPL when asked for.
+ */
+static const char main_body[] =
+	"local chunks, script, interactive = ...\n"
+	"for _, chunk in ipairs(chunks) do chunk() end\n"
+	"if script then script(table.unpack(arg, 1, #arg)) end\n"
+	"if interactive then require('luaha.repl').run() end\n";
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: luaha [-hiv] [--syslog] [-e code] [script [args ...]]\n");
+}
+
+static void
+version(void)
+{
+	printf("luaha %s (%s, libevent %s)\n", LUAHA_VERSION, LUA_RELEASE,
+	    event_get_version());
+}
+
+/* Finds lua/ next to the binary (a source tree) or else the installed copy. */
+static void
+main_set_path(lua_State *L)
+{
+	char		 exe[PATH_MAX], probe[PATH_MAX + 32];
+	const char	*dir = LUAHA_LUADIR;
+	struct stat	 st;
+	ssize_t		 n;
+
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = '\0';
+		snprintf(probe, sizeof(probe), "%s/lua/luaha/init.lua", dirname(exe));
+		if (stat(probe, &st) == 0) {
+			snprintf(probe, sizeof(probe), "%s/lua", exe);
+			dir = probe;
+		}
+	}
+	lua_getglobal(L, "package");
+	lua_getfield(L, -1, "path");
+	lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", dir, dir, lua_tostring(L, -1));
+	lua_setfield(L, -3, "path");
+	lua_pop(L, 2);
+}
+
+/* The global arg, as the standalone lua sets it. */
+static void
+main_set_arg(lua_State *L, char **argv, int argc, int script)
+{
+	int	 i;
+
+	lua_createtable(L, argc - script, script + 1);
+	for (i = 0; i < argc; i++) {
+		lua_pushstring(L, argv[i]);
+		lua_rawseti(L, -2, i - script);
+	}
+	lua_setglobal(L, "arg");
+}
+
+static void
+main_load_error(lua_State *L)
+{
+	fprintf(stderr, "luaha: %s\n", lua_tostring(L, -1));
+	exit(1);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'v' },
+		{ "syslog", no_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 }
+	};
+	lua_State	*L;
+	int		 ch, interactive = 0, use_syslog = 0, nchunks = 0, code;
+	char		**chunks;
+
+	if ((chunks = calloc(argc, sizeof(char *))) == NULL)
+		fatal("calloc");
+	while ((ch = getopt_long(argc, argv, "+e:hiv", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'e':
+			chunks[nchunks++] = optarg;
+			break;
+		case 'i':
+			interactive = 1;
+			break;
+		case 'v':
+			version();
+			return (0);
+		case 'S':
+			use_syslog = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return (0);
+		default:
+			usage(stderr);
+			return (1);
+		}
+	}
+	if (optind == argc && nchunks == 0)
+		interactive = 1;
+
+	log_init(use_syslog, LOG_LEVEL_INFO);
+	if (loop_init() == -1)
+		fatalx("cannot create the event loop");
+	if (signal_init() == -1)
+		fatal("cannot install signal handlers");
+	if ((L = luaL_newstate()) == NULL)
+		fatalx("cannot create the Lua state");
+	luaL_openlibs(L);
+	libs_preload(L);
+	main_set_path(L);
+	main_set_arg(L, argv, argc, optind < argc ? optind : argc - 1);
+
+	if (luaL_loadbuffer(L, main_body, sizeof(main_body) - 1, "=luaha") != LUA_OK)
+		main_load_error(L);
+	lua_createtable(L, nchunks, 0);
+	for (ch = 0; ch < nchunks; ch++) {
+		if (luaL_loadbuffer(L, chunks[ch], strlen(chunks[ch]),
+		    "=(command line)") != LUA_OK)
+			main_load_error(L);
+		lua_rawseti(L, -2, ch + 1);
+	}
+	free(chunks);
+	if (optind < argc) {
+		if (luaL_loadfile(L, strcmp(argv[optind], "-") == 0 ?
+		    NULL : argv[optind]) != LUA_OK)
+			main_load_error(L);
+	} else
+		lua_pushnil(L);
+	lua_pushboolean(L, interactive);
+	task_spawn(L, 3, "main", TASK_FATAL);
+	lua_pop(L, 1);
+
+	code = loop_run();
+	lua_close(L);
+	event_base_free(loop_base());
+	return (code);
+}

@@ -1,0 +1,584 @@
+/* task.c: Lua tasks (coroutines) run by the loop: spawn, wait, wake, join, cancel, budgets. */
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "luaha.h"
+
+enum task_state {
+	TASK_READY,		/* scheduled to start or resume */
+	TASK_RUNNING,
+	TASK_WAITING,		/* yielded in a primitive, its waiter armed */
+	TASK_DONE,
+	TASK_FAILED,
+	TASK_CANCELLED
+};
+
+static const char *const task_state_names[] = {
+	"ready", "running", "waiting", "done", "failed", "cancelled"
+};
+
+struct task {
+	lua_State	*L;		/* the main thread, whose stack is free in callbacks */
+	lua_State	*co;		/* the coroutine; its stack keeps the results */
+	int		 self_ref;	/* anchors the userdata until the task ends */
+	enum task_state	 state;
+	int		 flags;		/* TASK_FATAL */
+	int		 nargs;		/* values on co to pass at the next resume */
+	int		 nres;		/* results on co after the task ended */
+	int		 over_budget;	/* the budget hook fired */
+	struct event	*run_ev;	/* makes the loop start or resume the task */
+	struct waiter	*waiting;	/* what the task waits on, NULL if nothing */
+	struct waiter	 self_w;	/* for sleep and join */
+	struct task	*joined;	/* the task this one is joining */
+	TAILQ_HEAD(, task) joiners;	/* tasks joining this one */
+	TAILQ_ENTRY(task) join_entry;
+	char		 name[128];
+};
+
+static int	task_budget = 10000000;	/* instructions without yielding */
+static int	task_count;		/* for default names */
+
+static void	task_run_cb(evutil_socket_t, short, void *);
+
+/* The task whose coroutine is L, or NULL for the main thread and plain coroutines. */
+struct task *
+task_current(lua_State *L)
+{
+	return (*(struct task **)lua_getextraspace(L));
+}
+
+static struct task *
+task_check(lua_State *L, int idx)
+{
+	return (luaL_checkudata(L, idx, "luaha.task"));
+}
+
+static int
+task_ended(struct task *t)
+{
+	return (t->state >= TASK_DONE);
+}
+
+/* Is the task at idx still to finish? */
+int
+task_alive(lua_State *L, int idx)
+{
+	return (!task_ended(task_check(L, idx)));
+}
+
+/* Makes the loop resume t with the nargs values on top of its stack. */
+static void
+task_schedule(struct task *t, int nargs)
+{
+	if (t->run_ev == NULL)
+		return;		/* collected while the state closes */
+	t->nargs = nargs;
+	t->state = TASK_READY;
+	event_active(t->run_ev, EV_TIMEOUT, 0);
+}
+
+/*
+ * Creates a task that runs the function below the n values on top of L's
+ * stack, with those values as arguments; pops them and pushes the task.
+ * The task starts in a later turn of the loop, never inside the caller.
+ */
+int
+task_spawn(lua_State *L, int n, const char *name, int flags)
+{
+	struct task	*t;
+	lua_Debug	 ar;
+
+	luaL_checktype(L, -n - 1, LUA_TFUNCTION);
+	t = lua_newuserdatauv(L, sizeof(*t), 1);
+	memset(t, 0, sizeof(*t));
+	t->state = TASK_DONE;		/* consistent for __gc until set up */
+	t->self_ref = LUA_NOREF;
+	t->flags = flags;
+	TAILQ_INIT(&t->joiners);
+	luaL_setmetatable(L, "luaha.task");
+	if ((t->run_ev = event_new(loop_base(), -1, 0, task_run_cb, t)) == NULL)
+		return (luaL_error(L, "spawn: cannot create an event"));
+	lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+	t->L = lua_tothread(L, -1);
+	lua_pop(L, 1);
+	t->co = lua_newthread(L);
+	lua_setiuservalue(L, -2, 1);	/* the userdata keeps its coroutine */
+	*(struct task **)lua_getextraspace(t->co) = t;
+
+	task_count++;
+	if (name != NULL)
+		snprintf(t->name, sizeof(t->name), "%s", name);
+	else {
+		lua_pushvalue(L, -n - 2);
+		if (lua_getinfo(L, ">S", &ar) && ar.linedefined > 0)
+			snprintf(t->name, sizeof(t->name), "task %d (%s:%d)",
+			    task_count, ar.short_src, ar.linedefined);
+		else
+			snprintf(t->name, sizeof(t->name), "task %d", task_count);
+	}
+
+	/* Function and arguments move to the coroutine; the task stays. */
+	lua_insert(L, -n - 2);
+	lua_xmove(L, t->co, n + 1);
+	lua_pushvalue(L, -1);
+	t->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	loop_ref();
+	task_schedule(t, n);
+	return (1);
+}
+
+/* Past the budget every further 1000 instructions fail too, so pcall cannot hide a runaway loop. */
+static void
+task_budget_hook(lua_State *co, lua_Debug *ar)
+{
+	struct task	*t = task_current(co);
+
+	(void)ar;
+	if (t != NULL && !t->over_budget) {
+		t->over_budget = 1;
+		lua_sethook(co, task_budget_hook, LUA_MASKCOUNT, 1000);
+	}
+	luaL_error(co, "task exceeded its budget of %d instructions without "
+	    "yielding", task_budget);
+}
+
+/* Wakes the tasks joining t; t's results are on its stack. */
+static void
+task_finish(struct task *t, enum task_state state)
+{
+	struct task	*j;
+
+	t->state = state;
+	lua_sethook(t->co, NULL, 0, 0);
+	while ((j = TAILQ_FIRST(&t->joiners)) != NULL) {
+		TAILQ_REMOVE(&t->joiners, j, join_entry);
+		task_wake(&j->self_w);
+	}
+	if ((t->flags & TASK_FATAL) && state == TASK_FAILED)
+		loop_exit(1);
+	luaL_unref(t->L, LUA_REGISTRYINDEX, t->self_ref);
+	t->self_ref = LUA_NOREF;
+	loop_unref();
+}
+
+/*
+ * Logs a failed task's error with the coroutine's traceback, then closes its
+ * pending to-be-closed variables, leaving only the message on its stack.
+ */
+static void
+task_fail(struct task *t)
+{
+	lua_State	*L = t->L;
+	const char	*msg;
+
+	if ((msg = lua_tostring(t->co, -1)) == NULL)
+		msg = lua_pushfstring(L, "(error object is a %s value)",
+		    luaL_typename(t->co, -1));
+	else
+		lua_pushstring(L, msg);
+	luaL_traceback(L, t->co, lua_tostring(L, -1), 0);
+	log_msg(LOG_LEVEL_ERR, "%s: %s", t->name, lua_tostring(L, -1));
+	lua_pop(L, 1);
+	lua_resetthread(t->co);		/* returns the error we logged */
+	lua_settop(t->co, 0);
+	lua_xmove(L, t->co, 1);
+	task_finish(t, TASK_FAILED);
+}
+
+/*
+ * Resumes t from the loop. A yield without an armed waiter is a plain
+ * coroutine.yield in the task body: other tasks run, then it goes on.
+ */
+static void
+task_run_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct task	*t = arg;
+	int		 status, nres;
+
+	(void)fd;
+	(void)what;
+	if (t->state != TASK_READY)
+		return;
+	t->state = TASK_RUNNING;
+	lua_sethook(t->co, task_budget_hook, LUA_MASKCOUNT, task_budget);
+	status = lua_resume(t->co, t->L, t->nargs, &nres);
+	t->nargs = 0;
+	switch (status) {
+	case LUA_YIELD:
+		lua_pop(t->co, nres);
+		if (t->state != TASK_RUNNING)
+			break;		/* woken already, or cancelled */
+		if (t->waiting != NULL || loop_exiting())
+			t->state = TASK_WAITING;
+		else
+			task_schedule(t, 0);
+		break;
+	case LUA_OK:
+		t->nres = nres;
+		task_finish(t, TASK_DONE);
+		break;
+	default:
+		task_fail(t);
+		break;
+	}
+}
+
+/* The wait is over: detach the task and drop the anchor. */
+static void
+waiter_detach(struct waiter *w)
+{
+	struct task	*t = w->task;
+
+	if (w->anchor_ref > 0)
+		luaL_unref(t->co, LUA_REGISTRYINDEX, w->anchor_ref);
+	w->anchor_ref = 0;
+	w->task = NULL;
+	t->waiting = NULL;
+}
+
+/* The waiter's event fired: let its owner decide, then resume the task. */
+static void
+waiter_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct waiter	*w = arg;
+	struct task	*t = w->task;
+	struct timeval	 tv;
+	int		 n;
+
+	(void)fd;
+	if (t == NULL)
+		return;
+	if ((n = w->done(t->co, w, what)) < 0) {
+		event_add(w->ev, w->deadline > 0 ?
+		    loop_tv(w->deadline - loop_now(), &tv) : NULL);
+		return;
+	}
+	waiter_detach(w);
+	task_schedule(t, n);
+	task_run_cb(-1, 0, t);	/* at once: we are at the top of the loop */
+}
+
+/*
+ * Suspends the task running in L until fd is ready for events or timeout
+ * seconds pass (timeout < 0: none; fd -1: only a timeout or task_wake).
+ * done then pushes what the primitive returns. The value at index anchor
+ * (0: none), usually the handle, is kept alive until then and done can push
+ * it with lua_rawgeti(co, LUA_REGISTRYINDEX, w->anchor_ref). Must be the
+ * last call of a Lua-facing C function: `return (task_wait(...));`.
+ */
+int
+task_wait(lua_State *L, struct waiter *w, evutil_socket_t fd, short events,
+    double timeout, waiter_done_fn done, void *arg, int anchor)
+{
+	struct task	*t = task_current(L);
+	struct timeval	 tv;
+
+	if (t == NULL || !lua_isyieldable(L))
+		return (luaL_error(L, "attempt to wait outside a task"));
+	if (w->task != NULL)
+		return (luaL_error(L, "another task is already waiting on it"));
+	if (w->ev == NULL)
+		w->ev = event_new(loop_base(), fd, events, waiter_cb, w);
+	else if (event_assign(w->ev, loop_base(), fd, events, waiter_cb, w) == -1) {
+		event_free(w->ev);
+		w->ev = NULL;
+	}
+	if (w->ev == NULL)
+		return (luaL_error(L, "cannot create an event"));
+	w->deadline = timeout >= 0 ? loop_now() + timeout : 0;
+	if (event_add(w->ev, timeout >= 0 ? loop_tv(timeout, &tv) : NULL) == -1)
+		return (luaL_error(L, "cannot add an event"));
+	w->task = t;
+	w->done = done;
+	w->arg = arg;
+	if (anchor != 0) {
+		lua_pushvalue(L, anchor);
+		w->anchor_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+	t->waiting = w;
+	return (lua_yield(L, 0));
+}
+
+/* Ends w's wait now: done runs with what 0 and the task resumes in the next turn. */
+void
+task_wake(struct waiter *w)
+{
+	struct task	*t = w->task;
+	int		 n;
+
+	if (t == NULL)
+		return;
+	event_del(w->ev);
+	if ((n = w->done(t->co, w, 0)) < 0)
+		n = 0;
+	waiter_detach(w);
+	task_schedule(t, n);
+}
+
+/* The resource behind w is going away: a waiting task gets nil, "closed". */
+void
+waiter_close(struct waiter *w)
+{
+	struct task	*t = w->task;
+
+	if (t != NULL) {
+		event_del(w->ev);
+		waiter_detach(w);
+		lua_pushnil(t->co);
+		lua_pushliteral(t->co, "closed");
+		task_schedule(t, 2);
+	}
+	if (w->ev != NULL) {
+		event_free(w->ev);
+		w->ev = NULL;
+	}
+}
+
+/* Stops waiting without results, for a cancelled task. */
+static void
+waiter_abandon(struct waiter *w)
+{
+	if (w->task == NULL)
+		return;
+	event_del(w->ev);
+	if (w->cancel != NULL)
+		w->cancel(w);
+	waiter_detach(w);
+}
+
+static int
+task_sleep_done(lua_State *co, struct waiter *w, short what)
+{
+	(void)co;
+	(void)w;
+	(void)what;
+	return (0);
+}
+
+/* sleep(seconds): yields the task for at least that long (1 ms resolution or better). */
+static int
+task_lua_sleep(lua_State *L)
+{
+	struct task	*t = task_current(L);
+	double		 s = luaL_checknumber(L, 1);
+
+	luaL_argcheck(L, s >= 0, 1, "negative");
+	if (t == NULL)
+		return (luaL_error(L, "attempt to wait outside a task"));
+	t->self_w.cancel = NULL;
+	return (task_wait(L, &t->self_w, -1, 0, s, task_sleep_done, NULL, 0));
+}
+
+static int
+task_lua_spawn(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TFUNCTION);
+	return (task_spawn(L, lua_gettop(L) - 1, NULL, 0));
+}
+
+static int
+task_lua_current(lua_State *L)
+{
+	struct task	*t = task_current(L);
+
+	if (t == NULL)
+		return (0);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, t->self_ref);
+	return (1);
+}
+
+static int
+task_lua_set_budget(lua_State *L)
+{
+	lua_Integer	 n = luaL_checkinteger(L, 1);
+
+	luaL_argcheck(L, n >= 1000 && n <= 2000000000, 1,
+	    "between 1000 and 2000000000");
+	lua_pushinteger(L, task_budget);
+	task_budget = (int)n;
+	return (1);
+}
+
+/* Pushes what join returns for an ended task: its results, or nil and why. */
+static int
+task_push_results(lua_State *to, struct task *t)
+{
+	int	 i, top = lua_gettop(t->co);
+
+	switch (t->state) {
+	case TASK_DONE:
+		luaL_checkstack(to, t->nres, "too many results");
+		for (i = top - t->nres + 1; i <= top; i++) {
+			lua_pushvalue(t->co, i);
+			lua_xmove(t->co, to, 1);
+		}
+		return (t->nres);
+	case TASK_FAILED:
+		lua_pushnil(to);
+		lua_pushvalue(t->co, 1);
+		lua_xmove(t->co, to, 1);
+		return (2);
+	default:
+		lua_pushnil(to);
+		lua_pushliteral(to, "cancelled");
+		return (2);
+	}
+}
+
+static int
+task_join_done(lua_State *co, struct waiter *w, short what)
+{
+	struct task	*target = w->arg, *self = task_current(co);
+
+	if (what & EV_TIMEOUT) {
+		TAILQ_REMOVE(&target->joiners, self, join_entry);
+		self->joined = NULL;
+		lua_pushnil(co);
+		lua_pushliteral(co, "timeout");
+		return (2);
+	}
+	self->joined = NULL;
+	return (task_push_results(co, target));
+}
+
+static void
+task_join_cancel(struct waiter *w)
+{
+	struct task	*target = w->arg, *self = w->task;
+
+	TAILQ_REMOVE(&target->joiners, self, join_entry);
+	self->joined = NULL;
+}
+
+/* join([timeout]): waits for the task to end; its results, or nil and "timeout", "cancelled" or its error. */
+static int
+task_lua_join(lua_State *L)
+{
+	struct task	*t = task_check(L, 1), *self = task_current(L);
+	double		 timeout = luaL_optnumber(L, 2, -1);
+
+	if (task_ended(t))
+		return (task_push_results(L, t));
+	if (self == t)
+		return (luaL_error(L, "a task cannot join itself"));
+	if (self == NULL)
+		return (luaL_error(L, "attempt to wait outside a task"));
+	TAILQ_INSERT_TAIL(&t->joiners, self, join_entry);
+	self->joined = t;
+	self->self_w.cancel = task_join_cancel;
+	return (task_wait(L, &self->self_w, -1, 0, timeout, task_join_done, t, 0));
+}
+
+/*
+ * cancel(): stops the task where it waits and closes its to-be-closed
+ * variables; joiners get nil, "cancelled". Returns false if it had ended.
+ */
+static int
+task_lua_cancel(lua_State *L)
+{
+	struct task	*t = task_check(L, 1);
+
+	if (task_ended(t)) {
+		lua_pushboolean(L, 0);
+		return (1);
+	}
+	if (t->co == L || t->state == TASK_RUNNING)
+		return (luaL_error(L, "a task cannot cancel itself"));
+	event_del(t->run_ev);
+	if (t->waiting != NULL)
+		waiter_abandon(t->waiting);
+	if (lua_resetthread(t->co) != LUA_OK && lua_isstring(t->co, -1))
+		log_warnx("%s: while cancelling: %s", t->name,
+		    lua_tostring(t->co, -1));
+	lua_settop(t->co, 0);
+	task_finish(t, TASK_CANCELLED);
+	lua_pushboolean(L, 1);
+	return (1);
+}
+
+static int
+task_lua_status(lua_State *L)
+{
+	struct task	*t = task_check(L, 1);
+
+	lua_pushstring(L, task_state_names[t->state]);
+	return (1);
+}
+
+/* name([new]): the name used in log lines. */
+static int
+task_lua_name(lua_State *L)
+{
+	struct task	*t = task_check(L, 1);
+
+	if (!lua_isnoneornil(L, 2))
+		snprintf(t->name, sizeof(t->name), "%s", luaL_checkstring(L, 2));
+	lua_pushstring(L, t->name);
+	return (1);
+}
+
+/* Only ended tasks are collected while the loop runs (live ones are anchored). */
+static int
+task_gc(lua_State *L)
+{
+	struct task	*t = luaL_checkudata(L, 1, "luaha.task");
+
+	if (t->waiting != NULL)
+		waiter_abandon(t->waiting);
+	if (t->joined != NULL)
+		TAILQ_REMOVE(&t->joined->joiners, t, join_entry);
+	if (t->self_w.ev != NULL) {
+		event_free(t->self_w.ev);
+		t->self_w.ev = NULL;
+	}
+	if (t->run_ev != NULL) {
+		event_free(t->run_ev);
+		t->run_ev = NULL;
+	}
+	return (0);
+}
+
+static int
+task_tostring(lua_State *L)
+{
+	struct task	*t = luaL_checkudata(L, 1, "luaha.task");
+
+	lua_pushfstring(L, "%s (%s)", t->name, task_state_names[t->state]);
+	return (1);
+}
+
+static const luaL_Reg task_funcs[] = {
+	{ "spawn", task_lua_spawn },
+	{ "sleep", task_lua_sleep },
+	{ "current", task_lua_current },
+	{ "set_budget", task_lua_set_budget },
+	{ NULL, NULL }
+};
+
+static const luaL_Reg task_methods[] = {
+	{ "join", task_lua_join },
+	{ "cancel", task_lua_cancel },
+	{ "status", task_lua_status },
+	{ "name", task_lua_name },
+	{ NULL, NULL }
+};
+
+static const luaL_Reg task_meta[] = {
+	{ "__gc", task_gc },
+	{ "__tostring", task_tostring },
+	{ NULL, NULL }
+};
+
+int
+luaopen_luaha_core_task(lua_State *L)
+{
+	luaL_newmetatable(L, "luaha.task");
+	luaL_setfuncs(L, task_meta, 0);
+	luaL_newlib(L, task_methods);
+	lua_setfield(L, -2, "__index");
+	lua_pop(L, 1);
+	luaL_newlib(L, task_funcs);
+	return (1);
+}

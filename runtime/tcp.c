@@ -1,0 +1,751 @@
+/* tcp.c: stream connections over TCP and Unix sockets, and listeners whose connections run as tasks. */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "luaha.h"
+
+enum conn_state { CONN_CONNECTING, CONN_CONNECTED, CONN_CLOSED };
+enum recv_mode { RECV_BYTES, RECV_LINE, RECV_ALL };
+
+struct conn {
+	int		 fd;		/* -1 once closed */
+	enum conn_state	 state;
+	double		 timeout;	/* for connect, send, receive; -1: none */
+	struct evbuffer	*in;		/* received, not yet returned */
+	struct evbuffer	*out;		/* accepted by send, not yet written */
+	struct waiter	 rw;		/* a task in receive */
+	struct waiter	 ww;		/* a task in connect or send */
+	enum recv_mode	 mode;		/* what the receive in progress wants */
+	size_t		 want;		/* bytes, for RECV_BYTES */
+	size_t		 sent;		/* bytes of the send in progress */
+	int		 eof;		/* the peer closed its side */
+	char		 peer[120];	/* "192.0.2.10:80" or the socket path */
+	const char	*kind;		/* "tcp" or "unix" */
+};
+
+struct server {
+	int		 fd;		/* -1 once closed */
+	struct event	*ev;		/* accepts while the server is open */
+	lua_State	*L;		/* the main thread */
+	int		 self_ref;	/* anchors the server while open */
+	char		 where[120];	/* "127.0.0.1:80" or the socket path */
+	int		 unlink_path;	/* a Unix server removes its socket */
+};
+
+static const char *const tcp_options[] = { "timeout", "source", NULL };
+static const char *const unix_options[] = { "timeout", NULL };
+static const char *const listen_options[] = { "backlog", "mode", NULL };
+
+static struct conn *
+conn_check(lua_State *L, int idx)
+{
+	struct conn	*c = luaL_checkudata(L, idx, "luaha.tcp");
+
+	if (c->state == CONN_CLOSED)
+		luaL_error(L, "attempt to use a closed connection");
+	return (c);
+}
+
+/* Pushes a closed connection; conn_open makes it usable. */
+static struct conn *
+conn_push(lua_State *L, const char *kind)
+{
+	struct conn	*c;
+
+	c = lua_newuserdatauv(L, sizeof(*c), 0);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	c->state = CONN_CLOSED;
+	c->kind = kind;
+	c->timeout = 60;
+	luaL_setmetatable(L, "luaha.tcp");
+	return (c);
+}
+
+static int
+conn_open(struct conn *c, int fd, enum conn_state state)
+{
+	if ((c->in = evbuffer_new()) == NULL || (c->out = evbuffer_new()) == NULL)
+		return (-1);
+	c->fd = fd;
+	c->state = state;
+	return (0);
+}
+
+static void
+conn_shut(struct conn *c)
+{
+	waiter_close(&c->rw);
+	waiter_close(&c->ww);
+	if (c->fd != -1 && close(c->fd) == -1)
+		log_warn("%s %s: close", c->kind, c->peer);
+	c->fd = -1;
+	if (c->in != NULL)
+		evbuffer_free(c->in);
+	if (c->out != NULL)
+		evbuffer_free(c->out);
+	c->in = c->out = NULL;
+	c->state = CONN_CLOSED;
+}
+
+static void
+conn_describe(struct conn *c, const char *addr, int port)
+{
+	if (strchr(addr, ':') != NULL)
+		snprintf(c->peer, sizeof(c->peer), "[%s]:%d", addr, port);
+	else
+		snprintf(c->peer, sizeof(c->peer), "%s:%d", addr, port);
+}
+
+/*
+ * A failed connect drops its socket at once; the events and buffers go with
+ * the handle (done callbacks must not close the waiter they run in).
+ */
+static void
+conn_drop_fd(struct conn *c)
+{
+	if (close(c->fd) == -1)
+		log_warn("%s %s: close", c->kind, c->peer);
+	c->fd = -1;
+	c->state = CONN_CLOSED;
+}
+
+static int
+tcp_connect_done(lua_State *co, struct waiter *w, short what)
+{
+	struct conn	*c = w->arg;
+	int		 err = 0;
+	socklen_t	 len = sizeof(err);
+
+	if (what & EV_TIMEOUT) {
+		conn_drop_fd(c);
+		lua_pushnil(co);
+		lua_pushliteral(co, "timeout");
+		return (2);
+	}
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err != 0) {
+		conn_drop_fd(c);
+		errno = err;
+		return (luaha_fail_errno(co, "connect"));
+	}
+	c->state = CONN_CONNECTED;
+	lua_rawgeti(co, LUA_REGISTRYINDEX, w->anchor_ref);
+	return (1);
+}
+
+/*
+ * tcp(address, port [, {timeout=, source=}]): a connected connection, or
+ * nil and "timeout" or "connect: <reason>" (refused, unreachable, ...).
+ */
+static int
+tcp_new(lua_State *L)
+{
+	const char		*addr = luaL_checkstring(L, 1);
+	int			 port = (int)luaL_checkinteger(L, 2), fd, one = 1;
+	const char		*source;
+	struct sockaddr_storage	 ss, src;
+	socklen_t		 len, srclen;
+	struct conn		*c;
+
+	lua_settop(L, 3);
+	luaha_check_options(L, 3, tcp_options);
+	if (net_addr(addr, port, &ss, &len) == -1)
+		return (luaL_argerror(L, 1, "not an IPv4 or IPv6 address and port"));
+	source = luaha_opt_string(L, 3, "source");
+	if (source != NULL && net_addr(source, 0, &src, &srclen) == -1)
+		return (luaL_error(L, "option 'source' is not an IP address"));
+	c = conn_push(L, "tcp");
+	c->timeout = luaha_opt_number(L, 3, "timeout", 60);
+	conn_describe(c, addr, port);
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+		return (luaha_fail_errno(L, "socket"));
+	if (conn_open(c, fd, CONN_CONNECTING) == -1) {
+		close(fd);
+		return (luaha_fail_errno(L, "evbuffer"));
+	}
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1) {
+		conn_shut(c);
+		return (luaha_fail_errno(L, "setsockopt TCP_NODELAY"));
+	}
+	if (source != NULL && bind(fd, (struct sockaddr *)&src, srclen) == -1) {
+		conn_shut(c);
+		return (luaha_fail(L, "bind %s: %s", source, strerror(errno)));
+	}
+	if (connect(fd, (struct sockaddr *)&ss, len) == 0) {
+		c->state = CONN_CONNECTED;
+		return (1);
+	}
+	if (errno != EINPROGRESS) {
+		conn_shut(c);
+		return (luaha_fail_errno(L, "connect"));
+	}
+	return (task_wait(L, &c->ww, fd, EV_WRITE, c->timeout, tcp_connect_done,
+	    c, lua_gettop(L)));
+}
+
+/* unix(path [, {timeout=}]): a connection to a Unix stream socket. */
+static int
+tcp_unix(lua_State *L)
+{
+	const char		*path = luaL_checkstring(L, 1);
+	struct sockaddr_un	 sun;
+	struct conn		*c;
+	int			 fd;
+
+	lua_settop(L, 2);
+	luaha_check_options(L, 2, unix_options);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return (luaL_argerror(L, 1, "path too long"));
+	strcpy(sun.sun_path, path);
+	c = conn_push(L, "unix");
+	c->timeout = luaha_opt_number(L, 2, "timeout", 60);
+	snprintf(c->peer, sizeof(c->peer), "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+		return (luaha_fail_errno(L, "socket"));
+	if (conn_open(c, fd, CONN_CONNECTED) == -1) {
+		close(fd);
+		return (luaha_fail_errno(L, "evbuffer"));
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		conn_shut(c);
+		return (luaha_fail(L, "connect %s: %s", path, strerror(errno)));
+	}
+	return (1);
+}
+
+/* Writes what it can of c->out; 1 when all is written, 0 if more must wait, -1 on error. */
+static int
+conn_flush(struct conn *c)
+{
+	int	 n;
+
+	while (evbuffer_get_length(c->out) > 0) {
+		if ((n = evbuffer_write(c->out, c->fd)) == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return (0);
+			return (-1);
+		}
+	}
+	return (1);
+}
+
+static int
+conn_send_done(lua_State *co, struct waiter *w, short what)
+{
+	struct conn	*c = w->arg;
+	int		 r;
+
+	if (what & EV_TIMEOUT) {
+		evbuffer_drain(c->out, evbuffer_get_length(c->out));
+		lua_pushnil(co);
+		lua_pushliteral(co, "timeout");
+		return (2);
+	}
+	if ((r = conn_flush(c)) == 0)
+		return (-1);
+	if (r == -1) {
+		evbuffer_drain(c->out, evbuffer_get_length(c->out));
+		return (luaha_fail_errno(co, "send"));
+	}
+	lua_pushinteger(co, (lua_Integer)c->sent);
+	return (1);
+}
+
+/* send(data): the number of bytes sent (all of them), or nil and "timeout", "closed" or "send: <reason>". */
+static int
+conn_send(lua_State *L)
+{
+	struct conn	*c = conn_check(L, 1);
+	size_t		 len;
+	const char	*data = luaL_checklstring(L, 2, &len);
+	int		 r;
+
+	if (c->ww.task != NULL)
+		return (luaL_error(L, "another task is already sending on it"));
+	if (evbuffer_add(c->out, data, len) == -1)
+		return (luaha_fail_errno(L, "send"));
+	c->sent = len;
+	if ((r = conn_flush(c)) == 1) {
+		lua_pushinteger(L, (lua_Integer)len);
+		return (1);
+	}
+	if (r == -1) {
+		evbuffer_drain(c->out, evbuffer_get_length(c->out));
+		return (luaha_fail_errno(L, "send"));
+	}
+	return (task_wait(L, &c->ww, c->fd, EV_WRITE, c->timeout,
+	    conn_send_done, c, 0));
+}
+
+/* Pushes the buffered input as the partial result of a failed receive and empties the buffer. */
+static void
+conn_push_partial(lua_State *L, struct conn *c)
+{
+	size_t	 len = evbuffer_get_length(c->in);
+
+	lua_pushlstring(L, (const char *)evbuffer_pullup(c->in, len), len);
+	evbuffer_drain(c->in, len);
+}
+
+/* Pushes what the receive in progress wants if the buffer holds it; else 0. */
+static int
+conn_take(lua_State *L, struct conn *c)
+{
+	size_t			 len = evbuffer_get_length(c->in), eol_len;
+	struct evbuffer_ptr	 eol;
+	char			*line;
+
+	switch (c->mode) {
+	case RECV_BYTES:
+		if (len < c->want)
+			return (0);
+		lua_pushlstring(L, (const char *)evbuffer_pullup(c->in, c->want), c->want);
+		evbuffer_drain(c->in, c->want);
+		return (1);
+	case RECV_LINE:
+		eol = evbuffer_search_eol(c->in, NULL, &eol_len, EVBUFFER_EOL_LF);
+		if (eol.pos == -1)
+			return (0);
+		line = evbuffer_readln(c->in, &len, EVBUFFER_EOL_LF);
+		if (line == NULL)
+			return (0);
+		if (len > 0 && line[len - 1] == '\r')
+			len--;
+		lua_pushlstring(L, line, len);
+		free(line);
+		return (1);
+	default:
+		if (!c->eof)
+			return (0);
+		conn_push_partial(L, c);
+		return (1);
+	}
+}
+
+/* Reads into the buffer until the receive is satisfied; pushes its results, or returns -1 to wait. */
+static int
+conn_try_receive(lua_State *L, struct conn *c)
+{
+	int	 n;
+
+	for (;;) {
+		if (conn_take(L, c))
+			return (1);
+		if (c->eof) {
+			lua_pushnil(L);
+			lua_pushliteral(L, "closed");
+			conn_push_partial(L, c);
+			return (3);
+		}
+		n = evbuffer_read(c->in, c->fd, -1);
+		if (n == 0)
+			c->eof = 1;
+		else if (n == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return (-1);
+			lua_pushnil(L);
+			lua_pushfstring(L, "receive: %s", strerror(errno));
+			conn_push_partial(L, c);
+			return (3);
+		}
+	}
+}
+
+static int
+conn_receive_done(lua_State *co, struct waiter *w, short what)
+{
+	struct conn	*c = w->arg;
+
+	if (what & EV_TIMEOUT) {
+		lua_pushnil(co);
+		lua_pushliteral(co, "timeout");
+		conn_push_partial(co, c);
+		return (3);
+	}
+	return (conn_try_receive(co, c));
+}
+
+/*
+ * receive([n | "*l" | "*a"] [, timeout]): n bytes, a line without its end
+ * ("*l", the default) or everything until the peer closes ("*a"); else nil,
+ * "timeout" | "closed" | "receive: <reason>", and the partial data.
+ */
+static int
+conn_receive(lua_State *L)
+{
+	struct conn	*c = conn_check(L, 1);
+	double		 timeout;
+	int		 n;
+
+	if (c->rw.task != NULL)
+		return (luaL_error(L, "another task is already receiving on it"));
+	if (lua_type(L, 2) == LUA_TNUMBER) {
+		lua_Integer want = luaL_checkinteger(L, 2);
+
+		luaL_argcheck(L, want >= 0, 2, "negative size");
+		c->mode = RECV_BYTES;
+		c->want = (size_t)want;
+	} else {
+		const char *p = luaL_optstring(L, 2, "*l");
+
+		if (strcmp(p, "*l") == 0)
+			c->mode = RECV_LINE;
+		else if (strcmp(p, "*a") == 0)
+			c->mode = RECV_ALL;
+		else
+			return (luaL_argerror(L, 2, "a size, \"*l\" or \"*a\""));
+	}
+	timeout = lua_isnoneornil(L, 3) ? c->timeout : luaha_check_timeout(L, 3);
+	if ((n = conn_try_receive(L, c)) >= 0)
+		return (n);
+	return (task_wait(L, &c->rw, c->fd, EV_READ, timeout,
+	    conn_receive_done, c, 0));
+}
+
+/* settimeout(seconds | nil): the default for connect, send and receive (nil: none). */
+static int
+conn_settimeout(lua_State *L)
+{
+	struct conn	*c = conn_check(L, 1);
+
+	c->timeout = luaha_check_timeout(L, 2);
+	return (luaha_ok(L));
+}
+
+/* shutdown(): no more sending; the peer reads end of file. */
+static int
+conn_shutdown(lua_State *L)
+{
+	struct conn	*c = conn_check(L, 1);
+
+	if (shutdown(c->fd, SHUT_WR) == -1)
+		return (luaha_fail_errno(L, "shutdown"));
+	return (luaha_ok(L));
+}
+
+static int
+conn_getpeer(lua_State *L)
+{
+	struct conn	*c = conn_check(L, 1);
+
+	lua_pushstring(L, c->peer);
+	return (1);
+}
+
+static int
+conn_close(lua_State *L)
+{
+	conn_shut(luaL_checkudata(L, 1, "luaha.tcp"));
+	return (0);
+}
+
+static int
+conn_tostring(lua_State *L)
+{
+	struct conn	*c = luaL_checkudata(L, 1, "luaha.tcp");
+	static const char *const states[] = { "connecting", "connected", "closed" };
+
+	lua_pushfstring(L, "%s %s (%s)", c->kind, c->peer, states[c->state]);
+	return (1);
+}
+
+/* Accepts what is pending; each connection runs the handler in a task of its own. */
+static void
+server_accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server		*s = arg;
+	lua_State		*L = s->L;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	struct conn		*c;
+	int			 cfd, i, port;
+
+	(void)what;
+	for (i = 0; i < 64; i++) {	/* then let other events run */
+		len = sizeof(ss);
+		cfd = accept4(fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				log_warn("%s: accept", s->where);
+			return;
+		}
+		lua_rawgeti(L, LUA_REGISTRYINDEX, s->self_ref);
+		lua_getiuservalue(L, -1, 1);
+		lua_remove(L, -2);
+		c = conn_push(L, ss.ss_family == AF_UNIX ? "unix" : "tcp");
+		if (conn_open(c, cfd, CONN_CONNECTED) == -1) {
+			log_warn("%s: evbuffer", s->where);
+			close(cfd);
+			lua_pop(L, 2);
+			continue;
+		}
+		net_pushaddr(L, (struct sockaddr *)&ss);
+		port = (int)lua_tointeger(L, -1);
+		if (ss.ss_family == AF_UNIX)
+			snprintf(c->peer, sizeof(c->peer), "%s", s->where);
+		else
+			conn_describe(c, lua_tostring(L, -2), port);
+		task_spawn(L, 3, NULL, 0);
+		lua_pop(L, 1);
+	}
+}
+
+/* Pushes a server for the listening fd; the handler is at handler_idx. */
+static int
+server_start(lua_State *L, int fd, int handler_idx, const char *where, int unlink_path)
+{
+	struct server	*s;
+
+	s = lua_newuserdatauv(L, sizeof(*s), 1);
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	s->self_ref = LUA_NOREF;
+	luaL_setmetatable(L, "luaha.server");
+	lua_pushvalue(L, handler_idx);
+	lua_setiuservalue(L, -2, 1);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+	s->L = lua_tothread(L, -1);
+	lua_pop(L, 1);
+	snprintf(s->where, sizeof(s->where), "%s", where);
+	s->fd = fd;
+	s->unlink_path = unlink_path;
+	s->ev = event_new(loop_base(), fd, EV_READ | EV_PERSIST, server_accept_cb, s);
+	if (s->ev == NULL || event_add(s->ev, NULL) == -1)
+		return (luaL_error(L, "%s: cannot add the accept event", where));
+	lua_pushvalue(L, -1);
+	s->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	loop_ref();
+	return (1);
+}
+
+/* listen(address, port, handler [, {backlog=}]): a server, or nil and "bind ...: <reason>". */
+static int
+tcp_listen(lua_State *L)
+{
+	const char		*addr = luaL_checkstring(L, 1);
+	int			 port = (int)luaL_checkinteger(L, 2), fd, one = 1;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	int			 backlog;
+	char			 where[120];
+
+	luaL_checktype(L, 3, LUA_TFUNCTION);
+	lua_settop(L, 4);
+	luaha_check_options(L, 4, listen_options);
+	backlog = (int)luaha_opt_number(L, 4, "backlog", 511);
+	if (net_addr(addr, port, &ss, &len) == -1)
+		return (luaL_argerror(L, 1, "not an IPv4 or IPv6 address and port"));
+	snprintf(where, sizeof(where), "%s:%d", addr, port);
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+		return (luaha_fail_errno(L, "socket"));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	    listen(fd, backlog) == -1) {
+		int saved_errno = errno;
+
+		close(fd);
+		return (luaha_fail(L, "listen %s: %s", where, strerror(saved_errno)));
+	}
+	return (server_start(L, fd, 3, where, 0));
+}
+
+/* A socket file nobody answers on is left over from a dead process: remove it. */
+static int
+unix_clear_stale(const char *path, struct sockaddr_un *sun)
+{
+	struct stat	 st;
+	int		 fd, r;
+
+	if (lstat(path, &st) == -1)
+		return (errno == ENOENT ? 0 : -1);
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;
+		return (-1);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return (-1);
+	r = connect(fd, (struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	if (r == 0) {
+		errno = EADDRINUSE;
+		return (-1);
+	}
+	return (unlink(path));
+}
+
+/* listen_unix(path, handler [, {mode=, backlog=}]): mode is octal, a string "0660" or a number; default 0600. */
+static int
+tcp_listen_unix(lua_State *L)
+{
+	const char		*path = luaL_checkstring(L, 1);
+	struct sockaddr_un	 sun;
+	mode_t			 mode = 0600;
+	int			 fd, backlog;
+
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	lua_settop(L, 3);
+	luaha_check_options(L, 3, listen_options);
+	backlog = (int)luaha_opt_number(L, 3, "backlog", 64);
+	if (!lua_isnoneornil(L, 3)) {
+		if (lua_getfield(L, 3, "mode") == LUA_TSTRING)
+			mode = (mode_t)strtol(lua_tostring(L, -1), NULL, 8);
+		else if (lua_isinteger(L, -1))
+			mode = (mode_t)lua_tointeger(L, -1);
+		else if (!lua_isnil(L, -1))
+			return (luaL_error(L, "option 'mode' must be an octal string or a number"));
+		lua_pop(L, 1);
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return (luaL_argerror(L, 1, "path too long"));
+	strcpy(sun.sun_path, path);
+	if (unix_clear_stale(path, &sun) == -1)
+		return (luaha_fail(L, "listen_unix %s: %s", path, strerror(errno)));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+		return (luaha_fail_errno(L, "socket"));
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		int saved_errno = errno;
+
+		close(fd);
+		return (luaha_fail(L, "listen_unix %s: %s", path, strerror(saved_errno)));
+	}
+	if (chmod(path, mode) == -1 || listen(fd, backlog) == -1) {
+		int saved_errno = errno;
+
+		close(fd);
+		unlink(path);
+		return (luaha_fail(L, "listen_unix %s: %s", path, strerror(saved_errno)));
+	}
+	return (server_start(L, fd, 2, path, 1));
+}
+
+static struct server *
+server_check(lua_State *L, int idx)
+{
+	struct server	*s = luaL_checkudata(L, idx, "luaha.server");
+
+	if (s->fd == -1)
+		luaL_error(L, "attempt to use a closed server");
+	return (s);
+}
+
+/* port(): the port bound, useful after listening on port 0. */
+static int
+server_port(lua_State *L)
+{
+	struct server		*s = server_check(L, 1);
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+
+	if (getsockname(s->fd, (struct sockaddr *)&ss, &len) == -1)
+		return (luaha_fail_errno(L, "getsockname"));
+	net_pushaddr(L, (struct sockaddr *)&ss);
+	return (1);
+}
+
+static int
+server_close(lua_State *L)
+{
+	struct server	*s = luaL_checkudata(L, 1, "luaha.server");
+
+	if (s->fd == -1)
+		return (0);
+	if (s->ev != NULL)
+		event_free(s->ev);
+	s->ev = NULL;
+	if (close(s->fd) == -1)
+		log_warn("%s: close", s->where);
+	s->fd = -1;
+	if (s->unlink_path && unlink(s->where) == -1)
+		log_warn("%s: unlink", s->where);
+	if (s->self_ref != LUA_NOREF) {
+		luaL_unref(L, LUA_REGISTRYINDEX, s->self_ref);
+		s->self_ref = LUA_NOREF;
+		loop_unref();
+	}
+	return (0);
+}
+
+static int
+server_tostring(lua_State *L)
+{
+	struct server	*s = luaL_checkudata(L, 1, "luaha.server");
+
+	lua_pushfstring(L, "server %s (%s)", s->where,
+	    s->fd == -1 ? "closed" : "listening");
+	return (1);
+}
+
+static const luaL_Reg tcp_funcs[] = {
+	{ "tcp", tcp_new },
+	{ "unix", tcp_unix },
+	{ "listen", tcp_listen },
+	{ "listen_unix", tcp_listen_unix },
+	{ NULL, NULL }
+};
+
+static const luaL_Reg conn_methods[] = {
+	{ "send", conn_send },
+	{ "receive", conn_receive },
+	{ "settimeout", conn_settimeout },
+	{ "shutdown", conn_shutdown },
+	{ "getpeer", conn_getpeer },
+	{ "close", conn_close },
+	{ NULL, NULL }
+};
+
+static const luaL_Reg conn_meta[] = {
+	{ "__gc", conn_close },
+	{ "__close", conn_close },
+	{ "__tostring", conn_tostring },
+	{ NULL, NULL }
+};
+
+static const luaL_Reg server_methods[] = {
+	{ "port", server_port },
+	{ "close", server_close },
+	{ NULL, NULL }
+};
+
+static const luaL_Reg server_meta[] = {
+	{ "__gc", server_close },
+	{ "__close", server_close },
+	{ "__tostring", server_tostring },
+	{ NULL, NULL }
+};
+
+int
+luaopen_luaha_core_tcp(lua_State *L)
+{
+	luaL_newmetatable(L, "luaha.tcp");
+	luaL_setfuncs(L, conn_meta, 0);
+	luaL_newlib(L, conn_methods);
+	lua_setfield(L, -2, "__index");
+	lua_pop(L, 1);
+	luaL_newmetatable(L, "luaha.server");
+	luaL_setfuncs(L, server_meta, 0);
+	luaL_newlib(L, server_methods);
+	lua_setfield(L, -2, "__index");
+	lua_pop(L, 1);
+	luaL_newlib(L, tcp_funcs);
+	return (1);
+}
