@@ -45,13 +45,20 @@ main_set_path(lua_State *L)
 	const char	*dir = LUAHA_LUADIR;
 	struct stat	 st;
 	ssize_t		 n;
+	int		 i;
 
 	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
 		exe[n] = '\0';
-		snprintf(probe, sizeof(probe), "%s/lua/luaha/init.lua", dirname(exe));
-		if (stat(probe, &st) == 0) {
-			snprintf(probe, sizeof(probe), "%s/lua", exe);
-			dir = probe;
+		dirname(exe);
+		for (i = 0; i < 2; i++) {	/* ./luaha, then build/luaha-asan */
+			snprintf(probe, sizeof(probe), "%s%s/lua/luaha/init.lua",
+			    exe, i == 0 ? "" : "/..");
+			if (stat(probe, &st) == 0) {
+				snprintf(probe, sizeof(probe), "%s%s/lua", exe,
+				    i == 0 ? "" : "/..");
+				dir = probe;
+				break;
+			}
 		}
 	}
 	lua_getglobal(L, "package");
@@ -129,8 +136,12 @@ main(int argc, char **argv)
 		fatal("cannot install signal handlers");
 	if ((L = luaL_newstate()) == NULL)
 		fatalx("cannot create the Lua state");
+	/* New threads copy the main thread's extra space: no task unless set. */
+	*(void **)lua_getextraspace(L) = NULL;
 	luaL_openlibs(L);
 	libs_preload(L);
+	luaL_requiref(L, "luaha.core.task", luaopen_luaha_core_task, 0);
+	lua_pop(L, 1);		/* the main task below needs its metatable */
 	main_set_path(L);
 	main_set_arg(L, argv, argc, optind < argc ? optind : argc - 1);
 

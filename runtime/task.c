@@ -129,16 +129,23 @@ task_spawn(lua_State *L, int n, const char *name, int flags)
 	return (1);
 }
 
-/* Past the budget every further 1000 instructions fail too, so pcall cannot hide a runaway loop. */
+/*
+ * The task ran its budget of instructions without yielding. Yielding from
+ * the hook suspends it even inside pcall, and task_run_cb then ends it, so a
+ * runaway loop cannot catch its way past. Where a yield is impossible (a C
+ * function without continuation is on the stack) an error is the fallback,
+ * and the hook fires again after the next budget.
+ */
 static void
 task_budget_hook(lua_State *co, lua_Debug *ar)
 {
 	struct task	*t = task_current(co);
 
 	(void)ar;
-	if (t != NULL && !t->over_budget) {
+	if (t != NULL && lua_isyieldable(co)) {
 		t->over_budget = 1;
-		lua_sethook(co, task_budget_hook, LUA_MASKCOUNT, 1000);
+		lua_yield(co, 0);
+		return;
 	}
 	luaL_error(co, "task exceeded its budget of %d instructions without "
 	    "yielding", task_budget);
@@ -208,6 +215,14 @@ task_run_cb(evutil_socket_t fd, short what, void *arg)
 	switch (status) {
 	case LUA_YIELD:
 		lua_pop(t->co, nres);
+		if (t->over_budget) {
+			luaL_where(t->co, 0);
+			lua_pushfstring(t->co, "%stask exceeded its budget of %d "
+			    "instructions without yielding", lua_tostring(t->co, -1),
+			    task_budget);
+			task_fail(t);
+			break;
+		}
 		if (t->state != TASK_RUNNING)
 			break;		/* woken already, or cancelled */
 		if (t->waiting != NULL || loop_exiting())
@@ -287,6 +302,8 @@ task_wait(lua_State *L, struct waiter *w, evutil_socket_t fd, short events,
 	}
 	if (w->ev == NULL)
 		return (luaL_error(L, "cannot create an event"));
+	/* The cached time is from before this task ran: timeouts count from now. */
+	event_base_update_cache_time(loop_base());
 	w->deadline = timeout >= 0 ? loop_now() + timeout : 0;
 	if (event_add(w->ev, timeout >= 0 ? loop_tv(timeout, &tv) : NULL) == -1)
 		return (luaL_error(L, "cannot add an event"));

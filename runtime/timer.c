@@ -93,6 +93,7 @@ timer_arm(lua_State *L, int repeat)
 	t->ev = event_new(loop_base(), -1, repeat ? EV_PERSIST : 0, timer_cb, t);
 	if (t->ev == NULL)
 		return (luaL_error(L, "cannot create a timer event"));
+	event_base_update_cache_time(loop_base());
 	if (event_add(t->ev, loop_tv(s, &tv)) == -1) {
 		event_free(t->ev);
 		t->ev = NULL;

@@ -1,0 +1,61 @@
+-- tests/lua/lib/t.lua: a small harness for tests run by luaha: named cases, PASS/FAIL lines, checkerr.
+local t = {}
+
+local failed = 0
+
+-- test(name, fn): runs fn inside the calling task (so it may wait) and prints PASS or FAIL with the reason.
+function t.test(name, fn)
+    local ok, err = xpcall(fn, debug.traceback)
+    if ok then
+        print("PASS " .. name)
+    else
+        failed = failed + 1
+        print("FAIL " .. name .. ": " .. tostring(err):gsub("\n", "\n    "))
+    end
+    io.stdout:flush()
+end
+
+-- checkerr(msg, f, ...): f(...) must raise an error whose message contains msg (plain text).
+function t.checkerr(msg, f, ...)
+    local ok, err = pcall(f, ...)
+    if ok then
+        error("expected an error containing '" .. msg .. "', got none", 2)
+    end
+    if not tostring(err):find(msg, 1, true) then
+        error("expected an error containing '" .. msg .. "', got '" .. tostring(err) .. "'", 2)
+    end
+end
+
+-- eq(got, want, what): equality with both values in the message.
+function t.eq(got, want, what)
+    if got ~= want then
+        error(string.format("%s: got %s, want %s", what or "value", tostring(got), tostring(want)), 2)
+    end
+end
+
+-- exe(): the luaha binary running this test (as it was invoked), for tests that start another.
+function t.exe()
+    return arg[-1]
+end
+
+-- run_luaha(args, opts): runs the same binary with args; proc.run's result.
+function t.run_luaha(args, opts)
+    local proc = require("luaha").proc
+    local argv = { t.exe() }
+    for _, a in ipairs(args) do argv[#argv + 1] = a end
+    return assert(proc.run(argv, opts or { timeout = 30 }))
+end
+
+-- pid(): this process's id.
+function t.pid()
+    local f = assert(io.open("/proc/self/stat"))
+    local pid = f:read("n")
+    f:close()
+    return pid
+end
+
+function t.failures()
+    return failed
+end
+
+return t

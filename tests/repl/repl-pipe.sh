@@ -1,0 +1,21 @@
+#!/bin/bash
+# tests/repl/repl-pipe.sh: `luaha -i` reading a pipe prints values and errors, no prompts, and goes on after an error.
+cd "$(dirname "$0")/../.." || exit 2
+name=repl-pipe
+LUAHA=${LUAHA:-./luaha}	# or build/luaha-asan
+tmp=$(mktemp -d) || exit 2
+trap 'rm -rf "$tmp"' EXIT
+
+printf '1+2\nerror("x")\n3*3\n' | timeout 10 "$LUAHA" -i > "$tmp/out" 2> "$tmp/err"
+rc=$?
+fail()
+{
+	echo "FAIL $name: $*"
+	echo "  | stdout:"; sed 's/^/  |   /' "$tmp/out"
+	echo "  | stderr:"; sed 's/^/  |   /' "$tmp/err"
+	exit 1
+}
+[ "$rc" = 0 ] || fail "exit status $rc"
+[ "$(cat "$tmp/out")" = $'3\n9' ] || fail "stdout is not exactly 3 and 9"
+grep -q '^stdin:1: x$' "$tmp/err" || fail "no error message on stderr"
+echo "PASS $name"
