@@ -114,15 +114,18 @@ main(int argc, char **argv)
 			break;
 		case 'v':
 			version();
+			free(chunks);
 			return (0);
 		case 'S':
 			use_syslog = 1;
 			break;
 		case 'h':
 			usage(stdout);
+			free(chunks);
 			return (0);
 		default:
 			usage(stderr);
+			free(chunks);
 			return (1);
 		}
 	}

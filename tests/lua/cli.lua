@@ -1,0 +1,110 @@
+-- tests/lua/cli.lua: the luaha command: arg, -e, exit statuses, errors in the main chunk, signals, logging.
+package.path = "tests/lua/lib/?.lua;" .. package.path
+local t = require "t"
+local luaha = require "luaha"
+
+local function luaha_e(code, opts)
+    return t.run_luaha({ "-e", code }, opts)
+end
+
+t.test("arg-like-lua", function()
+    local dir = os.tmpname()
+    local f = assert(io.open(dir, "w"))
+    f:write("print(arg[0], arg[1], arg[2], #arg, select('#', ...), ...)\n")
+    f:close()
+    local r = t.run_luaha({ dir, "one", "two" })
+    os.remove(dir)
+    t.eq(r.status, 0, "status")
+    t.eq(r.stdout, dir .. "\tone\ttwo\t2\t2\tone\ttwo\n", "stdout")
+end)
+
+t.test("exit-codes", function()
+    t.eq(luaha_e("require('luaha').exit(7)").status, 7, "luaha.exit(7)")
+    t.eq(luaha_e("local l = require('luaha') l.spawn(function() l.sleep(0.05) l.exit(4) end) l.sleep(10)").status,
+        4, "exit from another task")
+    t.eq(luaha_e("x = 1").status, 0, "plain end")
+    local r = luaha_e("local function f() error('bad thing') end f()")
+    t.eq(r.status, 1, "error status")
+    assert(r.stderr:find("bad thing", 1, true), r.stderr)
+    assert(r.stderr:find("stack traceback:", 1, true), "no traceback: " .. r.stderr)
+    r = luaha_e("syntax error here")
+    t.eq(r.status, 1, "syntax error status")
+    assert(r.stderr:find("^luaha: %(command line%):1:"), r.stderr)
+    r = t.run_luaha({ "/nonexistent.lua" })
+    t.eq(r.status, 1, "missing script"); assert(r.stderr:find("cannot open /nonexistent.lua", 1, true), r.stderr)
+end)
+
+t.test("ends-when-nothing-is-left", function()
+    -- the main chunk ends first; the task and the timer keep the program alive until they are done
+    local r = luaha_e([[
+        local l = require('luaha')
+        l.spawn(function() l.sleep(0.1) print('task') end)
+        l.after(0.2, function() print('timer') end)
+        print('main')]])
+    t.eq(r.status, 0, "status")
+    t.eq(r.stdout, "main\ntask\ntimer\n", "order")
+    -- an error in another task is logged, the program goes on and exits 0
+    r = luaha_e("local l = require('luaha') l.spawn(function() error('in task') end) l.sleep(0.05) print('after')")
+    t.eq(r.status, 0, "status"); t.eq(r.stdout, "after\n", "stdout")
+    assert(r.stderr:find("in task", 1, true), r.stderr)
+end)
+
+t.test("version-and-help", function()
+    local r = t.run_luaha({ "-v" })
+    t.eq(r.status, 0, "status"); assert(r.stdout:find("^luaha %d+%.%d+%.%d+ %(Lua 5%.4"), r.stdout)
+    r = t.run_luaha({ "--version" }); t.eq(r.status, 0, "--version")
+    r = t.run_luaha({ "-h" }); t.eq(r.status, 0, "-h"); assert(r.stdout:find("usage: luaha"), r.stdout)
+    r = t.run_luaha({ "--bogus" }); t.eq(r.status, 1, "bad option")
+end)
+
+t.test("signals-run-handlers-as-tasks", function()
+    local r = luaha_e([[
+        local l = require('luaha')
+        local got = {}
+        local h = l.on_signal("USR1", function(desc) got[#got + 1] = desc; l.sleep(0.01) end)
+        local pid = io.open("/proc/self/stat"):read("n")
+        l.proc.run({ "kill", "-USR1", tostring(pid) })
+        l.sleep(0.1)
+        h:cancel()
+        print(#got, got[1])]])
+    t.eq(r.status, 0, "status")
+    t.eq(r.stdout, "1\tUser defined signal 1\n", "stdout")
+end)
+
+t.test("term-and-int-stop-cleanly", function()
+    for _, sig in ipairs({ "TERM", "INT" }) do
+        local r = assert(luaha.proc.run({ "sh", "-c", t.exe() ..
+            " -e 'require(\"luaha\").sleep(20)' & pid=$!; sleep 0.3; kill -" .. sig .. " $pid; wait $pid; echo $?" },
+            { timeout = 10 }))
+        t.eq(r.stdout, "0\n", sig .. " exit status")
+        t.eq(r.timed_out, false, sig .. " timed out")
+    end
+    -- with a handler, TERM runs it instead
+    local r = assert(luaha.proc.run({ "sh", "-c", t.exe() ..
+        [[ -e 'local l = require("luaha") l.on_signal("TERM", function() print("handled") l.exit(5) end) l.sleep(20)' & ]] ..
+        "pid=$!; sleep 0.3; kill -TERM $pid; wait $pid; echo $?" }, { timeout = 10 }))
+    t.eq(r.stdout, "handled\n5\n", "handler")
+    t.checkerr("not one of HUP", luaha.on_signal, "KILL", print)
+end)
+
+t.test("log-levels-and-format", function()
+    local r = luaha_e([[
+        local log = require('luaha').log
+        log.debug('hidden %d', 1)
+        log.info('shown %s', 'info')
+        print(log.level('debug'))
+        log.debug('now shown')
+        log.warning('warn')
+        log.err('bad')]])
+    t.eq(r.stdout, "info\n", "previous level")
+    local lines = {}
+    for line in r.stderr:gmatch("[^\n]+") do lines[#lines + 1] = line end
+    t.eq(#lines, 4, "lines: " .. r.stderr)
+    assert(lines[1]:find("^%d%d%d%d%-%d%d%-%d%d %d%d:%d%d:%d%d%.%d%d%d info: shown info$"), lines[1])
+    assert(lines[2]:find(" debug: now shown$"), lines[2])
+    assert(lines[3]:find(" warning: warn$"), lines[3])
+    assert(lines[4]:find(" err: bad$"), lines[4])
+    t.checkerr("not a log level", luaha.log.level, "loud")
+end)
+
+os.exit(t.failures() == 0 and 0 or 1)

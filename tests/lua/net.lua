@@ -1,0 +1,198 @@
+-- tests/lua/net.lua: TCP, Unix and UDP sockets on loopback: receive patterns, timeouts, errors, concurrency.
+package.path = "tests/lua/lib/?.lua;" .. package.path
+local t = require "t"
+local luaha = require "luaha"
+local net = luaha.net
+
+-- A listener whose handler answers each line with "echo <line>", until "bye".
+local function echo_server(addr)
+    return assert(net.listen(addr or "127.0.0.1", 0, function(conn)
+        while true do
+            local line = conn:receive("*l", 5)
+            if not line or line == "bye" then break end
+            conn:send("echo " .. line .. "\n")
+        end
+        conn:close()
+    end))
+end
+
+t.test("tcp-echo-and-patterns", function()
+    local srv = assert(net.listen("127.0.0.1", 0, function(conn, addr, port)
+        t.eq(addr, "127.0.0.1", "peer address")
+        assert(port > 0, "peer port")
+        conn:send("abc\r\nline two\nxyzREST")
+        conn:close()
+    end))
+    local c = assert(net.tcp("127.0.0.1", srv:port(), { timeout = 2 }))
+    t.eq(c:receive(), "abc", "crlf line")
+    t.eq(c:receive("*l"), "line two", "lf line")
+    t.eq(c:receive(3), "xyz", "three bytes")
+    t.eq(c:receive("*a"), "REST", "rest")
+    local r, err, partial = c:receive()
+    t.eq(r, nil, "after eof"); t.eq(err, "closed", "err"); t.eq(partial, "", "partial")
+    c:close()
+    srv:close()
+end)
+
+t.test("tcp-many-concurrent-clients", function()
+    local srv = echo_server()
+    local port = srv:port()
+    local tasks = {}
+    for i = 1, 50 do
+        tasks[i] = luaha.spawn(function()
+            local c = assert(net.tcp("127.0.0.1", port, { timeout = 5 }))
+            local got = {}
+            for j = 1, 3 do
+                assert(c:send(("c%d-%d\n"):format(i, j)))
+                got[j] = assert(c:receive())
+            end
+            c:send("bye\n")
+            c:close()
+            return table.concat(got, ",")
+        end)
+    end
+    for i = 1, 50 do
+        t.eq(tasks[i]:join(10), ("echo c%d-1,echo c%d-2,echo c%d-3"):format(i, i, i), "client " .. i)
+    end
+    srv:close()
+end)
+
+t.test("tcp-receive-timeout-returns-partial", function()
+    local srv = assert(net.listen("127.0.0.1", 0, function(conn)
+        conn:send("partial line without end")
+        luaha.sleep(0.5)
+        conn:close()
+    end))
+    local c = assert(net.tcp("127.0.0.1", srv:port()))
+    local t0 = luaha.now()
+    local r, err, partial = c:receive("*l", 0.05)
+    assert(luaha.now() - t0 >= 0.05, "returned early")
+    t.eq(r, nil, "result"); t.eq(err, "timeout", "err"); t.eq(partial, "partial line without end", "partial")
+    c:close()
+    srv:close()
+end)
+
+-- (the connect timeout needs a silent peer: tests/netns/tcp-udp-between-namespaces.sh)
+t.test("tcp-refused-and-bad-arguments", function()
+    local srv = echo_server()
+    local port = srv:port()
+    srv:close()     -- a port just freed: nothing listens there
+    local c, err = net.tcp("127.0.0.1", port, { timeout = 1 })
+    t.eq(c, nil, "refused conn"); t.eq(err, "connect: Connection refused", "refused err")
+    t.checkerr("not an IPv4 or IPv6", net.tcp, "not-an-address", 80)
+    t.checkerr("unknown option 'timout'", net.tcp, "127.0.0.1", 80, { timout = 1 })
+    t.checkerr("option 'source' is not an IP address", net.tcp, "127.0.0.1", 80, { source = "x" })
+    local busy = echo_server()
+    local dup, derr = net.listen("127.0.0.1", busy:port(), function() end)
+    t.eq(dup, nil, "second listener")
+    assert(derr:find("^listen 127.0.0.1:%d+: Address already in use$"), derr)
+    busy:close()
+end)
+
+t.test("tcp-ipv6-loopback", function()
+    local srv = echo_server("::1")
+    local c = assert(net.tcp("::1", srv:port(), { timeout = 2 }))
+    c:send("six\n")
+    t.eq(c:receive(), "echo six", "reply")
+    assert(tostring(c):find("^tcp %[::1%]:%d+ %(connected%)$"), tostring(c))
+    c:send("bye\n")
+    c:close()
+    assert(tostring(c):find("closed"), tostring(c))
+    t.checkerr("closed connection", c.send, c, "x")
+    srv:close()
+end)
+
+t.test("close-wakes-waiting-receiver", function()
+    local srv = echo_server()
+    local c = assert(net.tcp("127.0.0.1", srv:port()))
+    local reader = luaha.spawn(function() return c:receive("*l", 5) end)
+    luaha.sleep(0.02)
+    t.checkerr("already receiving", c.receive, c)
+    c:close()
+    local r, err = reader:join(1)
+    t.eq(r, nil, "result"); t.eq(err, "closed", "err")
+    srv:close()
+end)
+
+t.test("big-send-waits-for-writable", function()
+    local size = 8 * 1024 * 1024
+    local srv = assert(net.listen("127.0.0.1", 0, function(conn)
+        luaha.sleep(0.05)   -- let the sender fill the socket buffers first
+        local data = conn:receive(size, 10)
+        conn:send(data and tostring(#data) .. "\n" or "short\n")
+        conn:close()
+    end))
+    local c = assert(net.tcp("127.0.0.1", srv:port(), { timeout = 10 }))
+    t.eq(c:send(string.rep("x", size)), size, "bytes sent")
+    t.eq(c:receive(), tostring(size), "bytes received")
+    c:close()
+    srv:close()
+end)
+
+t.test("unix-listen-connect-mode-stale", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    local path = dir .. ".sock"
+    -- a stale socket file from a dead process is replaced
+    local first = assert(net.listen_unix(path, function() end))
+    first:close()
+    local stale = io.open(path, "w")  -- close removed it; make a non-socket file to be refused
+    stale:close()
+    local s, err = net.listen_unix(path, function() end)
+    t.eq(s, nil, "non-socket file in the way"); assert(err:find("File exists", 1, true), err)
+    os.remove(path)
+    local srv = assert(net.listen_unix(path, function(conn)
+        conn:send("hello over unix\n")
+        conn:close()
+    end, { mode = "0660" }))
+    local p = io.popen("stat -c %a " .. path)
+    t.eq(p:read("l"), "660", "mode")
+    p:close()
+    local busy, berr = net.listen_unix(path, function() end)
+    t.eq(busy, nil, "second listener"); assert(berr:find("Address already in use", 1, true), berr)
+    local c = assert(net.unix(path))
+    t.eq(c:receive(), "hello over unix", "line")
+    c:close()
+    srv:close()
+    t.eq(io.open(path), nil, "socket removed on close")
+    local none, nerr = net.unix(path)
+    t.eq(none, nil, "connect to a missing socket"); assert(nerr:find("No such file", 1, true), nerr)
+end)
+
+t.test("udp-v4-v6-and-timeout", function()
+    for _, case in ipairs({ { "inet", "127.0.0.1" }, { "inet6", "::1" } }) do
+        local family, addr = case[1], case[2]
+        local a = assert(net.udp(family))
+        assert(a:bind(addr, 0))
+        local _, port = a:getsockname()
+        local b = assert(net.udp(family))
+        assert(b:bind_device("lo"))
+        assert(b:sendto("ping " .. family, addr, port))
+        local data, from, fport = a:recvfrom(2)
+        t.eq(data, "ping " .. family, "datagram")
+        t.eq(from, addr, "sender")
+        assert(a:sendto("pong", from, fport))
+        t.eq((b:recvfrom(2)), "pong", "reply")
+        local r, err = a:recvfrom(0.02)
+        t.eq(r, nil, "nothing"); t.eq(err, "timeout", "timeout")
+        a:close(); b:close()
+    end
+    local u = net.udp()
+    local ok, err = u:bind_device("no-such-if0")
+    t.eq(ok, nil, "bad device"); assert(err:find("bind_device no-such-if0", 1, true), err)
+    t.checkerr("closed udp", function() u:close(); u:sendto("x", "127.0.0.1", 9) end)
+end)
+
+t.test("udp-recv-waits-without-blocking-others", function()
+    local a = net.udp(); assert(a:bind("127.0.0.1", 0))
+    local _, port = a:getsockname()
+    local receiver = luaha.spawn(function() return a:recvfrom(2) end)
+    local ticks = 0
+    for _ = 1, 5 do ticks = ticks + 1; luaha.sleep(0.002) end
+    net.udp():sendto("late", "127.0.0.1", port)
+    t.eq(receiver:join(2), "late", "datagram")
+    t.eq(ticks, 5, "ticks while waiting")
+    a:close()
+end)
+
+os.exit(t.failures() == 0 and 0 or 1)

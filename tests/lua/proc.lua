@@ -1,0 +1,89 @@
+-- tests/lua/proc.lua: luaha.proc.run: status, signal, output, stdin, env, timeouts that kill the group.
+package.path = "tests/lua/lib/?.lua;" .. package.path
+local t = require "t"
+local luaha = require "luaha"
+local proc = luaha.proc
+
+t.test("status-and-output", function()
+    local r = assert(proc.run({ "sh", "-c", "echo out; echo err >&2; exit 3" }))
+    t.eq(r.status, 3, "status"); t.eq(r.signal, nil, "signal")
+    t.eq(r.stdout, "out\n", "stdout"); t.eq(r.stderr, "err\n", "stderr")
+    t.eq(r.timed_out, false, "timed_out")
+end)
+
+t.test("no-shell-argv-is-literal", function()
+    local r = assert(proc.run({ "echo", "$HOME", "a b", ";", "ls" }))
+    t.eq(r.stdout, "$HOME a b ; ls\n", "stdout")
+end)
+
+t.test("stdin-and-env", function()
+    local r = assert(proc.run({ "cat" }, { stdin = "line 1\nline 2\n" }))
+    t.eq(r.stdout, "line 1\nline 2\n", "cat")
+    local big = string.rep("0123456789", 100000)     -- more than a pipe holds
+    r = assert(proc.run({ "wc", "-c" }, { stdin = big }))
+    t.eq(tonumber(r.stdout), #big, "wc -c")
+    r = assert(proc.run({ "sh", "-c", 'echo "$LUAHA_A|${HOME-unset}|$PATH"' },
+        { env = { LUAHA_A = "set", HOME = false } }))
+    local a, home, path = r.stdout:match("^(.-)|(.-)|(.-)\n$")
+    t.eq(a, "set", "added"); t.eq(home, "unset", "removed"); assert(#path > 0, "PATH inherited")
+end)
+
+t.test("killed-by-signal", function()
+    local r = assert(proc.run({ "sh", "-c", "kill -TERM $$" }))
+    t.eq(r.status, nil, "status"); t.eq(r.signal, 15, "signal")
+end)
+
+t.test("timeout-kills-the-whole-group", function()
+    local t0 = luaha.now()
+    local r = assert(proc.run({ "sh", "-c", "sleep 30 & echo $!; wait" }, { timeout = 0.2 }))
+    local took = luaha.now() - t0
+    t.eq(r.timed_out, true, "timed_out"); t.eq(r.signal, 9, "signal")
+    assert(took >= 0.2 and took < 10, "took " .. took)
+    local grandchild = tonumber(r.stdout)
+    assert(grandchild, "grandchild pid in " .. r.stdout)
+    luaha.sleep(0.05)
+    -- killed, or a zombie waiting for init to reap it: either way not running
+    local f = io.open("/proc/" .. grandchild .. "/stat")
+    local state = f and f:read("a"):match("^%d+ %b() (%a)")
+    if f then f:close() end
+    assert(state == nil or state == "Z", "grandchild state " .. tostring(state))
+end)
+
+t.test("other-tasks-run-meanwhile", function()
+    local ticks = 0
+    local ticker = luaha.spawn(function() for _ = 1, 10 do ticks = ticks + 1; luaha.sleep(0.01) end end)
+    local r = assert(proc.run({ "sleep", "0.3" }))
+    t.eq(r.status, 0, "status")
+    t.eq(ticks, 10, "ticks during the child")
+    ticker:join()
+    -- several children at once
+    local tasks = {}
+    for i = 1, 5 do tasks[i] = luaha.spawn(proc.run, { "sh", "-c", "sleep 0.1; echo " .. i }) end
+    for i = 1, 5 do t.eq(tasks[i]:join(5).stdout, i .. "\n", "child " .. i) end
+end)
+
+t.test("cancel-kills-the-child", function()
+    local task = luaha.spawn(proc.run, { "sh", "-c", "echo $$ > /dev/null; exec sleep 30" })
+    luaha.sleep(0.1)
+    local before = assert(proc.run({ "pgrep", "-f", "^sleep 30$" }))
+    assert(before.stdout ~= "", "child not found")
+    task:cancel()
+    collectgarbage()
+    luaha.sleep(0.1)
+    local after = assert(proc.run({ "pgrep", "-f", "^sleep 30$" }))
+    t.eq(after.stdout, "", "child left running")
+end)
+
+t.test("errors", function()
+    local r, err = proc.run({ "/nonexistent/program" })
+    t.eq(r, nil, "result"); t.eq(err, "run /nonexistent/program: No such file or directory", "err")
+    t.checkerr("empty argv", proc.run, {})
+    t.checkerr("argv[2] is not a string", proc.run, { "echo", 5 })
+    t.checkerr("unknown option 'timeuot'", proc.run, { "true" }, { timeuot = 1 })
+    t.checkerr("env values must be strings or false", proc.run, { "true" }, { env = { A = {} } })
+    local co = coroutine.wrap(function() return pcall(proc.run, { "true" }) end)
+    local ok, perr = co()
+    t.eq(ok, false, "outside a task"); assert(perr:find("outside a task", 1, true), perr)
+end)
+
+os.exit(t.failures() == 0 and 0 or 1)
