@@ -33,6 +33,15 @@ loop_init(void)
 	return (base == NULL ? -1 : 0);
 }
 
+/* Frees the base once everything on it is freed; loop_init may follow. */
+void
+loop_free(void)
+{
+	event_base_free(base);
+	base = NULL;
+	live = exit_code = exiting = 0;
+}
+
 struct event_base *
 loop_base(void)
 {

@@ -36,6 +36,7 @@ int	 luaopen_luaha_core_log(lua_State *);
 
 /* loop.c */
 int			 loop_init(void);
+void			 loop_free(void);
 struct event_base	*loop_base(void);
 void			 loop_ref(void);
 void			 loop_unref(void);

@@ -1,4 +1,5 @@
 /* main.c: options, the Lua state, the main chunk run as a task, and the loop until nothing is left. */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <getopt.h>
@@ -82,6 +83,34 @@ main_set_arg(lua_State *L, char **argv, int argc, int script)
 	lua_setglobal(L, "arg");
 }
 
+/*
+ * A router checks thousands of real servers at once: raise the descriptor
+ * limit to at least MAIN_NOFILE (root may raise the hard limit too).
+ */
+#define MAIN_NOFILE	65536
+
+static void
+main_raise_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit RLIMIT_NOFILE");
+		return;
+	}
+	if (rl.rlim_max < MAIN_NOFILE) {
+		struct rlimit want = { MAIN_NOFILE, MAIN_NOFILE };
+
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			return;
+		log_debug("cannot raise the descriptor limit to %d, using %ld",
+		    MAIN_NOFILE, (long)rl.rlim_max);
+	}
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("setrlimit RLIMIT_NOFILE");
+}
+
 static void
 main_load_error(lua_State *L)
 {
@@ -133,6 +162,7 @@ main(int argc, char **argv)
 		interactive = 1;
 
 	log_init(use_syslog, LOG_LEVEL_INFO);
+	main_raise_nofile();
 	if (loop_init() == -1)
 		fatalx("cannot create the event loop");
 	if (signal_init() == -1)
@@ -170,6 +200,6 @@ main(int argc, char **argv)
 
 	code = loop_run();
 	lua_close(L);
-	event_base_free(loop_base());
+	loop_free();
 	return (code);
 }

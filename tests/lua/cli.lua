@@ -80,8 +80,8 @@ t.test("term-and-int-stop-cleanly", function()
         t.eq(r.timed_out, false, sig .. " timed out")
     end
     -- with a handler, TERM runs it instead
-    local r = assert(luaha.proc.run({ "sh", "-c", t.exe() ..
-        [[ -e 'local l = require("luaha") l.on_signal("TERM", function() print("handled") l.exit(5) end) l.sleep(20)' & ]] ..
+    local handler = [[local l = require("luaha") l.on_signal("TERM", function() print("handled") l.exit(5) end) ]]
+    local r = assert(luaha.proc.run({ "sh", "-c", t.exe() .. " -e '" .. handler .. "l.sleep(20)' & " ..
         "pid=$!; sleep 0.3; kill -TERM $pid; wait $pid; echo $?" }, { timeout = 10 }))
     t.eq(r.stdout, "handled\n5\n", "handler")
     t.checkerr("not one of HUP", luaha.on_signal, "KILL", print)
