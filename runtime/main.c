@@ -176,7 +176,7 @@ main(int argc, char **argv)
 	luaL_requiref(L, "luaha.core.task", luaopen_luaha_core_task, 0);
 	lua_pop(L, 1);		/* the main task below needs its metatable */
 	main_set_path(L);
-	main_set_arg(L, argv, argc, optind < argc ? optind : argc - 1);
+	main_set_arg(L, argv, argc, optind < argc ? optind : 0);
 
 	if (luaL_loadbuffer(L, main_body, sizeof(main_body) - 1, "=luaha") != LUA_OK)
 		main_load_error(L);

@@ -307,9 +307,15 @@ proc_run(lua_State *L)
 	if (task_current(L) == NULL || !lua_isyieldable(L))
 		return (luaL_error(L, "attempt to wait outside a task"));
 	timeout = luaha_opt_number(L, 2, "timeout", -1);
-	input = luaha_opt_string(L, 2, "stdin");
-	if (input != NULL)
-		input_len = strlen(input);
+	if (timeout < 0 && timeout != -1)
+		return (luaL_error(L, "option 'timeout' must not be negative"));
+	input = NULL;
+	if (!lua_isnil(L, 2) && lua_getfield(L, 2, "stdin") != LUA_TNIL) {
+		if (lua_type(L, -1) != LUA_TSTRING)
+			return (luaL_error(L, "option 'stdin' must be a string"));
+		input = lua_tolstring(L, -1, &input_len);	/* NULs included */
+	}
+	lua_settop(L, 2);	/* the options table keeps the string */
 	argv = proc_argv(L, 1);
 	if (!lua_isnoneornil(L, 2) && lua_getfield(L, 2, "env") != LUA_TNIL) {
 		luaL_checktype(L, -1, LUA_TTABLE);

@@ -154,6 +154,7 @@ static const luaL_Reg signal_funcs[] = {
 
 static const luaL_Reg signal_methods[] = {
 	{ "cancel", signal_cancel },
+	{ "close", signal_cancel },
 	{ NULL, NULL }
 };
 

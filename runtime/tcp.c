@@ -47,7 +47,8 @@ struct server {
 
 static const char *const tcp_options[] = { "timeout", "source", NULL };
 static const char *const unix_options[] = { "timeout", NULL };
-static const char *const listen_options[] = { "backlog", "mode", NULL };
+static const char *const listen_options[] = { "backlog", NULL };
+static const char *const listen_unix_options[] = { "backlog", "mode", NULL };
 
 static struct conn *
 conn_check(lua_State *L, int idx)
@@ -602,7 +603,7 @@ tcp_listen_unix(lua_State *L)
 
 	luaL_checktype(L, 2, LUA_TFUNCTION);
 	lua_settop(L, 3);
-	luaha_check_options(L, 3, listen_options);
+	luaha_check_options(L, 3, listen_unix_options);
 	backlog = (int)luaha_opt_number(L, 3, "backlog", 64);
 	if (!lua_isnoneornil(L, 3)) {
 		if (lua_getfield(L, 3, "mode") == LUA_TSTRING)
