@@ -1,0 +1,92 @@
+#!/bin/bash
+# tests/netns/link-watch-sees-peer.sh: link.watch sees the veth peer go down and up, addresses come and go, and an overrun as a resync.
+name=link-watch-sees-peer
+cd "$(dirname "$0")/../.." || exit 2
+LUAHA=${LUAHA:-./luaha}
+a=luaha-wa-$$ b=luaha-wb-$$
+tmp=$(mktemp -d) || exit 2
+cleanup()
+{
+	[ -n "${watcher:-}" ] && kill "$watcher" 2> /dev/null && wait "$watcher" 2> /dev/null
+	ip netns del "$a" 2> /dev/null
+	ip netns del "$b" 2> /dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail()
+{
+	echo "FAIL $name: $*"
+	sed 's/^/  | /' "$tmp"/*.log 2> /dev/null
+	exit 1
+}
+# waitfor PATTERN: until the watcher's log has a line matching it, at most 5 s.
+waitfor()
+{
+	for _ in $(seq 50); do
+		grep -qE "$1" "$tmp/watch.log" 2> /dev/null && return 0
+		sleep 0.1
+	done
+	fail "no event matching '$1'"
+}
+
+ip netns add "$a" && ip netns add "$b" || fail "ip netns add"
+ip -n "$a" link add name eth0 type veth peer name eth0 netns "$b" || fail "veth"
+ip -n "$a" link set eth0 up && ip -n "$b" link set eth0 up || fail "up"
+# A second pair inside a, to flap faster than the watcher can read.
+ip -n "$a" link add name flap0 type veth peer name flap1 || fail "flap veth"
+for _ in $(seq 5000); do echo "link set flap0 up"; echo "link set flap0 down"; done > "$tmp/flap.batch"
+
+# One line per event; after the address is removed it blocks the loop while
+# the kernel queues more messages than the socket holds, and expects a resync.
+cat > "$tmp/watch.lua" <<'LUA'
+local luaha = require "luaha"
+local link = luaha.link
+io.stdout:setvbuf("line")
+local flap = ...
+local w
+w = assert(link.watch(function(ev)
+    if ev.type == "link" then
+        print(("link %s %s up=%s carrier=%s index=%s mac=%s mtu=%s"):format(ev.action, ev.name,
+            ev.up, ev.carrier, ev.index, ev.mac, ev.mtu))
+    elseif ev.type == "addr" then
+        print(("addr %s %s %s %s %s"):format(ev.action, ev.dev, ev.address, ev.family, ev.label))
+        if ev.action == "del" and ev.address == "198.51.100.7/24" then
+            os.execute("ip -batch " .. flap)
+        end
+    else
+        print(ev.type)
+        print("cancel", w:cancel(), w:cancel(), tostring(w))
+    end
+end))
+print(tostring(w))
+print("ready")
+LUA
+ip netns exec "$a" timeout 60 "$LUAHA" "$tmp/watch.lua" "$tmp/flap.batch" > "$tmp/watch.log" 2>&1 &
+watcher=$!
+waitfor '^ready$'
+
+mac=$(ip -n "$a" -o link show dev eth0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+ip -n "$b" link set eth0 down || fail "peer down"
+waitfor "^link new eth0 up=true carrier=false index=[0-9]+ mac=$mac mtu=1500$"
+ip -n "$b" link set eth0 up || fail "peer up"
+waitfor "^link new eth0 up=true carrier=true index=[0-9]+ mac=$mac mtu=1500$"
+ip -n "$a" addr add 198.51.100.7/24 dev eth0 label eth0:5 || fail "addr add"
+waitfor '^addr new eth0 198\.51\.100\.7/24 inet eth0:5$'
+ip -n "$a" addr add 2001:db8::7/64 dev eth0 || fail "addr add IPv6"
+waitfor '^addr new eth0 2001:db8::7/64 inet6 nil$'
+ip -n "$a" addr del 2001:db8::7/64 dev eth0 || fail "addr del IPv6"
+waitfor '^addr del eth0 2001:db8::7/64 inet6 nil$'
+ip -n "$a" addr del 198.51.100.7/24 dev eth0 || fail "addr del"
+waitfor '^addr del eth0 198\.51\.100\.7/24 inet eth0:5$'
+
+# The watcher kept the program alive; cancelling it in the resync lets it end.
+for _ in $(seq 300); do kill -0 "$watcher" 2> /dev/null || break; sleep 0.1; done
+wait "$watcher" || fail "watcher exit status $?"
+watcher=
+grep -qx 'resync' "$tmp/watch.log" || fail "no resync after the overrun"
+grep -q 'events were lost' "$tmp/watch.log" || fail "the overrun was not logged"
+grep -qx 'cancel	true	false	link watcher (cancelled)' "$tmp/watch.log" || fail "cancel"
+grep -qx 'link watcher (armed)' "$tmp/watch.log" || fail "tostring"
+grep -q 'link new eth0 up=true carrier=true' <(sed -n '/carrier=false/,$p' "$tmp/watch.log") ||
+	fail "carrier-up came before carrier-down"
+echo "PASS $name"
