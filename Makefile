@@ -1,14 +1,16 @@
 # Makefile: builds ./luaha (and an ASan/UBSan variant), runs the tests, the demo and the benchmarks.
 PREFIX	?= /usr/local
 LUADIR	 = $(PREFIX)/share/luaha
-PKGS	 = lua5.4 libevent libedit
+PKGS	 = lua5.4 libevent libedit libnl-3.0 libnl-genl-3.0 libnl-route-3.0
 
 CC	?= cc
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=gnu11 $(WARN) -D_GNU_SOURCE -DLUAHA_LUADIR='"$(LUADIR)"'
+# libnet-config's -D_BSD_SOURCE is deprecated by glibc (an error under -Werror): its modern equivalents
+CFLAGS	+= -std=gnu11 $(WARN) -D_GNU_SOURCE -D_DEFAULT_SOURCE -DHAVE_NET_ETHERNET_H \
+	   -DLUAHA_LUADIR='"$(LUADIR)"'
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lm
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lnet -lm
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 SRCS	 = $(wildcard runtime/*.c)
@@ -45,7 +47,7 @@ build:
 	mkdir -p build/asan build/unit
 
 # Every suite, ending with the line "N passed, N failed, N skipped".
-test: luaha asan units
+test: luaha asan units lint
 	tests/run
 
 # Installs what is missing (Debian 12, as root), builds, and runs the main job.
@@ -65,7 +67,7 @@ bench: luaha
 	./luaha bench/tcp-roundtrip.lua
 
 lint:
-	luacheck --std lua54 -q lua policies examples tests/lua bench
+	luacheck -q lua policies examples tests/lua tests/uml/lua bench
 	mandoc -T lint -W warning doc/*.[0-9]
 
 install: luaha

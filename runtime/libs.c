@@ -10,6 +10,10 @@ static const luaL_Reg libs_core[] = {
 	{ "luaha.core.udp", luaopen_luaha_core_udp },
 	{ "luaha.core.tcp", luaopen_luaha_core_tcp },
 	{ "luaha.core.proc", luaopen_luaha_core_proc },
+	{ "luaha.core.icmp", luaopen_luaha_core_icmp },
+	{ "luaha.core.ipvs", luaopen_luaha_core_ipvs },
+	{ "luaha.core.link", luaopen_luaha_core_link },
+	{ "luaha.core.arp", luaopen_luaha_core_arp },
 	{ "luaha.core.readline", luaopen_luaha_core_readline },
 	{ NULL, NULL }
 };

@@ -106,6 +106,18 @@ int	 luaopen_luaha_core_tcp(lua_State *);
 /* proc.c */
 int	 luaopen_luaha_core_proc(lua_State *);
 
+/* icmp.c */
+int	 luaopen_luaha_core_icmp(lua_State *);
+
+/* ipvs.c */
+int	 luaopen_luaha_core_ipvs(lua_State *);
+
+/* link.c */
+int	 luaopen_luaha_core_link(lua_State *);
+
+/* arp.c */
+int	 luaopen_luaha_core_arp(lua_State *);
+
 /* readline.c */
 int	 luaopen_luaha_core_readline(lua_State *);
 

@@ -5,6 +5,7 @@ local loop = require "luaha.core.loop"
 local signal = require "luaha.core.signal"
 local udp = require "luaha.core.udp"
 local tcp = require "luaha.core.tcp"
+local icmp = require "luaha.core.icmp"
 
 local luaha = {
     version = "0.1.0",
@@ -20,12 +21,16 @@ local luaha = {
     on_signal = signal.on_signal,
     log = require "luaha.core.log",
     proc = require "luaha.core.proc",
+    ipvs = require "luaha.ipvs",
+    link = require "luaha.core.link",
+    arp = require "luaha.core.arp",
     net = {
         udp = udp.udp,
         tcp = tcp.tcp,
         unix = tcp.unix,
         listen = tcp.listen,
         listen_unix = tcp.listen_unix,
+        ping = icmp.ping,
     },
 }
 

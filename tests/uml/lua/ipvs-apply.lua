@@ -1,0 +1,235 @@
+-- tests/uml/lua/ipvs-apply.lua: ipvs.apply, services, format and batch against the real kernel (run inside UML).
+package.path = "tests/lua/lib/?.lua;" .. package.path
+local t = require "t"
+local luaha = require "luaha"
+local ipvs = luaha.ipvs
+local pretty = require "luaha.pretty"
+
+local function ipvsadm(...)
+    local r = assert(luaha.proc.run({ "ipvsadm", ... }, { timeout = 30 }))
+    assert(r.status == 0, "ipvsadm failed: " .. r.stderr)
+    return r.stdout
+end
+
+-- Compares format() with ipvsadm -Ln and fails with both texts when they differ.
+local function same_as_ipvsadm(what)
+    local ours = assert(ipvs.format())
+    local theirs = ipvsadm("-Ln")
+    if ours ~= theirs then
+        error(("%s: format() differs from ipvsadm -Ln\n--- ours\n%s--- ipvsadm\n%s"):format(what, ours, theirs), 2)
+    end
+end
+
+-- 100 services x 10 real servers on documentation addresses.
+local function big_table(weight_of)
+    local services = {}
+    for i = 1, 100 do
+        local s = { protocol = i % 3 == 0 and "udp" or "tcp", address = "198.51.100." .. (i % 50 + 1),
+            port = 1000 + i, scheduler = i % 2 == 0 and "wrr" or "rr", dests = {} }
+        if i % 10 == 0 then s.persistent = 300 end
+        if i % 20 == 0 then s.netmask = "255.255.255.0" end
+        for j = 1, 10 do
+            s.dests[j] = { address = "203.0.113." .. j, port = 2000 + i, weight = weight_of and weight_of(i, j) or j,
+                forward = j % 3 == 0 and "nat" or j % 3 == 1 and "dr" or "tun" }
+        end
+        services[i] = s
+    end
+    return services
+end
+
+-- The kernel's table without its counters, for deep comparison with a normalized desired table.
+local function strip(services)
+    local out = {}
+    for i, s in ipairs(services) do
+        local c = {}
+        for k, v in pairs(s) do if k ~= "stats" and k ~= "dests" then c[k] = v end end
+        c.dests = {}
+        for j, d in ipairs(s.dests) do
+            local cd = {}
+            for k, v in pairs(d) do
+                if k ~= "stats" and k ~= "active_conns" and k ~= "inactive_conns" and k ~= "persist_conns" then
+                    cd[k] = v
+                end
+            end
+            c.dests[j] = cd
+        end
+        table.sort(c.dests, function(a, b) return a.key < b.key end)
+        out[i] = c
+    end
+    table.sort(out, function(a, b) return a.key < b.key end)
+    return out
+end
+
+assert(ipvs.flush())
+
+t.test("apply-builds-table-and-format-matches-ipvsadm", function()
+    local desired = big_table()
+    local ticks = 0
+    local ticker = luaha.every(0.001, function() ticks = ticks + 1 end)
+    local report = assert(ipvs.apply(desired))
+    ticker:cancel()
+    t.eq(report.added, 1100, "added"); t.eq(report.changed, 0, "changed"); t.eq(report.removed, 0, "removed")
+    t.eq(report.ops[1], "-A -t 198.51.100.2:1001 -s rr", "first op")
+    t.eq(report.ops[2], "-a -t 198.51.100.2:1001 -r 203.0.113.1:2001 -g -w 1", "second op")
+    assert(ticks > 0, "the loop did not run during apply")
+    same_as_ipvsadm("after the build")
+    local want = {}
+    for i, s in ipairs(desired) do want[i] = ipvs.normalize(s) end
+    t.eq(pretty.format(strip(assert(ipvs.services())), { depth = 10 }),
+        pretty.format(strip(want), { depth = 10 }), "services() round trip")
+end)
+
+t.test("apply-again-is-zero-ops", function()
+    local report = assert(ipvs.apply(big_table()))
+    t.eq(#report.ops, 0, "ops: " .. table.concat(report.ops, "; "))
+end)
+
+t.test("one-weight-is-one-edit", function()
+    local before = ipvsadm("-Ln")
+    local report = assert(ipvs.apply(big_table(function(i, j) return (i == 42 and j == 7) and 99 or j end)))
+    t.eq(#report.ops, 1, "ops")
+    t.eq(report.changed, 1, "changed")
+    t.eq(report.ops[1], "-e -u 198.51.100.43:1042 -r 203.0.113.7:2042 -g -w 99", "op text")
+    local after = ipvsadm("-Ln")
+    assert(before ~= after and after:find("203.0.113.7:2042             Route   99", 1, true), after)
+    same_as_ipvsadm("after one edit")
+end)
+
+t.test("rejected-apply-leaves-table-as-before", function()
+    local before = ipvsadm("-Ln")
+    local desired = big_table(function(_, j) return j + 1 end)   -- 1000 edits first...
+    desired[50].scheduler = "nosuchsched"                        -- ...and an edit the kernel refuses
+    desired[101] = { protocol = "tcp", address = "192.0.2.50", port = 80, scheduler = "nosuchsched",
+        dests = { { address = "203.0.113.1", port = 80 } } }
+    local r, err = ipvs.apply(desired)
+    t.eq(r, nil, "result")
+    assert(err:find("Scheduler not found", 1, true), err)
+    t.eq(ipvsadm("-Ln"), before, "table after the failed apply")
+end)
+
+t.test("dry-run-and-prune", function()
+    local before = ipvsadm("-Ln")
+    local report = assert(ipvs.apply({}, { dry_run = true }))
+    t.eq(report.removed, 100, "removed in dry run")
+    t.eq(ipvsadm("-Ln"), before, "dry run changed the table")
+    local keep = big_table()
+    keep = { keep[1] }
+    report = assert(ipvs.apply(keep, { prune = false }))
+    t.eq(#report.ops, 0, "prune=false ops")
+    report = assert(ipvs.apply(keep))
+    t.eq(report.removed, 99, "pruned services")
+    same_as_ipvsadm("after pruning")
+end)
+
+t.test("ipv6-fwmark-flags-format", function()
+    local desired = {
+        { protocol = "tcp", address = "2001:db8::212", port = 443, scheduler = "wlc", persistent = 60, netmask = 64,
+            dests = { { address = "2001:db8::10", weight = 5 }, { address = "2001:db8::9", weight = 0, forward = "tun" } } },
+        { fwmark = 10, scheduler = "rr", dests = { { address = "203.0.113.5", port = 0 } } },
+        { fwmark = 11, family = "inet6", scheduler = "sh", flags = { "sh-port" },
+            dests = { { address = "2001:db8::20", port = 0, forward = "nat" } } },
+        { protocol = "udp", address = "192.0.2.53", port = 53, scheduler = "wrr", flags = { "ops" },
+            dests = { { address = "203.0.113.53", u_threshold = 100, l_threshold = 10 } } },
+        { protocol = "sctp", address = "192.0.2.54", port = 3868, scheduler = "rr", persistent = 30, netmask = "255.255.0.0",
+            dests = { { address = "203.0.113.54" } } },
+        { protocol = "tcp", address = "192.0.2.55", port = 80, scheduler = "sh", flags = { "sh-fallback", "sh-port" },
+            dests = { { address = "203.0.113.55" } } },
+    }
+    assert(ipvs.apply(desired))
+    same_as_ipvsadm("ipv6, fwmark, flags")
+    t.eq(#assert(ipvs.apply(desired)).ops, 0, "second apply")
+    local s = assert(ipvs.services())
+    t.eq(#s, 6, "services")
+end)
+
+t.test("bad-input-raises-and-changes-nothing", function()
+    local before = ipvsadm("-Ln")
+    t.checkerr("unknown protocol", ipvs.apply, { { protocol = "icmp", address = "192.0.2.1", port = 1 } })
+    t.checkerr("unknown forward method \"gre\"", ipvs.apply,
+        { { protocol = "tcp", address = "192.0.2.1", port = 1, dests = { { address = "192.0.2.2", forward = "gre" } } } })
+    t.checkerr("is not an IPv4 or IPv6 address", ipvs.apply, { { protocol = "tcp", address = "192.0.2.300", port = 1 } })
+    t.checkerr("port must be an integer", ipvs.apply, { { protocol = "tcp", address = "192.0.2.1", port = "http" } })
+    t.checkerr("repeats", ipvs.apply, { { address = "192.0.2.1", port = 1 }, { address = "192.0.2.1", port = 1 } })
+    t.checkerr("unknown option 'dryrun'", ipvs.apply, {}, { dryrun = true })
+    t.checkerr("unknown service flag", ipvs.add_service, { address = "192.0.2.1", port = 1, flags = { "fast" } })
+    local ok, err = ipvs.add_dest({ protocol = "tcp", address = "192.0.2.99", port = 9 }, { address = "192.0.2.2" })
+    t.eq(ok, nil, "dest on a missing service")
+    t.eq(err, "add destination TCP 192.0.2.99:9 -> 192.0.2.2:9: Service not defined", "message")
+    ok, err = ipvs.add_service({ protocol = "tcp", address = "192.0.2.99", port = 9, scheduler = "nosuch" })
+    t.eq(ok, nil, "unknown scheduler")
+    t.eq(err, "add service TCP 192.0.2.99:9: Scheduler not found", "scheduler message")
+    t.eq(ipvsadm("-Ln"), before, "table after bad input")
+end)
+
+t.test("randomized-operations-match-ipvsadm", function()
+    assert(ipvs.flush())
+    math.randomseed(tonumber(os.getenv("SEED") or "") or 12345)
+    local model = {}    -- key -> service, the desired table kept by hand
+    local nops = 0
+    local steps = 0
+    while nops < 1000 and steps < 200 do
+        steps = steps + 1
+        for _ = 1, math.random(5, 15) do
+            local k = math.random(1, 30)
+            local key = "s" .. k
+            local s = model[key]
+            local action = math.random(1, 10)
+            if not s then
+                s = { protocol = k % 2 == 0 and "tcp" or "udp", address = "198.51.100." .. k, port = 80,
+                    scheduler = ({ "rr", "wrr", "lc", "wlc", "sh", "dh", "sed", "nq" })[math.random(1, 8)], dests = {} }
+                model[key] = s
+            elseif action == 1 then
+                model[key] = nil
+            elseif action == 2 then
+                s.scheduler = ({ "rr", "wrr", "lc", "wlc" })[math.random(1, 4)]
+                s.persistent = math.random(0, 1) == 1 and math.random(1, 600) or nil
+            elseif action <= 6 then
+                s.dests[#s.dests + 1] = { address = "203.0.113." .. math.random(1, 60), port = 80,
+                    weight = math.random(0, 100), forward = ({ "dr", "nat", "tun" })[math.random(1, 3)] }
+                -- no repeats
+                local seen = {}
+                for i = #s.dests, 1, -1 do
+                    if seen[s.dests[i].address] then table.remove(s.dests, i) else seen[s.dests[i].address] = true end
+                end
+            elseif action <= 8 and #s.dests > 0 then
+                s.dests[math.random(1, #s.dests)].weight = math.random(0, 100)
+            elseif #s.dests > 0 then
+                table.remove(s.dests, math.random(1, #s.dests))
+            end
+        end
+        local desired = {}
+        for _, s in pairs(model) do desired[#desired + 1] = s end
+        local report = assert(ipvs.apply(desired))
+        nops = nops + #report.ops
+        same_as_ipvsadm("step " .. steps)
+        t.eq(#assert(ipvs.apply(desired)).ops, 0, "step " .. steps .. " converged")
+    end
+    assert(nops >= 1000, "only " .. nops .. " operations in " .. steps .. " steps")
+    print(("# %d operations in %d steps"):format(nops, steps))
+end)
+
+t.test("sync-daemon-start-stop", function()
+    assert(ipvs.start_daemon({ state = "master", ifname = "dummy0", syncid = 7 }))
+    local out = ipvsadm("-L", "--daemon")
+    assert(out:find("master sync daemon (mcast=dummy0, syncid=7", 1, true), out)
+    t.eq(ipvs.daemons()[1].syncid, 7, "daemons()")
+    local ok, err = ipvs.start_daemon({ state = "master", ifname = "dummy0", syncid = 7 })
+    t.eq(ok, nil, "second start"); t.eq(err, "start master sync daemon: Daemon has already run", "err")
+    assert(ipvs.stop_daemon("master"))
+    t.eq(ipvsadm("-L", "--daemon"), "", "after stop")
+    ok, err = ipvs.stop_daemon("master")
+    t.eq(ok, nil, "stop again result")
+    t.eq(err, "stop master sync daemon: No daemon is running", "stop again")
+end)
+
+t.test("info-timeouts-zero", function()
+    t.eq(ipvs.info().version, "1.2.1", "version")
+    assert(ipvs.set_timeouts({ tcp = 901, udp = 301 }))
+    local to = ipvs.timeouts()
+    t.eq(to.tcp, 901, "tcp"); t.eq(to.udp, 301, "udp")
+    assert(ipvsadm("-L", "--timeout"):find("901 120 301", 1, true))
+    assert(ipvs.zero())
+end)
+
+assert(ipvs.flush())
+os.exit(t.failures() == 0 and 0 or 1)
