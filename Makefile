@@ -65,6 +65,7 @@ deps:
 
 bench: luaha
 	./luaha bench/tcp-roundtrip.lua
+	UML_MEM=512M tests/uml/run bench/ipvs-apply.sh
 
 lint:
 	luacheck -q lua policies examples tests/lua tests/uml/lua bench

@@ -142,6 +142,13 @@ ipvs_open(void)
 	 * for one themselves (ipvs_simple).
 	 */
 	nl_socket_disable_auto_ack(ipvs_sk);
+	/*
+	 * Peeking doubles the receive calls of every dump (services() makes
+	 * one per service); a 64 KiB buffer holds any reply of ours instead.
+	 */
+	nl_socket_disable_msg_peek(ipvs_sk);
+	if ((r = nl_socket_set_msg_buf_size(ipvs_sk, 65536)) < 0)
+		log_warnx("ipvs: message buffer: %s", nl_geterror(r));
 	if (setsockopt(nl_socket_get_fd(ipvs_sk), SOL_NETLINK, NETLINK_CAP_ACK,
 	    &one, sizeof(one)) == -1)
 		log_warn("ipvs: setsockopt NETLINK_CAP_ACK");

@@ -159,23 +159,32 @@ local function normalize_all(services, level)
     return out
 end
 
+local apply_options = { dry_run = true, prune = true, current = true }
+
 --[[
-apply(desired [, {dry_run=, prune=true}]): makes the kernel's table equal to
-desired with the fewest operations. Returns a report {added=, changed=,
-removed=, ops={...}} (ops as ipvsadm command lines), or nil and
+apply(desired [, {dry_run=, prune=true, current=}]): makes the kernel's
+table equal to desired with the fewest operations. Returns a report
+{added=, changed=, removed=, ops={...}, table=} (ops as ipvsadm command
+lines; table the kernel's table afterwards, normalized), or nil and
 "<operation>: <kernel's reason> (<ipvsadm line>)" after undoing what had
-been done. Malformed input raises before anything is sent. May yield.
+been done. current, a previous report's table, saves reading the kernel
+(a dump per service); if the kernel was changed behind it an operation
+fails, is undone, and the caller applies again without it. Malformed
+input raises before anything is sent. May yield.
 ]]
 function ipvs.apply(desired, opts)
     opts = opts or {}
     for k in pairs(opts) do
-        if k ~= "dry_run" and k ~= "prune" then error("ipvs.apply: unknown option '" .. tostring(k) .. "'", 2) end
+        if not apply_options[k] then error("ipvs.apply: unknown option '" .. tostring(k) .. "'", 2) end
     end
     local want = normalize_all(desired, 3)
-    local current, err = core.services()
-    if not current then return nil, err end
+    local current, err = opts.current, nil
+    if not current then
+        current, err = core.services()
+        if not current then return nil, err end
+    end
     local ops = diff(current, want, opts.prune ~= false)
-    local report = { added = 0, changed = 0, removed = 0, ops = {} }
+    local report = { added = 0, changed = 0, removed = 0, ops = {}, table = want }
     for i, op in ipairs(ops) do
         report.ops[i] = op_text(op)
         local kind = op.op:match("^(%a+)_")
@@ -183,6 +192,7 @@ function ipvs.apply(desired, opts)
         elseif kind == "edit" then report.changed = report.changed + 1
         else report.removed = report.removed + 1 end
     end
+    if opts.dry_run then report.table = current end
     if opts.dry_run or #ops == 0 then return report end
     local ok, ferr, text = send(ops)
     if ok then return report end

@@ -1,0 +1,74 @@
+-- bench/ipvs-apply.lua: 1000 services x 10 real servers: ipvs.apply against ipvsadm-restore, and a 1% change (inside UML).
+-- Run by bench/ipvs-apply.sh in one UML boot. ipvsadm goes first, so luaha's cold load meets the
+-- kernel's dest trash left by the flush (every add scans it): the comparison does not favour luaha.
+local luaha = require "luaha"
+local ipvs = luaha.ipvs
+
+local NSVC, NDEST = 1000, 10
+
+local function table_of(weight)
+    local services = {}
+    for i = 1, NSVC do
+        local s = { protocol = "tcp", address = "198.51.100." .. (i % 250 + 1), port = 1000 + i // 250,
+            scheduler = "wrr", dests = {} }
+        for j = 1, NDEST do
+            s.dests[j] = { address = "203.0.113." .. j, port = 10000 + i, forward = "nat", weight = weight(i, j) }
+        end
+        services[i] = s
+    end
+    return services
+end
+
+local function restore_text(services, edit_only)
+    local lines = {}
+    for _, s in ipairs(services) do
+        local svc = ("-t %s:%d"):format(s.address, s.port)
+        if not edit_only then lines[#lines + 1] = ("-A %s -s %s"):format(svc, s.scheduler) end
+        for _, d in ipairs(s.dests) do
+            if not edit_only or edit_only(d) then
+                lines[#lines + 1] = ("%s %s -r %s:%d -m -w %d"):format(edit_only and "-e" or "-a", svc,
+                    d.address, d.port, d.weight)
+            end
+        end
+    end
+    return table.concat(lines, "\n") .. "\n"
+end
+
+local function timed(fn)
+    local t0 = luaha.now()
+    local a, b = fn()
+    return luaha.now() - t0, a, b
+end
+
+local function run(argv, stdin)
+    local r = assert(luaha.proc.run(argv, { stdin = stdin, timeout = 600 }))
+    assert(r.status == 0, table.concat(argv, " ") .. ": " .. r.stderr)
+    return r
+end
+
+local base = table_of(function(_, j) return j end)
+-- 1%: the 100 destinations of services 1..10 re-weighted
+local changed = table_of(function(i, j) return i <= 10 and j + 50 or j end)
+local entries = NSVC * (NDEST + 1)
+
+assert(ipvs.flush())
+local t_restore = timed(function() run({ "ipvsadm-restore" }, restore_text(base)) end)
+local t_edit_r = timed(function()
+    run({ "ipvsadm", "-R" }, restore_text(changed, function(d) return d.weight > 50 end))
+end)
+assert(ipvs.flush())
+
+local t_apply, report = timed(function() return assert(ipvs.apply(base)) end)
+assert(report.added == entries, "added " .. report.added)
+assert(ipvs.format() == run({ "ipvsadm", "-Ln" }).stdout, "format differs after the load")
+local t_change, creport = timed(function() return assert(ipvs.apply(changed)) end)
+assert(creport.changed == 100 and #creport.ops == 100, "1% change: " .. #creport.ops .. " ops")
+local t_cached = timed(function() return assert(ipvs.apply(base, { current = creport.table })) end)
+assert(ipvs.flush())
+
+print(("cold load of %d entries: ipvsadm-restore %.2f s, ipvs.apply %.3f s: %.1fx faster (target 20x)"):format(
+    entries, t_restore, t_apply, t_restore / t_apply))
+print(("1%% change (100 weights): ipvsadm -R %.3f s, ipvs.apply %.3f s reading the kernel: %.2fx (target 10x)"):format(
+    t_edit_r, t_change, t_edit_r / t_change))
+print(("1%% change (100 weights): ipvs.apply given the previous table %.3f s: %.2fx"):format(
+    t_cached, t_edit_r / t_cached))
