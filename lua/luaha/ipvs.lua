@@ -69,32 +69,36 @@ end
 --[[
 The operations that turn the table current into desired (both normalized):
 adds and edits first, then the deletions, so that a real server moving
-between services is never missing from both.
+between services is never missing from both. Each operation carries the
+operations that undo it.
 ]]
 local function diff(current, desired, prune)
     local cur = index(current)
     local adds, dels = {}, {}
-    local function add(list, op, s, d) list[#list + 1] = { op = op, service = s, dest = d } end
+    local function op(o, s, d) return { op = o, service = s, dest = d } end
+    local function add(list, o, undo) o.undo = undo list[#list + 1] = o end
     for _, want in ipairs(desired) do
         local have = cur[want.key]
         if not have then
-            add(adds, "add_service", want)
-            for _, d in ipairs(want.dests) do add(adds, "add_dest", want, d) end
+            add(adds, op("add_service", want), { op("del_service", want) })
+            for _, d in ipairs(want.dests) do add(adds, op("add_dest", want, d), { op("del_dest", want, d) }) end
         else
-            if differs(want, have, service_settings) then add(adds, "edit_service", want) end
+            if differs(want, have, service_settings) then
+                add(adds, op("edit_service", want), { op("edit_service", have) })
+            end
             local have_dests = index(have.dests)
             local want_dests = index(want.dests)
             for _, d in ipairs(want.dests) do
                 local hd = have_dests[d.key]
                 if not hd then
-                    add(adds, "add_dest", want, d)
+                    add(adds, op("add_dest", want, d), { op("del_dest", want, d) })
                 elseif differs(d, hd, dest_settings) then
-                    add(adds, "edit_dest", want, d)
+                    add(adds, op("edit_dest", want, d), { op("edit_dest", want, hd) })
                 end
             end
             if prune then
                 for _, hd in ipairs(have.dests) do
-                    if not want_dests[hd.key] then add(dels, "del_dest", have, hd) end
+                    if not want_dests[hd.key] then add(dels, op("del_dest", have, hd), { op("add_dest", have, hd) }) end
                 end
             end
         end
@@ -102,10 +106,14 @@ local function diff(current, desired, prune)
     if prune then
         local want = index(desired)
         for _, have in ipairs(current) do
-            if not want[have.key] then add(dels, "del_service", have) end
+            if not want[have.key] then
+                local undo = { op("add_service", have) }
+                for _, d in ipairs(have.dests) do undo[#undo + 1] = op("add_dest", have, d) end
+                add(dels, op("del_service", have), undo)
+            end
         end
     end
-    for _, op in ipairs(dels) do adds[#adds + 1] = op end
+    for _, o in ipairs(dels) do adds[#adds + 1] = o end
     return adds
 end
 
@@ -116,19 +124,27 @@ end
 --[[
 Sends ops in batches, yielding between them so that no batch holds the loop
 much longer than `slice`. Stops after the first batch with a failure.
-Returns true, or nil, the first failure and its operation's text.
+Returns true, or nil, the first failure, its operation's text and the
+operations that succeeded (the kernel goes on after a failure in a batch).
 ]]
 local function send(ops)
-    local i, size = 1, 16
+    local i, size, done = 1, 16, {}
     while i <= #ops do
         local batch = {}
         for j = i, math.min(i + size - 1, #ops) do batch[#batch + 1] = ops[j] end
         local t0 = os.clock()
         local results, err = core.batch(batch)
-        if not results then return nil, err, op_text(batch[1]) end
+        if not results then return nil, err, op_text(batch[1]), done end
+        local failed
         for j, r in ipairs(results) do
-            if r ~= true then return nil, r, op_text(batch[j]) end
+            if r == true then
+                done[#done + 1] = batch[j]
+            elseif not failed then
+                failed = j
+                err = r
+            end
         end
+        if failed then return nil, err, op_text(batch[failed]), done end
         local took = os.clock() - t0
         size = math.max(1, math.min(256, math.floor(size * (took > 0 and slice / took or 2))))
         i = i + #batch
@@ -169,7 +185,7 @@ lines; table the kernel's table afterwards, normalized), or nil and
 "<operation>: <kernel's reason> (<ipvsadm line>)" after undoing what had
 been done. current, a previous report's table, saves reading the kernel
 (a dump per service); if the kernel was changed behind it an operation
-fails, is undone, and the caller applies again without it. Malformed
+fails, what was done is undone, and the caller applies again without it. Malformed
 input raises before anything is sent. May yield.
 ]]
 function ipvs.apply(desired, opts)
@@ -194,16 +210,17 @@ function ipvs.apply(desired, opts)
     end
     if opts.dry_run then report.table = current end
     if opts.dry_run or #ops == 0 then return report end
-    local ok, ferr, text = send(ops)
+    local ok, ferr, text, done = send(ops)
     if ok then return report end
-    -- Undo: what the kernel has now, made equal to what it had before.
-    local now, rerr = core.services()
-    local undo = now and diff(now, current, true)
-    local undone, uerr, utext
-    if undo then undone, uerr, utext = send(undo) end
+    -- Undo what was done, last first.
+    local undo = {}
+    for i = #done, 1, -1 do
+        for _, u in ipairs(done[i].undo) do undo[#undo + 1] = u end
+    end
+    local undone, uerr, utext = true, nil, nil
+    if #undo > 0 then undone, uerr, utext = send(undo) end
     if not undone then
-        return nil, ("%s (%s); undo failed: %s%s"):format(ferr, text, uerr or rerr,
-            utext and " (" .. utext .. ")" or "")
+        return nil, ("%s (%s); undo failed: %s (%s)"):format(ferr, text, uerr, utext)
     end
     return nil, ("%s (%s)"):format(ferr, text)
 end

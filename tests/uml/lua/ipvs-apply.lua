@@ -111,7 +111,7 @@ t.test("stale-current-fails-whole-then-fresh-apply-repairs", function()
     local base = big_table()
     local report = assert(ipvs.apply(base))
     t.eq(#assert(ipvs.apply(base, { current = report.table })).ops, 0, "nothing to do given the table")
-    ipvsadm("-D", "-t", "198.51.100.43:1042")       -- an operator's change behind our back
+    ipvsadm("-D", "-u", "198.51.100.43:1042")       -- an operator's change behind our back
     local before = ipvsadm("-Ln")
     local changed = big_table(function(i, j) return (i == 42 or i == 7) and j + 10 or j end)
     local r, err = ipvs.apply(changed, { current = report.table })
