@@ -194,8 +194,9 @@ function ipvs.apply(desired, opts)
         if not apply_options[k] then error("ipvs.apply: unknown option '" .. tostring(k) .. "'", 2) end
     end
     local want = normalize_all(desired, 3)
-    local current, err = opts.current, nil
+    local current = opts.current
     if not current then
+        local err
         current, err = core.services()
         if not current then return nil, err end
     end
