@@ -587,6 +587,23 @@ ipvs_del_dest(lua_State *L)
 	return (ipvs_op(L, OP_DEL_DEST));
 }
 
+/* The message for operation i of the ops table at index 1, its op and description. */
+static struct nl_msg *
+ipvs_batch_msg(lua_State *L, lua_Integer i, int *op, char *what, size_t whatlen)
+{
+	struct nl_msg	*msg;
+
+	lua_rawgeti(L, 1, i);
+	luaL_checktype(L, -1, LUA_TTABLE);
+	lua_getfield(L, -1, "op");
+	*op = luaL_checkoption(L, -1, NULL, ipvs_op_names);
+	lua_getfield(L, -2, "service");
+	lua_getfield(L, -3, "dest");
+	msg = ipvs_op_msg(L, *op, -2, lua_isnil(L, -1) ? 0 : -1, what, whatlen);
+	lua_pop(L, 4);
+	return (msg);
+}
+
 /*
  * batch(ops): sends up to IPVS_BATCH_MAX operations {op=, service=, dest=}
  * in one sendmsg. Only the last asks for an acknowledgement: the kernel
@@ -606,28 +623,17 @@ ipvs_batch(lua_State *L)
 	size_t			 len = 0, cap = 0, mlen;
 	unsigned int		 seq0 = 0, seq;
 	lua_Integer		 i, n;
-	int			 op, r, done = 0, cmd;
+	int			 op, r, done = 0;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	n = luaL_len(L, 1);
 	luaL_argcheck(L, n >= 1 && n <= IPVS_BATCH_MAX, 1, "1 to 256 operations");
 	ipvs_need(L);
-	lua_createtable(L, (int)n, 0);		/* results, then descriptions */
-	lua_createtable(L, (int)n, 0);
+	lua_createtable(L, (int)n, 0);		/* the results */
 	for (i = 1; i <= n; i++) {
-		lua_rawgeti(L, 1, i);
-		luaL_checktype(L, -1, LUA_TTABLE);
-		lua_getfield(L, -1, "op");
-		op = luaL_checkoption(L, -1, NULL, ipvs_op_names);
-		lua_getfield(L, -2, "service");
-		lua_getfield(L, -3, "dest");
-		msg = ipvs_op_msg(L, op, -2, lua_isnil(L, -1) ? 0 : -1, what,
-		    sizeof(what));
-		lua_pop(L, 4);
-		lua_pushstring(L, what);
-		lua_rawseti(L, -2, i);
+		msg = ipvs_batch_msg(L, i, &op, what, sizeof(what));
 		lua_pushboolean(L, 1);
-		lua_rawseti(L, -3, i);
+		lua_rawseti(L, -2, i);
 		hdr = nlmsg_hdr(msg);
 		seq = nl_socket_use_seq(ipvs_sk);
 		if (i == 1)
@@ -669,16 +675,11 @@ ipvs_batch(lua_State *L)
 				continue;	/* not one of ours */
 			i = hdr->nlmsg_seq - seq0 + 1;
 			if (e->error != 0) {
-				lua_rawgeti(L, -1, i);
-				lua_rawgeti(L, 1, i);
-				lua_getfield(L, -1, "op");
-				cmd = ipvs_op_cmds[luaL_checkoption(L, -1, NULL,
-				    ipvs_op_names)];
-				lua_pop(L, 2);
-				lua_pushfstring(L, "%s: %s", lua_tostring(L, -1),
-				    ipvs_strerror(cmd, -e->error));
-				lua_rawseti(L, -4, i);
-				lua_pop(L, 1);
+				/* Described only now: most batches have no failure. */
+				nlmsg_free(ipvs_batch_msg(L, i, &op, what, sizeof(what)));
+				lua_pushfstring(L, "%s: %s", what,
+				    ipvs_strerror(ipvs_op_cmds[op], -e->error));
+				lua_rawseti(L, -2, i);
 			}
 			if (i == n)
 				done = 1;
@@ -686,7 +687,6 @@ ipvs_batch(lua_State *L)
 		free(rbuf);
 		rbuf = NULL;
 	}
-	lua_pop(L, 1);
 	return (1);
 }
 

@@ -47,10 +47,10 @@ local function op_text(op)
     end
     local r = service_switch(s) .. " -r " .. addrport(nil, d.address, d.port)
     if op.op == "del_dest" then return "-d " .. r end
-    local t = { (op.op == "add_dest" and "-a " or "-e ") .. r, fwd_switches[d.forward], "-w " .. d.weight }
-    if d.u_threshold ~= 0 then t[#t + 1] = "-x " .. d.u_threshold end
-    if d.l_threshold ~= 0 then t[#t + 1] = "-y " .. d.l_threshold end
-    return table.concat(t, " ")
+    local text = (op.op == "add_dest" and "-a " or "-e ") .. r .. " " .. fwd_switches[d.forward] .. " -w " .. d.weight
+    if d.u_threshold ~= 0 then text = text .. " -x " .. d.u_threshold end
+    if d.l_threshold ~= 0 then text = text .. " -y " .. d.l_threshold end
+    return text
 end
 
 local function differs(a, b, fields)
@@ -69,36 +69,37 @@ end
 --[[
 The operations that turn the table current into desired (both normalized):
 adds and edits first, then the deletions, so that a real server moving
-between services is never missing from both. Each operation carries the
-operations that undo it.
+between services is never missing from both. An edit keeps what it
+replaces (old), for undo_of.
 ]]
 local function diff(current, desired, prune)
     local cur = index(current)
-    local adds, dels = {}, {}
-    local function op(o, s, d) return { op = o, service = s, dest = d } end
-    local function add(list, o, undo) o.undo = undo list[#list + 1] = o end
+    local ops, dels = {}, {}
+    local n = 0
+    local function add(o, sv, d, old)
+        n = n + 1
+        ops[n] = { op = o, service = sv, dest = d, old = old }
+    end
     for _, want in ipairs(desired) do
         local have = cur[want.key]
         if not have then
-            add(adds, op("add_service", want), { op("del_service", want) })
-            for _, d in ipairs(want.dests) do add(adds, op("add_dest", want, d), { op("del_dest", want, d) }) end
+            add("add_service", want)
+            for _, d in ipairs(want.dests) do add("add_dest", want, d) end
         else
-            if differs(want, have, service_settings) then
-                add(adds, op("edit_service", want), { op("edit_service", have) })
-            end
+            if differs(want, have, service_settings) then add("edit_service", want, nil, have) end
             local have_dests = index(have.dests)
-            local want_dests = index(want.dests)
             for _, d in ipairs(want.dests) do
                 local hd = have_dests[d.key]
                 if not hd then
-                    add(adds, op("add_dest", want, d), { op("del_dest", want, d) })
+                    add("add_dest", want, d)
                 elseif differs(d, hd, dest_settings) then
-                    add(adds, op("edit_dest", want, d), { op("edit_dest", want, hd) })
+                    add("edit_dest", want, d, hd)
                 end
             end
             if prune then
+                local want_dests = index(want.dests)
                 for _, hd in ipairs(have.dests) do
-                    if not want_dests[hd.key] then add(dels, op("del_dest", have, hd), { op("add_dest", have, hd) }) end
+                    if not want_dests[hd.key] then dels[#dels + 1] = { op = "del_dest", service = have, dest = hd } end
                 end
             end
         end
@@ -106,15 +107,24 @@ local function diff(current, desired, prune)
     if prune then
         local want = index(desired)
         for _, have in ipairs(current) do
-            if not want[have.key] then
-                local undo = { op("add_service", have) }
-                for _, d in ipairs(have.dests) do undo[#undo + 1] = op("add_dest", have, d) end
-                add(dels, op("del_service", have), undo)
-            end
+            if not want[have.key] then dels[#dels + 1] = { op = "del_service", service = have } end
         end
     end
-    for _, o in ipairs(dels) do adds[#adds + 1] = o end
-    return adds
+    for _, o in ipairs(dels) do n = n + 1 ops[n] = o end
+    return ops
+end
+
+-- The operations that undo op (old holds what an edit replaced).
+local function undo_of(op)
+    local s, d = op.service, op.dest
+    if op.op == "add_service" then return { { op = "del_service", service = s } } end
+    if op.op == "add_dest" then return { { op = "del_dest", service = s, dest = d } } end
+    if op.op == "edit_service" then return { { op = "edit_service", service = op.old } } end
+    if op.op == "edit_dest" then return { { op = "edit_dest", service = s, dest = op.old } } end
+    if op.op == "del_dest" then return { { op = "add_dest", service = s, dest = d } } end
+    local undo = { { op = "add_service", service = s } }
+    for _, hd in ipairs(s.dests) do undo[#undo + 1] = { op = "add_dest", service = s, dest = hd } end
+    return undo
 end
 
 local function can_yield()
@@ -128,7 +138,7 @@ Returns true, or nil, the first failure, its operation's text and the
 operations that succeeded (the kernel goes on after a failure in a batch).
 ]]
 local function send(ops)
-    local i, size, done = 1, 16, {}
+    local i, size, done = 1, 256, {}
     while i <= #ops do
         local batch = {}
         for j = i, math.min(i + size - 1, #ops) do batch[#batch + 1] = ops[j] end
@@ -216,7 +226,7 @@ function ipvs.apply(desired, opts)
     -- Undo what was done, last first.
     local undo = {}
     for i = #done, 1, -1 do
-        for _, u in ipairs(done[i].undo) do undo[#undo + 1] = u end
+        for _, u in ipairs(undo_of(done[i])) do undo[#undo + 1] = u end
     end
     local undone, uerr, utext = true, nil, nil
     if #undo > 0 then undone, uerr, utext = send(undo) end
