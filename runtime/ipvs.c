@@ -837,12 +837,10 @@ ipvs_push_stats_of(lua_State *L, struct nlattr *s64, struct nlattr *s32)
 	lua_setfield(L, -2, "stats");
 }
 
-/* What a dump collects: the Lua array being filled, and the services' identities. */
+/* What a dump collects: the Lua array being filled. */
 struct ipvs_dump {
 	lua_State	*L;
 	int		 n;		/* entries pushed */
-	struct ipvs_svc	*svcs;		/* for the per-service destination dumps */
-	size_t		 cap;
 	const struct ipvs_svc *svc;	/* the service whose destinations come */
 };
 
@@ -884,15 +882,6 @@ ipvs_service_cb(struct nl_msg *msg, void *arg)
 	    nla_get_u32(a[IPVS_SVC_ATTR_TIMEOUT]) : 0;
 	s.netmask = a[IPVS_SVC_ATTR_NETMASK] != NULL ?
 	    nla_get_u32(a[IPVS_SVC_ATTR_NETMASK]) : 0;
-	if ((size_t)dump->n == dump->cap) {
-		struct ipvs_svc *n;
-
-		dump->cap = dump->cap ? dump->cap * 2 : 64;
-		if ((n = reallocarray(dump->svcs, dump->cap, sizeof(*n))) == NULL)
-			return (NL_STOP);
-		dump->svcs = n;
-	}
-	dump->svcs[dump->n] = s;
 	ipvs_push_service(L, &s);
 	ipvs_push_stats_of(L, a[IPVS_SVC_ATTR_STATS64], a[IPVS_SVC_ATTR_STATS]);
 	lua_newtable(L);
@@ -943,44 +932,47 @@ ipvs_dest_cb(struct nl_msg *msg, void *arg)
 }
 
 /*
- * services(): every service with its dests and counters, as the kernel has
- * them. A dump per service for its destinations; does not yield.
+ * list_services(): every service with its counters and an empty dests, as
+ * the kernel has them; luaha.ipvs.services fills dests with list_dests, one
+ * dump per service, yielding between them. Does not yield.
  */
 static int
-ipvs_services(lua_State *L)
+ipvs_list_services(lua_State *L)
 {
-	struct ipvs_dump	 dump = { L, 0, NULL, 0, NULL };
-	struct nl_msg		*msg;
+	struct ipvs_dump	 dump = { L, 0, NULL };
 	const char		*why;
-	int			 err, i, nsvc;
+	int			 err;
 
 	ipvs_need(L);
 	lua_newtable(L);
-	msg = ipvs_msg(L, IPVS_CMD_GET_SERVICE, NLM_F_DUMP);
-	if ((err = ipvs_request(msg, ipvs_service_cb, &dump, &why)) != 0) {
-		free(dump.svcs);
+	err = ipvs_request(ipvs_msg(L, IPVS_CMD_GET_SERVICE, NLM_F_DUMP),
+	    ipvs_service_cb, &dump, &why);
+	if (err != 0)
 		return (ipvs_fail(L, IPVS_CMD_GET_SERVICE, err, why, "list services"));
+	return (1);
+}
+
+/* list_dests(service): the service's destinations with their counters. Does not yield. */
+static int
+ipvs_list_dests(lua_State *L)
+{
+	struct ipvs_svc		 s;
+	struct ipvs_dump	 dump = { L, 0, &s };
+	struct nl_msg		*msg;
+	const char		*why;
+	int			 err;
+
+	ipvs_check_service(L, 1, &s);
+	ipvs_need(L);
+	lua_newtable(L);
+	msg = ipvs_msg(L, IPVS_CMD_GET_DEST, NLM_F_DUMP);
+	if (ipvs_put_service(msg, &s, 0) < 0) {
+		nlmsg_free(msg);
+		return (luaL_error(L, "ipvs: message too large"));
 	}
-	nsvc = dump.n;
-	for (i = 0; i < nsvc; i++) {
-		lua_rawgeti(L, -1, i + 1);
-		lua_getfield(L, -1, "dests");
-		msg = ipvs_msg(L, IPVS_CMD_GET_DEST, NLM_F_DUMP);
-		if (ipvs_put_service(msg, &dump.svcs[i], 0) < 0) {
-			nlmsg_free(msg);
-			free(dump.svcs);
-			return (luaL_error(L, "ipvs: message too large"));
-		}
-		dump.n = 0;
-		dump.svc = &dump.svcs[i];
-		if ((err = ipvs_request(msg, ipvs_dest_cb, &dump, &why)) != 0) {
-			free(dump.svcs);
-			return (ipvs_fail(L, IPVS_CMD_GET_DEST, err, why,
-			    "list destinations"));
-		}
-		lua_pop(L, 2);
-	}
-	free(dump.svcs);
+	if ((err = ipvs_request(msg, ipvs_dest_cb, &dump, &why)) != 0)
+		return (ipvs_fail(L, IPVS_CMD_GET_DEST, err, why,
+		    lua_pushfstring(L, "list destinations of %s", s.desc)));
 	return (1);
 }
 
@@ -1196,7 +1188,7 @@ ipvs_daemon_cb(struct nl_msg *msg, void *arg)
 static int
 ipvs_daemons(lua_State *L)
 {
-	struct ipvs_dump	 dump = { L, 0, NULL, 0, NULL };
+	struct ipvs_dump	 dump = { L, 0, NULL };
 	const char		*why;
 	int			 err;
 
@@ -1209,7 +1201,8 @@ ipvs_daemons(lua_State *L)
 }
 
 static const luaL_Reg ipvs_funcs[] = {
-	{ "services", ipvs_services },
+	{ "list_services", ipvs_list_services },
+	{ "list_dests", ipvs_list_dests },
 	{ "add_service", ipvs_add_service },
 	{ "edit_service", ipvs_edit_service },
 	{ "del_service", ipvs_del_service },

@@ -1,6 +1,7 @@
 -- lua/luaha/ipvs.lua: luaha.ipvs: the kernel table (luaha.core.ipvs), apply as one difference, ipvsadm text.
 local core = require "luaha.core.ipvs"
 local task = require "luaha.core.task"
+local now = require("luaha.core.timer").now
 
 local ipvs = {}
 for name, fn in pairs(core) do ipvs[name] = fn end
@@ -67,6 +68,40 @@ local function index(list)
 end
 
 --[[
+Long loops call pace(): inside a task it yields once `slice` seconds have
+passed since the last yield, so a large apply never holds the loop (and
+the heartbeats behind it) for long. Outside a task it does nothing.
+]]
+local last_yield = 0
+
+local function can_yield()
+    return task.current() ~= nil and coroutine.isyieldable()
+end
+
+local function pace()
+    local t = now()
+    if t - last_yield >= slice and can_yield() then
+        task.sleep(0)
+        last_yield = now()
+    end
+end
+
+--[[
+services(): every service with its dests and counters, as the kernel has
+them, or nil, err. One dump per service; yields between them (pace).
+]]
+function ipvs.services()
+    local list, err = core.list_services()
+    if not list then return nil, err end
+    for _, s in ipairs(list) do
+        pace()
+        s.dests, err = core.list_dests(s)
+        if not s.dests then return nil, err end
+    end
+    return list
+end
+
+--[[
 The operations that turn the table current into desired (both normalized):
 adds and edits first, then the deletions, so that a real server moving
 between services is never missing from both. An edit keeps what it
@@ -81,6 +116,7 @@ local function diff(current, desired, prune)
         ops[n] = { op = o, service = sv, dest = d, old = old }
     end
     for _, want in ipairs(desired) do
+        pace()
         local have = cur[want.key]
         if not have then
             add("add_service", want)
@@ -127,10 +163,6 @@ local function undo_of(op)
     return undo
 end
 
-local function can_yield()
-    return task.current() ~= nil and coroutine.isyieldable()
-end
-
 --[[
 Sends ops in batches, yielding between them so that no batch holds the loop
 much longer than `slice`. Stops after the first batch with a failure.
@@ -158,7 +190,7 @@ local function send(ops)
         local took = os.clock() - t0
         size = math.max(1, math.min(256, math.floor(size * (took > 0 and slice / took or 2))))
         i = i + #batch
-        if can_yield() and i <= #ops then task.sleep(0) end
+        if i <= #ops then pace() end
     end
     return true
 end
@@ -169,6 +201,7 @@ local function normalize_all(services, level)
     end
     local out, seen = {}, {}
     for i, s in ipairs(services) do
+        pace()
         local ok, n = pcall(core.normalize, s)
         if not ok then error(("ipvs.apply: service %d: %s"):format(i, n), level) end
         if seen[n.key] then error(("ipvs.apply: service %d repeats %s"):format(i, n.key), level) end
@@ -207,12 +240,13 @@ function ipvs.apply(desired, opts)
     local current = opts.current
     if not current then
         local err
-        current, err = core.services()
+        current, err = ipvs.services()
         if not current then return nil, err end
     end
     local ops = diff(current, want, opts.prune ~= false)
     local report = { added = 0, changed = 0, removed = 0, ops = {}, table = want }
     for i, op in ipairs(ops) do
+        if i % 100 == 0 then pace() end
         report.ops[i] = op_text(op)
         local kind = op.op:match("^(%a+)_")
         if kind == "add" then report.added = report.added + 1
@@ -315,7 +349,7 @@ function ipvs.format(services)
     local info, err = core.info()
     if not info then return nil, err end
     if services == nil then
-        services, err = core.services()
+        services, err = ipvs.services()
         if not services then return nil, err end
     end
     local out = {
