@@ -83,6 +83,7 @@ int	 luaopen_luaha_core_timer(lua_State *);
 
 /* signal.c */
 int	 signal_init(void);
+void	 signal_free(void);
 int	 luaopen_luaha_core_signal(lua_State *);
 
 /* net.c */

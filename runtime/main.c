@@ -200,6 +200,7 @@ main(int argc, char **argv)
 
 	code = loop_run();
 	lua_close(L);
+	signal_free();
 	loop_free();
 	return (code);
 }

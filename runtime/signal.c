@@ -54,6 +54,19 @@ signal_init(void)
 	return (0);
 }
 
+/* Frees the default handlers, before the loop goes. */
+void
+signal_free(void)
+{
+	int	 i;
+
+	for (i = 0; i < 2; i++) {
+		if (signal_default_ev[i] != NULL)
+			event_free(signal_default_ev[i]);
+		signal_default_ev[i] = NULL;
+	}
+}
+
 static void
 signal_cb(evutil_socket_t signo, short what, void *arg)
 {

@@ -107,4 +107,4 @@ t.test("log-levels-and-format", function()
     t.checkerr("not a log level", luaha.log.level, "loud")
 end)
 
-os.exit(t.failures() == 0 and 0 or 1)
+luaha.exit(t.failures() == 0 and 0 or 1)

@@ -195,4 +195,4 @@ t.test("udp-recv-waits-without-blocking-others", function()
     a:close()
 end)
 
-os.exit(t.failures() == 0 and 0 or 1)
+luaha.exit(t.failures() == 0 and 0 or 1)

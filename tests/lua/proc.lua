@@ -86,4 +86,4 @@ t.test("errors", function()
     t.eq(ok, false, "outside a task"); assert(perr:find("outside a task", 1, true), perr)
 end)
 
-os.exit(t.failures() == 0 and 0 or 1)
+luaha.exit(t.failures() == 0 and 0 or 1)

@@ -181,4 +181,4 @@ t.test("current-and-name", function()
     assert(tostring(luaha.current()):find("^main"), tostring(luaha.current()))
 end)
 
-os.exit(t.failures() == 0 and 0 or 1)
+luaha.exit(t.failures() == 0 and 0 or 1)

@@ -250,4 +250,4 @@ t.test("info-timeouts-zero", function()
 end)
 
 assert(ipvs.flush())
-os.exit(t.failures() == 0 and 0 or 1)
+luaha.exit(t.failures() == 0 and 0 or 1)
