@@ -80,7 +80,8 @@ assert(ipvs.flush())
 
 print(("cold load of %d entries: ipvsadm-restore %.2f s, ipvs.apply %.3f s: %.1fx faster (target 20x)"):format(
     entries, t_restore, t_apply, t_restore / t_apply))
-print(("longest stall of the event loop during the cold load: %.1f ms (goal about 10 ms; %d ticks)"):format(max_gap * 1000, nticks))
+print(("longest stall of the event loop during the cold load: %.1f ms (goal about 10 ms; %d ticks)"):format(
+    max_gap * 1000, nticks))
 print(("1%% change (100 weights): ipvsadm -R %.3f s, ipvs.apply %.3f s reading the kernel: %.2fx (target 10x)"):format(
     t_edit_r, t_change, t_edit_r / t_change))
 print(("1%% change (100 weights): ipvs.apply given the previous table %.3f s: %.2fx"):format(
