@@ -35,7 +35,16 @@ struct proc {
 	int			 status;	/* from waitpid */
 	int			 timed_out;
 	struct waiter		 w;		/* the task in run() */
+	int			 on_sigchld;	/* watched through SIGCHLD, not a pidfd */
+	TAILQ_ENTRY(proc)	 entry;
 };
+
+/*
+ * Kernels before 5.3 (and valgrind) have no pidfd_open: there the children
+ * are watched through SIGCHLD, each reaped by its own pid.
+ */
+static TAILQ_HEAD(, proc) proc_sigchld_list = TAILQ_HEAD_INITIALIZER(proc_sigchld_list);
+static struct event	*proc_sigchld_ev;
 
 static const char *const run_options[] = { "timeout", "stdin", "env", NULL };
 
@@ -86,19 +95,18 @@ proc_write_cb(evutil_socket_t fd, short what, void *arg)
  * collects it; a grandchild still holding a pipe does not keep us waiting.
  */
 static void
-proc_exit_cb(evutil_socket_t fd, short what, void *arg)
+proc_reaped(struct proc *p)
 {
-	struct proc	*p = arg;
-
-	(void)fd;
-	(void)what;
-	if (waitpid(p->pid, &p->status, WNOHANG) <= 0)
-		return;
 	p->pid = 0;
-	event_free(p->exit_ev);
-	p->exit_ev = NULL;
-	close(p->pidfd);
-	p->pidfd = -1;
+	if (p->on_sigchld) {
+		TAILQ_REMOVE(&proc_sigchld_list, p, entry);
+		p->on_sigchld = 0;
+	} else {
+		event_free(p->exit_ev);
+		p->exit_ev = NULL;
+		close(p->pidfd);
+		p->pidfd = -1;
+	}
 	if (p->out.fd != -1)
 		proc_read_cb(p->out.fd, EV_READ, &p->out);
 	if (p->err.fd != -1)
@@ -107,6 +115,49 @@ proc_exit_cb(evutil_socket_t fd, short what, void *arg)
 	proc_stream_close(&p->err);
 	proc_stream_close(&p->in);
 	task_wake(&p->w);
+}
+
+static void
+proc_exit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proc	*p = arg;
+
+	(void)fd;
+	(void)what;
+	if (waitpid(p->pid, &p->status, WNOHANG) > 0)
+		proc_reaped(p);
+}
+
+static void
+proc_sigchld_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proc	*p, *next;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	for (p = TAILQ_FIRST(&proc_sigchld_list); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, entry);
+		if (waitpid(p->pid, &p->status, WNOHANG) > 0)
+			proc_reaped(p);
+	}
+}
+
+/* Watches p through SIGCHLD; a child that exited already is found at once. */
+static int
+proc_watch_sigchld(struct proc *p)
+{
+	if (proc_sigchld_ev == NULL) {
+		proc_sigchld_ev = evsignal_new(loop_base(), SIGCHLD,
+		    proc_sigchld_cb, NULL);
+		if (proc_sigchld_ev == NULL ||
+		    evsignal_add(proc_sigchld_ev, NULL) == -1)
+			return (-1);
+	}
+	TAILQ_INSERT_TAIL(&proc_sigchld_list, p, entry);
+	p->on_sigchld = 1;
+	event_active(proc_sigchld_ev, EV_SIGNAL, 1);
+	return (0);
 }
 
 static void
@@ -351,14 +402,20 @@ proc_run(lua_State *L)
 	p->in.fd = pipes[0][1];
 	p->out.fd = pipes[1][0];
 	p->err.fd = pipes[2][0];
-	if ((p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0)) == -1) {
+	if ((p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0)) == -1 &&
+	    errno != ENOSYS) {
 		r = errno;
 		proc_kill(p);
 		return (luaha_fail(L, "run %s: pidfd_open: %s", argv[0], strerror(r)));
 	}
-	p->exit_ev = event_new(loop_base(), p->pidfd, EV_READ | EV_PERSIST,
-	    proc_exit_cb, p);
-	if (p->exit_ev == NULL || event_add(p->exit_ev, NULL) == -1 ||
+	if (p->pidfd == -1)
+		r = proc_watch_sigchld(p);
+	else {
+		p->exit_ev = event_new(loop_base(), p->pidfd,
+		    EV_READ | EV_PERSIST, proc_exit_cb, p);
+		r = p->exit_ev == NULL || event_add(p->exit_ev, NULL) == -1 ? -1 : 0;
+	}
+	if (r == -1 ||
 	    proc_stream_open(&p->out, p, p->out.fd, EV_READ, proc_read_cb) == -1 ||
 	    proc_stream_open(&p->err, p, p->err.fd, EV_READ, proc_read_cb) == -1 ||
 	    proc_stream_open(&p->in, p, p->in.fd, EV_WRITE, proc_write_cb) == -1) {
@@ -381,6 +438,10 @@ proc_gc(lua_State *L)
 		if (waitpid(p->pid, &p->status, 0) == -1)
 			log_warn("proc %d: waitpid", (int)p->pid);
 		p->pid = 0;
+	}
+	if (p->on_sigchld) {
+		TAILQ_REMOVE(&proc_sigchld_list, p, entry);
+		p->on_sigchld = 0;
 	}
 	if (p->exit_ev != NULL)
 		event_free(p->exit_ev);
