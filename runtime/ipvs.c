@@ -19,6 +19,7 @@
 #include "luaha.h"
 
 #define IPVS_BATCH_MAX	256	/* messages per sendmsg; bounds the errors queued for us */
+#define IPVS_MSG_MAX	512	/* bytes: one operation's message, with room to spare */
 
 /* A service as the kernel identifies and configures it. */
 struct ipvs_svc {
@@ -305,6 +306,36 @@ ipvs_field_string(lua_State *L, int idx, const char *field)
 	return (s);
 }
 
+/* The fields a service or destination may have: its settings, and what services() adds. */
+static const char *const ipvs_service_keys[] = {
+	"protocol", "address", "port", "fwmark", "family", "scheduler",
+	"persistent", "netmask", "flags", "pe", "dests", "key", "stats", NULL
+};
+static const char *const ipvs_dest_keys[] = {
+	"address", "port", "weight", "forward", "u_threshold", "l_threshold",
+	"key", "active_conns", "inactive_conns", "persist_conns", "stats", NULL
+};
+
+/* Raises on a misspelt field: a typo must not silently become a default. */
+static void
+ipvs_check_keys(lua_State *L, int idx, const char *const valid[], const char *what)
+{
+	const char	*key;
+	int		 i;
+
+	lua_pushnil(L);
+	while (lua_next(L, idx) != 0) {
+		lua_pop(L, 1);
+		key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+		for (i = 0; key != NULL && valid[i] != NULL; i++)
+			if (strcmp(valid[i], key) == 0)
+				break;
+		if (key == NULL || valid[i] == NULL)
+			luaL_error(L, "ipvs: unknown %s field '%s'", what,
+			    key != NULL ? key : luaL_typename(L, -1));
+	}
+}
+
 static const struct {
 	const char	*name;
 	uint32_t	 flag;
@@ -334,6 +365,7 @@ ipvs_check_service(lua_State *L, int idx, struct ipvs_svc *s)
 
 	idx = lua_absindex(L, idx);
 	luaL_checktype(L, idx, LUA_TTABLE);
+	ipvs_check_keys(L, idx, ipvs_service_keys, "service");
 	memset(s, 0, sizeof(*s));
 	s->fwmark = (uint32_t)ipvs_field_int(L, idx, "fwmark", 0, 0, UINT32_MAX);
 	addr = ipvs_field_string(L, idx, "address");
@@ -380,10 +412,10 @@ ipvs_check_service(lua_State *L, int idx, struct ipvs_svc *s)
 	}
 	if (lua_getfield(L, idx, "persistent") == LUA_TBOOLEAN)
 		s->timeout = lua_toboolean(L, -1) ? 300 : 0;
-	lua_pop(L, 1);
-	if (s->timeout == 0)
+	else if (!lua_isnil(L, -1))
 		s->timeout = (uint32_t)ipvs_field_int(L, idx, "persistent", 0, 0,
 		    UINT32_MAX);
+	lua_pop(L, 1);
 	if (s->timeout > 0)
 		s->flags |= IP_VS_SVC_F_PERSISTENT;
 	s->netmask = s->af == AF_INET6 ? 128 : 0xffffffff;
@@ -440,6 +472,7 @@ ipvs_check_dest(lua_State *L, int idx, const struct ipvs_svc *s, struct ipvs_des
 
 	idx = lua_absindex(L, idx);
 	luaL_checktype(L, idx, LUA_TTABLE);
+	ipvs_check_keys(L, idx, ipvs_dest_keys, "destination");
 	memset(d, 0, sizeof(*d));
 	if ((addr = ipvs_field_string(L, idx, "address")) == NULL)
 		luaL_error(L, "ipvs: a destination needs an address");
@@ -519,15 +552,16 @@ ipvs_op_msg(lua_State *L, enum ipvs_op op, int sidx, int didx, char *what,
 	struct nl_msg	*msg;
 	int		 r;
 
+	/* Everything that may raise comes before the message is allocated. */
 	ipvs_check_service(L, sidx, &s);
+	if (op >= OP_ADD_DEST) {
+		if (didx == 0)
+			luaL_error(L, "ipvs: %s needs a destination", ipvs_op_names[op]);
+		ipvs_check_dest(L, didx, &s, &d);
+	}
 	msg = ipvs_msg(L, ipvs_op_cmds[op], 0);
 	r = ipvs_put_service(msg, &s, op == OP_ADD_SERVICE || op == OP_EDIT_SERVICE);
 	if (op >= OP_ADD_DEST) {
-		if (didx == 0) {
-			nlmsg_free(msg);
-			luaL_error(L, "ipvs: %s needs a destination", ipvs_op_names[op]);
-		}
-		ipvs_check_dest(L, didx, &s, &d);
 		if (r >= 0)
 			r = ipvs_put_dest(msg, &d, op != OP_DEL_DEST);
 		snprintf(what, whatlen, "%s %s -> %s", ipvs_op_verbs[op], s.desc, d.desc);
@@ -619,8 +653,8 @@ ipvs_batch(lua_State *L)
 	struct nlmsghdr		*hdr;
 	struct sockaddr_nl	 nla;
 	unsigned char		*rbuf = NULL;
-	char			*buf = NULL, what[200];
-	size_t			 len = 0, cap = 0, mlen;
+	char			*buf, what[200];
+	size_t			 len = 0, cap, mlen;
 	unsigned int		 seq0 = 0, seq;
 	lua_Integer		 i, n;
 	int			 op, r, done = 0;
@@ -629,6 +663,12 @@ ipvs_batch(lua_State *L)
 	n = luaL_len(L, 1);
 	luaL_argcheck(L, n >= 1 && n <= IPVS_BATCH_MAX, 1, "1 to 256 operations");
 	ipvs_need(L);
+	/*
+	 * One message is far below IPVS_MSG_MAX bytes; the buffer is a
+	 * userdata so that a malformed operation raising midway leaks nothing.
+	 */
+	cap = (size_t)n * IPVS_MSG_MAX;
+	buf = lua_newuserdatauv(L, cap, 0);
 	lua_createtable(L, (int)n, 0);		/* the results */
 	for (i = 1; i <= n; i++) {
 		msg = ipvs_batch_msg(L, i, &op, what, sizeof(what));
@@ -643,15 +683,8 @@ ipvs_batch(lua_State *L)
 		hdr->nlmsg_flags = NLM_F_REQUEST | (i == n ? NLM_F_ACK : 0);
 		mlen = NLMSG_ALIGN(hdr->nlmsg_len);
 		if (len + mlen > cap) {
-			char *nbuf;
-
-			cap = (len + mlen) * 2;
-			if ((nbuf = realloc(buf, cap)) == NULL) {
-				free(buf);
-				nlmsg_free(msg);
-				return (luaL_error(L, "ipvs: out of memory"));
-			}
-			buf = nbuf;
+			nlmsg_free(msg);
+			return (luaL_error(L, "ipvs: message too large"));
 		}
 		memcpy(buf + len, hdr, hdr->nlmsg_len);
 		memset(buf + len + hdr->nlmsg_len, 0, mlen - hdr->nlmsg_len);
@@ -659,7 +692,6 @@ ipvs_batch(lua_State *L)
 		nlmsg_free(msg);
 	}
 	r = nl_sendto(ipvs_sk, buf, len);
-	free(buf);
 	if (r < 0)
 		return (luaha_fail(L, "ipvs batch: send: %s", nl_geterror(r)));
 	while (!done) {

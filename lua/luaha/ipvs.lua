@@ -43,7 +43,11 @@ local function op_text(op)
             if s.netmask ~= "255.255.255.255" and s.netmask ~= 128 then t[#t + 1] = "-M " .. s.netmask end
         end
         if s.pe then t[#t + 1] = "--pe " .. s.pe end
-        if #s.flags > 0 then t[#t + 1] = "-b " .. table.concat(s.flags, ",") end
+        local sched_flags = {}
+        for _, f in ipairs(s.flags) do
+            if f == "ops" then t[#t + 1] = "-o" else sched_flags[#sched_flags + 1] = f end
+        end
+        if #sched_flags > 0 then t[#t + 1] = "-b " .. table.concat(sched_flags, ",") end
         return table.concat(t, " ")
     end
     local r = service_switch(s) .. " -r " .. addrport(nil, d.address, d.port)
@@ -220,6 +224,34 @@ end
 
 local apply_options = { dry_run = true, prune = true, current = true }
 
+-- The table after applying want to current without pruning: want, plus what only current has.
+local function merged(current, want)
+    local out, cur, seen = {}, index(current), {}
+    for i, s in ipairs(want) do
+        local have = cur[s.key]
+        seen[s.key] = true
+        if have then
+            local dests, by = {}, index(s.dests)
+            for j, d in ipairs(s.dests) do dests[j] = d end
+            for _, hd in ipairs(have.dests) do
+                if not by[hd.key] then dests[#dests + 1] = hd end
+            end
+            local copy = {}
+            for k, v in pairs(s) do copy[k] = v end
+            copy.dests = dests
+            s = copy
+        end
+        out[i] = s
+    end
+    for _, have in ipairs(current) do
+        if not seen[have.key] then out[#out + 1] = have end
+    end
+    return out
+end
+
+-- One apply at a time: two interleaved would each diff against a table the other is changing.
+local applying = false
+
 --[[
 apply(desired [, {dry_run=, prune=true, current=}]): makes the kernel's
 table equal to desired with the fewest operations. Returns a report
@@ -237,6 +269,12 @@ function ipvs.apply(desired, opts)
         if not apply_options[k] then error("ipvs.apply: unknown option '" .. tostring(k) .. "'", 2) end
     end
     local want = normalize_all(desired, 3)
+    while applying do
+        if not can_yield() then return nil, "ipvs.apply: another apply is running" end
+        task.sleep(0.001)
+    end
+    applying = true
+    local _unlock <close> = setmetatable({}, { __close = function() applying = false end }) -- luacheck: ignore 211
     local current = opts.current
     if not current then
         local err
@@ -244,7 +282,8 @@ function ipvs.apply(desired, opts)
         if not current then return nil, err end
     end
     local ops = diff(current, want, opts.prune ~= false)
-    local report = { added = 0, changed = 0, removed = 0, ops = {}, table = want }
+    local report = { added = 0, changed = 0, removed = 0, ops = {},
+        table = opts.prune == false and merged(current, want) or want }
     for i, op in ipairs(ops) do
         if i % 100 == 0 then pace() end
         report.ops[i] = op_text(op)

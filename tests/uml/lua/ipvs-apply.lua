@@ -134,6 +134,8 @@ t.test("dry-run-and-prune", function()
     keep = { keep[1] }
     report = assert(ipvs.apply(keep, { prune = false }))
     t.eq(#report.ops, 0, "prune=false ops")
+    t.eq(#report.table, 100, "the table without pruning keeps all services")
+    t.eq(#assert(ipvs.apply(report.table, { current = report.table })).ops, 0, "merged table is the kernel's")
     report = assert(ipvs.apply(keep))
     t.eq(report.removed, 99, "pruned services")
     same_as_ipvsadm("after pruning")
@@ -170,6 +172,9 @@ t.test("bad-input-raises-and-changes-nothing", function()
     t.checkerr("repeats", ipvs.apply, { { address = "192.0.2.1", port = 1 }, { address = "192.0.2.1", port = 1 } })
     t.checkerr("unknown option 'dryrun'", ipvs.apply, {}, { dryrun = true })
     t.checkerr("unknown service flag", ipvs.add_service, { address = "192.0.2.1", port = 1, flags = { "fast" } })
+    t.checkerr("unknown service field 'schedular'", ipvs.apply, { { address = "192.0.2.1", port = 1, schedular = "rr" } })
+    t.checkerr("unknown destination field 'wieght'", ipvs.apply,
+        { { address = "192.0.2.1", port = 1, dests = { { address = "192.0.2.2", wieght = 2 } } } })
     local ok, err = ipvs.add_dest({ protocol = "tcp", address = "192.0.2.99", port = 9 }, { address = "192.0.2.2" })
     t.eq(ok, nil, "dest on a missing service")
     t.eq(err, "add destination TCP 192.0.2.99:9 -> 192.0.2.2:9: Service not defined", "message")
@@ -224,6 +229,19 @@ t.test("randomized-operations-match-ipvsadm", function()
     end
     assert(nops >= 1000, "only " .. nops .. " operations in " .. steps .. " steps")
     print(("# %d operations in %d steps"):format(nops, steps))
+end)
+
+t.test("concurrent-applies-are-serialized", function()
+    local a = { { protocol = "tcp", address = "192.0.2.60", port = 80, persistent = false,
+        dests = { { address = "203.0.113.60", weight = 1 } } } }
+    local b = { { protocol = "tcp", address = "192.0.2.60", port = 80, flags = { "ops" },
+        dests = { { address = "203.0.113.60", weight = 2 } } } }
+    local first = luaha.spawn(ipvs.apply, a)
+    local second = luaha.spawn(ipvs.apply, b)
+    assert(first:join(10)); local rb = assert(second:join(10))
+    t.eq(table.concat(rb.ops, "; "), "-E -t 192.0.2.60:80 -s wlc -o; -e -t 192.0.2.60:80 -r 203.0.113.60:80 -g -w 2",
+        "second apply diffed against the first's result")
+    same_as_ipvsadm("after two applies")
 end)
 
 t.test("sync-daemon-start-stop", function()
