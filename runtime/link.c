@@ -1151,9 +1151,7 @@ link_watch(lua_State *L)
 	lua_setiuservalue(L, -2, 1);
 	lua_pushvalue(L, lua_upvalueindex(1));
 	lua_setiuservalue(L, -2, 2);		/* the request socket outlives w */
-	lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-	w->L = lua_tothread(L, -1);
-	lua_pop(L, 1);
+	w->L = loop_main_thread(L);
 	w->ls = ls;
 
 	/* Subscribe first, then read the links: no change falls in between. */

@@ -90,6 +90,21 @@ loop_exiting(void)
 	return (exiting);
 }
 
+/*
+ * The state's main thread: loop callbacks use its stack, which is free
+ * whenever the loop runs (no Lua code is running then).
+ */
+lua_State *
+loop_main_thread(lua_State *L)
+{
+	lua_State	*main;
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+	main = lua_tothread(L, -1);
+	lua_pop(L, 1);
+	return (main);
+}
+
 /* Monotonic seconds, for intervals; never wall time. */
 double
 loop_now(void)

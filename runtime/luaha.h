@@ -44,6 +44,7 @@ int			 loop_run(void);
 void			 loop_exit(int);
 int			 loop_exiting(void);
 double			 loop_now(void);
+lua_State		*loop_main_thread(lua_State *);
 struct timeval		*loop_tv(double, struct timeval *);
 int			 luaopen_luaha_core_loop(lua_State *);
 

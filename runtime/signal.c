@@ -115,9 +115,7 @@ signal_on(lua_State *L)
 	luaL_setmetatable(L, "luaha.signal");
 	lua_pushvalue(L, 2);
 	lua_setiuservalue(L, -2, 1);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-	h->L = lua_tothread(L, -1);
-	lua_pop(L, 1);
+	h->L = loop_main_thread(L);
 	h->signo = signal_names[i].signo;
 	h->ev = evsignal_new(loop_base(), h->signo, signal_cb, h);
 	if (h->ev == NULL || evsignal_add(h->ev, NULL) == -1) {

@@ -100,9 +100,7 @@ task_spawn(lua_State *L, int n, const char *name, int flags)
 	luaL_setmetatable(L, "luaha.task");
 	if ((t->run_ev = event_new(loop_base(), -1, 0, task_run_cb, t)) == NULL)
 		return (luaL_error(L, "spawn: cannot create an event"));
-	lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-	t->L = lua_tothread(L, -1);
-	lua_pop(L, 1);
+	t->L = loop_main_thread(L);
 	t->co = lua_newthread(L);
 	lua_setiuservalue(L, -2, 1);	/* the userdata keeps its coroutine */
 	*(struct task **)lua_getextraspace(t->co) = t;

@@ -522,9 +522,7 @@ server_start(lua_State *L, int fd, int handler_idx, const char *where, int unlin
 	luaL_setmetatable(L, "luaha.server");
 	lua_pushvalue(L, handler_idx);
 	lua_setiuservalue(L, -2, 1);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-	s->L = lua_tothread(L, -1);
-	lua_pop(L, 1);
+	s->L = loop_main_thread(L);
 	snprintf(s->where, sizeof(s->where), "%s", where);
 	s->fd = fd;
 	s->unlink_path = unlink_path;

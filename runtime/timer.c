@@ -85,9 +85,7 @@ timer_arm(lua_State *L, int repeat)
 	luaL_setmetatable(L, "luaha.timer");
 	lua_pushvalue(L, 2);
 	lua_setiuservalue(L, -2, 1);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-	t->L = lua_tothread(L, -1);
-	lua_pop(L, 1);
+	t->L = loop_main_thread(L);
 	t->repeat = repeat;
 	t->interval = s;
 	t->ev = event_new(loop_base(), -1, repeat ? EV_PERSIST : 0, timer_cb, t);
