@@ -68,7 +68,7 @@ bench: luaha
 	UML_MEM=512M tests/uml/run bench/ipvs-apply.sh
 
 lint:
-	luacheck -q $(wildcard lua policies examples tests/lua tests/uml/lua bench)
+	luacheck -q $(wildcard lua policies examples tests/lua tests/uml/lua tests/lib bench)
 	mandoc -T lint -W warning doc/*.[0-9]
 
 install: luaha

@@ -1,32 +1,16 @@
 #!/bin/bash
 # tests/netns/arp-garp-moves-vip.sh: arp.garp from r1 then r2 moves a VIP (IPv4 and IPv6) in a client's neighbour table; bursts yield; errors.
-name=arp-garp-moves-vip
-cd "$(dirname "$0")/../.." || exit 2
-LUAHA=${LUAHA:-./luaha}
+. "$(dirname "$0")/../lib/netns.bash" || exit 2
+netns_test arp-garp-moves-vip
 sw=luaha-sw-$$ client=luaha-client-$$ r1=luaha-r1-$$ r2=luaha-r2-$$
-tmp=$(mktemp -d) || exit 2
-cleanup()
-{
-	for ns in "$client" "$r1" "$r2" "$sw"; do ip netns del "$ns" 2> /dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail()
-{
-	echo "FAIL $name: $*"
-	sed 's/^/  | /' "$tmp"/*.log 2> /dev/null
-	exit 1
-}
 
 # A bridge in its own namespace, and client, r1 and r2 each with an eth0 on it.
-ip netns add "$sw" && ip -n "$sw" link add br0 type bridge && ip -n "$sw" link set br0 up || fail "bridge"
-# node PORT NS: a namespace with eth0 on the bridge's port PORT.
+netns_add "$sw" "$client" "$r1" "$r2"
+ip -n "$sw" link add br0 type bridge && ip -n "$sw" link set br0 up || fail "bridge"
+# node PORT NS: eth0 in NS, on the bridge's port PORT.
 node()
 {
-	ip netns add "$2" && ip -n "$2" link set lo up &&
-		ip -n "$2" link add name eth0 type veth peer name "$1" netns "$sw" &&
-		ip -n "$sw" link set "$1" master br0 && ip -n "$sw" link set "$1" up &&
-		ip -n "$2" link set eth0 up
+	netns_veth "$2" eth0 "$sw" "$1" && ip -n "$sw" link set "$1" master br0
 }
 node client "$client" && node r1 "$r1" && node r2 "$r2" || fail "namespaces"
 ip -n "$client" addr add 192.0.2.10/24 dev eth0 && ip -n "$client" addr add 2001:db8::10/64 dev eth0 nodad &&
@@ -35,11 +19,7 @@ ip -n "$client" addr add 192.0.2.10/24 dev eth0 && ip -n "$client" addr add 2001
 # Without arp_accept a gratuitous ARP only updates an entry, it never creates one.
 ip netns exec "$client" sysctl -qw net.ipv4.conf.all.arp_accept=1 net.ipv4.conf.eth0.arp_accept=1 || fail "arp_accept"
 
-mac()
-{
-	ip -n "$1" -o link show eth0 | sed -n 's|.*link/ether \([0-9a-f:]*\) .*|\1|p'
-}
-mac1=$(mac "$r1") mac2=$(mac "$r2")
+mac1=$(netns_mac "$r1" eth0) mac2=$(netns_mac "$r2" eth0)
 [ -n "$mac1" ] && [ -n "$mac2" ] && [ "$mac1" != "$mac2" ] || fail "macs '$mac1' '$mac2'"
 
 # neigh_is ADDR MAC: the client's entry for ADDR reaches MAC within 2 s.
@@ -100,23 +80,11 @@ fi
 
 # In r2: a missing interface, misuse, a burst that lets another task run, a cancelled burst.
 cat > "$tmp/checks.lua" <<'LUA'
+package.path = "tests/lib/?.lua;" .. package.path
 local luaha = require "luaha"
 local arp = luaha.arp
-local function check(cond, what) if not cond then print("FAIL " .. what) os.exit(1) end end
-local function raises(msg, f, ...)
-    local ok, err = pcall(f, ...)
-    check(not ok and tostring(err):find(msg, 1, true), ("error '%s' expected, got %s"):format(msg, tostring(err)))
-end
-local stat = assert(io.open("/proc/self/stat"))
-local pid = stat:read("n")
-stat:close()
-local function fds()
-    local p = io.popen("ls /proc/" .. pid .. "/fd")
-    local n = 0
-    for _ in p:lines() do n = n + 1 end
-    p:close()
-    return n
-end
+local t = require "netns"
+local check, raises, fds = t.check, t.raises, t.fds
 
 local ok, err = arp.garp("nosuch0", "192.0.2.212")
 check(ok == nil and err == "garp nosuch0: No such device", "missing interface: " .. tostring(err))

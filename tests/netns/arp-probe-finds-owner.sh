@@ -1,40 +1,22 @@
 #!/bin/bash
 # tests/netns/arp-probe-finds-owner.sh: arp.probe from a client finds the MAC of the namespace that has the address, times out for nobody's.
-name=arp-probe-finds-owner
-cd "$(dirname "$0")/../.." || exit 2
-LUAHA=${LUAHA:-./luaha}
+. "$(dirname "$0")/../lib/netns.bash" || exit 2
+netns_test arp-probe-finds-owner
 client=luaha-client-$$ r1=luaha-r1-$$
-tmp=$(mktemp -d) || exit 2
-cleanup()
-{
-	ip netns del "$client" 2> /dev/null
-	ip netns del "$r1" 2> /dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail()
-{
-	echo "FAIL $name: $*"
-	sed 's/^/  | /' "$tmp"/*.log 2> /dev/null
-	exit 1
-}
 
-ip netns add "$client" && ip netns add "$r1" || fail "ip netns add"
-ip -n "$client" link set lo up && ip -n "$r1" link set lo up || fail "lo up"
-ip -n "$client" link add name eth0 type veth peer name eth0 netns "$r1" || fail "veth"
-ip -n "$client" addr add 192.0.2.10/24 dev eth0 && ip -n "$client" link set eth0 up || fail "addr client"
-ip -n "$r1" addr add 192.0.2.1/24 dev eth0 && ip -n "$r1" link set eth0 up || fail "addr r1"
-mac1=$(ip -n "$r1" -o link show eth0 | sed -n 's|.*link/ether \([0-9a-f:]*\) .*|\1|p')
+netns_add "$client" "$r1"
+netns_veth "$client" eth0 "$r1" eth0
+ip -n "$client" addr add 192.0.2.10/24 dev eth0 || fail "addr client"
+ip -n "$r1" addr add 192.0.2.1/24 dev eth0 || fail "addr r1"
+mac1=$(netns_mac "$r1" eth0)
 [ -n "$mac1" ] || fail "no mac for r1"
 
 cat > "$tmp/probe.lua" <<'LUA'
+package.path = "tests/lib/?.lua;" .. package.path
 local luaha = require "luaha"
 local arp = luaha.arp
-local function check(cond, what) if not cond then print("FAIL " .. what) os.exit(1) end end
-local function raises(msg, f, ...)
-    local ok, err = pcall(f, ...)
-    check(not ok and tostring(err):find(msg, 1, true), ("error '%s' expected, got %s"):format(msg, tostring(err)))
-end
+local t = require "netns"
+local check, raises, fds = t.check, t.raises, t.fds
 local owner = arg[1]
 
 local mac, err = arp.probe("eth0", "192.0.2.1", { timeout = 2 })
@@ -77,16 +59,6 @@ raises("attempt to wait outside a task", coroutine.wrap(arp.probe), "eth0", "192
 -- The interface keeps one ARP socket for probes (closing one stalls the loop for a grace
 -- period); a second probe at the same time has its own, closed when it ends, and a
 -- cancelled probe gives the kept one back, ready for the next probe.
-local stat = assert(io.open("/proc/self/stat"))
-local pid = stat:read("n")
-stat:close()
-local function fds()
-    local p = io.popen("ls /proc/" .. pid .. "/fd")
-    local n = 0
-    for _ in p:lines() do n = n + 1 end
-    p:close()
-    return n
-end
 collectgarbage()
 local before = fds()
 local first = luaha.spawn(arp.probe, "eth0", "192.0.2.99", { timeout = 5 })

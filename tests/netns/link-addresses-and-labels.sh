@@ -1,41 +1,20 @@
 #!/bin/bash
 # tests/netns/link-addresses-and-labels.sh: luaha.link against ip(8) in a namespace: links, labelled and IPv6 addresses, routes, sysctls, errors.
-name=link-addresses-and-labels
-cd "$(dirname "$0")/../.." || exit 2
-LUAHA=${LUAHA:-./luaha}
+. "$(dirname "$0")/../lib/netns.bash" || exit 2
+netns_test link-addresses-and-labels
 a=luaha-la-$$ b=luaha-lb-$$
-tmp=$(mktemp -d) || exit 2
-cleanup()
-{
-	ip netns del "$a" 2> /dev/null
-	ip netns del "$b" 2> /dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail()
-{
-	echo "FAIL $name: $*"
-	sed 's/^/  | /' "$tmp"/*.log 2> /dev/null
-	exit 1
-}
 
-ip netns add "$a" && ip netns add "$b" || fail "ip netns add"
-ip -n "$a" link set lo up || fail "lo up"
-ip -n "$a" link add name eth0 type veth peer name eth0 netns "$b" || fail "veth"
-ip -n "$a" addr add 192.0.2.1/24 dev eth0 && ip -n "$a" link set eth0 up &&
-	ip -n "$b" link set eth0 up || fail "addr a"
+netns_add "$a" "$b"
+netns_veth "$a" eth0 "$b" eth0
+ip -n "$a" addr add 192.0.2.1/24 dev eth0 || fail "addr a"
 
 # The Lua side checks each call against what ip(8) says, in the same namespace.
 cat > "$tmp/test.lua" <<'LUA'
+package.path = "tests/lib/?.lua;" .. package.path
 local link = require("luaha").link
+local t = require "netns"
+local check, raises = t.check, t.raises
 
-local function check(cond, what)
-    if not cond then print("FAIL " .. what) os.exit(1) end
-end
-local function checkerr(msg, f, ...)
-    local ok, err = pcall(f, ...)
-    check(not ok and tostring(err):find(msg, 1, true), "expected error '" .. msg .. "', got " .. tostring(err))
-end
 local function sh(cmd)
     local p = assert(io.popen(cmd .. " 2>&1"))
     local out = p:read("a")
@@ -156,25 +135,25 @@ check(link.sysctl("net.ipv4.ip_local_port_range"):match("^%d+%s+%d+$"), "not tri
 
 -- programmer errors raise, and change nothing
 local before = sh("ip -o addr show dev eth0")
-checkerr("is not an IPv4 or IPv6 address", link.addr_add, { dev = "eth0", address = "192.0.2.300/24" })
-checkerr("is not an IPv4 or IPv6 address", link.addr_add, { dev = "eth0", address = "192.0.2.1/33" })
-checkerr("option 'address' must be a string", link.addr_add, { dev = "eth0", address = 7 })
-checkerr("option 'dev' is required", link.addr_add, { address = "192.0.2.7/24" })
-checkerr("unknown option 'lable'", link.addr_add, { dev = "eth0", address = "192.0.2.7/24", lable = "eth0:1" })
-checkerr("only IPv4 addresses have labels", link.addr_add,
+raises("is not an IPv4 or IPv6 address", link.addr_add, { dev = "eth0", address = "192.0.2.300/24" })
+raises("is not an IPv4 or IPv6 address", link.addr_add, { dev = "eth0", address = "192.0.2.1/33" })
+raises("option 'address' must be a string", link.addr_add, { dev = "eth0", address = 7 })
+raises("option 'dev' is required", link.addr_add, { address = "192.0.2.7/24" })
+raises("unknown option 'lable'", link.addr_add, { dev = "eth0", address = "192.0.2.7/24", lable = "eth0:1" })
+raises("only IPv4 addresses have labels", link.addr_add,
     { dev = "eth0", address = "2001:db8::7/64", label = "eth0:1" })
-checkerr("must begin with the interface name", link.addr_add, { dev = "eth0", address = "192.0.2.7/24", label = "vip" })
-checkerr("table expected", link.addr_del, "192.0.2.7/24")
-checkerr("unknown option 'broadcast'", link.addr_del, { dev = "eth0", address = "192.0.2.7/24", broadcast = "+" })
-checkerr("boolean expected", link.set_up, "eth0", "yes")
-checkerr("disagree", link.route_add, { dst = "default", gateway = "2001:db8::1", family = "inet" })
-checkerr("an address, not a prefix", link.route_add, { dst = "default", gateway = "192.0.2.0/24" })
-checkerr("table: not a number", link.route_add, { dst = "default", gateway = "192.0.2.254", table = 0 })
-checkerr("table: not a number", link.routes, "everything")
-checkerr("not a sysctl name", link.sysctl, "net/ipv4/ip_forward")
-checkerr("not a sysctl name", link.sysctl, "net.ipv4..conf")
-checkerr("a string or an integer", link.sysctl, key, 1.5)
-checkerr("a string or an integer", link.sysctl, key, true)
+raises("must begin with the interface name", link.addr_add, { dev = "eth0", address = "192.0.2.7/24", label = "vip" })
+raises("table expected", link.addr_del, "192.0.2.7/24")
+raises("unknown option 'broadcast'", link.addr_del, { dev = "eth0", address = "192.0.2.7/24", broadcast = "+" })
+raises("boolean expected", link.set_up, "eth0", "yes")
+raises("disagree", link.route_add, { dst = "default", gateway = "2001:db8::1", family = "inet" })
+raises("an address, not a prefix", link.route_add, { dst = "default", gateway = "192.0.2.0/24" })
+raises("table: not a number", link.route_add, { dst = "default", gateway = "192.0.2.254", table = 0 })
+raises("table: not a number", link.routes, "everything")
+raises("not a sysctl name", link.sysctl, "net/ipv4/ip_forward")
+raises("not a sysctl name", link.sysctl, "net.ipv4..conf")
+raises("a string or an integer", link.sysctl, key, 1.5)
+raises("a string or an integer", link.sysctl, key, true)
 check(sh("ip -o addr show dev eth0") == before, "a raising call changed the addresses")
 check(link.sysctl(key) == "2", "a raising call changed the sysctl")
 print("ok")

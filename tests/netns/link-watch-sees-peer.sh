@@ -1,24 +1,8 @@
 #!/bin/bash
 # tests/netns/link-watch-sees-peer.sh: link.watch sees the veth peer go down and up, addresses come and go, and an overrun as a resync.
-name=link-watch-sees-peer
-cd "$(dirname "$0")/../.." || exit 2
-LUAHA=${LUAHA:-./luaha}
+. "$(dirname "$0")/../lib/netns.bash" || exit 2
+netns_test link-watch-sees-peer
 a=luaha-wa-$$ b=luaha-wb-$$
-tmp=$(mktemp -d) || exit 2
-cleanup()
-{
-	[ -n "${watcher:-}" ] && kill "$watcher" 2> /dev/null && wait "$watcher" 2> /dev/null
-	ip netns del "$a" 2> /dev/null
-	ip netns del "$b" 2> /dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail()
-{
-	echo "FAIL $name: $*"
-	sed 's/^/  | /' "$tmp"/*.log 2> /dev/null
-	exit 1
-}
 # waitfor PATTERN: until the watcher's log has a line matching it, at most 5 s.
 waitfor()
 {
@@ -29,9 +13,8 @@ waitfor()
 	fail "no event matching '$1'"
 }
 
-ip netns add "$a" && ip netns add "$b" || fail "ip netns add"
-ip -n "$a" link add name eth0 type veth peer name eth0 netns "$b" || fail "veth"
-ip -n "$a" link set eth0 up && ip -n "$b" link set eth0 up || fail "up"
+netns_add "$a" "$b"
+netns_veth "$a" eth0 "$b" eth0
 # A second pair inside a, to flap faster than the watcher can read.
 ip -n "$a" link add name flap0 type veth peer name flap1 || fail "flap veth"
 for _ in $(seq 5000); do echo "link set flap0 up"; echo "link set flap0 down"; done > "$tmp/flap.batch"
@@ -63,9 +46,10 @@ print("ready")
 LUA
 ip netns exec "$a" timeout 60 "$LUAHA" "$tmp/watch.lua" "$tmp/flap.batch" > "$tmp/watch.log" 2>&1 &
 watcher=$!
+netns_background "$watcher"
 waitfor '^ready$'
 
-mac=$(ip -n "$a" -o link show dev eth0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+mac=$(netns_mac "$a" eth0)
 ip -n "$b" link set eth0 down || fail "peer down"
 waitfor "^link new eth0 up=true carrier=false index=[0-9]+ mac=$mac mtu=1500$"
 ip -n "$b" link set eth0 up || fail "peer up"
@@ -81,8 +65,7 @@ waitfor '^addr del eth0 198\.51\.100\.7/24 inet eth0:5$'
 
 # The watcher kept the program alive; cancelling it in the resync lets it end.
 for _ in $(seq 300); do kill -0 "$watcher" 2> /dev/null || break; sleep 0.1; done
-wait "$watcher" || fail "watcher exit status $?"
-watcher=
+netns_wait "$watcher" || fail "watcher exit status $?"
 grep -qx 'resync' "$tmp/watch.log" || fail "no resync after the overrun"
 grep -q 'events were lost' "$tmp/watch.log" || fail "the overrun was not logged"
 grep -qx 'cancel	true	false	link watcher (cancelled)' "$tmp/watch.log" || fail "cancel"

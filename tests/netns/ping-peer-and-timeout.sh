@@ -1,46 +1,27 @@
 #!/bin/bash
 # tests/netns/ping-peer-and-timeout.sh: net.ping to a peer namespace over IPv4 and IPv6, on raw and on ping sockets: round trips, timeouts, concurrency, dev= and source=, errors.
-name=ping-peer-and-timeout
-cd "$(dirname "$0")/../.." || exit 2
-LUAHA=${LUAHA:-./luaha}
+. "$(dirname "$0")/../lib/netns.bash" || exit 2
+netns_test ping-peer-and-timeout
 a=luaha-a-$$ b=luaha-b-$$
-tmp=$(mktemp -d) || exit 2
-cleanup()
-{
-	ip netns del "$a" 2> /dev/null
-	ip netns del "$b" 2> /dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail()
-{
-	echo "FAIL $name: $*"
-	sed 's/^/  | /' "$tmp"/*.log 2> /dev/null
-	exit 1
-}
 
-ip netns add "$a" && ip netns add "$b" || fail "ip netns add"
-ip -n "$a" link set lo up && ip -n "$b" link set lo up || fail "lo up"
-ip -n "$a" link add name eth0 type veth peer name eth0 netns "$b" || fail "veth"
-ip -n "$a" addr add 192.0.2.1/24 dev eth0 && ip -n "$a" addr add 2001:db8::1/64 dev eth0 nodad &&
-	ip -n "$a" link set eth0 up || fail "addr a"
+netns_add "$a" "$b"
+netns_veth "$a" eth0 "$b" eth0
+ip -n "$a" addr add 192.0.2.1/24 dev eth0 && ip -n "$a" addr add 2001:db8::1/64 dev eth0 nodad || fail "addr a"
 ip -n "$b" addr add 192.0.2.2/24 dev eth0 && ip -n "$b" addr add 192.0.2.3/24 dev eth0 &&
 	ip -n "$b" addr add 192.0.2.4/24 dev eth0 && ip -n "$b" addr add 192.0.2.5/24 dev eth0 &&
 	ip -n "$b" addr add 2001:db8::2/64 dev eth0 nodad && ip -n "$b" addr add 2001:db8::4/64 dev eth0 nodad &&
-	ip -n "$b" addr add 2001:db8::5/64 dev eth0 nodad && ip -n "$b" link set eth0 up || fail "addr b"
+	ip -n "$b" addr add 2001:db8::5/64 dev eth0 nodad || fail "addr b"
 # b's dead0 leads nowhere (its peer stays down): a ping bound to it cannot arrive.
 ip -n "$b" link add dead0 type veth peer name dead1 && ip -n "$b" link set dead0 up || fail "dead0"
 # a drops its replies to 192.0.2.3: a ping from that source times out.
 ip -n "$a" route add blackhole 192.0.2.3/32 || fail "blackhole"
 
 cat > "$tmp/ping.lua" <<'LUA'
+package.path = "tests/lib/?.lua;" .. package.path
 local luaha = require "luaha"
 local ping = luaha.net.ping
-local function check(cond, what) if not cond then print("FAIL " .. what) os.exit(1) end end
-local function raises(msg, f, ...)
-    local ok, err = pcall(f, ...)
-    check(not ok and tostring(err):find(msg, 1, true), ("error '%s' expected, got %s"):format(msg, tostring(err)))
-end
+local t = require "netns"
+local check, raises, fds = t.check, t.raises, t.fds
 local function answers(addr, opts, what)
     local rtt, err = ping(addr, opts)
     check(type(rtt) == "number" and rtt > 0 and rtt < (opts and opts.timeout or 1),
@@ -100,16 +81,6 @@ raises("option 'dev' must be a string", ping, "192.0.2.1", { dev = 1 })
 raises("attempt to wait outside a task", coroutine.wrap(ping), "192.0.2.1")
 
 -- A ping cancelled while it waits closes its socket at once.
-local stat = assert(io.open("/proc/self/stat"))
-local pid = stat:read("n")
-stat:close()
-local function fds()
-    local p = io.popen("ls /proc/" .. pid .. "/fd")
-    local n = 0
-    for _ in p:lines() do n = n + 1 end
-    p:close()
-    return n
-end
 collectgarbage()
 local before = fds()
 local waiting = luaha.spawn(ping, "192.0.2.99", { timeout = 5 })

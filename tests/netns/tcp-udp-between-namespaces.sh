@@ -1,31 +1,13 @@
 #!/bin/bash
 # tests/netns/tcp-udp-between-namespaces.sh: luaha in two namespaces over veth: TCP and UDP both ways, source address, refused vs timeout.
-name=tcp-udp-between-namespaces
-cd "$(dirname "$0")/../.." || exit 2
-LUAHA=${LUAHA:-./luaha}
+. "$(dirname "$0")/../lib/netns.bash" || exit 2
+netns_test tcp-udp-between-namespaces
 a=luaha-a-$$ b=luaha-b-$$
-tmp=$(mktemp -d) || exit 2
-cleanup()
-{
-	[ -n "${server:-}" ] && kill "$server" 2> /dev/null && wait "$server" 2> /dev/null
-	ip netns del "$a" 2> /dev/null
-	ip netns del "$b" 2> /dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail()
-{
-	echo "FAIL $name: $*"
-	sed 's/^/  | /' "$tmp"/*.log 2> /dev/null
-	exit 1
-}
 
-ip netns add "$a" && ip netns add "$b" || fail "ip netns add"
-ip -n "$a" link set lo up && ip -n "$b" link set lo up || fail "lo up"
-ip -n "$a" link add name eth0 type veth peer name eth0 netns "$b" || fail "veth"
-ip -n "$a" addr add 192.0.2.1/24 dev eth0 && ip -n "$a" link set eth0 up || fail "addr a"
-ip -n "$b" addr add 192.0.2.2/24 dev eth0 && ip -n "$b" addr add 192.0.2.3/24 dev eth0 &&
-	ip -n "$b" link set eth0 up || fail "addr b"
+netns_add "$a" "$b"
+netns_veth "$a" eth0 "$b" eth0
+ip -n "$a" addr add 192.0.2.1/24 dev eth0 || fail "addr a"
+ip -n "$b" addr add 192.0.2.2/24 dev eth0 && ip -n "$b" addr add 192.0.2.3/24 dev eth0 || fail "addr b"
 
 # The server in a: a TCP echo that also reports the peer address, a UDP echo, until told to stop.
 cat > "$tmp/server.lua" <<'LUA'
@@ -52,13 +34,15 @@ io.stdout:flush()
 LUA
 ip netns exec "$a" "$LUAHA" "$tmp/server.lua" > "$tmp/server.log" 2>&1 &
 server=$!
+netns_background "$server"
 for _ in $(seq 50); do grep -q ready "$tmp/server.log" && break; sleep 0.1; done
 grep -q ready "$tmp/server.log" || fail "server did not start"
 
 cat > "$tmp/client.lua" <<'LUA'
+package.path = "tests/lib/?.lua;" .. package.path
 local luaha = require "luaha"
 local net = luaha.net
-local function check(cond, what) if not cond then print("FAIL " .. what) os.exit(1) end end
+local check = require("netns").check
 local c = assert(net.tcp("192.0.2.1", 8080, { timeout = 2 }))
 c:send("hello\n")
 check(c:receive() == "hello from 192.0.2.2", "tcp echo")
@@ -84,6 +68,5 @@ print("ok")
 LUA
 ip netns exec "$b" timeout 30 "$LUAHA" "$tmp/client.lua" > "$tmp/client.log" 2>&1 || fail "client: $(tail -1 "$tmp/client.log")"
 grep -qx ok "$tmp/client.log" || fail "client did not finish"
-wait "$server" || fail "server exit status $?"
-server=
+netns_wait "$server" || fail "server exit status $?"
 echo "PASS $name"
