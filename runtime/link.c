@@ -1,4 +1,4 @@
-/* link.c: links, addresses, routes and sysctls over rtnetlink (libnl-route), and a watcher for their changes. */
+/* link.c: links, addresses, routes and sysctls over rtnetlink (libnl-route); the watcher is in linkwatch.c. */
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -27,43 +27,12 @@
 #include "luaha.h"
 
 #define LINK_ADDRSTRLEN	64		/* an IPv6 address, "/128" and room to spare */
-#define WATCH_RCVBUF	(1 << 20)	/* the kernel caps it at net.core.rmem_max */
-#define WATCH_BATCH	64		/* datagrams per callback, so others get a turn */
-
-/*
- * The request socket, shared by the module's functions as their upvalue, so
- * lua_close frees it. A request blocks until the kernel answers, which takes
- * microseconds: none of these functions yields.
- */
-struct link_sock {
-	struct nl_sock	*sk;		/* opened on first use; NULL when in doubt */
-	int		 kerr;		/* errno of the kernel's NLMSG_ERROR, 0 if none */
-	char		 kmsg[160];	/* its extended ack message, "" if none */
-};
 
 /* An address or prefix from Lua, parsed before any libnl object exists. */
 struct link_prefix {
 	int		 family;	/* AF_INET or AF_INET6 */
 	unsigned char	 bytes[16];
 	int		 plen;
-};
-
-/* What a watcher last saw of a link, so it reports only what changed. */
-struct watch_link {
-	int		 index;
-	unsigned int	 flags;		/* IFF_UP and IFF_LOWER_UP */
-	char		 name[IFNAMSIZ];
-};
-
-struct watch {
-	struct nl_sock		*sk;		/* subscribed to link and address changes */
-	struct event		*ev;		/* NULL unless armed */
-	lua_State		*L;		/* the main thread */
-	int			 self_ref;	/* anchors the watcher while armed */
-	struct link_sock	*ls;		/* to re-read the links after an overrun */
-	struct watch_link	*links;
-	size_t			 nlinks;
-	size_t			 maxlinks;
 };
 
 /* libnl's codes for errors that did not come from the kernel, turned back into errnos. */
@@ -84,7 +53,7 @@ static const char *const addr_add_options[] = { "dev", "address", "label", "broa
 static const char *const addr_del_options[] = { "dev", "address", "label", NULL };
 static const char *const route_options[] = { "dst", "gateway", "dev", "table", "family", NULL };
 
-static struct link_sock *
+struct link_sock *
 link_sock(lua_State *L)
 {
 	return (lua_touserdata(L, lua_upvalueindex(1)));
@@ -120,7 +89,7 @@ link_sock_err(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
 }
 
 /* Opens the request socket if need be and forgets the last error; 0 or a libnl error. */
-static int
+int
 link_connect(struct link_sock *ls)
 {
 	int	 err, one = 1;
@@ -153,7 +122,7 @@ link_connect(struct link_sock *ls)
  * In the second case replies may be left unread on the socket, so it is
  * dropped and the next call opens another.
  */
-static const char *
+const char *
 link_reason(struct link_sock *ls, int err, char *buf, size_t len)
 {
 	int	 i;
@@ -175,7 +144,7 @@ link_reason(struct link_sock *ls, int err, char *buf, size_t len)
 }
 
 /* Pushes nil and "what: reason" for a failed request. */
-static int
+int
 link_fail(lua_State *L, struct link_sock *ls, int err, const char *what)
 {
 	char	 buf[256];
@@ -296,21 +265,21 @@ link_check_table(lua_State *L, int idx, int all)
 	return (0);
 }
 
-static void
+void
 link_setstr(lua_State *L, const char *k, const char *v)
 {
 	lua_pushstring(L, v);
 	lua_setfield(L, -2, k);
 }
 
-static void
+void
 link_setint(lua_State *L, const char *k, lua_Integer v)
 {
 	lua_pushinteger(L, v);
 	lua_setfield(L, -2, k);
 }
 
-static void
+void
 link_setbool(lua_State *L, const char *k, int v)
 {
 	lua_pushboolean(L, v);
@@ -352,7 +321,7 @@ link_name(struct nl_cache *links, int index, char *buf)
 }
 
 /* Pushes {name=, index=, up=, carrier=, mac=, mtu=}. */
-static void
+void
 link_pushlink(lua_State *L, struct rtnl_link *link)
 {
 	struct nl_addr		*mac = rtnl_link_get_addr(link);
@@ -376,7 +345,7 @@ link_pushlink(lua_State *L, struct rtnl_link *link)
 }
 
 /* Pushes {dev=, address=, label=, family=, broadcast=, scope=}. */
-static void
+void
 link_pushaddr(lua_State *L, struct rtnl_addr *a, const char *dev)
 {
 	struct nl_addr	*local = rtnl_addr_get_local(a);
@@ -899,315 +868,6 @@ link_sysctl(lua_State *L)
 	return (link_sysctl_write(L, name, path));
 }
 
-static void
-watch_disarm(struct watch *w)
-{
-	if (w->ev != NULL) {
-		event_free(w->ev);
-		w->ev = NULL;
-		luaL_unref(w->L, LUA_REGISTRYINDEX, w->self_ref);
-		w->self_ref = LUA_NOREF;
-		loop_unref();
-	}
-	if (w->sk != NULL) {
-		nl_socket_free(w->sk);
-		w->sk = NULL;
-	}
-	free(w->links);
-	w->links = NULL;
-	w->nlinks = w->maxlinks = 0;
-}
-
-/*
- * Records what w knows of a link. Returns 1 when that changed what a policy
- * sees (a new link, a link gone, IFF_UP or IFF_LOWER_UP flipped), 0 for the
- * many RTM_NEWLINK messages about other things, -1 without memory.
- */
-static int
-watch_note(struct watch *w, struct rtnl_link *link, int gone)
-{
-	struct watch_link	*l;
-	const char		*name = rtnl_link_get_name(link);
-	unsigned int		 flags;
-	size_t			 i;
-	int			 index = rtnl_link_get_ifindex(link);
-
-	flags = rtnl_link_get_flags(link) & (IFF_UP | IFF_LOWER_UP);
-	for (i = 0; i < w->nlinks; i++)
-		if (w->links[i].index == index)
-			break;
-	if (gone) {
-		if (i < w->nlinks)
-			w->links[i] = w->links[--w->nlinks];
-		return (1);
-	}
-	if (i == w->nlinks) {
-		if (w->nlinks == w->maxlinks) {
-			l = reallocarray(w->links, w->maxlinks + 16, sizeof(*l));
-			if (l == NULL)
-				return (-1);
-			w->links = l;
-			w->maxlinks += 16;
-		}
-		l = &w->links[w->nlinks++];
-		l->index = index;
-		l->flags = ~flags;		/* so it reads as changed */
-	} else
-		l = &w->links[i];
-	snprintf(l->name, sizeof(l->name), "%s", name != NULL ? name : "");
-	if (l->flags == flags)
-		return (0);
-	l->flags = flags;
-	return (1);
-}
-
-/* Reads every link's state into w through the request socket; 0 or a libnl error. */
-static int
-watch_reload(struct watch *w)
-{
-	struct nl_cache		*cache;
-	struct nl_object	*o;
-	int			 err;
-
-	if ((err = link_connect(w->ls)) < 0 ||
-	    (err = rtnl_link_alloc_cache(w->ls->sk, AF_UNSPEC, &cache)) < 0)
-		return (err);
-	w->nlinks = 0;
-	for (o = nl_cache_get_first(cache); o != NULL; o = nl_cache_get_next(o))
-		if (watch_note(w, (struct rtnl_link *)o, 0) == -1) {
-			err = -NLE_NOMEM;
-			break;
-		}
-	nl_cache_free(cache);
-	return (err);
-}
-
-/* Starts fn(event) as a task with the event table on top of the stack, popping it. */
-static void
-watch_emit(struct watch *w)
-{
-	lua_State	*L = w->L;
-
-	lua_rawgeti(L, LUA_REGISTRYINDEX, w->self_ref);
-	lua_getiuservalue(L, -1, 1);
-	lua_remove(L, -2);
-	lua_insert(L, -2);
-	task_spawn(L, 1, NULL, 0);
-	lua_pop(L, 1);
-}
-
-/* Called by nl_msg_parse with the link or address object of one message. */
-static void
-watch_obj(struct nl_object *o, void *arg)
-{
-	struct watch		*w = arg;
-	struct rtnl_addr	*a;
-	const char		*dev;
-	char			 name[IFNAMSIZ];
-	size_t			 i;
-	int			 msgtype = nl_object_get_msgtype(o), family, r;
-
-	if (msgtype == RTM_NEWLINK || msgtype == RTM_DELLINK) {
-		r = watch_note(w, (struct rtnl_link *)o, msgtype == RTM_DELLINK);
-		if (r == -1)
-			log_warnx("link watch: out of memory, a link event is lost");
-		if (r != 1)
-			return;
-		link_pushlink(w->L, (struct rtnl_link *)o);
-		link_setstr(w->L, "type", "link");
-	} else {
-		a = (struct rtnl_addr *)o;
-		family = rtnl_addr_get_family(a);
-		if (family != AF_INET && family != AF_INET6)
-			return;
-		/* The kernel removes a link's addresses before the link, so its name is known. */
-		for (i = 0, dev = NULL; i < w->nlinks && dev == NULL; i++)
-			if (w->links[i].index == rtnl_addr_get_ifindex(a))
-				dev = w->links[i].name;
-		if (dev == NULL)
-			dev = if_indextoname(rtnl_addr_get_ifindex(a), name);
-		link_pushaddr(w->L, a, dev);
-		link_setstr(w->L, "type", "addr");
-	}
-	link_setstr(w->L, "action", msgtype == RTM_DELLINK ||
-	    msgtype == RTM_DELADDR ? "del" : "new");
-	watch_emit(w);
-}
-
-static void
-watch_msg(struct watch *w, struct nlmsghdr *hdr)
-{
-	struct nl_msg	*msg;
-	int		 err;
-
-	switch (hdr->nlmsg_type) {
-	case RTM_NEWLINK:
-	case RTM_DELLINK:
-		/* Bridge ports report their state as AF_BRIDGE messages: not links of their own. */
-		if (hdr->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg)) ||
-		    ((struct ifinfomsg *)NLMSG_DATA(hdr))->ifi_family != AF_UNSPEC)
-			return;
-		break;
-	case RTM_NEWADDR:
-	case RTM_DELADDR:
-		break;
-	default:
-		return;
-	}
-	if ((msg = nlmsg_convert(hdr)) == NULL) {
-		log_warnx("link watch: out of memory, an event is lost");
-		return;
-	}
-	nlmsg_set_proto(msg, NETLINK_ROUTE);
-	if ((err = nl_msg_parse(msg, watch_obj, w)) < 0)
-		log_warnx("link watch: message type %d: %s", hdr->nlmsg_type,
-		    nl_geterror(err));
-	nlmsg_free(msg);
-}
-
-/*
- * The kernel dropped messages because we read too slowly (ENOBUFS), or one
- * did not fit: what w knows may be stale. What is still queued is older than
- * what a fresh read gives, so it is dropped, the links are read again, and
- * the policy gets {type="resync"} to re-read whatever it keeps.
- */
-static void
-watch_resync(struct watch *w, int fd)
-{
-	char	 buf[256];
-	int	 err, i;
-
-	log_warnx("link watch: events were lost, re-reading the links");
-	for (i = 0; i < 100000; i++)
-		if (recv(fd, NULL, 0, MSG_TRUNC | MSG_DONTWAIT) == -1 &&
-		    errno != EINTR && errno != ENOBUFS)
-			break;
-	if ((err = watch_reload(w)) < 0)
-		log_warnx("link watch: reading the links: %s",
-		    link_reason(w->ls, err, buf, sizeof(buf)));
-	lua_createtable(w->L, 0, 1);
-	link_setstr(w->L, "type", "resync");
-	watch_emit(w);
-}
-
-/* The watcher's socket is readable: each datagram holds one or more messages. */
-static void
-watch_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct watch		*w = arg;
-	struct sockaddr_nl	 sa;
-	struct nlmsghdr		*hdr;
-	socklen_t		 salen;
-	uint32_t		 buf[16384];	/* aligned for nlmsghdr */
-	ssize_t			 n;
-	int			 i, len;
-
-	(void)what;
-	for (i = 0; i < WATCH_BATCH; i++) {
-		salen = sizeof(sa);
-		n = recvfrom(fd, buf, sizeof(buf), MSG_TRUNC,
-		    (struct sockaddr *)&sa, &salen);
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n == -1 && errno == EINTR)
-			continue;
-		if ((n == -1 && errno == ENOBUFS) || n > (ssize_t)sizeof(buf)) {
-			watch_resync(w, fd);
-			continue;
-		}
-		if (n == -1) {
-			log_warn("link watch: recv, watcher stopped");
-			watch_disarm(w);
-			return;
-		}
-		if (sa.nl_pid != 0)
-			continue;		/* only the kernel speaks for links */
-		len = (int)n;
-		for (hdr = (struct nlmsghdr *)buf; nlmsg_ok(hdr, len);
-		    hdr = nlmsg_next(hdr, &len))
-			watch_msg(w, hdr);
-	}
-}
-
-/*
- * watch(fn): runs fn(event) as a task when a link goes up or down, gains or
- * loses its carrier, appears or goes, and when an address is added or
- * removed. Returns the watcher, which keeps the program alive until cancelled.
- */
-static int
-link_watch(lua_State *L)
-{
-	struct link_sock	*ls = link_sock(L);
-	struct watch		*w;
-	char			 buf[256];
-	int			 err;
-
-	luaL_checktype(L, 1, LUA_TFUNCTION);
-	w = lua_newuserdatauv(L, sizeof(*w), 2);
-	memset(w, 0, sizeof(*w));
-	w->self_ref = LUA_NOREF;
-	luaL_setmetatable(L, "luaha.link_watch");
-	lua_pushvalue(L, 1);
-	lua_setiuservalue(L, -2, 1);
-	lua_pushvalue(L, lua_upvalueindex(1));
-	lua_setiuservalue(L, -2, 2);		/* the request socket outlives w */
-	w->L = loop_main_thread(L);
-	w->ls = ls;
-
-	/* Subscribe first, then read the links: no change falls in between. */
-	if ((w->sk = nl_socket_alloc()) == NULL)
-		return (luaha_fail(L, "watch: %s", strerror(ENOMEM)));
-	if ((err = nl_connect(w->sk, NETLINK_ROUTE)) < 0 ||
-	    (err = nl_socket_add_memberships(w->sk, RTNLGRP_LINK,
-	    RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, 0)) < 0 ||
-	    (err = nl_socket_set_nonblocking(w->sk)) < 0 ||
-	    (err = nl_socket_set_buffer_size(w->sk, WATCH_RCVBUF, 0)) < 0)
-		return (luaha_fail(L, "watch: %s", link_reason(NULL, err, buf,
-		    sizeof(buf))));
-	if ((err = watch_reload(w)) < 0)
-		return (link_fail(L, ls, err, "watch"));
-	w->ev = event_new(loop_base(), nl_socket_get_fd(w->sk), EV_READ | EV_PERSIST,
-	    watch_cb, w);
-	if (w->ev == NULL)
-		return (luaL_error(L, "watch: cannot create an event"));
-	if (event_add(w->ev, NULL) == -1) {
-		event_free(w->ev);
-		w->ev = NULL;
-		return (luaL_error(L, "watch: cannot add an event"));
-	}
-	lua_pushvalue(L, -1);
-	w->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	loop_ref();
-	return (1);
-}
-
-/* cancel(): returns true if the watcher was still armed. */
-static int
-link_watch_cancel(lua_State *L)
-{
-	struct watch	*w = luaL_checkudata(L, 1, "luaha.link_watch");
-
-	lua_pushboolean(L, w->ev != NULL);
-	watch_disarm(w);
-	return (1);
-}
-
-static int
-link_watch_gc(lua_State *L)
-{
-	watch_disarm(luaL_checkudata(L, 1, "luaha.link_watch"));
-	return (0);
-}
-
-static int
-link_watch_tostring(lua_State *L)
-{
-	struct watch	*w = luaL_checkudata(L, 1, "luaha.link_watch");
-
-	lua_pushfstring(L, "link watcher (%s)", w->ev != NULL ? "armed" : "cancelled");
-	return (1);
-}
-
 static int
 link_sock_gc(lua_State *L)
 {
@@ -1233,28 +893,12 @@ static const luaL_Reg link_funcs[] = {
 	{ NULL, NULL }
 };
 
-static const luaL_Reg watch_methods[] = {
-	{ "cancel", link_watch_cancel },
-	{ NULL, NULL }
-};
-
-static const luaL_Reg watch_meta[] = {
-	{ "__gc", link_watch_gc },
-	{ "__close", link_watch_gc },
-	{ "__tostring", link_watch_tostring },
-	{ NULL, NULL }
-};
-
 int
 luaopen_luaha_core_link(lua_State *L)
 {
 	struct link_sock	*ls;
 
-	luaL_newmetatable(L, "luaha.link_watch");
-	luaL_setfuncs(L, watch_meta, 0);
-	luaL_newlib(L, watch_methods);
-	lua_setfield(L, -2, "__index");
-	lua_pop(L, 1);
+	linkwatch_open(L);
 	luaL_newlibtable(L, link_funcs);
 	ls = lua_newuserdatauv(L, sizeof(*ls), 0);
 	memset(ls, 0, sizeof(*ls));
