@@ -250,6 +250,20 @@ ipvs_simple(lua_State *L, struct nl_msg *msg, int cmd, const char *what)
 	return (luaha_ok(L));
 }
 
+/* The index in names of the string at idx; raises naming what it is otherwise. */
+static int
+ipvs_name_index(lua_State *L, int idx, const char *const names[], const char *what)
+{
+	const char	*s = lua_tostring(L, idx);
+	int		 i;
+
+	for (i = 0; s != NULL && names[i] != NULL; i++)
+		if (strcmp(names[i], s) == 0)
+			return (i);
+	return (luaL_error(L, "ipvs: unknown %s \"%s\"", what, s != NULL ? s :
+	    luaL_typename(L, idx)));
+}
+
 /* Reads an address string into a 16-byte nf_inet_addr; returns the family or 0. */
 static int
 ipvs_parse_addr(const char *s, uint8_t addr[16])
@@ -433,7 +447,8 @@ ipvs_check_service(lua_State *L, int idx, struct ipvs_svc *s)
 	}
 	lua_pop(L, 1);
 	if (lua_getfield(L, idx, "flags") != LUA_TNIL) {
-		luaL_checktype(L, -1, LUA_TTABLE);
+		if (!lua_istable(L, -1))
+			luaL_error(L, "ipvs: flags must be an array of names");
 		for (i = 1; lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
 			const char *f = lua_tostring(L, -1);
 
@@ -487,7 +502,8 @@ ipvs_check_dest(lua_State *L, int idx, const struct ipvs_svc *s, struct ipvs_des
 		if (strcmp(fwds[i], fwd != NULL ? fwd : "dr") == 0)
 			break;
 	if (fwds[i] == NULL)
-		luaL_error(L, "ipvs: unknown forward method \"%s\" (dr, nat, tun)", fwd);
+		luaL_error(L, "ipvs: unknown forward method \"%s\" (dr, gate, route, "
+		    "nat, masq, tun, ipip, local)", fwd);
 	d->fwd = fwd_flags[i];
 	ipvs_format_addr(d->af, d->addr, d->port, d->desc, sizeof(d->desc));
 }
@@ -627,10 +643,10 @@ ipvs_batch_msg(lua_State *L, lua_Integer i, int *op, char *what, size_t whatlen)
 {
 	struct nl_msg	*msg;
 
-	lua_rawgeti(L, 1, i);
-	luaL_checktype(L, -1, LUA_TTABLE);
+	if (lua_rawgeti(L, 1, i) != LUA_TTABLE)
+		luaL_error(L, "ipvs: operation %I is not a table", i);
 	lua_getfield(L, -1, "op");
-	*op = luaL_checkoption(L, -1, NULL, ipvs_op_names);
+	*op = ipvs_name_index(L, -1, ipvs_op_names, "operation");
 	lua_getfield(L, -2, "service");
 	lua_getfield(L, -3, "dest");
 	msg = ipvs_op_msg(L, *op, -2, lua_isnil(L, -1) ? 0 : -1, what, whatlen);
@@ -745,8 +761,8 @@ ipvs_zero(lua_State *L)
 		nlmsg_free(msg);
 		return (luaL_error(L, "ipvs: message too large"));
 	}
-	return (ipvs_simple(L, msg, IPVS_CMD_ZERO,
-	    lua_isnoneornil(L, 1) ? "zero" : "zero service"));
+	return (ipvs_simple(L, msg, IPVS_CMD_ZERO, lua_isnoneornil(L, 1) ? "zero" :
+	    lua_pushfstring(L, "zero service %s", s.desc)));
 }
 
 static void
@@ -1024,7 +1040,8 @@ ipvs_normalize(lua_State *L)
 	ipvs_push_service(L, &s);
 	lua_newtable(L);
 	if (lua_getfield(L, 1, "dests") != LUA_TNIL) {
-		luaL_checktype(L, -1, LUA_TTABLE);
+		if (!lua_istable(L, -1))
+			luaL_error(L, "ipvs: dests must be an array of destinations");
 		for (i = 1; lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
 			ipvs_check_dest(L, -1, &s, &d);
 			lua_pop(L, 1);
@@ -1136,7 +1153,7 @@ ipvs_check_state(lua_State *L, int idx)
 {
 	static const char *const states[] = { "master", "backup", NULL };
 
-	return (luaL_checkoption(L, idx, NULL, states) == 0 ?
+	return (ipvs_name_index(L, idx, states, "daemon state") == 0 ?
 	    IP_VS_STATE_MASTER : IP_VS_STATE_BACKUP);
 }
 
@@ -1155,9 +1172,10 @@ ipvs_start_daemon(lua_State *L)
 	lua_getfield(L, 1, "state");
 	state = ipvs_check_state(L, -1);
 	lua_pop(L, 1);
-	if ((ifname = ipvs_field_string(L, 1, "ifname")) == NULL ||
-	    strlen(ifname) >= IP_VS_IFNAME_MAXLEN)
+	if ((ifname = ipvs_field_string(L, 1, "ifname")) == NULL)
 		return (luaL_error(L, "ipvs: start_daemon needs an ifname"));
+	if (strlen(ifname) >= IP_VS_IFNAME_MAXLEN)
+		return (luaL_error(L, "ipvs: interface name \"%s\" is too long", ifname));
 	ipvs_need(L);
 	msg = ipvs_msg(L, IPVS_CMD_NEW_DAEMON, 0);
 	if ((nest = nla_nest_start(msg, IPVS_CMD_ATTR_DAEMON)) == NULL ||
