@@ -73,15 +73,17 @@ lint:
 
 install: luaha
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(LUADIR)/luaha \
-	    $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man7
+	    $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man7 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5
 	install -m 755 luaha $(DESTDIR)$(PREFIX)/sbin/luaha
 	install -m 644 lua/luaha/*.lua $(DESTDIR)$(LUADIR)/luaha/
 	install -m 644 doc/luaha.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 doc/luaha-lua.7 $(DESTDIR)$(PREFIX)/share/man/man7/
+	install -m 644 doc/lvs.cf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/luaha $(DESTDIR)$(PREFIX)/share/man/man8/luaha.8 \
-	    $(DESTDIR)$(PREFIX)/share/man/man7/luaha-lua.7
+	    $(DESTDIR)$(PREFIX)/share/man/man7/luaha-lua.7 $(DESTDIR)$(PREFIX)/share/man/man5/lvs.cf.5
 	rm -rf $(DESTDIR)$(LUADIR)
 
 clean:

@@ -618,6 +618,15 @@ local function validate(m, filename)
             report(errors, nil, nil, kind, "list of blocks expected")
             m[kind] = {}
         end
+        local blocks_ok = {}
+        for i, b in ipairs(m[kind]) do
+            if type(b) == "table" then
+                blocks_ok[#blocks_ok + 1] = b
+            else
+                report(errors, nil, nil, kind .. "[" .. i .. "]", "block (a table) expected")
+            end
+        end
+        m[kind] = blocks_ok
         for i, b in ipairs(m[kind]) do
             b.kind = kind:sub(1, -2)
             if type(b.name) ~= "string" or b.name == "" then
@@ -625,7 +634,20 @@ local function validate(m, filename)
                 b.name = tostring(i)
             end
             b.servers = b.servers or {}
+            if type(b.servers) ~= "table" then
+                report(errors, b, nil, "servers", "list of servers expected")
+                b.servers = {}
+            end
             check_opts(b, blocks, b, nil, { name = true, servers = true, device = true, kind = true })
+            local servers_ok = {}
+            for j, s in ipairs(b.servers) do
+                if type(s) == "table" then
+                    servers_ok[#servers_ok + 1] = s
+                else
+                    report(errors, b, nil, "servers[" .. j .. "]", "server (a table) expected")
+                end
+            end
+            b.servers = servers_ok
             for j, s in ipairs(b.servers) do
                 if type(s.name) ~= "string" or s.name == "" then
                     report(errors, b, nil, "servers[" .. j .. "].name", "missing")
