@@ -43,7 +43,10 @@ struct server {
 	int		 self_ref;	/* anchors the server while open */
 	char		 where[120];	/* "127.0.0.1:80" or the socket path */
 	int		 unlink_path;	/* a Unix server removes its socket */
+	struct event	*resume_ev;	/* re-arms accepting after running out of descriptors */
 };
+
+#define SERVER_PAUSE	0.1	/* seconds without accepting when out of descriptors */
 
 static const char *const tcp_options[] = { "timeout", "source", NULL };
 static const char *const unix_options[] = { "timeout", NULL };
@@ -467,6 +470,36 @@ conn_tostring(lua_State *L)
 	return (1);
 }
 
+static void
+server_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->ev != NULL && event_add(s->ev, NULL) == -1)
+		log_warnx("%s: cannot resume accepting", s->where);
+}
+
+/*
+ * Out of descriptors: the pending connection stays readable, so accepting
+ * again at once would spin. Stop for SERVER_PAUSE, as nginx does.
+ */
+static void
+server_pause(struct server *s)
+{
+	struct timeval	 tv;
+
+	log_warn("%s: accept (pausing %gs)", s->where, SERVER_PAUSE);
+	if (s->resume_ev == NULL &&
+	    (s->resume_ev = evtimer_new(loop_base(), server_resume_cb, s)) == NULL) {
+		log_warnx("%s: cannot pause accepting", s->where);
+		return;
+	}
+	event_del(s->ev);
+	evtimer_add(s->resume_ev, loop_tv(SERVER_PAUSE, &tv));
+}
+
 /* Accepts what is pending; each connection runs the handler in a task of its own. */
 static void
 server_accept_cb(evutil_socket_t fd, short what, void *arg)
@@ -484,7 +517,10 @@ server_accept_cb(evutil_socket_t fd, short what, void *arg)
 		cfd = accept4(fd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			if (errno == EMFILE || errno == ENFILE)
+				server_pause(s);
+			else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
 				log_warn("%s: accept", s->where);
 			return;
 		}
@@ -671,6 +707,9 @@ server_close(lua_State *L)
 	if (s->ev != NULL)
 		event_free(s->ev);
 	s->ev = NULL;
+	if (s->resume_ev != NULL)
+		event_free(s->resume_ev);
+	s->resume_ev = NULL;
 	if (close(s->fd) == -1)
 		log_warn("%s: close", s->where);
 	s->fd = -1;

@@ -195,4 +195,37 @@ t.test("udp-recv-waits-without-blocking-others", function()
     a:close()
 end)
 
+t.test("out-of-descriptors-pauses-accepting", function()
+    local served = 0
+    local srv = assert(net.listen("127.0.0.1", 0, function(conn) served = served + 1 conn:close() end))
+    -- sockets of earlier tests that nothing closed must not free descriptors during this one
+    collectgarbage(); collectgarbage()
+    local socks = {}
+    for _ = 1, 200000 do        -- until the descriptor limit
+        local u = net.udp()
+        if not u then break end
+        socks[#socks + 1] = u
+    end
+    assert(#socks < 200000, "no descriptor limit reached")
+    socks[#socks]:close(); socks[#socks] = nil          -- room for the client's socket only
+    local c = assert(net.tcp("127.0.0.1", srv:port(), { timeout = 2 }))
+    for _ = 1, 100 do   -- take back any descriptor the runtime freed meanwhile (ASan's own, a collected socket)
+        local u = net.udp()
+        if not u then break end
+        socks[#socks + 1] = u
+    end
+    local cpu0 = os.clock()
+    luaha.sleep(0.05)
+    t.eq(served, 0, "served while out of descriptors")
+    luaha.sleep(0.25)
+    local cpu = os.clock() - cpu0
+    assert(cpu < 0.05, ("the loop spun: %.2f s of CPU in 0.3 s"):format(cpu))
+    for i = #socks, math.max(1, #socks - 20), -1 do socks[i]:close(); socks[i] = nil end
+    luaha.sleep(0.3)
+    t.eq(served, 1, "served once descriptors were free")
+    for _, u in ipairs(socks) do u:close() end
+    c:close()
+    srv:close()
+end)
+
 luaha.exit(t.failures() == 0 and 0 or 1)
