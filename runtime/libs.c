@@ -15,6 +15,7 @@ static const luaL_Reg libs_core[] = {
 	{ "luaha.core.link", luaopen_luaha_core_link },
 	{ "luaha.core.arp", luaopen_luaha_core_arp },
 	{ "luaha.core.readline", luaopen_luaha_core_readline },
+	{ "luaha.core.regex", luaopen_luaha_core_regex },
 	{ NULL, NULL }
 };
 

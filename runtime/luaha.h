@@ -148,6 +148,9 @@ void	 linkwatch_open(lua_State *);
 /* arp.c */
 int	 luaopen_luaha_core_arp(lua_State *);
 
+/* regex.c */
+int	 luaopen_luaha_core_regex(lua_State *);
+
 /* readline.c */
 int	 luaopen_luaha_core_readline(lua_State *);
 

@@ -1,0 +1,261 @@
+-- lua/luaha/check.lua: nanny's health checks (TCP and UDP dialogues, send_program) as waiting calls.
+--[==[
+Each check waits in the calling task and returns true, or nil and a reason for a log line:
+"timeout" (nothing came back in time), "connect: Connection refused", `expected "HTTP" but got
+"SSH-2.0..."`, "run prog: No such file or directory", "prog exited with status 1".
+
+Where luaha differs from nanny 0.8.6 (spec §2.5, §7), on purpose:
+- `timeout` bounds the whole check (connect, send and read together), not each step.
+- The reply is read as it arrives, up to 64 KiB, until it matches, cannot match any more, the peer
+  closes or the time is up; nanny did one read(), so a reply split across segments failed.
+  A plain `expect` is still a prefix match and `*` still means any reply.
+- No ICMP echo is sent before the check.
+- UDP: the socket is not connected, so an ICMP port unreachable is not seen and a dead service
+  shows as "timeout". Without `send` an empty datagram is sent (nanny sent nothing and waited
+  for a reply that could not come). As in nanny, no reply is a failure even without `expect`.
+- send_program: `%h` and `%p` are replaced inside any word, not only whole words; the timeout
+  is enforced and a program that fails or is killed fails the check; one trailing newline is
+  removed from its output before the exact comparison with `expect` (nanny dropped the last byte,
+  whatever it was); with no `expect`, exit status 0 is success (nanny always failed).
+]==]
+local luaha = require "luaha"
+local regex = require "luaha.core.regex"
+
+local check = {}
+
+local defaults = {
+    timeout = 10,           -- nanny's -t: seconds
+    max_reply = 65536,      -- bytes of a reply kept for matching
+    quote_len = 64,         -- bytes of a reply shown in a reason
+    http_send = "GET / HTTP/1.0\r\n\r\n",   -- nanny's "assuming web service on port 80"
+    http_expect = "HTTP",
+}
+
+local tcp_options = { send = true, expect = true, use_regex = true, timeout = true, source = true }
+local udp_options = { send = true, expect = true, use_regex = true, timeout = true }
+local program_options = { expect = true, use_regex = true, timeout = true, port = true }
+
+-- Raises a programmer error on the caller of the public function (level 3).
+local function argerror(fname, n, msg)
+    error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3)
+end
+
+local function check_port(fname, n, port)
+    if math.type(port) ~= "integer" or port < 1 or port > 65535 then
+        argerror(fname, n, "port 1-65535 expected, got " .. tostring(port))
+    end
+end
+
+local function check_opts(fname, n, opts, valid)
+    if opts == nil then return {} end
+    if type(opts) ~= "table" then argerror(fname, n, "table expected, got " .. type(opts)) end
+    for k in pairs(opts) do
+        if not valid[k] then argerror(fname, n, "unknown option '" .. tostring(k) .. "'") end
+    end
+    for _, k in ipairs({ "send", "expect", "source" }) do
+        if opts[k] ~= nil and type(opts[k]) ~= "string" then
+            argerror(fname, n, k .. ": string expected, got " .. type(opts[k]))
+        end
+    end
+    local t = opts.timeout
+    if t ~= nil and (type(t) ~= "number" or t <= 0) then
+        argerror(fname, n, "timeout: positive number expected, got " .. tostring(t))
+    end
+    return opts
+end
+
+local escapes = { ["\r"] = "\\r", ["\n"] = "\\n", ["\t"] = "\\t", ['"'] = '\\"', ["\\"] = "\\\\" }
+
+-- A reply as it appears in a reason: quoted, control bytes escaped, cut after quote_len bytes.
+local function quote(s)
+    local cut = #s > defaults.quote_len
+    local q = s:sub(1, defaults.quote_len):gsub("[%c\"\\\128-\255]", function(c)
+        return escapes[c] or ("\\x%02x"):format(c:byte())
+    end)
+    return '"' .. q .. '"' .. (cut and "..." or "")
+end
+
+--[[
+A matcher for expect: judge(reply, complete) says true (matches), false (cannot match) or nil
+(not yet: wait for more). complete is true when no more will come. nil, err for a bad regex.
+]]
+local function matcher(expect, use_regex)
+    if expect == nil then
+        return { judge = function() return true end }
+    end
+    if use_regex then
+        local re, err = regex.compile(expect)
+        if not re then return nil, err end
+        return {
+            what = "regex " .. quote(expect),
+            judge = function(reply, complete)
+                if re:match(reply) then return true end
+                if complete then return false end
+                return nil
+            end,
+        }
+    end
+    if expect == "*" then
+        return {
+            what = "any reply",
+            judge = function(reply, complete)
+                if #reply > 0 then return true end
+                if complete then return false end
+                return nil
+            end,
+        }
+    end
+    return {
+        what = quote(expect),
+        judge = function(reply, complete)
+            if #reply >= #expect then return reply:sub(1, #expect) == expect end
+            if complete or expect:sub(1, #reply) ~= reply then return false end
+            return nil
+        end,
+    }
+end
+
+local function mismatch(m, reply)
+    return nil, ("expected %s but got %s"):format(m.what, quote(reply))
+end
+
+local function remaining(deadline)
+    return math.max(deadline - luaha.now(), 0)
+end
+
+--[[
+Waits for the next bytes of a reply and returns them, or nil and "timeout", "closed" or
+"receive: <reason>". It waits for one byte, then takes without waiting what else has arrived.
+]]
+local function receive_some(conn, room, deadline)
+    local first, err = conn:receive(1, remaining(deadline))
+    if not first then return nil, err end
+    if room <= 1 then return first end
+    local rest, _, partial = conn:receive(room - 1, 0)
+    return first .. (rest or partial or "")
+end
+
+-- ok, err = check.tcp(address, port [, opts]): connect, send, read until expect matches. Waits.
+function check.tcp(address, port, opts)
+    if type(address) ~= "string" then argerror("tcp", 1, "string expected, got " .. type(address)) end
+    check_port("tcp", 2, port)
+    opts = check_opts("tcp", 3, opts, tcp_options)
+    local m, rerr = matcher(opts.expect, opts.use_regex)
+    if not m then return nil, rerr end
+    local timeout = opts.timeout or defaults.timeout
+    local deadline = luaha.now() + timeout
+    local conn <close>, err = luaha.net.tcp(address, port, { timeout = timeout, source = opts.source })
+    if not conn then return nil, err end
+    if opts.send and #opts.send > 0 then
+        conn:settimeout(remaining(deadline))
+        local sent, serr = conn:send(opts.send)
+        if not sent then return nil, serr end
+    end
+    if opts.expect == nil then return true end
+    local reply = ""
+    while true do
+        local verdict = m.judge(reply, #reply >= defaults.max_reply)
+        if verdict then return true end
+        if verdict == false then return mismatch(m, reply) end
+        local more, merr = receive_some(conn, defaults.max_reply - #reply, deadline)
+        if not more then
+            if merr == "closed" or (merr == "timeout" and #reply > 0) then
+                if m.judge(reply, true) then return true end
+                return mismatch(m, reply)
+            end
+            return nil, merr
+        end
+        reply = reply .. more
+    end
+end
+
+-- ok, err = check.udp(address, port [, opts]): send a datagram, wait for a matching reply. Waits.
+function check.udp(address, port, opts)
+    if type(address) ~= "string" then argerror("udp", 1, "string expected, got " .. type(address)) end
+    check_port("udp", 2, port)
+    opts = check_opts("udp", 3, opts, udp_options)
+    local m, rerr = matcher(opts.expect, opts.use_regex)
+    if not m then return nil, rerr end
+    local deadline = luaha.now() + (opts.timeout or defaults.timeout)
+    local sock <close>, err = luaha.net.udp(address:find(":", 1, true) and "inet6" or "inet")
+    if not sock then return nil, err end
+    local ok, serr = sock:sendto(opts.send or "", address, port)
+    if not ok then return nil, serr end
+    -- Datagrams from anyone but the server (or from another of its ports) are not its reply.
+    while true do
+        local data, from, fport = sock:recvfrom(remaining(deadline))
+        if not data then return nil, from end
+        if fport == port and from:lower() == address:lower() then
+            if m.judge(data, true) then return true end
+            return mismatch(m, data)
+        end
+    end
+end
+
+-- The words of a send_program command line with %h and %p replaced.
+local function program_argv(command, address, port)
+    local argv = {}
+    for word in command:gmatch("%S+") do
+        argv[#argv + 1] = word:gsub("%%([hp])", function(c)
+            if c == "h" then return address end
+            return port and tostring(port) or nil
+        end)
+    end
+    return argv
+end
+
+-- ok, err = check.program(command, address [, opts]): run send_program, match its output. Waits.
+function check.program(command, address, opts)
+    if type(command) ~= "string" then argerror("program", 1, "string expected, got " .. type(command)) end
+    if type(address) ~= "string" then argerror("program", 2, "string expected, got " .. type(address)) end
+    opts = check_opts("program", 3, opts, program_options)
+    if opts.port ~= nil then check_port("program", 3, opts.port) end
+    local argv = program_argv(command, address, opts.port)
+    if #argv == 0 then return nil, "send_program is empty" end
+    local m, rerr = matcher(opts.expect, opts.use_regex)
+    if not m then return nil, rerr end
+    if opts.expect ~= nil and not opts.use_regex then
+        -- nanny compared the whole output, not a prefix, and "*" was not special here.
+        local expect = opts.expect
+        m = { what = quote(expect), judge = function(out) return out == expect end }
+    end
+    local r, err = luaha.proc.run(argv, { timeout = opts.timeout or defaults.timeout })
+    if not r then return nil, err end
+    if r.timed_out then return nil, "timeout" end
+    if r.signal then return nil, ("%s killed by signal %d"):format(argv[1], r.signal) end
+    if r.status ~= 0 then return nil, ("%s exited with status %d"):format(argv[1], r.status) end
+    local out = r.stdout:gsub("\n$", "")
+    if m.judge(out, true) then return true end
+    return mismatch(m, out)
+end
+
+--[[
+ok, err = check.run(spec): the check nanny ran for a real server, from a table with a virtual
+server's options (protocol, port, send, expect, use_regex, send_program, timeout) and the real
+server's address; other keys are ignored, so a merged virtual/server table can be passed. Waits.
+]]
+function check.run(spec)
+    if type(spec) ~= "table" then argerror("run", 1, "table expected, got " .. type(spec)) end
+    if type(spec.address) ~= "string" then argerror("run", 1, "address: string expected") end
+    local port = spec.port or 80
+    check_port("run", 1, port)
+    local protocol = spec.protocol or "tcp"
+    if protocol ~= "tcp" and protocol ~= "udp" then
+        argerror("run", 1, "protocol: \"tcp\" or \"udp\" expected, got " .. tostring(protocol))
+    end
+    if spec.send_program then
+        -- nanny never used the regex for a program's output: an exact comparison, kept here.
+        return check.program(spec.send_program, spec.address,
+            { expect = spec.expect, timeout = spec.timeout, port = port })
+    end
+    local send, expect = spec.send, spec.expect
+    if port == 80 and send == nil and expect == nil then
+        send, expect = defaults.http_send, defaults.http_expect
+    end
+    local opts = { send = send, expect = expect, use_regex = spec.use_regex, timeout = spec.timeout }
+    if protocol == "udp" then return check.udp(spec.address, port, opts) end
+    opts.source = spec.source
+    return check.tcp(spec.address, port, opts)
+end
+
+return check
