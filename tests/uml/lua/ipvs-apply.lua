@@ -247,6 +247,20 @@ t.test("concurrent-applies-are-serialized", function()
     same_as_ipvsadm("after two applies")
 end)
 
+t.test("seed-config-programs-what-piranha-did", function()
+    local m = assert(require("luaha.lvscf").load("tests/lua/data/seed.cf"))
+    assert(ipvs.apply(require("luaha.lvs").desired(m)))
+    local shown = ipvsadm("-Ln"):gsub(" +\n", "\n")
+    t.eq(shown, table.concat({      -- piranha.md 4.3, the seed on the active router
+        "IP Virtual Server version 1.2.1 (size=4096)",
+        "Prot LocalAddress:Port Scheduler Flags",
+        "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn",
+        "TCP  192.0.2.212:80 wrr persistent 30",
+        "  -> 192.0.2.204:80               Route   1      0          0",
+        "  -> 192.0.2.205:80               Route   1      0          0", "" }, "\n"), "ipvsadm -Ln")
+    assert(ipvs.flush())
+end)
+
 t.test("sync-daemon-start-stop", function()
     assert(ipvs.start_daemon({ state = "master", ifname = "dummy0", syncid = 7 }))
     local out = ipvsadm("-L", "--daemon")

@@ -1,0 +1,105 @@
+-- tests/lua/lvs.lua: the IPVS table built from an lvs.cf model: active blocks, forwarding, persistence, weights, sorry server.
+package.path = "tests/lua/lib/?.lua;" .. package.path
+local t = require "t"
+local luaha = require "luaha"
+local lvscf = require "luaha.lvscf"
+local lvs = require "luaha.lvs"
+local ipvs = luaha.ipvs
+
+local function model(text)
+    local m, errs = lvscf.parse(text, "test.cf")
+    assert(m, errs and table.concat(errs, "\n"))
+    return m
+end
+
+t.test("seed-table-is-what-ipvsadm-showed", function()
+    local m = assert(lvscf.load("tests/lua/data/seed.cf"))
+    local desired = lvs.desired(m)
+    -- ipvs.format prints a table without asking the kernel for its header only through info();
+    -- compare the service and real-server lines, which come from the table alone.
+    t.eq(#desired, 1, "services")
+    local s = desired[1]
+    t.eq(s.protocol, "tcp", "protocol"); t.eq(s.address, "192.0.2.212", "vip"); t.eq(s.port, 80, "port")
+    t.eq(s.scheduler, "wrr", "scheduler"); t.eq(s.persistent, 30, "persistent"); t.eq(s.netmask, nil, "netmask")
+    t.eq(#s.dests, 2, "dests")
+    t.eq(s.dests[1].address, "192.0.2.204", "rs204"); t.eq(s.dests[1].port, 80, "rs port")
+    t.eq(s.dests[1].forward, "dr", "direct routing"); t.eq(s.dests[1].weight, 1, "weight")
+    -- the normalized form is what apply compares: it must accept this table as it is
+    local n = ipvs.normalize(s)
+    t.eq(n.key, "tcp:192.0.2.212:80", "key")
+end)
+
+t.test("inactive-fwmark-nat-pmask", function()
+    local m = model([[
+network = nat
+virtual web {
+    active = 1
+    address = 192.0.2.212 eth0:1
+    port = 443
+    persistent = 60
+    pmask = 255.255.255.0
+    scheduler = lc
+    server a {
+        address = 198.51.100.1
+        active = 1
+        weight = 3
+    }
+    server b {
+        address = 198.51.100.2
+        active = 0
+    }
+}
+virtual mail {
+    active = 1
+    address = 192.0.2.213 eth0:2
+    fwmark = 21
+    port = 25
+    server c {
+        address = 198.51.100.3
+        active = 1
+    }
+}
+virtual off {
+    active = 0
+    address = 192.0.2.214 eth0:3
+}
+]])
+    local d = lvs.desired(m)
+    t.eq(#d, 2, "active services only")
+    t.eq(d[1].netmask, "255.255.255.0", "pmask")
+    t.eq(#d[1].dests, 1, "active real servers only")
+    t.eq(d[1].dests[1].forward, "nat", "nat"); t.eq(d[1].dests[1].weight, 3, "weight"); t.eq(d[1].dests[1].port, 443, "port")
+    t.eq(d[2].fwmark, 21, "fwmark"); t.eq(d[2].address, nil, "no address on a fwmark service")
+    t.eq(d[2].dests[1].port, 25, "fwmark real server keeps the block's port")
+end)
+
+t.test("health-weights-and-sorry-server", function()
+    local m = model([[
+network = tunnel
+virtual web {
+    active = 1
+    address = 192.0.2.212 eth0:1
+    sorry_server = 203.0.113.9
+    server a {
+        address = 198.51.100.1
+        active = 1
+        weight = 4
+    }
+    server b {
+        address = 198.51.100.2
+        active = 1
+    }
+}
+]])
+    local state = { ["198.51.100.1"] = 0, ["198.51.100.2"] = nil }
+    local d = lvs.desired(m, function(_, rs) return state[rs.address] end)
+    t.eq(#d[1].dests, 1, "down server out, quiesced in")
+    t.eq(d[1].dests[1].weight, 0, "quiesced at 0"); t.eq(d[1].dests[1].forward, "tun", "tunnel")
+    d = lvs.desired(m, function() return nil end)
+    t.eq(#d[1].dests, 1, "sorry server when all are down")
+    t.eq(d[1].dests[1].address, "203.0.113.9", "sorry address"); t.eq(d[1].dests[1].weight, 1, "sorry weight")
+    d = lvs.desired(m)
+    t.eq(#d[1].dests, 2, "dry run: every active real server")
+end)
+
+luaha.exit(t.failures() == 0 and 0 or 1)
