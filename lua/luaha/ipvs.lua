@@ -379,14 +379,17 @@ local sched_flag_names = {
     sh = { ["sh-fallback"] = 1, ["sh-port"] = 2 },
 }
 
---[[
-format([services]): the text `ipvsadm -Ln` prints for the table (the
-kernel's when services is nil), byte for byte. Returns nil, err when the
-kernel cannot be read.
-]]
-function ipvs.format(services)
-    local info, err = core.info()
-    if not info then return nil, err end
+--[==[
+format([services [, info]]): the text `ipvsadm -Ln` prints for the table (the
+kernel's when services is nil), byte for byte. info ({version=, conn_tab_size=})
+is the kernel's unless given. Returns nil, err when the kernel cannot be read.
+]==]
+function ipvs.format(services, info)
+    local err
+    if info == nil then
+        info, err = core.info()
+        if not info then return nil, err end
+    end
     if services == nil then
         services, err = ipvs.services()
         if not services then return nil, err end

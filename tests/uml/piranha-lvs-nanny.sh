@@ -1,0 +1,140 @@
+#!/bin/bash
+# tests/uml/piranha-lvs-nanny.sh: policies/piranha.lua programs IPVS from lvs.cf, follows real-server health, repairs, reloads, restarts without flushing.
+name=piranha-lvs-nanny
+cd "$(dirname "$0")/../.." || exit 2
+LUAHA=${LUAHA:-./luaha}
+tmp=$(mktemp -d) || exit 2
+pids=()
+cleanup()
+{
+	for p in "${pids[@]}"; do kill -9 "$p" 2> /dev/null; done
+	[ -n "${policy:-}" ] && kill -9 "$policy" 2> /dev/null
+	ip netns pids rs1 2> /dev/null | xargs -r kill -9
+	ip netns pids rs2 2> /dev/null | xargs -r kill -9
+	ip netns del rs1 2> /dev/null; ip netns del rs2 2> /dev/null
+	ip link del br0 2> /dev/null
+	ipvsadm -C
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail()
+{
+	echo "FAIL $name: $*"
+	ipvsadm -Ln | sed 's/^/  | /'
+	sed 's/^/  | /' "$tmp/policy.log" 2> /dev/null | tail -40
+	exit 1
+}
+# until CMD...: retries CMD every 0.1 s for at most 15 s.
+until_ok()
+{
+	local i
+	for i in $(seq 150); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+table_has() { ipvsadm -Ln | grep -q -- "$1"; }
+table_lacks() { ! ipvsadm -Ln | grep -q -- "$1"; }
+serve()		# serve NS: an HTTP answer on port 80 in namespace NS, after reading the request line
+{
+	ip netns exec "$1" socat TCP-LISTEN:80,reuseaddr,fork SYSTEM:"read request; printf 'HTTP/1.0 200 OK\\\\r\\\\n\\\\r\\\\n$1'" &
+	pids+=($!)
+	eval "serve_$1=$!"
+}
+start_policy()
+{
+	"$LUAHA" policies/piranha.lua -c "$tmp/lvs.cf" --foreground >> "$tmp/policy.log" 2>&1 &
+	policy=$!
+}
+
+ip link add name br0 type bridge && ip link set br0 up && ip addr add 192.0.2.1/24 dev br0 || fail "bridge"
+for ns in rs1 rs2; do
+	ip netns add $ns && ip -n $ns link set lo up || fail "netns $ns"
+	ip link add name v-$ns type veth peer name eth0 netns $ns || fail "veth $ns"
+	ip link set v-$ns master br0 && ip link set v-$ns up && ip -n $ns link set eth0 up || fail "link $ns"
+done
+ip -n rs1 addr add 192.0.2.204/24 dev eth0 && ip -n rs2 addr add 192.0.2.205/24 dev eth0 || fail "addresses"
+serve rs1; serve rs2
+
+config()	# config QUIESCE WEIGHT2: the seed, checked every second, repaired every second
+{
+	cat > "$tmp/lvs.cf" <<CF
+serial_no = 1
+primary = 192.0.2.1
+service = lvs
+network = direct
+reconcile = 1
+virtual web {
+     active = 1
+     address = 192.0.2.212 eth0:1
+     port = 80
+     persistent = 30
+     send = "GET / HTTP/1.0\r\n\r\n"
+     expect = "HTTP"
+     scheduler = wrr
+     protocol = tcp
+     timeout = 1
+     reentry = 1
+     quiesce_server = $1
+     weight_ramp = 0
+     server rs204 {
+         address = 192.0.2.204
+         active = 1
+         weight = 1
+     }
+     server rs205 {
+         address = 192.0.2.205
+         active = 1
+         weight = $2
+     }
+}
+CF
+}
+config 0 1
+"$LUAHA" policies/piranha.lua -c "$tmp/lvs.cf" --check | grep -qx "$tmp/lvs.cf: OK" || fail "--check"
+
+start_policy
+until_ok table_has "192.0.2.205:80 *Route *1 " || fail "real servers never came in"
+until_ok table_has "192.0.2.204:80 *Route *1 " || fail "rs204 never came in"
+table_has "TCP  192.0.2.212:80 wrr persistent 30" || fail "service line"
+echo "PASS $name-programs-the-seed"
+
+kill "$serve_rs1"; wait "$serve_rs1" 2> /dev/null
+until_ok table_lacks "192.0.2.204:80" || fail "a dead real server stayed in"
+table_has "192.0.2.205:80" || fail "the healthy one went out"
+grep -q "\[inactive\] shutting down 192.0.2.204:80 due to connection failure" "$tmp/policy.log" || fail "nanny's log line"
+serve rs1
+until_ok table_has "192.0.2.204:80 *Route *1 " || fail "a recovered real server stayed out"
+echo "PASS $name-follows-health"
+
+ipvsadm -D -t 192.0.2.212:80
+until_ok table_has "192.0.2.204:80 *Route" || fail "a service deleted by hand was not repaired"
+grep -q "reconcile: repaired" "$tmp/policy.log" || fail "no reconcile log line"
+echo "PASS $name-repairs-drift"
+
+before=$(ipvsadm -Ln)
+cp "$tmp/lvs.cf" "$tmp/good.cf"
+sed -i 's/scheduler = wrr/scheduler = wrrr/' "$tmp/lvs.cf"
+kill -HUP "$policy"
+until_ok grep -q "lvs.cf:13: virtual \"web\": scheduler: unknown scheduler \"wrrr\"" "$tmp/policy.log" ||
+	fail "a broken config was not reported with file and line"
+sleep 1.5
+[ "$(ipvsadm -Ln)" = "$before" ] || fail "a broken config changed the table"
+config 1 5
+kill -HUP "$policy"
+until_ok table_has "192.0.2.205:80 *Route *5 " || fail "reload did not apply the new weight"
+kill "$serve_rs2"; wait "$serve_rs2" 2> /dev/null
+until_ok table_has "192.0.2.205:80 *Route *0 " || fail "quiesce_server did not set weight 0"
+echo "PASS $name-reloads-and-quiesces"
+
+before=$(ipvsadm -Ln | grep -c -- "->")
+kill -9 "$policy"; wait "$policy" 2> /dev/null
+start_policy
+sleep 0.3
+[ "$(ipvsadm -Ln | grep -c -- "->")" = "$before" ] || fail "a restart changed the table before checking"
+until_ok grep -q "in the kernel's table at weight 1, kept until checked" "$tmp/policy.log" || fail "restart did not adopt"
+kill -TERM "$policy"; wait "$policy"; rc=$?
+policy=
+[ "$rc" = 0 ] || fail "SIGTERM exit status $rc"
+table_has "192.0.2.204:80" || fail "SIGTERM flushed the table"
+echo "PASS $name-restarts-without-flushing"
+grep -q "stack traceback" "$tmp/policy.log" && fail "a Lua traceback in the log"
+exit 0
