@@ -1,0 +1,40 @@
+-- tests/lua/piranha-cli.lua: policies/piranha.lua's --check and --dry-run, and its usage errors, as an operator runs them.
+package.path = "tests/lua/lib/?.lua;" .. package.path
+local t = require "t"
+local luaha = require "luaha"
+
+local function piranha(...)
+    return t.run_luaha({ "policies/piranha.lua", ... })
+end
+
+t.test("check-ok-and-errors", function()
+    local r = piranha("-c", "tests/lua/data/seed.cf", "--check")
+    t.eq(r.status, 0, "status"); t.eq(r.stdout, "tests/lua/data/seed.cf: OK\n", "stdout")
+    r = piranha("-c", "tests/lua/data/errors.cf", "--check")
+    t.eq(r.status, 1, "status with errors"); t.eq(r.stdout, "", "nothing on stdout")
+    assert(r.stderr:find("^tests/lua/data/errors.cf:%d+: "), r.stderr)
+    local n = select(2, r.stderr:gsub("\n", ""))
+    assert(n > 5, "every error is printed, got " .. n)
+    r = piranha("-c", "examples/lvs.lua", "--check")
+    t.eq(r.stdout, "examples/lvs.lua: OK\n", "a Lua config")
+    r = piranha("-c", "/nonexistent/lvs.cf", "--check")
+    t.eq(r.status, 1, "missing file"); assert(r.stderr:find("No such file", 1, true), r.stderr)
+end)
+
+t.test("dry-run-shows-the-table", function()
+    local r = piranha("-c", "tests/lua/data/seed.cf", "--dry-run")
+    t.eq(r.status, 0, "status")
+    assert(r.stdout:find("TCP  192.0.2.212:80 wrr persistent 30\n" ..
+        "  -> 192.0.2.204:80               Route   1      0          0         \n" ..
+        "  -> 192.0.2.205:80               Route   1      0          0         \n", 1, true), r.stdout)
+    -- where the kernel has no IPVS (the host running these tests) it says so instead of the operations
+    assert(r.stdout:find("# the kernel's table cannot be read", 1, true) or r.stdout:find("# from the kernel's table", 1, true),
+        r.stdout)
+end)
+
+t.test("usage", function()
+    local r = piranha("--bogus")
+    t.eq(r.status, 2, "status"); assert(r.stderr:find("usage: luaha policies/piranha.lua", 1, true), r.stderr)
+end)
+
+luaha.exit(t.failures() == 0 and 0 or 1)
