@@ -107,7 +107,7 @@ local function adopt_kernel_table()
             local d = mon and dests[skey .. " " .. dest_key(rs.address, rs.port or v.port)]
             if d then
                 mon.state = d.weight == 0 and v.quiesce_server and "quiesced" or "in"
-                mon.working = d.weight > 0 and d.weight or rs.weight
+                mon.working = d.weight > 0 and math.min(d.weight, rs.weight) or rs.weight
                 log.info("%s: in the kernel's table at weight %d, kept until checked", mon.name, d.weight)
             end
         end
@@ -140,6 +140,8 @@ local function start_monitors(old)
     end
 end
 
+local start_reconcile
+
 local function reload(path)
     local m, errors = load(path)
     if not m then
@@ -151,6 +153,7 @@ local function reload(path)
     state.model = m
     start_monitors(old)
     program("reload")
+    start_reconcile()
 end
 
 local function main(args)
@@ -172,7 +175,7 @@ local function main(args)
         local desired = lvs.desired(m)
         local ok, info = pcall(ipvs.info)
         if not ok or not info then
-            io.stderr:write("ipvs: the kernel cannot be read: ", tostring(info), "\n")
+            io.stderr:write("ipvs: the kernel cannot be read: ", (tostring(info):gsub("^.-:%d+: ", "")), "\n")
             info = { version = "1.2.1", conn_tab_size = 4096 }
         end
         io.write(ipvs.format(desired, info))
@@ -182,7 +185,7 @@ local function main(args)
                 report.added, report.changed, report.removed))
             for _, op in ipairs(report.ops) do print(op) end
         else
-            print("# the kernel's table cannot be read: " .. tostring(rok and err or report))
+            print("# the kernel's table cannot be read: " .. tostring(rok and err or report):gsub("^.-:%d+: ", ""))
         end
         return 0
     end
@@ -197,8 +200,14 @@ local function main(args)
             luaha.exit(0)
         end)
     end
-    -- Someone may change the table by hand: every `reconcile` seconds it is read and repaired.
-    luaha.every(m.reconcile, function()
+    start_reconcile()
+    return 0
+end
+
+-- Someone may change the table by hand: every `reconcile` seconds it is read and repaired.
+function start_reconcile()
+    if state.reconcile then state.reconcile:cancel() end
+    state.reconcile = luaha.every(state.model.reconcile, function()
         local report, err = ipvs.apply(lvs.desired(state.model, weight_of))
         if not report then
             log.err("reconcile: %s", err)
@@ -207,7 +216,6 @@ local function main(args)
         end
         if report then state.table = report.table end
     end)
-    return 0
 end
 
 local status = main(arg)

@@ -54,7 +54,8 @@ function monitor:step(ok, reason)
         self.count = self.count + 1
         if self.state ~= "in" and self.count >= self.threshold then
             self.state = "in"
-            self.working = self.v.weight_ramp and math.max(1, self.rs.weight >> 5) or self.rs.weight
+            self.working = self.v.weight_ramp and math.min(self.rs.weight, math.max(1, self.rs.weight >> 5))
+                or self.rs.weight
             self.since_ramp = 0
             luaha.log.info("[ active ] making %s available (virtual %s)", self.name, self.v.name)
         elseif self.state == "in" and self.working < self.rs.weight then
@@ -93,7 +94,12 @@ on_change(monitor) when the weight changes. Meant to be the body of a task; wait
 function monitor:run(on_change)
     local spec = self:spec()
     while true do
-        local ok, err = check.run(spec)
+        -- A check that raises is a failed check, logged with its traceback; the monitor goes on.
+        local pok, ok, err = xpcall(check.run, debug.traceback, spec)
+        if not pok then
+            luaha.log.err("%s: check raised: %s", self.name, ok)
+            ok, err = nil, "the check raised an error"
+        end
         if self:step(ok, err) then on_change(self) end
         luaha.sleep(self.interval)
     end
