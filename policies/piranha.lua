@@ -121,6 +121,7 @@ Starts the monitors of the model's active real servers. Those of the previous mo
 local function start_monitors(old)
     for _, task in pairs(state.tasks) do task:cancel() end
     state.monitors, state.tasks = {}, {}
+    local probes, order = {}, {}      -- monitors by probe: one check serves every virtual that asks it
     for _, v in ipairs(state.model.virtuals) do
         if v.active then
             log.info("starting virtual service %s active: %d", v.name, v.port)
@@ -131,12 +132,21 @@ local function start_monitors(old)
                     if prev and prev.name == mon.name then mon:adopt(prev) end
                     log.info("starting LVS client monitor for %s:%d -> %s", v.address, v.port, mon.name)
                     state.monitors[key(v, rs)] = mon
-                    local task = luaha.spawn(mon.run, mon, changed)
-                    task:name("nanny " .. key(v, rs))
-                    state.tasks[key(v, rs)] = task
+                    local pk = mon:probe_key()
+                    if not probes[pk] then
+                        probes[pk] = {}
+                        order[#order + 1] = pk
+                    end
+                    table.insert(probes[pk], mon)
                 end
             end
         end
+    end
+    for _, pk in ipairs(order) do
+        local mons = probes[pk]
+        local task = luaha.spawn(nanny.run_probe, mons, changed)
+        task:name("nanny " .. mons[1].name)
+        state.tasks[pk] = task
     end
 end
 

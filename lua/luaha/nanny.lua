@@ -87,22 +87,38 @@ function monitor:spec()
         timeout = v.timeout }
 end
 
+-- probe_key(): monitors with the same key run the very same check (same server, same dialogue, same period).
+function monitor:probe_key()
+    local sp = self:spec()
+    return table.concat({ sp.protocol, sp.address, sp.port, tostring(sp.send), tostring(sp.expect),
+        tostring(sp.use_regex), tostring(sp.send_program), sp.timeout, self.interval }, "\0")
+end
+
 --[[
-run(on_change): checks forever, every interval after the end of the previous check, calling
-on_change(monitor) when the weight changes. Meant to be the body of a task; waits.
+run_probe(monitors, on_change): checks forever for monitors that share one probe_key, every
+interval after the end of the previous check: the check runs once and every monitor takes its
+result, calling on_change(monitor) when its weight changes. Meant to be the body of a task; waits.
 ]]
-function monitor:run(on_change)
-    local spec = self:spec()
+function nanny.run_probe(monitors, on_change)
+    local first = monitors[1]
+    local spec = first:spec()
     while true do
-        -- A check that raises is a failed check, logged with its traceback; the monitor goes on.
+        -- A check that raises is a failed check, logged with its traceback; the monitors go on.
         local pok, ok, err = xpcall(check.run, debug.traceback, spec)
         if not pok then
-            luaha.log.err("%s: check raised: %s", self.name, ok)
+            luaha.log.err("%s: check raised: %s", first.name, ok)
             ok, err = nil, "the check raised an error"
         end
-        if self:step(ok, err) then on_change(self) end
-        luaha.sleep(self.interval)
+        for _, mon in ipairs(monitors) do
+            if mon:step(ok, err) then on_change(mon) end
+        end
+        luaha.sleep(first.interval)
     end
+end
+
+-- run(on_change): run_probe for this monitor alone.
+function monitor:run(on_change)
+    return nanny.run_probe({ self }, on_change)
 end
 
 return nanny

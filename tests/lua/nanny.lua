@@ -1,0 +1,69 @@
+-- tests/lua/nanny.lua: a real server's health: re-entry, fall, quiesce, slow start, and one probe serving several virtuals.
+package.path = "tests/lua/lib/?.lua;" .. package.path
+local t = require "t"
+local luaha = require "luaha"
+local nanny = require "luaha.nanny"
+
+local function block(o)
+    local v = { name = "web", port = 80, protocol = "tcp", timeout = 1, reentry = 3, fall = 1,
+        weight_ramp = false, quiesce_server = false }
+    for k, x in pairs(o or {}) do v[k] = x end
+    return v
+end
+
+t.test("first-good-check-brings-in-then-reentry", function()
+    local m = nanny.new(block(), { address = "192.0.2.204", weight = 4 })
+    t.eq(m:weight(), nil, "starts out")
+    t.eq(m:step(true), true, "first good check changes"); t.eq(m:weight(), 4, "in at its weight")
+    t.eq(m:step(false, "refused"), true, "one failure"); t.eq(m:weight(), nil, "out")
+    m:step(true); m:step(true)
+    t.eq(m:weight(), nil, "still out after 2 of 3")
+    t.eq(m:step(true), true, "third good check"); t.eq(m:weight(), 4, "back in")
+end)
+
+t.test("fall-and-quiesce", function()
+    local m = nanny.new(block({ fall = 2, quiesce_server = true }), { address = "192.0.2.204", weight = 2 })
+    m:step(true)
+    t.eq(m:step(false), false, "one failure is not enough with fall = 2")
+    t.eq(m:step(false), true, "second failure"); t.eq(m:weight(), 0, "quiesced at 0")
+end)
+
+t.test("slow-start-doubles-to-the-weight", function()
+    local m = nanny.new(block({ weight_ramp = true, timeout = 10 }), { address = "192.0.2.204", weight = 100 })
+    m:step(true)
+    t.eq(m:weight(), 3, "enters at weight / 32")
+    local seen = {}
+    for _ = 1, 12 do m:step(true) seen[#seen + 1] = m:weight() end
+    t.eq(table.concat(seen, " "), "3 6 6 12 12 24 24 48 48 96 96 100", "doubling every 20 s of checks")
+    local zero = nanny.new(block({ weight_ramp = true }), { address = "192.0.2.204", weight = 0 })
+    zero:step(true)
+    t.eq(zero:weight(), 0, "a weight of 0 stays 0")
+end)
+
+t.test("one-probe-serves-several-virtuals", function()
+    local connections = 0
+    local srv = assert(luaha.net.listen("127.0.0.1", 0, function(conn)
+        connections = connections + 1
+        conn:receive("*l", 1)
+        conn:send("HTTP/1.0 200 OK\r\n\r\n")
+        conn:close()
+    end))
+    local port = srv:port()
+    local a = nanny.new(block({ name = "a", port = port, timeout = 0.2, send = "GET /\n", expect = "HTTP" }),
+        { address = "127.0.0.1", weight = 1, port = port })
+    local b = nanny.new(block({ name = "b", port = port, timeout = 0.2, send = "GET /\n", expect = "HTTP" }),
+        { address = "127.0.0.1", weight = 1, port = port })
+    t.eq(a:probe_key(), b:probe_key(), "same probe")
+    local changes = 0
+    local task = luaha.spawn(nanny.run_probe, { a, b }, function() changes = changes + 1 end)
+    luaha.sleep(0.5)
+    task:cancel()
+    srv:close()
+    t.eq(changes, 2, "both monitors came in")
+    assert(connections >= 2 and connections <= 3, "one connection per check, not per virtual: " .. connections)
+    local c = nanny.new(block({ name = "c", port = port, timeout = 0.2, expect = "SSH" }),
+        { address = "127.0.0.1", weight = 1, port = port })
+    assert(c:probe_key() ~= a:probe_key(), "a different dialogue is a different probe")
+end)
+
+luaha.exit(t.failures() == 0 and 0 or 1)
