@@ -41,6 +41,7 @@ function monitor:adopt(prev)
     self.state, self.count, self.since_ramp = prev.state, prev.count, prev.since_ramp
     self.working = prev.working and math.min(prev.working, self.rs.weight)
     if self.state == "in" and not self.v.weight_ramp then self.working = self.rs.weight end
+    if self.state == "quiesced" and not self.v.quiesce_server then self.state = "out" end
 end
 
 --[[

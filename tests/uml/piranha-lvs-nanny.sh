@@ -125,6 +125,19 @@ kill "$serve_rs2"; wait "$serve_rs2" 2> /dev/null
 until_ok table_has "192.0.2.205:80 *Route *0 " || fail "quiesce_server did not set weight 0"
 echo "PASS $name-reloads-and-quiesces"
 
+# Every real server down, without quiesce: the sorry server takes the traffic until one returns.
+config 0 5
+sed -i 's/^     port = 80$/     port = 80\n     sorry_server = 192.0.2.99/' "$tmp/lvs.cf"
+kill -HUP "$policy"
+until_ok table_lacks "192.0.2.205:80" || fail "a down server stayed in without quiesce"
+kill "$serve_rs1"; wait "$serve_rs1" 2> /dev/null
+until_ok table_has "192.0.2.99:80 *Route *1 " || fail "no sorry server with every real server down"
+table_lacks "192.0.2.204:80" || fail "a dead server stayed in next to the sorry server"
+serve rs1; serve rs2
+until_ok table_has "192.0.2.204:80 *Route *1 " || fail "rs204 did not return"
+until_ok table_lacks "192.0.2.99:80" || fail "the sorry server stayed after a real server returned"
+echo "PASS $name-sorry-server"
+
 before=$(ipvsadm -Ln | grep -c -- "->")
 kill -9 "$policy"; wait "$policy" 2> /dev/null
 start_policy
