@@ -127,7 +127,7 @@ local function start_monitors(old)
             log.info("starting virtual service %s active: %d", v.name, v.port)
             for _, rs in ipairs(v.servers) do
                 if rs.active then
-                    local mon = nanny.new(v, rs)
+                    local mon = nanny.new(v, rs, { rsh_command = state.model.rsh_command })
                     local prev = old and old[key(v, rs)]
                     if prev and prev.name == mon.name then mon:adopt(prev) end
                     log.info("starting LVS client monitor for %s:%d -> %s", v.address, v.port, mon.name)

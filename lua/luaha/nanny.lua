@@ -5,8 +5,9 @@ A monitor is out (not in the IPVS table), in (at its working weight) or quiesced
 good checks in a row, where threshold is `rise` or else reentry / interval, and counting starts at
 the threshold, so a server whose first check passes comes in at once; it goes out after `fall`
 failed checks in a row (nanny: one). With `weight_ramp`, it enters at max(1, weight / 32) and the
-weight doubles every ~20 s of good checks up to the configured weight. Load monitoring is not
-done: the weight never goes above the configured one.
+weight doubles every ~20 s of good checks up to the configured weight. Once there, with a
+`load_monitor`, the same rounds read the server's 1-minute load (uptime through `rsh_command`,
+rup or ruptime) and move the weight between the configured one and 10 times it, as nanny did.
 ]]
 local luaha = require "luaha"
 local check = require "luaha.check"
@@ -16,9 +17,45 @@ local monitor = {}
 monitor.__index = monitor
 
 local RAMP_PERIOD = 20      -- seconds between weight doublings, as nanny's adjust rounds
+local LOAD_SCALE = 10       -- an idle server may get up to this many times its weight
 
--- new(v, rs): a monitor for real server rs of virtual block v (lvscf model), starting out.
-function nanny.new(v, rs)
+-- The commands that tell a real server's load, by load_monitor (piranha.md 2.5).
+local load_commands = {
+    uptime = function(rsh, address)
+        local argv = {}
+        for word in rsh:gmatch("%S+") do argv[#argv + 1] = word end
+        argv[#argv + 1] = address
+        argv[#argv + 1] = "uptime"
+        return argv
+    end,
+    rup = function(_, address) return { "rup", address } end,
+    ruptime = function(_, address) return { "ruptime", address } end,
+}
+
+-- parse_load(text): the 1-minute load in uptime's, rup's or ruptime's output, read as nanny read it.
+function nanny.parse_load(text)
+    local at = text:find("load", 1, true)
+    local colon = at and text:find(":", at, true)
+    return colon and tonumber(text:sub(colon + 2):match("^[^,%s]+")) or nil
+end
+
+--[[
+load_weight(W, w, L): the working weight w of a server configured at W, after a load of L:
+an idle server is pushed up (at most LOAD_SCALE * W), a busy one back down (never below W).
+]]
+function nanny.load_weight(W, w, L)
+    local new
+    if L < 1 then
+        new = math.min(LOAD_SCALE * W, w + (W / 2) * (1 - L) ^ (1 / 3))
+    else
+        new = math.max(W, w - (W / 2) * (L - 1) ^ (1 / 3))
+    end
+    return math.floor(new)
+end
+
+-- new(v, rs [, opts]): a monitor for real server rs of virtual block v (lvscf model), starting
+-- out. opts.rsh_command is the global option of that name (default "rsh"), for load_monitor.
+function nanny.new(v, rs, opts)
     local interval = v.check_interval or v.timeout
     local threshold = v.rise or math.max(1, v.reentry // interval)
     return setmetatable({
@@ -26,7 +63,34 @@ function nanny.new(v, rs)
         count = threshold, failures = 0, state = "out", working = nil, since_ramp = 0,
         name = ("%s:%d"):format(rs.address, rs.port or v.port),
         ramp_every = math.max(1, RAMP_PERIOD // interval),
+        rsh = opts and opts.rsh_command or "rsh",
     }, monitor)
+end
+
+--[[
+check_load(): in a load round, for a server in at (or above) its weight, reads its load and
+moves the working weight when the change is at least a quarter of the weight. Returns true
+when the weight changed. Waits (it runs a program, with the check timeout).
+]]
+function monitor:check_load()
+    local make = load_commands[self.v.load_monitor]
+    if not make or self.state ~= "in" or self.working < self.rs.weight or self.rs.weight == 0 then
+        return false
+    end
+    local argv = make(self.rsh, self.rs.address)
+    local r, err = luaha.proc.run(argv, { timeout = self.v.timeout })
+    if not r or r.status ~= 0 then
+        luaha.log.warning("%s: load_monitor %s: %s", self.name, self.v.load_monitor,
+            err or (r.timed_out and "timeout") or r.stderr:match("[^\n]*"))
+        return false
+    end
+    local load = nanny.parse_load(r.stdout)
+    if not load or load < 0 or load == 1 then return false end
+    local W = self.rs.weight
+    local new = nanny.load_weight(W, self.working, load)
+    if math.abs(new - self.working) < W / 4 then return false end
+    self.working = new
+    return true
 end
 
 -- weight(): the weight the table should have for this server: nil (out), 0 (quiesced) or more.
@@ -111,7 +175,9 @@ function nanny.run_probe(monitors, on_change)
             ok, err = nil, "the check raised an error"
         end
         for _, mon in ipairs(monitors) do
-            if mon:step(ok, err) then on_change(mon) end
+            local changed = mon:step(ok, err)
+            if ok and mon.count % mon.ramp_every == 0 and mon:check_load() then changed = true end
+            if changed then on_change(mon) end
         end
         luaha.sleep(first.interval)
     end
