@@ -63,9 +63,13 @@ deps:
 		    apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-bench: luaha
+# The peers measured in the same run: Python's asyncio, ipvsadm, keepalived.
+bench: deps luaha
+	@for p in python3 keepalived; do command -v $$p > /dev/null || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$p; done
 	./luaha bench/tcp-roundtrip.lua
 	UML_MEM=512M tests/uml/run bench/ipvs-apply.sh
+	UML_MEM=512M tests/uml/run bench/checks.sh
 
 lint:
 	luacheck -q $(wildcard lua policies examples tests/lua tests/uml/lua tests/lib bench)

@@ -258,11 +258,21 @@ waiter_cb(evutil_socket_t fd, short what, void *arg)
 	struct waiter	*w = arg;
 	struct task	*t = w->task;
 	struct timeval	 tv;
+	double		 now;
 	int		 n;
 
 	(void)fd;
 	if (t == NULL)
 		return;
+	/*
+	 * libevent counts a timeout from the time it cached when this turn of
+	 * the loop began, so after tasks ran a while it may fire early: the
+	 * deadline, taken from the clock, decides. Only timeouts pay for it.
+	 */
+	if ((what & EV_TIMEOUT) && w->deadline > 0 && (now = loop_now()) < w->deadline) {
+		event_add(w->ev, loop_tv(w->deadline - now, &tv));
+		return;
+	}
 	if ((n = w->done(t->co, w, what)) < 0) {
 		event_add(w->ev, w->deadline > 0 ?
 		    loop_tv(w->deadline - loop_now(), &tv) : NULL);
@@ -300,8 +310,6 @@ task_wait(lua_State *L, struct waiter *w, evutil_socket_t fd, short events,
 	}
 	if (w->ev == NULL)
 		return (luaL_error(L, "cannot create an event"));
-	/* The cached time is from before this task ran: timeouts count from now. */
-	event_base_update_cache_time(loop_base());
 	w->deadline = timeout >= 0 ? loop_now() + timeout : 0;
 	if (event_add(w->ev, timeout >= 0 ? loop_tv(timeout, &tv) : NULL) == -1)
 		return (luaL_error(L, "cannot add an event"));

@@ -31,6 +31,7 @@ struct conn {
 	enum recv_mode	 mode;		/* what the receive in progress wants */
 	size_t		 want;		/* bytes, for RECV_BYTES */
 	size_t		 sent;		/* bytes of the send in progress */
+	int		 nodelay;	/* TCP_NODELAY is set (at the first send) */
 	int		 eof;		/* the peer closed its side */
 	char		 peer[120];	/* "192.0.2.10:80" or the socket path */
 	const char	*kind;		/* "tcp" or "unix" */
@@ -160,7 +161,7 @@ static int
 tcp_new(lua_State *L)
 {
 	const char		*addr = luaL_checkstring(L, 1);
-	int			 port = (int)luaL_checkinteger(L, 2), fd, one = 1;
+	int			 port = (int)luaL_checkinteger(L, 2), fd;
 	const char		*source;
 	struct sockaddr_storage	 ss, src;
 	socklen_t		 len, srclen;
@@ -181,10 +182,6 @@ tcp_new(lua_State *L)
 	if (conn_open(c, fd, CONN_CONNECTING) == -1) {
 		close(fd);
 		return (luaha_fail_errno(L, "evbuffer"));
-	}
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1) {
-		conn_shut(c);
-		return (luaha_fail_errno(L, "setsockopt TCP_NODELAY"));
 	}
 	if (source != NULL && bind(fd, (struct sockaddr *)&src, srclen) == -1) {
 		conn_shut(c);
@@ -283,6 +280,17 @@ conn_send(lua_State *L)
 
 	if (c->ww.task != NULL)
 		return (luaL_error(L, "another task is already sending on it"));
+	/*
+	 * Small writes go out at once (no Nagle delay). Set at the first send,
+	 * so that a connect-only health check spends no system call on it.
+	 */
+	if (!c->nodelay && strcmp(c->kind, "tcp") == 0) {
+		int one = 1;
+
+		if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
+			return (luaha_fail_errno(L, "setsockopt TCP_NODELAY"));
+		c->nodelay = 1;
+	}
 	if (evbuffer_add(c->out, data, len) == -1)
 		return (luaha_fail_errno(L, "send"));
 	c->sent = len;

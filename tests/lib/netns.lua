@@ -16,11 +16,23 @@ end
 local stat = assert(io.open("/proc/self/stat"))
 local pid = stat:read("n")
 stat:close()
-function M.fds()
+local function count_fds()
     local p = io.popen("ls /proc/" .. pid .. "/fd")
     local n = 0
     for _ in p:lines() do n = n + 1 end
     p:close()
+    return n
+end
+
+-- The fewest of three counts 20 ms apart (inside a task): a descriptor another task is just
+-- closing or a collected socket must not make the count flicker.
+function M.fds()
+    local luaha = require "luaha"
+    local n = count_fds()
+    for _ = 1, 2 do
+        if luaha.current() then luaha.sleep(0.02) end
+        n = math.min(n, count_fds())
+    end
     return n
 end
 

@@ -1,0 +1,46 @@
+#!/bin/bash
+# bench/checks.sh: inside UML (tests/uml/run bench/checks.sh): health-check cost, luaha against keepalived's TCP_CHECK.
+# For 100, 500 and 1000 real servers checked every second: CPU per check, checks per second, RSS.
+cd "$(dirname "$0")/.." || exit 2
+NPORTS=10 FIRST=10001 SECONDS_=10
+ip link add name dummy0 type dummy && ip link set dummy0 up || exit 1
+for i in $(seq 1 100); do ip addr add 198.51.100.$i/32 dev dummy0; done
+ip addr add 192.0.2.1/32 dev dummy0
+out=$(mktemp -d)
+./luaha bench/check-listener.lua $FIRST $NPORTS "$out/count" > /dev/null 2>&1 &
+listener=$!
+sleep 2
+count() { cat "$out/count" 2> /dev/null || echo 0; }
+cpu_of() { local t=0 p; for p in "$@"; do set -- $(sed 's/^.*) //' /proc/$p/stat); t=$((t + ${12} + ${13})); done; echo $t; }
+
+for n in 100 500 1000; do
+	set -- $(./luaha bench/check-luaha.lua $n $SECONDS_ $FIRST $NPORTS "$out/count" 2> /dev/null)
+	lcpu=$1 lwall=$2 checks=$3 lrss=$4
+	# keepalived: the same servers, TCP_CHECK every second, checker only (-C), in the foreground.
+	{
+		echo 'global_defs { router_id bench }'
+		echo 'virtual_server 192.0.2.1 80 { delay_loop 1'
+		echo '  lb_algo rr'
+		echo '  lb_kind DR'
+		echo '  protocol TCP'
+		for i in $(seq 0 $((n - 1))); do
+			echo "  real_server 198.51.100.$((1 + i / NPORTS)) $((FIRST + i % NPORTS)) { TCP_CHECK { connect_timeout 1 } }"
+		done
+		echo '}'
+	} > "$out/keepalived.conf"
+	keepalived -n -C -l -f "$out/keepalived.conf" -p "$out/ka.pid" -c "$out/ka-check.pid" > /dev/null 2>&1 &
+	ka=$!
+	sleep 2
+	pids=$(pgrep -x keepalived | paste -sd' ')
+	k0=$(cpu_of $pids) kc0=$(count)
+	sleep $SECONDS_
+	kcpu=$(( $(cpu_of $pids) - k0 )) kchecks=$(( $(count) - kc0 ))
+	krss=0; for p in $pids; do krss=$((krss + $(awk '/VmRSS/ {print $2}' /proc/$p/status))); done
+	kill $ka; wait $ka 2> /dev/null; ipvsadm -C
+	awk -v n=$n -v lc=$lcpu -v lw=$lwall -v lk=$checks -v lr=$lrss -v kc=$kcpu -v kk=$kchecks -v kr=$krss -v s=$SECONDS_ 'BEGIN {
+		lper = lk ? lc / lk * 1000 : 0; kper = kk ? kc / 100 / kk * 1000 : 0
+		printf "%4d real servers: luaha %.3f ms CPU/check, %.0f checks/s, RSS %.1f MiB | keepalived %.3f ms CPU/check, %.0f checks/s, RSS %.1f MiB | ratio %.2fx CPU per check (target <= 0.5x)\n",
+			n, lper, lk / lw, lr / 1024, kper, kk / s, kr / 1024, (kper ? lper / kper : 0) }'
+done
+kill $listener
+rm -rf "$out"
