@@ -1,56 +1,15 @@
 #!/bin/bash
 # tests/uml/piranha-lvs-nanny.sh: policies/piranha.lua programs IPVS from lvs.cf, follows real-server health, repairs, reloads, restarts without flushing.
-name=piranha-lvs-nanny
-cd "$(dirname "$0")/../.." || exit 2
-LUAHA=${LUAHA:-./luaha}
-tmp=$(mktemp -d) || exit 2
-pids=()
-cleanup()
-{
-	for p in "${pids[@]}"; do kill -9 "$p" 2> /dev/null; done
-	[ -n "${policy:-}" ] && kill -9 "$policy" 2> /dev/null
-	ip netns pids rs1 2> /dev/null | xargs -r kill -9
-	ip netns pids rs2 2> /dev/null | xargs -r kill -9
-	ip netns del rs1 2> /dev/null; ip netns del rs2 2> /dev/null
-	ip link del br0 2> /dev/null
-	ipvsadm -C
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail()
-{
-	echo "FAIL $name: $*"
-	ipvsadm -Ln | sed 's/^/  | /'
-	sed 's/^/  | /' "$tmp/policy.log" 2> /dev/null | tail -40
-	exit 1
-}
-# until CMD...: retries CMD every 0.1 s for at most 15 s.
-until_ok()
-{
-	local i
-	for i in $(seq 150); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
-table_has() { ipvsadm -Ln | grep -q -- "$1"; }
-table_lacks() { ! ipvsadm -Ln | grep -q -- "$1"; }
+. "$(dirname "$0")/../lib/piranha.bash"
+piranha_test piranha-lvs-nanny
 serve()		# serve NS: an HTTP answer on port 80 in namespace NS, after reading the request line
 {
 	ip netns exec "$1" socat TCP-LISTEN:80,reuseaddr,fork SYSTEM:"read request; printf 'HTTP/1.0 200 OK\\\\r\\\\n\\\\r\\\\n$1'" &
-	pids+=($!)
+	piranha_background $!
 	eval "serve_$1=$!"
 }
-start_policy()
-{
-	"$LUAHA" policies/piranha.lua -c "$tmp/lvs.cf" --foreground >> "$tmp/policy.log" 2>&1 &
-	policy=$!
-}
 
-ip link add name br0 type bridge && ip link set br0 up && ip addr add 192.0.2.1/24 dev br0 || fail "bridge"
-for ns in rs1 rs2; do
-	ip netns add $ns && ip -n $ns link set lo up || fail "netns $ns"
-	ip link add name v-$ns type veth peer name eth0 netns $ns || fail "veth $ns"
-	ip link set v-$ns master br0 && ip link set v-$ns up && ip -n $ns link set eth0 up || fail "link $ns"
-done
+piranha_bridge rs1 rs2
 ip -n rs1 addr add 192.0.2.204/24 dev eth0 && ip -n rs2 addr add 192.0.2.205/24 dev eth0 || fail "addresses"
 serve rs1; serve rs2
 

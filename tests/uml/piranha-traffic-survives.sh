@@ -1,47 +1,11 @@
 #!/bin/bash
 # tests/uml/piranha-traffic-survives.sh: a client reaches the real servers through the VIP (DR), and a long-lived connection survives a reload and a kill -9 restart.
-name=piranha-traffic-survives
-cd "$(dirname "$0")/../.." || exit 2
-LUAHA=${LUAHA:-./luaha}
-tmp=$(mktemp -d) || exit 2
-cleanup()
-{
-	[ -n "${policy:-}" ] && kill -9 "$policy" 2> /dev/null
-	[ -n "${holder:-}" ] && kill -9 "$holder" 2> /dev/null
-	for ns in client rs1 rs2; do ip netns pids $ns 2> /dev/null | xargs -r kill -9; ip netns del $ns 2> /dev/null; done
-	ip link del br0 2> /dev/null
-	ipvsadm -C
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail()
-{
-	echo "FAIL $name: $*"
-	ipvsadm -Ln | sed 's/^/  | /'
-	tail -30 "$tmp/policy.log" 2> /dev/null | sed 's/^/  | /'
-	exit 1
-}
-until_ok()	# retries its command every 0.1 s for at most 15 s
-{
-	local i
-	for i in $(seq 150); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
-table_has() { ipvsadm -Ln | grep -q -- "$1"; }
-start_policy()
-{
-	"$LUAHA" policies/piranha.lua -c "$tmp/lvs.cf" >> "$tmp/policy.log" 2>&1 &
-	policy=$!
-}
+. "$(dirname "$0")/../lib/piranha.bash"
+piranha_test piranha-traffic-survives
 
 # The director is this namespace, on the bridge, owning the VIP as the active router would.
-ip link add name br0 type bridge && ip link set br0 up || fail "bridge"
-ip addr add 192.0.2.1/24 dev br0 && ip addr add 192.0.2.212/32 dev br0 || fail "director addresses"
-for ns in client rs1 rs2; do
-	ip netns add $ns && ip -n $ns link set lo up || fail "netns $ns"
-	ip link add name v-$ns type veth peer name eth0 netns $ns || fail "veth $ns"
-	ip link set v-$ns master br0 && ip link set v-$ns up && ip -n $ns link set eth0 up || fail "link $ns"
-done
+piranha_bridge client rs1 rs2
+ip addr add 192.0.2.212/32 dev br0 || fail "the VIP on the director"
 ip -n client addr add 192.0.2.10/24 dev eth0 || fail "client address"
 ip -n rs1 addr add 192.0.2.204/24 dev eth0 && ip -n rs2 addr add 192.0.2.205/24 dev eth0 || fail "rs addresses"
 for ns in rs1 rs2; do		# direct routing: the VIP on lo, never answered for in ARP
@@ -111,7 +75,7 @@ echo "PASS $name-vip-reaches-both"
 # A long-lived connection through the VIP, fed through a fifo.
 mkfifo "$tmp/in"
 ip netns exec client socat -t 30 - TCP:192.0.2.212:81 < "$tmp/in" > "$tmp/out" &
-holder=$!
+piranha_background $!
 exec 9> "$tmp/in"
 echo one >&9
 until_ok grep -qx one "$tmp/out" || fail "no echo through the VIP"
