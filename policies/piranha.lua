@@ -58,7 +58,7 @@ local function weight_of(v, rs)
     return mon and mon:weight()
 end
 
--- Makes the kernel's table what the model and the health say. Logs what it changed.
+-- Makes the kernel's table what the model and the health say. Logs what it changed; returns the report or nil.
 local function program(why)
     local desired = lvs.desired(state.model, weight_of)
     local report, err = ipvs.apply(desired, { current = state.table })
@@ -69,11 +69,11 @@ local function program(why)
     end
     if not report then
         log.err("ipvs (%s): %s", why, err)
-        return false
+        return nil
     end
     state.table = report.table
     for _, op in ipairs(report.ops) do log.info("ipvsadm %s (%s)", op, why) end
-    return true
+    return report
 end
 
 -- Health changes in one turn of the loop are applied together.
@@ -218,13 +218,11 @@ end
 function start_reconcile()
     if state.reconcile then state.reconcile:cancel() end
     state.reconcile = luaha.every(state.model.reconcile, function()
-        local report, err = ipvs.apply(lvs.desired(state.model, weight_of))
-        if not report then
-            log.err("reconcile: %s", err)
-        elseif #report.ops > 0 then
+        state.table = nil           -- read the kernel, not what we last applied
+        local report = program("reconcile")
+        if report and #report.ops > 0 then
             log.warning("reconcile: repaired the kernel's table: %s", table.concat(report.ops, "; "))
         end
-        if report then state.table = report.table end
     end)
 end
 
