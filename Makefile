@@ -1,7 +1,7 @@
 # Makefile: builds ./luaha (and an ASan/UBSan variant), runs the tests, the demo and the benchmarks.
 PREFIX	?= /usr/local
 LUADIR	 = $(PREFIX)/share/luaha
-PKGS	 = lua5.4 libevent libedit libnl-3.0 libnl-genl-3.0 libnl-route-3.0
+PKGS	 = lua5.4 libevent libedit libnl-3.0 libnl-genl-3.0 libnl-route-3.0 libsodium
 
 CC	?= cc
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes

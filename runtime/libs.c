@@ -16,6 +16,7 @@ static const luaL_Reg libs_core[] = {
 	{ "luaha.core.arp", luaopen_luaha_core_arp },
 	{ "luaha.core.readline", luaopen_luaha_core_readline },
 	{ "luaha.core.regex", luaopen_luaha_core_regex },
+	{ "luaha.core.auth", luaopen_luaha_core_auth },
 	{ NULL, NULL }
 };
 

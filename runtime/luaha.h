@@ -151,6 +151,9 @@ int	 luaopen_luaha_core_arp(lua_State *);
 /* regex.c */
 int	 luaopen_luaha_core_regex(lua_State *);
 
+/* auth.c */
+int	 luaopen_luaha_core_auth(lua_State *);
+
 /* readline.c */
 int	 luaopen_luaha_core_readline(lua_State *);
 

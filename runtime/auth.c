@@ -1,0 +1,108 @@
+/* auth.c: keyed message authentication and hashing from libsodium (luaha.core.auth), for heartbeats. */
+#include <sodium.h>
+
+#include "luaha.h"
+
+/* The key argument at idx: exactly crypto_auth_KEYBYTES bytes, or an error is raised. */
+static const unsigned char *
+auth_check_key(lua_State *L, int idx)
+{
+	size_t		 len;
+	const char	*key = luaL_checklstring(L, idx, &len);
+
+	if (len != crypto_auth_KEYBYTES)
+		luaL_error(L, "auth: a key is %d bytes, not %d", (int)crypto_auth_KEYBYTES, (int)len);
+	return ((const unsigned char *)key);
+}
+
+/* keygen(): a new random key. */
+static int
+auth_keygen(lua_State *L)
+{
+	unsigned char	 key[crypto_auth_KEYBYTES];
+
+	crypto_auth_keygen(key);
+	lua_pushlstring(L, (const char *)key, sizeof(key));
+	sodium_memzero(key, sizeof(key));
+	return (1);
+}
+
+/* mac(message, key): the message's tag (HMAC-SHA-512-256), crypto_auth_BYTES bytes. */
+static int
+auth_mac(lua_State *L)
+{
+	size_t			 len;
+	const char		*msg = luaL_checklstring(L, 1, &len);
+	const unsigned char	*key = auth_check_key(L, 2);
+	unsigned char		 tag[crypto_auth_BYTES];
+
+	crypto_auth(tag, (const unsigned char *)msg, len, key);
+	lua_pushlstring(L, (const char *)tag, sizeof(tag));
+	return (1);
+}
+
+/* verify(tag, message, key): whether tag is the message's tag under key, compared in constant time. */
+static int
+auth_verify(lua_State *L)
+{
+	size_t			 taglen, len;
+	const char		*tag = luaL_checklstring(L, 1, &taglen);
+	const char		*msg = luaL_checklstring(L, 2, &len);
+	const unsigned char	*key = auth_check_key(L, 3);
+
+	lua_pushboolean(L, taglen == crypto_auth_BYTES &&
+	    crypto_auth_verify((const unsigned char *)tag, (const unsigned char *)msg, len, key) == 0);
+	return (1);
+}
+
+/* hash(message [, bytes]): BLAKE2b digest of 16 to 64 bytes (default 16), for digests of configurations. */
+static int
+auth_hash(lua_State *L)
+{
+	size_t		 len;
+	const char	*msg = luaL_checklstring(L, 1, &len);
+	lua_Integer	 n = luaL_optinteger(L, 2, 16);
+	unsigned char	 out[crypto_generichash_BYTES_MAX];
+
+	luaL_argcheck(L, n >= crypto_generichash_BYTES_MIN && n <= crypto_generichash_BYTES_MAX, 2,
+	    "16 to 64 bytes");
+	if (crypto_generichash(out, (size_t)n, (const unsigned char *)msg, len, NULL, 0) != 0)
+		return (luaL_error(L, "auth: hash failed"));
+	lua_pushlstring(L, (const char *)out, (size_t)n);
+	return (1);
+}
+
+/* random(n): n random bytes, 1 to 256. */
+static int
+auth_random(lua_State *L)
+{
+	lua_Integer	 n = luaL_checkinteger(L, 1);
+	unsigned char	 buf[256];
+
+	luaL_argcheck(L, n >= 1 && n <= (lua_Integer)sizeof(buf), 1, "1 to 256 bytes");
+	randombytes_buf(buf, (size_t)n);
+	lua_pushlstring(L, (const char *)buf, (size_t)n);
+	return (1);
+}
+
+static const luaL_Reg auth_funcs[] = {
+	{ "keygen", auth_keygen },
+	{ "mac", auth_mac },
+	{ "verify", auth_verify },
+	{ "hash", auth_hash },
+	{ "random", auth_random },
+	{ NULL, NULL }
+};
+
+int
+luaopen_luaha_core_auth(lua_State *L)
+{
+	if (sodium_init() < 0)
+		return (luaL_error(L, "auth: libsodium cannot be initialised"));
+	luaL_newlib(L, auth_funcs);
+	lua_pushinteger(L, crypto_auth_KEYBYTES);
+	lua_setfield(L, -2, "KEYBYTES");
+	lua_pushinteger(L, crypto_auth_BYTES);
+	lua_setfield(L, -2, "BYTES");
+	return (1);
+}
