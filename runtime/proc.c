@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -463,8 +464,51 @@ proc_gc(lua_State *L)
 	return (0);
 }
 
+/* Signals proc.kill knows by name, as kill(1) spells them. */
+static const struct {
+	const char	*name;
+	int		 signo;
+} proc_signals[] = {
+	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "KILL", SIGKILL },
+	{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "TERM", SIGTERM }, { "CONT", SIGCONT },
+	{ "STOP", SIGSTOP }, { NULL, 0 }
+};
+
+/*
+ * kill(pid [, signal]): sends signal (a name such as "TERM", the default, or a number) to pid,
+ * as kill(2) does, a negative pid being a process group. true, or nil, "kill PID: <reason>".
+ */
+static int
+proc_lua_kill(lua_State *L)
+{
+	lua_Integer	 pid = luaL_checkinteger(L, 1);
+	int		 signo = SIGTERM, i;
+
+	luaL_argcheck(L, pid != 0 && pid >= INT_MIN && pid <= INT_MAX, 1, "not a process id");
+	if (lua_isinteger(L, 2)) {
+		lua_Integer n = lua_tointeger(L, 2);
+
+		luaL_argcheck(L, n >= 0 && n < NSIG, 2, "not a signal number");
+		signo = (int)n;
+	} else if (!lua_isnoneornil(L, 2)) {
+		const char *name = luaL_checkstring(L, 2);
+
+		for (i = 0; proc_signals[i].name != NULL; i++)
+			if (strcmp(proc_signals[i].name, name) == 0)
+				break;
+		if (proc_signals[i].name == NULL)
+			return (luaL_argerror(L, 2, lua_pushfstring(L, "unknown signal \"%s\"", name)));
+		signo = proc_signals[i].signo;
+	}
+	if (kill((pid_t)pid, signo) == -1)
+		return (luaha_fail(L, "kill %d: %s", (int)pid, strerror(errno)));
+	lua_pushboolean(L, 1);
+	return (1);
+}
+
 static const luaL_Reg proc_funcs[] = {
 	{ "run", proc_run },
+	{ "kill", proc_lua_kill },
 	{ NULL, NULL }
 };
 
