@@ -1,22 +1,35 @@
--- policies/piranha.lua: Piranha's lvs and nanny in one process: the IPVS table from lvs.cf, health checks, reload, repair.
+-- policies/piranha.lua: Piranha's pulse, lvs and nanny in one process: heartbeat and takeover, the IPVS table, health checks.
 --[[
-Usage: luaha policies/piranha.lua [-c FILE] [--check] [--dry-run] [--foreground]
+Usage: luaha policies/piranha.lua [-c FILE] [--check] [--dry-run] [--role primary|backup]
+                                  [--forceactive] [--foreground]
 
 FILE is an lvs.cf, or a Lua configuration when its name ends in .lua (default
-/etc/sysconfig/ha/lvs.cf). This router acts as the active one: the heartbeat that
-chooses between active and backup is not part of this policy yet. It runs in the
-foreground. SIGHUP re-reads the configuration; SIGTERM and SIGINT stop it and leave the
-IPVS table as it is, so that a restart drops no connection: at start the entries the
-kernel already has are taken as they are until their first check.
+/etc/sysconfig/ha/lvs.cf). The router's role is primary when it has the `primary` address,
+backup when it has the `backup` one (or --role). With `backup_active = 1` the two routers
+exchange heartbeats (lua/luaha/pulse.lua) and the active one holds the VIPs, announces them
+with gratuitous ARP, and programs IPVS; both check the real servers all the time, so a
+takeover programs only healthy ones. Alone (`backup_active = 0`) the primary is active at
+once. It runs in the foreground. SIGHUP re-reads the configuration. SIGTERM and SIGINT: with a
+partner, the router hands over (it tells the partner, which takes over at once) and removes its
+VIPs and services; alone, it leaves the VIPs and the IPVS table as they are, so that a restart
+drops no connection: at start the entries the kernel already has are taken as they are until
+their first check.
+
+The module table `piranha` (the policy's return value and a global) holds the running state
+and the transition hooks, which a custom policy may wrap (examples/).
 ]]
 local luaha = require "luaha"
 local lvscf = require "luaha.lvscf"
 local lvs = require "luaha.lvs"
 local nanny = require "luaha.nanny"
+local pulse = require "luaha.pulse"
+local heartbeat = require "luaha.heartbeat"
+local vips = require "luaha.vips"
 
-local ipvs, log = luaha.ipvs, luaha.log
+local ipvs, log, link = luaha.ipvs, luaha.log, luaha.link
 
-local usage = "usage: luaha policies/piranha.lua [-c FILE] [--check] [--dry-run] [--foreground]"
+local usage = "usage: luaha policies/piranha.lua [-c FILE] [--check] [--dry-run] [--role primary|backup]"
+    .. " [--forceactive] [--foreground]"
 
 local function parse_args(args)
     local o = { config = "/etc/sysconfig/ha/lvs.cf" }
@@ -30,6 +43,11 @@ local function parse_args(args)
             o.check = true
         elseif a == "--dry-run" then
             o.dry_run = true
+        elseif a == "--role" and (args[i + 1] == "primary" or args[i + 1] == "backup") then
+            o.role = args[i + 1]
+            i = i + 1
+        elseif a == "--forceactive" then
+            o.forceactive = true
         elseif a ~= "--foreground" then     -- the foreground is the only way it runs for now
             return nil
         end
@@ -48,15 +66,21 @@ end
 local function key(v, rs) return v.name .. "/" .. rs.name end
 
 --[[
-The running state: the model, a monitor per active real server, the table last applied
-(passed to apply as current, so that a health change does not read the whole kernel table).
+The running state (documented in luaha(8) for `luaha attach`): the model; a monitor per active
+real server; the table last applied (passed to apply as current, so that a health change does
+not read the whole kernel table); the pulse; the VIPs held.
 ]]
-local state = { monitors = {}, tasks = {} }
+local piranha = { state = { monitors = {}, tasks = {}, vips = {}, garps = {} } }
+local state = piranha.state
+_G.piranha = piranha
 
 local function weight_of(v, rs)
     local mon = state.monitors[key(v, rs)]
     return mon and mon:weight()
 end
+
+-- Whether this router is (or is becoming) the active one: health changes during an activation count.
+local function active() return not state.pulse or state.pulse.want == "active" end
 
 -- Makes the kernel's table what the model and the health say. Logs what it changed; returns the report or nil.
 local function program(why)
@@ -76,14 +100,14 @@ local function program(why)
     return report
 end
 
--- Health changes in one turn of the loop are applied together.
+-- Health changes in one turn of the loop are applied together, by the active router only.
 local pending = false
 local function changed()
-    if pending then return end
+    if pending or not active() then return end
     pending = true
     luaha.spawn(function()
         pending = false
-        program("health")
+        if active() then program("health") end
     end)
 end
 
@@ -104,7 +128,7 @@ local function adopt_kernel_table()
         local skey = v.active and ipvs.normalize(lvs.service(state.model, v)).key
         for _, rs in ipairs(v.active and v.servers or {}) do
             local mon = state.monitors[key(v, rs)]
-            local d = mon and dests[skey .. " " .. dest_key(rs.address, rs.port or v.port)]
+            local d = mon and not mon.checked and dests[skey .. " " .. dest_key(rs.address, rs.port or v.port)]
             if d then
                 mon.state = d.weight == 0 and v.quiesce_server and "quiesced" or "in"
                 mon.working = d.weight > 0 and math.min(d.weight, rs.weight) or rs.weight
@@ -150,7 +174,220 @@ local function start_monitors(old)
     end
 end
 
-local start_reconcile
+-- Someone may change the table by hand: every `reconcile` seconds it is read and repaired.
+local function start_reconcile()
+    if state.reconcile then state.reconcile:cancel() end
+    state.reconcile = luaha.every(state.model.reconcile, function()
+        if not active() then return end
+        state.table = nil           -- read the kernel, not what we last applied
+        local report = program("reconcile")
+        if report and #report.ops > 0 then
+            log.warning("reconcile: repaired the kernel's table: %s", table.concat(report.ops, "; "))
+        end
+    end)
+end
+
+-- argv_of(line): a command line of the configuration as pulse split it: on blanks, no shell, quotes removed.
+local function argv_of(line)
+    local argv = {}
+    for word in line:gmatch("%S+") do argv[#argv + 1] = word:gsub('^"(.*)"$', "%1") end
+    return argv
+end
+
+-- command(what, line): runs active_cmd or inactive_cmd, not waited for, as pulse did.
+local function command(what, line)
+    if not line then return end
+    local argv = argv_of(line)
+    luaha.spawn(function()
+        local r, err = luaha.proc.run(argv, { timeout = 60 })
+        if not r then
+            log.err("%s: %s", what, err)
+        elseif r.status ~= 0 then
+            log.warning("%s %s exited with status %s", what, line, tostring(r.status or r.signal))
+        end
+    end)
+end
+
+-- syncdaemon(role): the IPVS connection-sync daemon as pulse ran it (piranha.md 3.8): stop both, start one.
+local function syncdaemon(role)
+    local m = state.model
+    if not m.syncdaemon then return end
+    for _, s in ipairs({ "backup", "master" }) do ipvs.stop_daemon(s) end
+    local ok, err = ipvs.start_daemon({ state = role, ifname = m.syncd_iface, syncid = m.syncd_id & 0xff })
+    if not ok then log.err("sync daemon (%s): %s", role, err) end
+end
+
+-- Gratuitous ARPs for the VIPs: a burst now, then one refresh every garp_refresh seconds while active.
+local function stop_announcing()
+    for _, t in ipairs(state.garps) do t:cancel() end
+    state.garps = {}
+    if state.refresh then state.refresh:cancel() end
+    state.refresh = nil
+end
+
+local function announce(count)
+    local m = state.model
+    for _, t in ipairs(vips.announce(state.vips, count or m.garp_count, m.garp_interval)) do
+        state.garps[#state.garps + 1] = t
+    end
+end
+
+local function start_announcing()
+    stop_announcing()
+    if state.model.garp_count > 0 then announce() end
+    if state.model.garp_refresh > 0 then
+        state.refresh = luaha.every(state.model.garp_refresh, function() announce(1) end)
+    end
+end
+
+--[[
+step(what, fn, ...): one step of a transition; its failure (nil, err) or error (with its traceback)
+is logged and the next steps still run.
+]]
+local function step(what, fn, ...)
+    local ok, res, err = xpcall(fn, debug.traceback, ...)
+    if not ok then
+        log.err("%s: %s", what, res)
+    elseif res == nil and err then
+        log.err("%s: %s", what, err)
+    end
+end
+
+local function program_on_activation()
+    state.table = nil
+    adopt_kernel_table()
+    program("activate")
+    start_reconcile()
+end
+
+local function remove_services()
+    if state.reconcile then state.reconcile:cancel() end
+    state.reconcile, state.table = nil, nil
+    local report, err = ipvs.apply({})
+    if not report then return nil, err end
+    for _, op in ipairs(report.ops) do log.info("ipvsadm %s (deactivate)", op) end
+    return true
+end
+
+local function vips_up()
+    state.vips = vips.of(state.model)
+    return vips.up(state.vips)
+end
+
+local function vips_down()
+    state.vips = {}
+    return vips.down(vips.of(state.model))
+end
+
+--[[
+The transitions (hooks of the pulse; a custom policy may wrap piranha.activate and the others).
+activate: the IPVS table first (only checked real servers), then the VIPs and their ARPs, so
+that the first packet to reach this router finds its service. Each step runs even when one
+before it failed.
+]]
+function piranha.activate(_, reason)
+    local m = state.model
+    log.info("activating: %s", reason)
+    command("active_cmd", m.active_cmd)
+    step("sync daemon", syncdaemon, "master")
+    if m.service ~= "fos" then step("ipvs", program_on_activation) end
+    step("VIPs", vips_up)
+    step("gratuitous ARP", start_announcing)
+    if m.service == "fos" then step("fos", piranha.fos_start) end
+end
+
+-- deactivate: the reverse, in the reverse order.
+function piranha.deactivate(_, reason)
+    local m = state.model
+    log.info("deactivating: %s", reason)
+    if m.service == "fos" then step("fos", piranha.fos_stop) end
+    stop_announcing()
+    step("VIPs", vips_down)
+    if m.service ~= "fos" then step("ipvs", remove_services) end
+    step("sync daemon", syncdaemon, "backup")
+    command("inactive_cmd", m.inactive_cmd)
+end
+
+-- announce: the active primary heard an active partner: its VIPs are announced again.
+function piranha.announce()
+    command("active_cmd", state.model.active_cmd)
+    announce()
+end
+
+-- fos mode (piranha.md 1.7): the failover services' stop_cmd then start_cmd, in order; stop_cmd in reverse.
+local function run_cmd(what, line)
+    if not line then return true end
+    local r, err = luaha.proc.run(argv_of(line), { timeout = 60 })
+    if r and r.status == 0 then return true end
+    log.err("%s %s: %s", what, line, r and ("status " .. tostring(r.status or r.signal)) or err)
+    return false
+end
+
+function piranha.fos_start()
+    for _, f in ipairs(state.model.failovers) do
+        if f.active then
+            run_cmd("stop_cmd", f.stop_cmd)
+            log.info("Starting local service %s:%d ...", f.address, f.port)
+            if not run_cmd("start_cmd", f.start_cmd) then
+                log.err("Failed to start service %s:%d!", f.address, f.port)
+            end
+        end
+    end
+end
+
+function piranha.fos_stop()
+    local fs = state.model.failovers
+    for i = #fs, 1, -1 do
+        if fs[i].active then run_cmd("stop_cmd", fs[i].stop_cmd) end
+    end
+end
+
+--[[
+Link monitoring (monitor_links, piranha.md 3.9): the interfaces holding this router's heartbeat
+addresses and its VIPs; any of them down or without carrier blocks the active role.
+]]
+local function watched_links(addresses)
+    local devs, list = {}, link.addrs() or {}
+    for _, a in ipairs(list) do
+        local bare = a.address:match("^[^/]+")
+        for _, want in ipairs(addresses) do
+            if bare == want then devs[a.dev] = true end
+        end
+    end
+    for _, a in ipairs(vips.of(state.model)) do devs[a.dev] = true end
+    return devs
+end
+
+local function check_links(devs)
+    local down = {}
+    for _, l in ipairs(link.links() or {}) do
+        if devs[l.name] and not (l.up and l.carrier) then down[#down + 1] = l.name end
+    end
+    table.sort(down)
+    return down
+end
+
+local function monitor_links(addresses)
+    local devs = watched_links(addresses)
+    local was_down = false
+    local function evaluate()
+        local down = check_links(devs)
+        if #down > 0 and not was_down then
+            log.warning("NIC link down: %s", table.concat(down, ", "))
+            log.warning("Local NIC link failure: Pulse disabled")
+            state.pulse:block("link", "local link failure")
+        elseif #down == 0 and was_down then
+            log.info("Local NIC link(s) restored: Pulse enabled")
+            state.pulse:block("link", nil)
+        end
+        was_down = #down > 0
+    end
+    local watcher, err = link.watch(function(ev)
+        if ev.type == "link" and devs[ev.name] then evaluate() end
+    end)
+    if not watcher then log.err("monitor_links: %s", err) end
+    evaluate()
+end
 
 local function reload(path)
     local m, errors = load(path)
@@ -159,11 +396,88 @@ local function reload(path)
         log.err("reload: %s has errors; the running configuration stays", path)
         return
     end
-    local old = state.monitors
+    local old, old_vips = state.monitors, state.vips
     state.model = m
     start_monitors(old)
-    program("reload")
-    start_reconcile()
+    if state.pulse then
+        state.pulse.serial, state.pulse.digest = m.serial_no, heartbeat.digest(lvscf.write(m))
+    end
+    if active() then
+        program("reload")
+        start_reconcile()
+        -- VIPs no block asks for any more go; new ones come up and are announced.
+        local new, keep = vips.of(m), {}
+        for _, a in ipairs(new) do keep[a.address .. " " .. a.dev .. " " .. a.prefix] = true end
+        local gone = {}
+        for _, a in ipairs(old_vips) do
+            if not keep[a.address .. " " .. a.dev .. " " .. a.prefix] then gone[#gone + 1] = a end
+        end
+        vips.down(gone)
+        state.vips = new
+        local ok, err = vips.up(new)
+        if not ok then log.err("VIPs: %s", err) end
+        start_announcing()
+    end
+end
+
+-- local_addresses(): the set of this host's addresses, without prefix.
+local function local_addresses()
+    local set = {}
+    for _, a in ipairs(link.addrs() or {}) do set[a.address:match("^[^/]+")] = true end
+    return set
+end
+
+--[[
+The role and the heartbeat channels: primary iff this host has the primary address (any
+address, any label; piranha.md 1.2), backup iff it has the backup one.
+]]
+local function role_of(m, forced)
+    if forced then return forced end
+    local here = local_addresses()
+    if m.primary and here[m.primary] then return "primary" end
+    if m.backup and here[m.backup] then return "backup" end
+    if not m.primary and not m.backup_active then return "primary" end
+    return nil, ("this host has neither the primary address %s nor the backup address %s"):format(
+        tostring(m.primary), tostring(m.backup))
+end
+
+local function channels_of(m, role)
+    if not m.backup_active then return {} end
+    local own, peer = role, role == "primary" and "backup" or "primary"
+    local list = { { address = m[own], peer = m[peer] } }
+    local own_private, peer_private = m[own .. "_private"], m[peer .. "_private"]
+    if own_private and peer_private and own_private ~= m[own] then
+        list[2] = { address = own_private, peer = peer_private }
+    end
+    return list
+end
+
+local function dry_run(m)
+    local desired = lvs.desired(m)
+    local ok, info = pcall(ipvs.info)
+    if not ok or not info then
+        io.stderr:write("ipvs: the kernel cannot be read: ", (tostring(info):gsub("^.-:%d+: ", "")), "\n")
+        info = { version = "1.2.1", conn_tab_size = 4096 }
+    end
+    io.write(ipvs.format(desired, info))
+    local rok, report, err = pcall(ipvs.apply, desired, { dry_run = true })
+    if rok and report then
+        print(("# from the kernel's table: %d to add, %d to change, %d to remove"):format(
+            report.added, report.changed, report.removed))
+        for _, op in ipairs(report.ops) do print(op) end
+    else
+        print("# the kernel's table cannot be read: " .. tostring(rok and err or report):gsub("^.-:%d+: ", ""))
+    end
+    return 0
+end
+
+-- The number of active blocks of the service's kind: without one there is nothing to do.
+local function active_blocks(m)
+    local n = 0
+    for _, b in ipairs(m.service == "fos" and m.failovers or m.virtuals) do
+        if b.active then n = n + 1 end
+    end
+    return n
 end
 
 local function main(args)
@@ -181,50 +495,67 @@ local function main(args)
         print(o.config .. ": OK")
         return 0
     end
-    if o.dry_run then
-        local desired = lvs.desired(m)
-        local ok, info = pcall(ipvs.info)
-        if not ok or not info then
-            io.stderr:write("ipvs: the kernel cannot be read: ", (tostring(info):gsub("^.-:%d+: ", "")), "\n")
-            info = { version = "1.2.1", conn_tab_size = 4096 }
-        end
-        io.write(ipvs.format(desired, info))
-        local rok, report, err = pcall(ipvs.apply, desired, { dry_run = true })
-        if rok and report then
-            print(("# from the kernel's table: %d to add, %d to change, %d to remove"):format(
-                report.added, report.changed, report.removed))
-            for _, op in ipairs(report.ops) do print(op) end
-        else
-            print("# the kernel's table cannot be read: " .. tostring(rok and err or report):gsub("^.-:%d+: ", ""))
-        end
+    if o.dry_run then return dry_run(m) end
+    if active_blocks(m) == 0 then
+        io.stderr:write(("piranha: no active %s services defined in %s\n"):format(m.service, o.config))
+        return 1
+    end
+    local role, err = role_of(m, o.role)
+    if not role then
+        io.stderr:write("piranha: ", err, "\n")
+        return 1
+    end
+    log.info("STARTING PULSE AS %s", role == "primary" and "MASTER" or "BACKUP")
+    if role == "backup" and not m.backup_active then
+        log.info("We are backup node and backup is marked inactive -- exiting pulse")
         return 0
     end
+    local hb_key
+    if m.heartbeat_key then
+        hb_key, err = heartbeat.read_key(m.heartbeat_key)
+        if not hb_key then
+            io.stderr:write("piranha: ", err, "\n")
+            return 1
+        end
+    end
     state.model = m
-    start_monitors(nil)
-    adopt_kernel_table()
-    if not program("start") then return 1 end
+    if m.service ~= "fos" then start_monitors(nil) end
+    local channels = channels_of(m, role)
+    state.pulse = pulse.new({
+        role = role, channels = channels, port = m.heartbeat_port,
+        keepalive = m.keepalive, deadtime = m.deadtime, key = hb_key,
+        serial = m.serial_no, digest = heartbeat.digest(lvscf.write(m)), forceactive = o.forceactive,
+        activate = function(...) return piranha.activate(...) end,
+        deactivate = function(...) return piranha.deactivate(...) end,
+        announce = function(...) return piranha.announce(...) end,
+    })
+    if #channels > 0 then syncdaemon("backup") end
+    local ok
+    ok, err = state.pulse:start()
+    if not ok then
+        io.stderr:write("piranha: ", err, "\n")
+        return 1
+    end
+    if m.monitor_links and #channels > 0 then
+        local own = {}
+        for _, ch in ipairs(channels) do own[#own + 1] = ch.address end
+        monitor_links(own)
+    end
     luaha.on_signal("HUP", function() reload(o.config) end)
     for _, sig in ipairs({ "TERM", "INT" }) do
         luaha.on_signal(sig, function()
-            log.info("Terminating due to signal %s; the IPVS table stays as it is", sig)
+            if #channels > 0 then
+                log.info("Terminating due to signal %s: handing over to the partner", sig)
+                state.pulse:stop()
+            else
+                log.info("Terminating due to signal %s; the VIPs and the IPVS table stay as they are", sig)
+            end
             luaha.exit(0)
         end)
     end
-    start_reconcile()
     return 0
-end
-
--- Someone may change the table by hand: every `reconcile` seconds it is read and repaired.
-function start_reconcile()
-    if state.reconcile then state.reconcile:cancel() end
-    state.reconcile = luaha.every(state.model.reconcile, function()
-        state.table = nil           -- read the kernel, not what we last applied
-        local report = program("reconcile")
-        if report and #report.ops > 0 then
-            log.warning("reconcile: repaired the kernel's table: %s", table.concat(report.ops, "; "))
-        end
-    end)
 end
 
 local status = main(arg)
 if status ~= 0 then luaha.exit(status) end
+return piranha

@@ -27,6 +27,7 @@ luaha extensions, marked `ext` in the tables below: `keepalive`, `deadtime`, `ch
 reentry / timeout as in nanny), `fall` (failed checks to go down, default 1), `check_interval`
 (nil: timeout), `weight_ramp` (nanny's slow start, default on), `heartbeat_key` (a key file for
 authenticated heartbeats), `garp_count` and `garp_interval` (gratuitous ARPs at takeover),
+`garp_refresh` (seconds between the single ARPs that keep announcing the VIPs while active, 0 off),
 `status_listen` (where luaha answers status queries).
 
 Errors read `FILE:LINE: [virtual "NAME": [server "NAME": ]]OPTION: PROBLEM` with Piranha's own message
@@ -73,6 +74,7 @@ local globals = {
     { "heartbeat_key", "str", ext = true },
     { "garp_count", "int", 5, min = 0, max = 100, ext = true },
     { "garp_interval", "secs", 1, frac = true, positive = true, ext = true },
+    { "garp_refresh", "secs", 10, frac = true, min = 0, ext = true },
     { "status_listen", "str", ext = true },
 }
 

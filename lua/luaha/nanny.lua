@@ -114,6 +114,7 @@ have changed. Logs the transitions with nanny's texts, so existing log watchers 
 ]]
 function monitor:step(ok, reason)
     local before = self:weight()
+    self.checked = true
     if ok then
         self.failures = 0
         self.count = self.count + 1
@@ -169,10 +170,19 @@ function nanny.run_probe(monitors, on_change)
     local spec = first:spec()
     while true do
         -- A check that raises is a failed check, logged with its traceback; the monitors go on.
+        local started = luaha.now()
         local pok, ok, err = xpcall(check.run, debug.traceback, spec)
         if not pok then
             luaha.log.err("%s: check raised: %s", first.name, ok)
             ok, err = nil, "the check raised an error"
+        end
+        local took = luaha.now() - started
+        if not ok and pok and took > spec.timeout + 0.25 then
+            -- Only a process that was stopped or starved sees a check outlast its timeout this much:
+            -- the server is not to blame, and the check is run again at once.
+            luaha.log.warning("%s: a check failed after %.1f s with a timeout of %g s: this process was stalled;"
+                .. " not counted", first.name, took, spec.timeout)
+            goto again
         end
         for _, mon in ipairs(monitors) do
             local changed = mon:step(ok, err)
@@ -180,6 +190,7 @@ function nanny.run_probe(monitors, on_change)
             if changed then on_change(mon) end
         end
         luaha.sleep(first.interval)
+        ::again::
     end
 end
 

@@ -23,7 +23,7 @@ network = direct
 reconcile = 1
 virtual web {
      active = 1
-     address = 192.0.2.212 eth0:1
+     address = 192.0.2.212 br0:1
      port = 80
      persistent = 30
      send = "GET / HTTP/1.0\r\n\r\n"

@@ -3,9 +3,8 @@
 . "$(dirname "$0")/../lib/piranha.bash"
 piranha_test piranha-traffic-survives
 
-# The director is this namespace, on the bridge, owning the VIP as the active router would.
+# The director is this namespace, on the bridge; the policy, alone (backup_active = 0), puts the VIP on br0:1.
 piranha_bridge client rs1 rs2
-ip addr add 192.0.2.212/32 dev br0 || fail "the VIP on the director"
 ip -n client addr add 192.0.2.10/24 dev eth0 || fail "client address"
 ip -n rs1 addr add 192.0.2.204/24 dev eth0 && ip -n rs2 addr add 192.0.2.205/24 dev eth0 || fail "rs addresses"
 for ns in rs1 rs2; do		# direct routing: the VIP on lo, never answered for in ARP
@@ -22,7 +21,7 @@ network = direct
 reconcile = 2
 virtual web {
      active = 1
-     address = 192.0.2.212 eth0:1
+     address = 192.0.2.212 br0:1
      port = 80
      scheduler = rr
      timeout = 1
@@ -41,7 +40,7 @@ virtual web {
 }
 virtual hold {
      active = 1
-     address = 192.0.2.212 eth0:1
+     address = 192.0.2.212 br0:1
      port = 81
      send = "ping\n"
      expect = "ping"

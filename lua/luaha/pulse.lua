@@ -1,0 +1,342 @@
+-- lua/luaha/pulse.lua: two routers' heartbeat and the decision which of them is active, as Piranha's pulse made it.
+--[[
+A pulse sends luaha heartbeats (lua/luaha/heartbeat.lua) to its peer every `keepalive` seconds
+over each channel (a public and optionally a private address pair), and declares the peer dead
+when no valid heartbeat arrived on any channel for `deadtime` seconds. Its decisions, with
+Piranha's log texts (piranha.md 3.4), improved where the spec asks:
+
+  - a passive router whose peer is dead activates ("partner dead: activating lvs");
+  - a passive primary that hears a passive backup activates at once, and a passive backup that
+    hears a passive primary waits for it (for `deadtime` at most): whatever the start order,
+    the primary ends up active; a returning primary that hears an active backup stays passive
+    (no automatic failback) unless started with forceactive;
+  - a peer that is leaving (stopping, handing over, or whose link failed) is replaced at once;
+  - when both are active, the backup stands down at the first heartbeat it hears and the
+    primary re-announces its addresses (the `announce` hook, at most once per deadtime);
+  - a blocked router (its link failed) stands down and tells its peer it is leaving.
+
+A pulse starts in the state "starting": until it knows what it is to be, it leaves what a
+previous run left behind as it is (so a restarted active router that becomes active again drops
+nothing). The transitions are the hooks given to new(): activate(p, reason), deactivate(p, reason),
+announce(p, reason). They run in a task of their own, one at a time; a hook may wait. A policy
+wraps them to add conditions or work. The heartbeat tasks never wait for a hook.
+]]
+local luaha = require "luaha"
+local heartbeat = require "luaha.heartbeat"
+
+local log = luaha.log
+
+local pulse = {}
+local P = {}
+P.__index = P
+
+local LOG_EVERY = 10        -- seconds between two log lines about the same kind of refused packet
+local HISTORY = 100         -- transitions kept in status.transitions
+
+--[[
+new(opts): a pulse, not started. opts: role ("primary" | "backup"); channels, an array of
+{address = own address, peer = peer's address} (empty: no peer, the router is alone); port;
+keepalive; deadtime; key (32 bytes, or nil for unauthenticated heartbeats); serial; digest
+(8 bytes); forceactive; activate, deactivate, announce (the hooks; each may be nil).
+]]
+function pulse.new(opts)
+    assert(opts.role == "primary" or opts.role == "backup", "pulse: role is primary or backup")
+    local p = setmetatable({
+        role = opts.role, channels = opts.channels or {}, port = opts.port or 539,
+        keepalive = opts.keepalive or 2, deadtime = opts.deadtime or 5,
+        key = opts.key, serial = opts.serial or 0, digest = opts.digest or ("\0"):rep(8),
+        forceactive = opts.forceactive,
+        hooks = { activate = opts.activate, deactivate = opts.deactivate, announce = opts.announce },
+        state = "starting", want = "passive", counter = 0, blocked = {}, tasks = {}, sockets = {},
+        peer = { state = "unknown", counter = 0 },
+        stats = { sent = 0, received = 0, refused = {}, send_errors = 0 },
+        transitions = {}, logged = {},
+    }, P)
+    return p
+end
+
+-- warn_limited(kind, fmt, ...): a warning, at most one per LOG_EVERY seconds per kind, counting the rest.
+function P:warn_limited(kind, fmt, ...)
+    local l = self.logged[kind] or { at = -math.huge, quiet = 0 }
+    self.logged[kind] = l
+    local now = luaha.now()
+    if now - l.at < LOG_EVERY then
+        l.quiet = l.quiet + 1
+        return
+    end
+    local args = table.pack(...)
+    args.n = args.n + 1
+    args[args.n] = l.quiet > 0 and (" (and %d more in %d s)"):format(l.quiet, math.floor(now - l.at)) or ""
+    log.warning(fmt .. "%s", table.unpack(args, 1, args.n))
+    l.at, l.quiet = now, 0
+end
+
+-- The state this router announces.
+function P:announced_state()
+    if self.leaving or next(self.blocked) then return "leaving" end
+    return self.want
+end
+
+-- send(): one heartbeat on every channel, now.
+function P:send()
+    -- old_counter is one sent at least deadtime ago: a peer that has not heard it does not hear us.
+    local now = luaha.now()
+    if not self.marked_at or now - self.marked_at >= self.deadtime then
+        self.old_counter, self.marked_counter, self.marked_at = self.marked_counter, self.counter, now
+    end
+    for i, ch in ipairs(self.channels) do
+        local sock = self.sockets[i]
+        if sock then
+            self.counter = math.max(self.counter + 1, math.floor(luaha.time() * 1e6))
+            local packet = heartbeat.encode({ role = self.role, state = self:announced_state(), serial = self.serial,
+                digest = self.digest, counter = self.counter, heard = self.peer.counter }, self.key)
+            local ok, err = sock:sendto(packet, ch.peer, self.port)
+            if ok then
+                self.stats.sent = self.stats.sent + 1
+            else
+                self.stats.send_errors = self.stats.send_errors + 1
+                self:warn_limited("send" .. i, "heartbeat to %s: %s", ch.peer, err)
+            end
+        end
+    end
+end
+
+-- refuse(why, from): count and log (rate-limited) a heartbeat that is not taken.
+function P:refuse(why, from)
+    self.stats.refused[why] = (self.stats.refused[why] or 0) + 1
+    self:warn_limited("refused " .. why, "heartbeat from %s refused: %s", from, why)
+end
+
+--[[
+set(want, reason): decide to be active or passive; the hooks run in the transition task. The
+peer hears of an activation at once.
+]]
+function P:set(want, reason)
+    if self.want == want then return end
+    self.want, self.reason = want, reason
+    log.info("%s", reason)
+    if want == "active" then self:send() end
+    self:drive()
+end
+
+-- drive(): run the hooks until the state is the one wanted, in one task.
+function P:drive()
+    if self.driver then return end
+    self.driver = luaha.spawn(function()
+        while self.state ~= self.want do
+            local to, reason, started = self.want, self.reason, luaha.now()
+            local hook = self.hooks[to == "active" and "activate" or "deactivate"]
+            local ok, err = true, nil
+            if hook then ok, err = xpcall(hook, debug.traceback, self, reason) end
+            if not ok then log.err("%s: %s", to == "active" and "activate" or "deactivate", err) end
+            self.state = to
+            local t = { at = luaha.time(), to = to, reason = reason, seconds = luaha.now() - started, ok = ok }
+            table.insert(self.transitions, t)
+            if #self.transitions > HISTORY then table.remove(self.transitions, 1) end
+            log.info("now %s (%s), in %.3f s", to, reason, t.seconds)
+        end
+        self.driver = nil
+    end)
+    self.driver:name("pulse transition")
+end
+
+-- announce(reason): the active primary tells the network again where its addresses are, at most once per deadtime.
+function P:announce(reason)
+    local now = luaha.now()
+    if self.announced_at and now - self.announced_at < self.deadtime then return end
+    self.announced_at = now
+    log.info("%s", reason)
+    if self.hooks.announce then
+        luaha.spawn(function()
+            local ok, err = xpcall(self.hooks.announce, debug.traceback, self, reason)
+            if not ok then log.err("announce: %s", err) end
+        end)
+    end
+end
+
+-- consider(): activate when the peer's last word allows it.
+function P:consider()
+    if self.want ~= "passive" or next(self.blocked) or self.leaving then return end
+    local peer, other = self.peer, self.role == "primary" and "backup" or "primary"
+    if peer.state == "dead" then
+        self:set("active", "partner dead: activating lvs")
+    elseif peer.state == "leaving" then
+        self:set("active", other .. " leaving: activating lvs")
+    elseif peer.state == "passive" then
+        if self.role == "primary" then
+            self:set("active", "backup inactive: activating lvs")
+        elseif luaha.now() - peer.passive_since >= self.deadtime then
+            self:set("active", "primary inactive: activating lvs")
+        end
+    end
+end
+
+-- receive(pkt, from): a valid heartbeat from the peer.
+function P:receive(pkt, from)
+    local peer, now = self.peer, luaha.now()
+    if pkt.counter <= peer.counter then return self:refuse("replayed", from) end
+    self.stats.received = self.stats.received + 1
+    if pkt.state == "passive" and peer.state ~= "passive" then peer.passive_since = now end
+    peer.state, peer.role, peer.counter, peer.serial = pkt.state, pkt.role, pkt.counter, pkt.serial
+    peer.heard_at, peer.address = now, from
+    self.deadline = now + self.deadtime
+    if pkt.digest ~= self.digest then
+        self:warn_limited("digest", "partner's configuration differs from ours (serial_no %d there, %d here)",
+            pkt.serial, self.serial)
+    end
+    if pkt.role == self.role then
+        self:warn_limited("role", "partner %s says it is %s too: check the primary and backup addresses",
+            from, pkt.role)
+    end
+    if self.leaving then return end        -- stopping: the peer's word is only awaited (stop)
+    if pkt.state == "active" and self.want == "active" then
+        if self.role == "backup" then
+            self:send()
+            self:set("passive", "partner active: deactivating LVS")
+        else
+            self:send()
+            if self.old_counter and pkt.heard < self.old_counter then
+                self:warn_limited("oneway", "partner %s is active and does not hear us: heartbeats are lost one way", from)
+            end
+            self:announce("partner active: resending arps")
+        end
+    else
+        self:consider()
+    end
+    -- A router that has just started learns here that it is to be passive: what a previous run
+    -- left behind (addresses, the table) is cleared by the deactivate hook.
+    if self.state == "starting" and pkt.state == "active" and self.want == "passive" then
+        self.reason = "partner active: staying passive"
+        self:drive()
+    end
+end
+
+-- listen(i): the task reading channel i's socket.
+function P:listen(i)
+    local sock, ch = self.sockets[i], self.channels[i]
+    while true do
+        local data, from, port = sock:recvfrom()
+        if data then
+            if from ~= ch.peer or port ~= self.port then
+                self:refuse("not from the partner", ("%s:%s"):format(from, port))
+            else
+                local pkt, why = heartbeat.decode(data, self.key)
+                if pkt then self:receive(pkt, from) else self:refuse(why, from) end
+            end
+        else
+            self:warn_limited("recv" .. i, "heartbeat channel %s: %s", ch.address, from)
+            luaha.sleep(self.keepalive)
+        end
+    end
+end
+
+-- The dead timer: deadtime without a heartbeat makes the peer dead.
+function P:watch()
+    while true do
+        local wait = self.deadline - luaha.now()
+        if wait > 0 then
+            luaha.sleep(wait)
+        else
+            if self.peer.state ~= "dead" then
+                if self.peer.state ~= "unknown" then log.warning("no heartbeat from the partner for %g s", self.deadtime) end
+                self.peer.state = "dead"
+            end
+            self:consider()
+            self.deadline = luaha.now() + self.deadtime
+        end
+    end
+end
+
+--[[
+start(): binds the channels (own address, port) and starts heartbeats and the dead timer.
+Returns true, or nil and the error of a socket that cannot be made.
+]]
+function P:start()
+    for i, ch in ipairs(self.channels) do
+        local sock, err = luaha.net.udp(ch.address:find(":", 1, true) and "inet6" or "inet")
+        if sock then
+            local ok
+            ok, err = sock:bind(ch.address, self.port)
+            if not ok then sock:close() sock = nil end
+        end
+        if not sock then
+            self:close()
+            return nil, ("heartbeat %s:%d: %s"):format(ch.address, self.port, err)
+        end
+        self.sockets[i] = sock
+    end
+    self.started_at = luaha.now()
+    self.deadline = self.started_at + self.deadtime
+    for i in ipairs(self.channels) do
+        self.tasks[#self.tasks + 1] = luaha.spawn(P.listen, self, i)
+    end
+    if #self.channels == 0 then
+        self:set("active", "no partner (backup_active = 0): activating lvs")
+        return true
+    end
+    self.tasks[#self.tasks + 1] = luaha.spawn(P.watch, self)
+    self.tasks[#self.tasks + 1] = luaha.every(self.keepalive, function() self:send() end)
+    if self.forceactive then self:set("active", "Forced active on startup: activating lvs") end
+    self:send()
+    return true
+end
+
+-- block(name, why): a reason not to be active (e.g. "link"); with why nil, the reason is gone.
+function P:block(name, why)
+    if why then
+        local first = not next(self.blocked)
+        self.blocked[name] = why
+        if first then self:send() end
+        if self.want == "active" then self:set("passive", why .. ": deactivating LVS") end
+    elseif self.blocked[name] then
+        self.blocked[name] = nil
+        if not next(self.blocked) then
+            -- What was heard before (or not heard, with the link down) is stale: the peer is
+            -- given a new deadtime to be heard before it can be found dead.
+            if self.peer.state == "dead" then self.peer.state = "unknown" end
+            self.deadline = luaha.now() + self.deadtime
+            self:send()
+            self:consider()
+        end
+    end
+end
+
+-- close(): stops the tasks and closes the sockets, at once.
+function P:close()
+    for _, t in ipairs(self.tasks) do t:cancel() end
+    for _, s in pairs(self.sockets) do s:close() end
+    self.tasks, self.sockets = {}, {}
+end
+
+--[[
+stop([timeout]): an orderly end: the peer is told at once that this router is leaving, so it
+takes over now, not after deadtime; an active router keeps its role until it hears the peer
+active (deadtime at most), so that no request finds nobody; then the active role is given up
+and the peer told again. Waits for the deactivation, at most timeout seconds (default 10).
+]]
+function P:stop(timeout)
+    self.leaving = true
+    self:send()
+    if self.state == "active" and #self.channels > 0 then
+        local until_ = luaha.now() + self.deadtime
+        while self.peer.state ~= "active" and luaha.now() < until_ do luaha.sleep(0.002) end
+    end
+    self.want, self.reason = "passive", "stopping"
+    self:drive()
+    if self.driver and self.driver ~= luaha.current() then self.driver:join(timeout or 10) end
+    self:send()
+    self:close()
+end
+
+-- status(): the pulse's view, a table for people and programs (see luaha-lua(7)).
+function P:status()
+    local peer = self.peer
+    return {
+        role = self.role, state = self.state, want = self.want, blocked = next(self.blocked) and self.blocked or nil,
+        peer = { state = peer.state, role = peer.role, address = peer.address, serial = peer.serial,
+                 heard = peer.heard_at and luaha.now() - peer.heard_at },
+        stats = self.stats, transitions = self.transitions,
+    }
+end
+
+return pulse

@@ -1,0 +1,114 @@
+-- lua/luaha/vips.lua: the virtual addresses an active router holds: which they are, bringing them up and down, announcing them.
+--[[
+A VIP is {address=, dev=, label=, prefix=}: `address = 192.0.2.212 eth0:1` in lvs.cf gives dev
+"eth0" (the physical interface, where gratuitous ARPs go out) and label "eth0:1". The prefix is
+vip_nmask's (nat_nmask's for the NAT router address), /32 (/128) without one: luaha never
+assumes a classful netmask as ifconfig did. Several virtual blocks may share one VIP; it is held
+once.
+]]
+local luaha = require "luaha"
+
+local link, log = luaha.link, luaha.log
+
+local vips = {}
+
+-- prefix_of(mask, address): the prefix length of a dotted-quad netmask, or the host prefix.
+local function prefix_of(mask, address)
+    if address:find(":", 1, true) then return 128 end
+    if not mask then return 32 end
+    local bits = 0
+    for octet in mask:gmatch("%d+") do
+        local n = tonumber(octet)
+        while n > 0 do
+            bits = bits + (n & 1)
+            n = n >> 1
+        end
+    end
+    return bits
+end
+
+local function vip(address, device, mask)
+    local dev = device:match("^[^:]+")
+    return { address = address, dev = dev, label = not address:find(":", 1, true) and device or nil,
+             prefix = prefix_of(mask, address) }
+end
+
+-- of(model): the distinct VIPs of the model's active virtual (or failover) blocks, and the NAT router address.
+function vips.of(m)
+    local list, seen = {}, {}
+    local blocks = m.service == "fos" and m.failovers or m.virtuals
+    for _, v in ipairs(blocks) do
+        if v.active and v.device and not seen[v.address] then
+            seen[v.address] = true
+            list[#list + 1] = vip(v.address, v.device, v.vip_nmask)
+        end
+    end
+    if m.service ~= "fos" and m.network == "nat" and m.nat_router and not seen[m.nat_router] then
+        list[#list + 1] = vip(m.nat_router, m.nat_router_device, m.nat_nmask)
+    end
+    return list
+end
+
+local function cidr(a) return a.address .. "/" .. a.prefix end
+
+-- has(a): whether the VIP is on its interface already (an error: nil and the reason).
+function vips.has(a)
+    local list, err = link.addrs(a.dev)
+    if not list then return nil, err end
+    for _, x in ipairs(list) do
+        if x.address == cidr(a) then return true end
+    end
+    return false
+end
+
+-- up(list): adds each VIP that is not there yet, with its label. Returns true, or nil and the errors.
+function vips.up(list)
+    local errors = {}
+    for _, a in ipairs(list) do
+        local have, err = vips.has(a)
+        if have == false then
+            local ok
+            ok, err = link.addr_add({ dev = a.dev, address = cidr(a), label = a.label })
+            if ok then log.info("%s up on %s", cidr(a), a.label or a.dev) end
+        end
+        if err then errors[#errors + 1] = err end
+    end
+    if #errors > 0 then return nil, table.concat(errors, "; ") end
+    return true
+end
+
+-- down(list): removes each VIP that is there. Returns true, or nil and the errors.
+function vips.down(list)
+    local errors = {}
+    for _, a in ipairs(list) do
+        local have, err = vips.has(a)
+        if have then
+            local ok
+            ok, err = link.addr_del({ dev = a.dev, address = cidr(a) })
+            if ok then log.info("%s down on %s", cidr(a), a.label or a.dev) end
+        end
+        if err then errors[#errors + 1] = err end
+    end
+    if #errors > 0 then return nil, table.concat(errors, "; ") end
+    return true
+end
+
+--[[
+announce(list, count, interval): gratuitous ARP (unsolicited neighbour advertisements for IPv6)
+for every VIP at once, count packets interval seconds apart. Returns the tasks sending them;
+cancelling them stops the bursts.
+]]
+function vips.announce(list, count, interval)
+    local tasks = {}
+    for _, a in ipairs(list) do
+        local t = luaha.spawn(function()
+            local ok, err = luaha.arp.garp(a.dev, a.address, { count = count, interval = interval })
+            if not ok then log.err("%s", err) end
+        end)
+        t:name("garp " .. a.address)
+        tasks[#tasks + 1] = t
+    end
+    return tasks
+end
+
+return vips
