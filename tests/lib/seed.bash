@@ -1,0 +1,169 @@
+# tests/lib/seed.bash: the seed's topology (piranha.md 6) in namespaces, for the UML scenario and `make demo`; sourced, not run.
+#
+# In the root namespace of a UML instance: a bridge br0 and, on it, the namespaces client
+# (192.0.2.10), r1 (primary, .210), r2 (backup, .211), rs1 (.204) and rs2 (.205), VIP .212.
+#   seed_setup             the namespaces, the DR real servers (policies/realserver.lua) and their HTTP servers
+#   seed_config [LINES]    $tmp/lvs.cf: the seed's lvs.cf with sub-second timers, a heartbeat key, and LINES
+#   seed_start NS [ARGS]   policies/piranha.lua in NS, its pid in pid_NS, its log in $tmp/NS.log
+#   seed_kill NS           SIGSTOP, the router's link cut, SIGKILL: the router is dead (seed_revive undoes the link)
+#   seed_has_vip NS        NS holds the VIP
+#   seed_neigh_is NS       the client's neighbour entry for the VIP has NS's MAC
+#   seed_get               one request through the VIP from the client: the real server's name
+#   until_ok CMD...        retry CMD every 0.05 s for at most 10 s
+#   fail WHY               "FAIL NAME: WHY" with the routers' logs, exit 1
+# The caller sets $name, $tmp and LUAHA (default ./luaha) and calls seed_cleanup at exit.
+
+LUAHA=${LUAHA:-./luaha}
+seed_ns=(client r1 r2 rs1 rs2)
+VIP=192.0.2.212
+
+fail()
+{
+	echo "FAIL $name: $*"
+	local ns
+	for ns in r1 r2; do
+		echo "  | --- $ns: ipvsadm -Ln"
+		ip netns exec $ns ipvsadm -Ln 2>&1 | sed 's/^/  | /'
+		echo "  | --- $ns: log"
+		tail -40 "$tmp/$ns.log" 2> /dev/null | sed 's/^/  | /'
+	done
+	exit 1
+}
+
+seed_cleanup()
+{
+	local ns
+	for ns in "${seed_ns[@]}" mallory; do
+		ip netns pids "$ns" 2> /dev/null | xargs -r kill -9
+		ip netns del "$ns" 2> /dev/null
+	done
+	ip link del br0 2> /dev/null
+	rm -rf "$tmp"
+}
+
+until_ok()
+{
+	local i
+	for i in $(seq 200); do "$@" && return 0; sleep 0.05; done
+	return 1
+}
+
+# seed_node NS ADDR: NS on the bridge with eth0 at ADDR/24.
+seed_node()
+{
+	ip netns add "$1" && ip -n "$1" link set lo up &&
+		ip link add name "v-$1" type veth peer name eth0 netns "$1" &&
+		ip link set "v-$1" master br0 && ip link set "v-$1" up && ip -n "$1" link set eth0 up &&
+		ip -n "$1" addr add "$2/24" dev eth0 || fail "namespace $1"
+}
+
+seed_setup()
+{
+	ip link add name br0 type bridge && ip link set br0 up || fail "bridge"
+	seed_node client 192.0.2.10
+	seed_node r1 192.0.2.210
+	seed_node r2 192.0.2.211
+	seed_node rs1 192.0.2.204
+	seed_node rs2 192.0.2.205
+	# The client learns the VIP's owner from gratuitous ARP even before it asked (arp_accept).
+	ip netns exec client sysctl -qw net.ipv4.conf.all.arp_accept=1 net.ipv4.conf.eth0.arp_accept=1 ||
+		fail "arp_accept"
+	local rs
+	for rs in rs1 rs2; do
+		ip netns exec $rs "$LUAHA" policies/realserver.lua --mode dr --vip $VIP \
+			--state "$tmp/$rs.state" > "$tmp/$rs-setup.log" 2>&1 || fail "realserver.lua on $rs: $(cat "$tmp/$rs-setup.log")"
+		ip netns exec $rs "$LUAHA" tests/lib/http-name.lua $rs > "$tmp/$rs-http.log" 2>&1 &
+	done
+	head -c 32 /dev/urandom > "$tmp/heartbeat.key"
+}
+
+seed_config()
+{
+	cat > "$tmp/lvs.cf" <<CF
+serial_no = 1
+primary = 192.0.2.210
+service = lvs
+backup_active = 1
+backup = 192.0.2.211
+heartbeat = 1
+heartbeat_port = 539
+keepalive = ${KEEPALIVE:-0.1}
+deadtime = ${DEADTIME:-0.5}
+heartbeat_key = $tmp/heartbeat.key
+garp_interval = 0.1
+network = direct
+debug_level = NONE
+syncdaemon = 0
+$*
+virtual web {
+     active = 1
+     address = $VIP eth0:1
+     vip_nmask = 255.255.255.0
+     port = 80
+     persistent = 30
+     send = "GET / HTTP/1.0\r\n\r\n"
+     expect = "HTTP"
+     use_regex = 0
+     load_monitor = none
+     scheduler = wrr
+     protocol = tcp
+     timeout = 1
+     reentry = 1
+     quiesce_server = 0
+     weight_ramp = 0
+     server rs204 {
+         address = 192.0.2.204
+         active = 1
+         weight = 1
+     }
+     server rs205 {
+         address = 192.0.2.205
+         active = 1
+         weight = 1
+     }
+}
+CF
+}
+
+seed_start()
+{
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$LUAHA" policies/piranha.lua -c "$tmp/lvs.cf" --foreground "$@" >> "$tmp/$ns.log" 2>&1 &
+	eval "pid_$ns=$!"
+}
+
+seed_kill()
+{
+	local pid
+	eval "pid=\$pid_$1"
+	kill -STOP "$pid"
+	echo 0x1002 > "/sys/class/net/v-$1/flags"	# IFF_UP cleared, without a fork
+	kill -KILL "$pid"
+	wait "$pid" 2> /dev/null
+}
+
+seed_revive()
+{
+	ip link set "v-$1" up
+}
+
+seed_has_vip()
+{
+	ip -n "$1" -o -4 addr show dev eth0 | grep -q " $VIP/"
+}
+
+seed_mac()
+{
+	ip -n "$1" -o link show dev eth0 | sed -n 's|.*link/ether \([0-9a-f:]*\) .*|\1|p'
+}
+
+seed_neigh_is()
+{
+	ip -n client neigh show $VIP dev eth0 | grep -q "lladdr $(seed_mac "$1")"
+}
+
+seed_get()
+{
+	ip netns exec client "$LUAHA" tests/lib/http-probe.lua get $VIP
+}

@@ -1,0 +1,138 @@
+#!/bin/bash
+# tests/uml/seed-failover.sh: the seed topology end to end: two routers, heartbeats, takeover, split brain, link loss, forged heartbeats.
+cd "$(dirname "$0")/../.." || exit 2
+name=seed
+tmp=$(mktemp -d) || exit 2
+. tests/lib/seed.bash
+trap seed_cleanup EXIT
+
+seed_setup
+seed_config "monitor_links = 1"
+seed_get > /dev/null 2>&1 && fail "the VIP answers before any router is up"
+
+# active ROUTER: it holds the VIP and the other does not, its table has the seed's service, the other's is empty.
+only_active()
+{
+	local other=r2
+	[ "$1" = r2 ] && other=r1
+	seed_has_vip "$1" && ! seed_has_vip $other &&
+		ip netns exec "$1" ipvsadm -Ln | grep -q "TCP  $VIP:80 wrr persistent 30" &&
+		! ip netns exec $other ipvsadm -Ln | grep -q "TCP"
+}
+
+# Both start within deadtime, the backup first: the primary ends up active (Piranha's lottery made it the backup).
+seed_start r2
+sleep 0.1
+seed_start r1
+until_ok only_active r1 || fail "r1 did not become the only active router"
+until_ok seed_neigh_is r1 || fail "the client's neighbour entry for the VIP is not r1's MAC"
+until_ok ip netns exec r1 sh -c "ipvsadm -Ln | grep -c 'Route  *1 ' | grep -qx 2" || fail "r1's table lacks the real servers"
+# The seed's table (connection counters aside).
+printf '%s\n' "TCP $VIP:80 wrr persistent" "-> 192.0.2.204:80 Route 1" "-> 192.0.2.205:80 Route 1" > "$tmp/expected"
+ip netns exec r1 ipvsadm -Ln | tail -n +4 | awk '{ print $1, $2, $3, $4 }' | diff "$tmp/expected" - > "$tmp/diff" ||
+	fail "r1's table: $(cat "$tmp/diff")"
+body=$(until_ok seed_get) || fail "no reply through the VIP"
+case $body in rs1|rs2) ;; *) fail "the reply names '$body', not a real server";; esac
+sleep 0.3
+only_active r1 || fail "r1 did not stay the only active router"
+echo "PASS seed-start-primary-active-table-neighbour-reply"
+
+# kill -9 of the active router (frozen, link cut, killed): r2 takes over.
+ip netns exec client "$LUAHA" tests/lib/http-probe.lua watch $VIP 4 > "$tmp/watch" 2>&1 &
+watch=$!
+sleep 0.5
+t0=$EPOCHREALTIME
+seed_kill r1
+wait $watch
+until_ok seed_has_vip r2 || fail "r2 did not take the VIP"
+until_ok seed_neigh_is r2 || fail "the client's neighbour entry for the VIP is not r2's MAC"
+seed_get > /dev/null || fail "no reply through the VIP after the takeover"
+took=$(awk -v t0="$t0" '$1 > t0 + 0.001 && $2 == "OK" { printf "%.3f", $1 - t0; exit }' "$tmp/watch")
+[ -n "$took" ] || fail "no good reply within 3.5 s of the kill"
+fails=$(awk -v t0="$t0" '$1 > t0 && $2 == "FAIL"' "$tmp/watch" | wc -l)
+echo "kill -9 of r1 -> first good reply through r2: $took s ($fails requests failed meanwhile; deadtime 0.5 s)"
+echo "PASS seed-kill-9-takeover"
+
+# r1 comes back: it stays passive (no automatic failback) and clears the VIP its killed run left.
+seed_revive r1
+seed_has_vip r1 || fail "the killed r1 should still hold the VIP it had (nothing removed it)"
+seed_start r1
+until_ok grep -q "partner active: staying passive" "$tmp/r1.log" || fail "r1 did not see r2 active"
+until_ok only_active r2 || fail "r2 is not the only active router after r1 returned"
+sleep 1
+only_active r2 || fail "r1 took the service back on its own"
+echo "PASS seed-returning-primary-stays-passive"
+
+# A planned stop of the active router hands over at once (a goodbye), not after deadtime.
+ip netns exec client "$LUAHA" tests/lib/http-probe.lua watch $VIP 2 > "$tmp/watch" 2>&1 &
+watch=$!
+sleep 0.3
+t0=$EPOCHREALTIME
+kill -TERM "$pid_r2"
+wait "$pid_r2"
+until_ok only_active r1 || fail "r1 did not take over from a stopping r2"
+wait $watch
+grep -q "backup leaving: activating lvs" "$tmp/r1.log" || fail "r1 did not hear r2's goodbye"
+fails=$(awk -v t0="$t0" '$1 > t0 && $2 == "FAIL"' "$tmp/watch" | wc -l)
+echo "planned handover r2 -> r1: $fails of the requests at 10 ms intervals failed"
+[ "$fails" -le 5 ] || fail "a planned handover lost $fails requests"
+echo "PASS seed-planned-stop-hands-over"
+
+# r2 returns as backup; --forceactive on r1 is tested by a restart of r1: r1 active again.
+seed_start r2
+until_ok grep -q "partner active: staying passive" "$tmp/r2.log" || fail "r2 did not see r1 active"
+kill -TERM "$pid_r1"; wait "$pid_r1"
+until_ok only_active r2 || fail "r2 did not take over from a stopping r1"
+seed_start r1 --forceactive
+until_ok only_active r1 || fail "--forceactive did not make r1 the active router"
+until_ok seed_neigh_is r1 || fail "the client still sends the VIP to r2"
+grep -q "Forced active on startup: activating lvs" "$tmp/r1.log" || fail "no forced activation logged"
+grep -q "partner active: deactivating LVS" "$tmp/r2.log" || fail "r2 did not stand down for the primary"
+echo "PASS seed-forceactive-failback"
+
+# Split brain: r1 frozen for 3 x deadtime, r2 takes over; when r1 wakes exactly one stays active, the primary.
+kill -STOP "$pid_r1"
+until_ok seed_has_vip r2 || { kill -CONT "$pid_r1"; fail "r2 did not take over from a frozen r1"; }
+sleep 1
+kill -CONT "$pid_r1"
+until_ok only_active r1 || fail "not exactly one active router (r1) after the split brain"
+until_ok seed_neigh_is r1 || fail "the winner's MAC is not in the client's neighbour table"
+seed_get > /dev/null || fail "no reply through the VIP after the split brain"
+echo "PASS seed-split-brain-primary-wins"
+
+# r1's link goes down (monitor_links): r2 takes over; back up, r1 stays passive.
+ip -n r1 link set eth0 down
+until_ok seed_has_vip r2 || fail "r2 did not take over when r1's link went down"
+until_ok grep -q "Local NIC link failure: Pulse disabled" "$tmp/r1.log" || fail "r1 did not see its link fail"
+until_ok seed_neigh_is r2 || fail "the client's neighbour entry is not r2's after r1's link loss"
+seed_get > /dev/null || fail "no reply through the VIP after r1's link loss"
+seed_has_vip r1 && fail "r1 kept the VIP on a dead link"
+ip -n r1 link set eth0 up
+until_ok grep -q "Local NIC link(s) restored: Pulse enabled" "$tmp/r1.log" || fail "r1 did not see its link return"
+sleep 1
+only_active r2 || fail "after its link returned, r1 took the service back"
+echo "PASS seed-link-down-takeover"
+
+# Forged, unauthenticated and replayed heartbeats from the primary's address tell r2 (active) nothing... and
+# r1 (passive) must not believe the backup is leaving. The attacker has r2's address, answers no ARP.
+seed_node mallory 192.0.2.211
+ip netns exec mallory sysctl -qw net.ipv4.conf.all.arp_ignore=8 net.ipv4.conf.eth0.arp_ignore=8 || fail "mallory sysctl"
+ip -n mallory neigh replace 192.0.2.210 lladdr "$(seed_mac r1)" dev eth0 nud permanent || fail "mallory neigh"
+ip netns exec mallory "$LUAHA" tests/lib/heartbeat-forge.lua 192.0.2.211 192.0.2.210 539 "$tmp/heartbeat.key" backup \
+	> "$tmp/forge.log" 2>&1 || fail "forger: $(cat "$tmp/forge.log")"
+sleep 1
+only_active r2 || fail "forged heartbeats moved the service"
+for why in forged unauthenticated replayed; do
+	grep -q "refused: $why" "$tmp/r1.log" || fail "r1 did not log a $why heartbeat as refused"
+done
+echo "PASS seed-forged-replayed-heartbeats-refused"
+
+# realserver.lua --down gives rs1 back its own state.
+ip netns exec rs1 "$LUAHA" policies/realserver.lua --down --state "$tmp/rs1.state" > "$tmp/rs1-down.log" 2>&1 ||
+	fail "realserver.lua --down: $(cat "$tmp/rs1-down.log")"
+ip -n rs1 -o addr show dev lo | grep -q "$VIP" && fail "the VIP is still on rs1's lo"
+[ "$(ip netns exec rs1 sysctl -n net.ipv4.conf.all.arp_ignore)" = 0 ] || fail "arp_ignore not restored on rs1"
+echo "PASS seed-realserver-down-restores"
+
+for ns in r1 r2; do grep -q "stack traceback" "$tmp/$ns.log" && fail "a Lua traceback in $ns's log"; done
+exit 0
