@@ -50,9 +50,9 @@ build:
 test: luaha asan units lint
 	tests/run
 
-# Installs what is missing (Debian 12, as root), builds, and runs the main job.
+# Installs what is missing (Debian 12, as root), builds, and runs the main job: the seed topology in UML.
 demo: deps luaha
-	./luaha examples/demo.lua
+	UML_TIMEOUT=300 tests/uml/run examples/demo.sh
 
 deps:
 	@missing=$$(grep -v '^#' .ci/packages | while read -r p; do \

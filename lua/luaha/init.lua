@@ -24,6 +24,7 @@ local luaha = {
     ipvs = require "luaha.ipvs",
     link = require "luaha.core.link",
     arp = require "luaha.core.arp",
+    auth = require "luaha.core.auth",
     net = {
         udp = udp.udp,
         tcp = tcp.tcp,

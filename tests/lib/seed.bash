@@ -33,6 +33,7 @@ fail()
 seed_cleanup()
 {
 	local ns
+	disown -a				# their deaths are expected: no "Killed" lines
 	for ns in "${seed_ns[@]}" mallory; do
 		ip netns pids "$ns" 2> /dev/null | xargs -r kill -9
 		ip netns del "$ns" 2> /dev/null

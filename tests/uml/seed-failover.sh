@@ -127,6 +127,21 @@ for why in forged unauthenticated replayed; do
 done
 echo "PASS seed-forged-replayed-heartbeats-refused"
 
+# The custom policy of examples/careful-takeover.lua: a backup that sees too few healthy real servers does not take over.
+kill -TERM "$pid_r2"; wait "$pid_r2"
+until_ok only_active r1 || fail "r1 did not take over from a stopping r2"
+ip netns exec r2 "$LUAHA" examples/careful-takeover.lua --min-healthy 3 -c "$tmp/lvs.cf" >> "$tmp/r2.log" 2>&1 &
+pid_r2=$!
+until_ok grep -q "careful: 2 healthy real servers, fewer than 3: not taking over" "$tmp/r2.log" ||
+	fail "the careful policy did not block r2"
+seed_kill r1
+sleep 1.5
+seed_has_vip r2 && fail "the careful backup took over with 2 of 3 healthy real servers"
+seed_revive r1
+seed_start r1 --forceactive
+until_ok only_active r1 || fail "r1 did not come back"
+echo "PASS seed-custom-policy-careful-takeover"
+
 # realserver.lua --down gives rs1 back its own state.
 ip netns exec rs1 "$LUAHA" policies/realserver.lua --down --state "$tmp/rs1.state" > "$tmp/rs1-down.log" 2>&1 ||
 	fail "realserver.lua --down: $(cat "$tmp/rs1-down.log")"

@@ -1,0 +1,151 @@
+-- tests/lua/pulse.lua: the heartbeat packet and two pulses on loopback addresses: who becomes active, and what is refused.
+package.path = "tests/lua/lib/?.lua;" .. package.path
+local t = require "t"
+local luaha = require "luaha"
+local heartbeat = require "luaha.heartbeat"
+local pulse = require "luaha.pulse"
+local auth = require "luaha.core.auth"
+
+local KEY = auth.keygen()
+
+t.test("packet-round-trip-and-refusals", function()
+    local p = { role = "backup", state = "leaving", serial = 7, digest = "12345678", counter = 1e15, heard = 42 }
+    local plain, signed = heartbeat.encode(p), heartbeat.encode(p, KEY)
+    t.eq(#plain, heartbeat.SIZE, "size")
+    t.eq(#signed, heartbeat.AUTH_SIZE, "signed size")
+    for _, data in ipairs({ plain, signed }) do
+        local q = assert(heartbeat.decode(data, data == signed and KEY or nil))
+        for _, k in ipairs({ "role", "state", "serial", "digest", "counter", "heard" }) do t.eq(q[k], p[k], k) end
+    end
+    t.eq(select(2, heartbeat.decode(plain, KEY)), "unauthenticated", "no tag with a key")
+    t.eq(select(2, heartbeat.decode(signed)), "authenticated, but no heartbeat_key here", "a tag without a key")
+    t.eq(select(2, heartbeat.decode(signed, auth.keygen())), "forged", "another key")
+    local altered = signed:sub(1, 7) .. "\1" .. signed:sub(9)      -- the state byte changed
+    t.eq(select(2, heartbeat.decode(altered, KEY)), "forged", "altered")
+    t.eq(select(2, heartbeat.decode("LUHA")), "bad heartbeat packet", "short")
+    t.eq(select(2, heartbeat.decode(("\xda\xdb\xad\xbd"))), "bad heartbeat packet", "Piranha's magic")
+    t.eq(select(2, heartbeat.decode("LUHA\2" .. plain:sub(6))), "incompatible version 2", "version")
+end)
+
+t.test("key-files", function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "wb"))
+    f:write(("ab"):rep(32), "\n")
+    f:close()
+    t.eq(heartbeat.read_key(path), ("\xab"):rep(32), "hex key")
+    f = assert(io.open(path, "wb"))
+    f:write("short")
+    f:close()
+    local key, err = heartbeat.read_key(path)
+    t.eq(key, nil, "a bad key")
+    assert(err:find("not a key", 1, true), err)
+    os.remove(path)
+    assert(select(2, heartbeat.read_key(path)):find("No such file", 1, true))
+end)
+
+-- A pair of pulses on 127.0.0.11 (primary) and 127.0.0.12 (backup), port PORT, with hooks that record.
+local PORT = 20000 + math.random(0, 9999)
+local function router(role, opts)
+    local own, peer = "127.0.0.11", "127.0.0.12"
+    if role == "backup" then own, peer = peer, own end
+    local r = { log = {} }
+    local o = { role = role, channels = { { address = own, peer = peer } }, port = PORT,
+        keepalive = 0.02, deadtime = 0.1, key = KEY,
+        activate = function(_, why) r.log[#r.log + 1] = "activate: " .. why end,
+        deactivate = function(_, why) r.log[#r.log + 1] = "deactivate: " .. why end,
+        announce = function() r.log[#r.log + 1] = "announce" end }
+    for k, v in pairs(opts or {}) do o[k] = v end
+    r.p = pulse.new(o)
+    assert(r.p:start())
+    return r
+end
+
+-- until_(cond, secs): waits for cond() to hold, at most secs seconds.
+local function until_(cond, secs)
+    local stop = luaha.now() + secs
+    while not cond() do
+        if luaha.now() > stop then return false end
+        luaha.sleep(0.005)
+    end
+    return true
+end
+
+t.test("started-together-primary-ends-active", function()
+    local b = router("backup")
+    luaha.sleep(0.03)
+    local a = router("primary")
+    assert(until_(function() return a.p.state == "active" and b.p.state == "passive" end, 2), "not settled")
+    luaha.sleep(0.3)
+    t.eq(a.p.state, "active", "primary")
+    t.eq(b.p.state, "passive", "backup")
+    t.eq(a.log[1], "activate: backup inactive: activating lvs", "primary's reason")
+    t.eq(#a.log, 1, "primary transitions")
+    t.eq(b.log[1], "deactivate: partner active: staying passive", "backup settles passive")
+    -- The primary dies without a word: the backup takes over after deadtime.
+    local t0 = luaha.now()
+    a.p:close()
+    assert(until_(function() return b.p.state == "active" end, 1), "backup did not take over")
+    local took = luaha.now() - t0
+    assert(took >= 0.05 and took < 0.3, "took " .. took)
+    t.eq(b.log[2], "activate: partner dead: activating lvs", "reason")
+    -- The primary returns: it stays passive (no automatic failback).
+    a = router("primary")
+    luaha.sleep(0.3)
+    t.eq(a.p.state, "passive", "returning primary")
+    t.eq(b.p.state, "active", "backup keeps the service")
+    -- A planned stop of the backup hands over at once.
+    t0 = luaha.now()
+    b.p:stop()
+    assert(until_(function() return a.p.state == "active" end, 1), "primary did not take over")
+    assert(luaha.now() - t0 < 0.09, "a goodbye took " .. (luaha.now() - t0))
+    t.eq(a.log[#a.log], "activate: backup leaving: activating lvs", "reason")
+    a.p:close()
+end)
+
+t.test("split-brain-primary-wins", function()
+    local a = router("primary")
+    assert(until_(function() return a.p.state == "active" end, 1), "lone primary not active")
+    local b = router("backup", { forceactive = true })
+    assert(until_(function() return b.p.state == "passive" and #b.log >= 2 end, 1), "backup did not stand down")
+    t.eq(a.p.state, "active", "the primary stays")
+    t.eq(b.log[2], "deactivate: partner active: deactivating LVS", "the backup's reason")
+    assert(until_(function() return a.log[#a.log] == "announce" end, 1), "the primary did not re-announce")
+    a.p:close()
+    b.p:close()
+end)
+
+t.test("forged-and-replayed-refused", function()
+    local a = router("primary")
+    local b = router("backup")
+    assert(until_(function() return a.p.state == "active" and b.p.state == "passive" end, 1), "not settled")
+    -- The attacker can send from the primary's address only once the primary is gone.
+    a.p:close()
+    local sock = assert(luaha.net.udp())
+    assert(sock:bind("127.0.0.11", PORT))
+    local now = math.floor(luaha.time() * 1e6)
+    assert(sock:sendto(heartbeat.encode({ role = "primary", state = "active", counter = now + 1e9 }, auth.keygen()),
+        "127.0.0.12", PORT))
+    assert(sock:sendto(heartbeat.encode({ role = "primary", state = "active", counter = 5 }, KEY), "127.0.0.12", PORT))
+    assert(until_(function() return b.p.state == "active" end, 1), "forged heartbeats kept the backup passive")
+    t.eq(b.p.stats.refused.forged, 1, "forged counted")
+    t.eq(b.p.stats.refused.replayed, 1, "replayed counted")
+    sock:close()
+    b.p:close()
+end)
+
+t.test("blocked-router-hands-over", function()
+    local a = router("primary")
+    local b = router("backup")
+    assert(until_(function() return a.p.state == "active" and b.p.state == "passive" end, 1), "not settled")
+    a.p:block("link", "local link failure")
+    assert(until_(function() return b.p.state == "active" and a.p.state == "passive" end, 1), "no handover")
+    t.eq(a.log[#a.log], "deactivate: local link failure: deactivating LVS", "reason")
+    a.p:block("link", nil)
+    luaha.sleep(0.3)
+    t.eq(a.p.state, "passive", "restored router stays passive")
+    t.eq(b.p.state, "active", "backup keeps the service")
+    a.p:close()
+    b.p:close()
+end)
+
+luaha.exit(t.failures() == 0 and 0 or 1)
