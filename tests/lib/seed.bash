@@ -3,7 +3,7 @@
 # In the root namespace of a UML instance: a bridge br0 and, on it, the namespaces client
 # (192.0.2.10), r1 (primary, .210), r2 (backup, .211), rs1 (.204) and rs2 (.205), VIP .212.
 #   seed_setup             the namespaces, the DR real servers (policies/realserver.lua) and their HTTP servers
-#   seed_config [LINES]    $tmp/lvs.cf: the seed's lvs.cf with sub-second timers, a heartbeat key, and LINES
+#   seed_config [LINE...]  $tmp/lvs.cf: the seed's lvs.cf with sub-second timers, a heartbeat key, and each LINE
 #   seed_start NS [ARGS]   policies/piranha.lua in NS, its pid in pid_NS, its log in $tmp/NS.log
 #   seed_kill NS           SIGSTOP, the router's link cut, SIGKILL: the router is dead (seed_revive undoes the link)
 #   seed_has_vip NS        NS holds the VIP
@@ -94,8 +94,7 @@ heartbeat_key = $tmp/heartbeat.key
 garp_interval = 0.1
 network = direct
 debug_level = NONE
-syncdaemon = 0
-$*
+$(printf '%s\n' "$@")
 virtual web {
      active = 1
      address = $VIP eth0:1

@@ -7,7 +7,7 @@ tmp=$(mktemp -d) || exit 2
 trap seed_cleanup EXIT
 
 seed_setup
-seed_config "monitor_links = 1"
+seed_config "monitor_links = 1" "syncdaemon = 1" "syncd_iface = eth0" "syncd_id = 7"
 seed_get > /dev/null 2>&1 && fail "the VIP answers before any router is up"
 
 # active ROUTER: it holds the VIP and the other does not, its table has the seed's service, the other's is empty.
@@ -36,6 +36,17 @@ case $body in rs1|rs2) ;; *) fail "the reply names '$body', not a real server";;
 sleep 0.3
 only_active r1 || fail "r1 did not stay the only active router"
 echo "PASS seed-start-primary-active-table-neighbour-reply"
+
+# syncdaemon: a master on the active router, a backup on the passive one; the passive r2, which never saw a
+# client packet, has the connections r1 made in its table.
+ip netns exec r1 ipvsadm -L --daemon | grep -q "master sync daemon (mcast=eth0, syncid=7," ||
+	fail "r1: $(ip netns exec r1 ipvsadm -L --daemon)"
+ip netns exec r2 ipvsadm -L --daemon | grep -q "backup sync daemon (mcast=eth0, syncid=7," ||
+	fail "r2: $(ip netns exec r2 ipvsadm -L --daemon)"
+seed_get > /dev/null || fail "no reply through the VIP"
+until_ok sh -c "ip netns exec r2 ipvsadm -Lnc | grep -q '192.0.2.10:.* $VIP:80'" ||
+	fail "r1's connections did not reach r2's table"
+echo "PASS seed-sync-daemon-master-backup"
 
 # kill -9 of the active router (frozen, link cut, killed): r2 takes over.
 ip netns exec client "$LUAHA" tests/lib/http-probe.lua watch $VIP 4 > "$tmp/watch" 2>&1 &
