@@ -148,4 +148,26 @@ t.test("blocked-router-hands-over", function()
     b.p:close()
 end)
 
+t.test("second-channel-keeps-the-partner-alive", function()
+    local two = function(role, digest)
+        local a, b = { "127.0.0.11", "127.0.0.21" }, { "127.0.0.12", "127.0.0.22" }
+        if role == "backup" then a, b = b, a end
+        return router(role, { digest = digest, channels = { { address = a[1], peer = b[1] },
+            { address = a[2], peer = b[2] } } })
+    end
+    local a, b = two("primary", "AAAAAAAA"), two("backup", "BBBBBBBB")
+    assert(until_(function() return a.p.state == "active" and b.p.state == "passive" end, 1), "not settled")
+    assert(a.p.logged.digest, "a different configuration was not logged")
+    -- The first channel goes silent both ways: the second one is enough.
+    b.p.channels[1].peer = "127.0.0.99"       -- A's packets on it are refused, B's go nowhere
+    luaha.sleep(0.4)
+    t.eq(b.p.state, "passive", "backup with one channel left")
+    assert((b.p.stats.refused["not from the partner"] or 0) > 0, "the first channel's packets were not refused")
+    -- Both silent: the partner is dead.
+    a.p.channels[2].peer = "127.0.0.97"
+    assert(until_(function() return b.p.state == "active" end, 1), "backup did not take over")
+    a.p:close()
+    b.p:close()
+end)
+
 luaha.exit(t.failures() == 0 and 0 or 1)
