@@ -17,6 +17,8 @@ static const luaL_Reg libs_core[] = {
 	{ "luaha.core.readline", luaopen_luaha_core_readline },
 	{ "luaha.core.regex", luaopen_luaha_core_regex },
 	{ "luaha.core.auth", luaopen_luaha_core_auth },
+	{ "luaha.core.daemon", luaopen_luaha_core_daemon },
+	{ "luaha.core.http", luaopen_luaha_core_http },
 	{ NULL, NULL }
 };
 

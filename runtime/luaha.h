@@ -160,4 +160,10 @@ int	 luaopen_luaha_core_readline(lua_State *);
 /* libs.c */
 void	 libs_preload(lua_State *);
 
+/* daemon.c */
+int	 luaopen_luaha_core_daemon(lua_State *);
+
+/* http.c */
+int	 luaopen_luaha_core_http(lua_State *);
+
 #endif
