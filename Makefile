@@ -75,19 +75,24 @@ lint:
 	luacheck -q $(wildcard lua policies examples tests/lua tests/uml/lua tests/lib bench)
 	mandoc -T lint -W warning doc/*.[0-9]
 
+UNITDIR	 = $(PREFIX)/lib/systemd/system
+
 install: luaha
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(LUADIR)/luaha \
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(LUADIR)/luaha $(DESTDIR)$(LUADIR)/policies \
 	    $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man7 \
-	    $(DESTDIR)$(PREFIX)/share/man/man5
+	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(UNITDIR)
 	install -m 755 luaha $(DESTDIR)$(PREFIX)/sbin/luaha
 	install -m 644 lua/luaha/*.lua $(DESTDIR)$(LUADIR)/luaha/
+	install -m 644 policies/*.lua $(DESTDIR)$(LUADIR)/policies/
+	sed 's|/usr/local|$(PREFIX)|g' contrib/luaha-piranha.service > $(DESTDIR)$(UNITDIR)/luaha-piranha.service
 	install -m 644 doc/luaha.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 doc/luaha-lua.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 	install -m 644 doc/lvs.cf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/luaha $(DESTDIR)$(PREFIX)/share/man/man8/luaha.8 \
-	    $(DESTDIR)$(PREFIX)/share/man/man7/luaha-lua.7 $(DESTDIR)$(PREFIX)/share/man/man5/lvs.cf.5
+	    $(DESTDIR)$(PREFIX)/share/man/man7/luaha-lua.7 $(DESTDIR)$(PREFIX)/share/man/man5/lvs.cf.5 \
+	    $(DESTDIR)$(UNITDIR)/luaha-piranha.service
 	rm -rf $(DESTDIR)$(LUADIR)
 
 clean:

@@ -1,7 +1,7 @@
 -- policies/piranha.lua: Piranha's pulse, lvs and nanny in one process: heartbeat and takeover, the IPVS table, health checks.
 --[[
 Usage: luaha policies/piranha.lua [-c FILE] [--check] [--dry-run] [--role primary|backup]
-                                  [--forceactive] [--foreground]
+                                  [--forceactive] [--foreground] [--pidfile FILE]
 
 FILE is an lvs.cf, or a Lua configuration when its name ends in .lua (default
 /etc/sysconfig/ha/lvs.cf). The router's role is primary when it has the `primary` address,
@@ -9,7 +9,8 @@ backup when it has the `backup` one (or --role). With `backup_active = 1` the tw
 exchange heartbeats (lua/luaha/pulse.lua) and the active one holds the VIPs, announces them
 with gratuitous ARP, and programs IPVS; both check the real servers all the time, so a
 takeover programs only healthy ones. Alone (`backup_active = 0`) the primary is active at
-once. It runs in the foreground. SIGHUP re-reads the configuration. SIGTERM and SIGINT: with a
+once. It becomes a daemon (pid file /run/luaha/piranha.pid) unless --foreground, and tells
+systemd when it is ready (sd_notify). SIGHUP re-reads the configuration. SIGTERM and SIGINT: with a
 partner, the router hands over (it tells the partner, which takes over at once) and removes its
 VIPs and services; alone, it leaves the VIPs and the IPVS table as they are, so that a restart
 drops no connection: at start the entries the kernel already has are taken as they are until
@@ -25,14 +26,16 @@ local nanny = require "luaha.nanny"
 local pulse = require "luaha.pulse"
 local heartbeat = require "luaha.heartbeat"
 local vips = require "luaha.vips"
+local ctl = require "luaha.ctl"
+local lvsctl = require "luaha.lvsctl"
 
 local ipvs, log, link = luaha.ipvs, luaha.log, luaha.link
 
 local usage = "usage: luaha policies/piranha.lua [-c FILE] [--check] [--dry-run] [--role primary|backup]"
-    .. " [--forceactive] [--foreground]"
+    .. " [--forceactive] [--foreground] [--pidfile FILE]"
 
 local function parse_args(args)
-    local o = { config = "/etc/sysconfig/ha/lvs.cf" }
+    local o = { config = "/etc/sysconfig/ha/lvs.cf", pidfile = "/run/luaha/piranha.pid" }
     local i = 1
     while i <= #args do
         local a = args[i]
@@ -48,7 +51,12 @@ local function parse_args(args)
             i = i + 1
         elseif a == "--forceactive" then
             o.forceactive = true
-        elseif a ~= "--foreground" then     -- the foreground is the only way it runs for now
+        elseif a == "--pidfile" and args[i + 1] then
+            o.pidfile = args[i + 1]
+            i = i + 1
+        elseif a == "--foreground" then
+            o.foreground = true
+        else
             return nil
         end
         i = i + 1
@@ -66,17 +74,31 @@ end
 local function key(v, rs) return v.name .. "/" .. rs.name end
 
 --[[
-The running state (documented in luaha(8) for `luaha attach`): the model; a monitor per active
-real server; the table last applied (passed to apply as current, so that a health change does
-not read the whole kernel table); the pulse; the VIPs held.
+The running state (documented in luaha(8) for `luaha attach`): the configuration's path and
+model; a monitor per active real server; the table last applied (passed to apply as current, so
+that a health change does not read the whole kernel table); the pulse; the VIPs held; the last
+100 events; the runtime changes of `luaha ctl` (disabled servers, weights), until a reload.
 ]]
-local piranha = { state = { monitors = {}, tasks = {}, vips = {}, garps = {} } }
+local piranha = { state = { monitors = {}, tasks = {}, vips = {}, garps = {}, events = {}, disabled = {},
+    weights = {} } }
 local state = piranha.state
 _G.piranha = piranha
+piranha.load = load
 
+-- event(fmt, ...): one of the last 100 events that `luaha ctl status` shows.
+function piranha.event(fmt, ...)
+    table.insert(state.events, { at = luaha.time(), text = fmt:format(...) })
+    if #state.events > 100 then table.remove(state.events, 1) end
+end
+
+-- A real server's weight in the table: none when down or disabled, else its health's or the one ctl set.
 local function weight_of(v, rs)
-    local mon = state.monitors[key(v, rs)]
-    return mon and mon:weight()
+    local k = key(v, rs)
+    if state.disabled[k] then return nil end
+    local mon = state.monitors[k]
+    local w = mon and mon:weight()
+    if w and w > 0 and state.weights[k] then return state.weights[k] end
+    return w
 end
 
 -- Whether this router is (or is becoming) the active one: health changes during an activation count.
@@ -99,10 +121,12 @@ local function program(why)
     for _, op in ipairs(report.ops) do log.info("ipvsadm %s (%s)", op, why) end
     return report
 end
+piranha.program = program
 
 -- Health changes in one turn of the loop are applied together, by the active router only.
 local pending = false
-local function changed()
+local function changed(mon)
+    if mon then piranha.event("%s in virtual %s: %s", mon.name, mon.v.name, mon.state) end
     if pending or not active() then return end
     pending = true
     luaha.spawn(function()
@@ -288,6 +312,7 @@ before it failed.
 function piranha.activate(_, reason)
     local m = state.model
     log.info("activating: %s", reason)
+    piranha.event("activating: %s", reason)
     command("active_cmd", m.active_cmd)
     step("sync daemon", syncdaemon, "master")
     if m.service ~= "fos" then step("ipvs", program_on_activation) end
@@ -300,6 +325,7 @@ end
 function piranha.deactivate(_, reason)
     local m = state.model
     log.info("deactivating: %s", reason)
+    piranha.event("deactivating: %s", reason)
     if m.service == "fos" then step("fos", piranha.fos_stop) end
     stop_announcing()
     step("VIPs", vips_down)
@@ -389,21 +415,30 @@ local function monitor_links(addresses)
     evaluate()
 end
 
+--[[
+reload(path): reads the configuration again and applies the difference. Returns true and the
+operations sent, or nil and the configuration's errors (nothing is changed then). The runtime
+changes of `luaha ctl` end here.
+]]
 local function reload(path)
     local m, errors = load(path)
     if not m then
         for _, e in ipairs(errors) do log.err("%s", e) end
         log.err("reload: %s has errors; the running configuration stays", path)
-        return
+        piranha.event("reload: %s has errors; the running configuration stays", path)
+        return nil, errors
     end
     local old, old_vips = state.monitors, state.vips
     state.model = m
+    state.disabled, state.weights = {}, {}
     start_monitors(old)
     if state.pulse then
         state.pulse.serial, state.pulse.digest = m.serial_no, heartbeat.digest(lvscf.write(m))
     end
+    local ops = {}
     if active() then
-        program("reload")
+        local report = program("reload")
+        ops = report and report.ops or ops
         start_reconcile()
         -- VIPs no block asks for any more go; new ones come up and are announced.
         local new, keep = vips.of(m), {}
@@ -418,7 +453,10 @@ local function reload(path)
         if not ok then log.err("VIPs: %s", err) end
         start_announcing()
     end
+    piranha.event("reload: %d operations", #ops)
+    return true, ops
 end
+piranha.reload = reload
 
 -- local_addresses(): the set of this host's addresses, without prefix.
 local function local_addresses()
@@ -510,6 +548,16 @@ local function main(args)
         log.info("We are backup node and backup is marked inactive -- exiting pulse")
         return 0
     end
+    if not o.foreground then
+        local dir = o.pidfile:match("^(.*)/[^/]*$")
+        if dir and dir ~= "" then luaha.proc.run({ "mkdir", "-p", dir }, { timeout = 10 }) end
+        local ok
+        ok, err = luaha.daemon.daemonize({ pidfile = o.pidfile })
+        if not ok then
+            io.stderr:write("piranha: ", err, "\n")
+            return 1
+        end
+    end
     local hb_key
     if m.heartbeat_key then
         hb_key, err = heartbeat.read_key(m.heartbeat_key)
@@ -518,7 +566,7 @@ local function main(args)
             return 1
         end
     end
-    state.model = m
+    state.model, state.config = m, o.config
     if m.service ~= "fos" then start_monitors(nil) end
     local channels = channels_of(m, role)
     state.pulse = pulse.new({
@@ -541,6 +589,13 @@ local function main(args)
         for _, ch in ipairs(channels) do own[#own + 1] = ch.address end
         monitor_links(own)
     end
+    ctl.open("piranha")
+    lvsctl.register(piranha)
+    -- Started: the shell that ran a daemon returns, systemd hears READY=1 and the watchdog's beat.
+    luaha.daemon.ready()
+    luaha.daemon.notify("READY=1")
+    local beat = luaha.daemon.watchdog_interval()
+    if beat then luaha.every(beat, function() luaha.daemon.notify("WATCHDOG=1") end) end
     luaha.on_signal("HUP", function() reload(o.config) end)
     for _, sig in ipairs({ "TERM", "INT" }) do
         luaha.on_signal(sig, function()
@@ -550,6 +605,8 @@ local function main(args)
             else
                 log.info("Terminating due to signal %s; the VIPs and the IPVS table stay as they are", sig)
             end
+            luaha.daemon.notify("STOPPING=1")
+            ctl.close()
             luaha.exit(0)
         end)
     end

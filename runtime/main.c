@@ -20,7 +20,12 @@
  * script with its arguments, then the REPL when asked for.
  */
 static const char main_body[] =
-	"local chunks, script, interactive = ...\n"
+	"local chunks, script, interactive, ctl = ...\n"
+	"if ctl then\n"
+	"  local c = require('luaha.ctl')\n"
+	"  c.wanted = ctl\n"
+	"  assert(c.listen(ctl))\n"
+	"end\n"
 	"for _, chunk in ipairs(chunks) do chunk() end\n"
 	"if script then script(table.unpack(arg, 1, #arg)) end\n"
 	"if interactive then require('luaha.repl').run() end\n";
@@ -28,7 +33,9 @@ static const char main_body[] =
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: luaha [-hiv] [--syslog] [-e code] [script [args ...]]\n");
+	fprintf(f, "usage: luaha [-hiv] [--syslog] [--ctl path] [-e code] [script [args ...]]\n"
+	    "       luaha attach [name | path] [-e code]\n"
+	    "       luaha ctl [name | path] command [args ...]\n");
 }
 
 static void
@@ -125,11 +132,13 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'v' },
 		{ "syslog", no_argument, NULL, 'S' },
+		{ "ctl", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 }
 	};
 	lua_State	*L;
 	int		 ch, interactive = 0, use_syslog = 0, nchunks = 0, code;
 	char		**chunks;
+	const char	*ctl = NULL;
 
 	if ((chunks = calloc(argc, sizeof(char *))) == NULL)
 		fatal("calloc");
@@ -147,6 +156,9 @@ main(int argc, char **argv)
 			return (0);
 		case 'S':
 			use_syslog = 1;
+			break;
+		case 'C':
+			ctl = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -188,14 +200,23 @@ main(int argc, char **argv)
 		lua_rawseti(L, -2, ch + 1);
 	}
 	free(chunks);
-	if (optind < argc) {
+	if (optind < argc && (strcmp(argv[optind], "attach") == 0 ||
+	    strcmp(argv[optind], "ctl") == 0)) {
+		/* The client commands: arg[0] says which. */
+		if (luaL_loadstring(L, "return require('luaha.ctl').main(arg[0], ...)") != LUA_OK)
+			main_load_error(L);
+	} else if (optind < argc) {
 		if (luaL_loadfile(L, strcmp(argv[optind], "-") == 0 ?
 		    NULL : argv[optind]) != LUA_OK)
 			main_load_error(L);
 	} else
 		lua_pushnil(L);
 	lua_pushboolean(L, interactive);
-	task_spawn(L, 3, "main", TASK_FATAL);
+	if (ctl != NULL)
+		lua_pushstring(L, ctl);
+	else
+		lua_pushnil(L);
+	task_spawn(L, 4, "main", TASK_FATAL);
 	lua_pop(L, 1);
 
 	code = loop_run();

@@ -461,6 +461,27 @@ conn_getpeer(lua_State *L)
 	return (1);
 }
 
+/*
+ * peercred(): the uid, gid and pid of the process at the other end of a Unix
+ * socket (SO_PEERCRED, as it was when it connected); nil, "peercred: <reason>" otherwise.
+ */
+static int
+conn_peercred(lua_State *L)
+{
+	struct conn	*c = conn_check(L, 1);
+	struct ucred	 cred;
+	socklen_t	 len = sizeof(cred);
+
+	if (strcmp(c->kind, "unix") != 0)
+		return (luaha_fail(L, "peercred: not a Unix socket"));
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
+		return (luaha_fail_errno(L, "peercred"));
+	lua_pushinteger(L, cred.uid);
+	lua_pushinteger(L, cred.gid);
+	lua_pushinteger(L, cred.pid);
+	return (3);
+}
+
 static int
 conn_close(lua_State *L)
 {
@@ -755,6 +776,7 @@ static const luaL_Reg conn_methods[] = {
 	{ "settimeout", conn_settimeout },
 	{ "shutdown", conn_shutdown },
 	{ "getpeer", conn_getpeer },
+	{ "peercred", conn_peercred },
 	{ "close", conn_close },
 	{ NULL, NULL }
 };

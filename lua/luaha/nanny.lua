@@ -184,7 +184,9 @@ function nanny.run_probe(monitors, on_change)
                 .. " not counted", first.name, took, spec.timeout)
             goto again
         end
+        local last = { ok = ok and true or false, reason = not ok and err or nil, at = luaha.time(), seconds = took }
         for _, mon in ipairs(monitors) do
+            mon.last = last
             local changed = mon:step(ok, err)
             if ok and mon.count % mon.ramp_every == 0 and mon:check_load() then changed = true end
             if changed then on_change(mon) end

@@ -49,7 +49,7 @@ function pulse.new(opts)
         hooks = { activate = opts.activate, deactivate = opts.deactivate, announce = opts.announce },
         state = "starting", want = "passive", counter = 0, blocked = {}, tasks = {}, sockets = {},
         peer = { state = "unknown", counter = 0 },
-        stats = { sent = 0, received = 0, refused = {}, send_errors = 0 },
+        stats = { sent = 0, received = 0, refused = {}, send_errors = 0, max_gap = 0 },
         transitions = {}, logged = {},
     }, P)
     return p
@@ -176,6 +176,7 @@ function P:receive(pkt, from)
     local peer, now = self.peer, luaha.now()
     if pkt.counter <= peer.counter then return self:refuse("replayed", from) end
     self.stats.received = self.stats.received + 1
+    if peer.heard_at then self.stats.max_gap = math.max(self.stats.max_gap, now - peer.heard_at) end
     if pkt.state == "passive" and peer.state ~= "passive" then peer.passive_since = now end
     peer.state, peer.role, peer.counter, peer.serial = pkt.state, pkt.role, pkt.counter, pkt.serial
     peer.heard_at, peer.address = now, from
@@ -326,6 +327,32 @@ function P:stop(timeout)
     if self.driver and self.driver ~= luaha.current() then self.driver:join(timeout or 10) end
     self:send()
     self:close()
+end
+
+--[[
+handover(): gives the active role to the passive partner, cleanly: the partner hears this router
+is leaving and takes over; once it is active this router stands down and stays passive. Waits.
+Returns true, or nil and why not ("this router is not active", "no partner", "the partner is
+dead", "the partner did not take over within deadtime").
+]]
+function P:handover()
+    if self.want ~= "active" then return nil, "this router is not active" end
+    if #self.channels == 0 then return nil, "no partner" end
+    if self.peer.state ~= "passive" then return nil, "the partner is " .. self.peer.state end
+    self.leaving = true
+    self:send()
+    local until_ = luaha.now() + self.deadtime
+    while self.peer.state ~= "active" and luaha.now() < until_ do luaha.sleep(0.002) end
+    if self.peer.state ~= "active" then
+        self.leaving = false
+        self:send()
+        return nil, "the partner did not take over within deadtime"
+    end
+    self:set("passive", "failover asked for: deactivating LVS")
+    if self.driver then self.driver:join(10) end
+    self.leaving = false
+    self:send()
+    return true
 end
 
 -- status(): the pulse's view, a table for people and programs (see luaha-lua(7)).

@@ -135,28 +135,80 @@ end
 
 --[[
 Runs a chunk in a task of its own when the REPL runs in a task, so that a
-runaway line stopped by the instruction budget ends that task, not the REPL.
+runaway line stopped by the instruction budget ends that task, not the REPL,
+and so that a session can cancel it. Returns true, or false after an error.
 ]]
-local function run_chunk(fn, o)
+local function run_chunk(fn, o, session)
     local res
     if luaha.current() then
         local task = luaha.spawn(function() return table.pack(xpcall(fn, traceback)) end)
         task:name("repl")
+        session.running = task
         local packed, err = task:join()
+        session.running = nil
         res = packed or { false, err, n = 2 }
     else
         res = table.pack(xpcall(fn, traceback))
     end
     if not res[1] then
-        o.write_error(res[2] .. "\n")
-        return
+        o.write_error(tostring(res[2]) .. "\n")
+        return false
     end
-    if res.n < 2 then return end
+    if res.n < 2 then return true end
     local out = {}
     for i = 2, res.n do
         out[i - 1] = pretty.format(res[i], o.pretty)
     end
     o.write(table.concat(out, "\t") .. "\n")
+    return true
+end
+
+local session = {}
+session.__index = session
+
+--[[
+repl.session([opts]): the REPL's state without its loop, for a caller that reads lines itself
+(such as the control socket): session:prompt() is the prompt to show, session:feed(line) runs
+the line or keeps it for the rest of a chunk (returns false after an error), session:cancel()
+cancels the line running, session:finish() at the end of input. Options as repl.run's.
+]]
+function repl.session(opts)
+    return setmetatable({ o = options(opts) }, session)
+end
+
+function session:prompt()
+    return self.pending and self.o.prompt2 or self.o.prompt
+end
+
+function session:feed(line)
+    local o = self.o
+    if type(line) ~= "string" then error("repl: a line must be a string, not a " .. type(line), 2) end
+    if line:find("%S") then o.add_history(line) end
+    self.pending = self.pending and self.pending .. "\n" .. line or line
+    local fn, err, more = compile(self.pending, o)
+    if fn then
+        self.pending = nil
+        return run_chunk(fn, o, self)
+    elseif not more then
+        self.pending = nil
+        o.write_error(err .. "\n")
+        return false
+    end
+    return true
+end
+
+function session:cancel()
+    if self.running then return self.running:cancel() end
+    self.pending = nil
+    return false
+end
+
+function session:finish()
+    if self.pending then
+        local _, err = load(self.pending, self.o.chunkname, "t", self.o.env)
+        self.o.write_error(tostring(err) .. "\n")
+        self.pending = nil
+    end
 end
 
 --[[
@@ -166,29 +218,13 @@ May wait (it reads and runs code in the calling task). Options: see
 option_types and the top of this file.
 ]]
 function repl.run(opts)
-    local o = options(opts)
-    local pending       -- the lines of a chunk still incomplete
+    local s = setmetatable({ o = options(opts) }, session)
     local in_task = luaha.current() ~= nil and coroutine.isyieldable()
     while true do
-        local line = o.read(pending and o.prompt2 or o.prompt)
-        if line == nil then
-            if pending then
-                local _, err = load(pending, o.chunkname, "t", o.env)
-                o.write_error(tostring(err) .. "\n")
-            end
-            return
-        end
+        local line = s.o.read(s:prompt())
+        if line == nil then return s:finish() end
         if type(line) ~= "string" then error("repl.run: read returned a " .. type(line), 2) end
-        if line:find("%S") then o.add_history(line) end
-        pending = pending and pending .. "\n" .. line or line
-        local fn, err, more = compile(pending, o)
-        if fn then
-            pending = nil
-            run_chunk(fn, o)
-        elseif not more then
-            pending = nil
-            o.write_error(err .. "\n")
-        end
+        s:feed(line)
         if in_task then coroutine.yield() end   -- other tasks, and a fresh instruction budget
     end
 end

@@ -4,7 +4,7 @@
 # (192.0.2.10), r1 (primary, .210), r2 (backup, .211), rs1 (.204) and rs2 (.205), VIP .212.
 #   seed_setup             the namespaces, the DR real servers (policies/realserver.lua) and their HTTP servers
 #   seed_config [LINE...]  $tmp/lvs.cf: the seed's lvs.cf with sub-second timers, a heartbeat key, and each LINE
-#   seed_start NS [ARGS]   policies/piranha.lua in NS, its pid in pid_NS, its log in $tmp/NS.log
+#   seed_start NS [ARGS]   policies/piranha.lua in NS, its pid in pid_NS, its log in $tmp/NS.log, control socket $tmp/NS.sock
 #   seed_kill NS           SIGSTOP, the router's link cut, SIGKILL: the router is dead (seed_revive undoes the link)
 #   seed_has_vip NS        NS holds the VIP
 #   seed_neigh_is NS       the client's neighbour entry for the VIP has NS's MAC
@@ -21,7 +21,11 @@ fail()
 {
 	echo "FAIL $name: $*"
 	local ns
+	local pid
 	for ns in r1 r2; do
+		eval "pid=\${pid_$ns:-}"
+		[ -n "$pid" ] && [ -e "/proc/$pid" ] &&
+			echo "  | --- $ns: pid $pid state $(cut -d' ' -f3 "/proc/$pid/stat") wchan $(cat "/proc/$pid/wchan")"
 		echo "  | --- $ns: ipvsadm -Ln"
 		ip netns exec $ns ipvsadm -Ln 2>&1 | sed 's/^/  | /'
 		echo "  | --- $ns: log"
@@ -129,7 +133,8 @@ seed_start()
 {
 	local ns=$1
 	shift
-	ip netns exec "$ns" "$LUAHA" policies/piranha.lua -c "$tmp/lvs.cf" --foreground "$@" >> "$tmp/$ns.log" 2>&1 &
+	ip netns exec "$ns" "$LUAHA" --ctl "$tmp/$ns.sock" policies/piranha.lua -c "$tmp/lvs.cf" --foreground "$@" \
+		>> "$tmp/$ns.log" 2>&1 &
 	eval "pid_$ns=$!"
 }
 

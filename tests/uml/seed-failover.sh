@@ -141,7 +141,7 @@ echo "PASS seed-forged-replayed-heartbeats-refused"
 # The custom policy of examples/careful-takeover.lua: a backup that sees too few healthy real servers does not take over.
 kill -TERM "$pid_r2"; wait "$pid_r2"
 until_ok only_active r1 || fail "r1 did not take over from a stopping r2"
-ip netns exec r2 "$LUAHA" examples/careful-takeover.lua --min-healthy 3 -c "$tmp/lvs.cf" >> "$tmp/r2.log" 2>&1 &
+ip netns exec r2 "$LUAHA" --ctl "$tmp/r2.sock" examples/careful-takeover.lua --min-healthy 3 -c "$tmp/lvs.cf" --foreground >> "$tmp/r2.log" 2>&1 &
 pid_r2=$!
 until_ok grep -q "careful: 2 healthy real servers, fewer than 3: not taking over" "$tmp/r2.log" ||
 	fail "the careful policy did not block r2"

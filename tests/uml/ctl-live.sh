@@ -1,0 +1,98 @@
+#!/bin/bash
+# tests/uml/ctl-live.sh: `luaha attach` and `luaha ctl` against the running piranha policy of the seed topology.
+cd "$(dirname "$0")/../.." || exit 2
+name=ctl
+tmp=$(mktemp -d) || exit 2
+. tests/lib/seed.bash
+trap seed_cleanup EXIT
+
+seed_setup
+seed_config
+seed_start r2
+seed_start r1
+until_ok seed_has_vip r1 || fail "r1 did not become active"
+until_ok sh -c "ip netns exec r1 ipvsadm -Ln | grep -c Route | grep -qx 2" || fail "r1's table is not complete"
+ctl_r1() { "$LUAHA" ctl "$tmp/r1.sock" "$@"; }
+attach_r1() { "$LUAHA" attach "$tmp/r1.sock" "$@"; }
+
+# attach -e: a value from the daemon's own state; an error exits 1 and the daemon goes on.
+out=$(attach_r1 -e 'piranha.state.pulse.state') || fail "attach -e failed"
+[ "$out" = '"active"' ] || fail "attach -e printed '$out'"
+attach_r1 -e 'error("boom")' > "$tmp/out" 2> "$tmp/err" && fail "an erroring line exited 0"
+grep -q 'attach:1: boom' "$tmp/err" || fail "no error text: $(cat "$tmp/err")"
+grep -q 'stack traceback' "$tmp/err" || fail "no traceback shown to the client"
+kill -0 "$pid_r1" && seed_has_vip r1 || fail "the daemon did not survive an erroring line"
+echo "PASS ctl-attach-evaluates-errors-stay-with-the-client"
+
+# A line that waits 1.5 s in r1 does not delay its heartbeats: r2's longest gap stays near keepalive (0.1 s).
+"$LUAHA" attach "$tmp/r2.sock" -e 'piranha.state.pulse.stats.max_gap = 0' > /dev/null || fail "reset r2's gap"
+attach_r1 -e 'luaha.sleep(1.5)' || fail "a sleeping line failed"
+gap=$("$LUAHA" attach "$tmp/r2.sock" -e 'piranha.state.pulse.stats.max_gap') || fail "read r2's gap"
+echo "longest heartbeat gap seen by r2 while a line slept 1.5 s in r1: $gap s"
+awk -v g="$gap" 'BEGIN { exit !(g < 0.3) }' || fail "heartbeats stalled for $gap s"
+kill -0 "$pid_r1" && ! grep -q "partner dead" "$tmp/r2.log" || fail "r2 thought r1 dead"
+echo "PASS ctl-waiting-line-does-not-delay-heartbeats"
+
+# Two clients at once.
+t0=$EPOCHREALTIME
+attach_r1 -e 'luaha.sleep(1) return 1' > "$tmp/a1" & a1=$!
+attach_r1 -e 'luaha.sleep(1) return 2' > "$tmp/a2" & a2=$!
+wait $a1 && wait $a2 || fail "two clients at once failed"
+took=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+[ "$(cat "$tmp/a1")$(cat "$tmp/a2")" = 12 ] || fail "two clients got '$(cat "$tmp/a1")' '$(cat "$tmp/a2")'"
+awk -v t="$took" 'BEGIN { exit !(t < 1.9) }' || fail "two 1 s lines took $took s: not at the same time"
+echo "PASS ctl-two-clients-at-once"
+
+# A peer that is neither root nor the daemon's uid is refused (the socket opened to all to let it try).
+chmod 711 "$tmp" && chmod 666 "$tmp/r1.sock"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$LUAHA" attach "$tmp/r1.sock" -e 1 > "$tmp/out" 2> "$tmp/err" &&
+	fail "uid 65534 was let in"
+grep -q "refused" "$tmp/err" || fail "the refusal was not said: $(cat "$tmp/err")"
+until_ok grep -q "ctl: refused a connection from uid 65534" "$tmp/r1.log" || fail "the refusal was not logged"
+chmod 700 "$tmp" && chmod 600 "$tmp/r1.sock"
+echo "PASS ctl-non-root-refused"
+
+# status --json parses and agrees with ipvsadm -Ln.
+ctl_r1 status --json > "$tmp/status.json" || fail "status --json failed"
+ip netns exec r1 ipvsadm -Ln > "$tmp/ipvsadm"
+"$LUAHA" tests/lib/status-check.lua "$tmp/ipvsadm" < "$tmp/status.json" > "$tmp/check" || fail "$(cat "$tmp/check")"
+ctl_r1 status > "$tmp/status.txt" || fail "status failed"
+grep -q "^role primary, active" "$tmp/status.txt" || fail "status text: $(head -3 "$tmp/status.txt")"
+echo "PASS ctl-status-json-matches-ipvsadm"
+
+# disable / enable / weight change the kernel's table and say until when.
+ctl_r1 disable rs204 > "$tmp/out" || fail "disable failed"
+grep -q "until the next reload" "$tmp/out" || fail "disable did not say how long"
+until_ok sh -c "! ip netns exec r1 ipvsadm -Ln | grep -q 192.0.2.204" || fail "disable left rs204 in the table"
+ctl_r1 enable 192.0.2.204 > /dev/null || fail "enable failed"
+until_ok sh -c "ip netns exec r1 ipvsadm -Ln | grep -q '192.0.2.204:80 *Route *1 '" || fail "enable did not bring rs204 back"
+ctl_r1 weight web rs205 3 > /dev/null || fail "weight failed"
+until_ok sh -c "ip netns exec r1 ipvsadm -Ln | grep -q '192.0.2.205:80 *Route *3 '" || fail "weight did not reach the table"
+ctl_r1 disable nosuch > /dev/null 2>&1 && fail "disable of an unknown server succeeded"
+echo "PASS ctl-disable-enable-weight"
+
+# reload undoes the runtime changes and prints the difference; check says OK; a broken file is refused.
+ctl_r1 reload > "$tmp/out" || fail "reload failed: $(cat "$tmp/out")"
+grep -q "ipvsadm -e -t 192.0.2.212:80 -r 192.0.2.205:80 -g -w 1" "$tmp/out" || fail "reload did not print its edit: $(cat "$tmp/out")"
+[ "$(ctl_r1 check)" = "$tmp/lvs.cf: OK" ] || fail "check did not say OK"
+cp "$tmp/lvs.cf" "$tmp/lvs.cf.good"
+sed -i 's/scheduler = wrr/scheduler = wrrr/' "$tmp/lvs.cf"
+ctl_r1 check > /dev/null 2> "$tmp/err" && fail "check of a broken file succeeded"
+grep -q 'unknown scheduler' "$tmp/err" || fail "check did not name the error: $(cat "$tmp/err")"
+ctl_r1 reload > /dev/null 2>&1 && fail "reload of a broken file succeeded"
+ip netns exec r1 ipvsadm -Ln | grep -q "wrr persistent 30" || fail "a broken reload changed the table"
+cp "$tmp/lvs.cf.good" "$tmp/lvs.cf"
+echo "PASS ctl-reload-and-check"
+
+# failover hands the active role to r2, cleanly.
+ctl_r1 failover > "$tmp/out" || fail "failover failed: $(cat "$tmp/out")"
+until_ok seed_has_vip r2 || fail "r2 did not take over"
+seed_has_vip r1 && fail "r1 kept the VIP after failover"
+[ "$(attach_r1 -e 'piranha.state.pulse.state')" = '"passive"' ] || fail "r1 is not passive"
+sleep 0.5
+seed_has_vip r2 && ! seed_has_vip r1 || fail "the failover did not last"
+ctl_r1 failover > /dev/null 2>&1 && fail "a passive router's failover succeeded"
+echo "PASS ctl-failover"
+
+for ns in r1 r2; do grep -q "stack traceback" "$tmp/$ns.log" && fail "a Lua traceback in $ns's log"; done
+exit 0
