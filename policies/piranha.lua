@@ -28,6 +28,7 @@ local heartbeat = require "luaha.heartbeat"
 local vips = require "luaha.vips"
 local ctl = require "luaha.ctl"
 local lvsctl = require "luaha.lvsctl"
+local lvshttp = require "luaha.lvshttp"
 
 local ipvs, log, link = luaha.ipvs, luaha.log, luaha.link
 
@@ -534,6 +535,13 @@ local function main(args)
         return 0
     end
     if o.dry_run then return dry_run(m) end
+    if m.status_listen then
+        local ok, err = lvshttp.check(m.status_listen, m.status_passwd)
+        if not ok then
+            io.stderr:write("piranha: ", err, "\n")
+            return 1
+        end
+    end
     if active_blocks(m) == 0 then
         io.stderr:write(("piranha: no active %s services defined in %s\n"):format(m.service, o.config))
         return 1
@@ -591,6 +599,16 @@ local function main(args)
     end
     ctl.open("piranha")
     lvsctl.register(piranha)
+    if m.status_listen then
+        local server
+        server, err = lvshttp.start(piranha, m.status_listen, m.status_passwd)
+        if not server then
+            io.stderr:write("piranha: ", err, "\n")
+            return 1
+        end
+        state.http = server
+        log.info("status: listening on %s", m.status_listen)
+    end
     -- Started: the shell that ran a daemon returns, systemd hears READY=1 and the watchdog's beat.
     luaha.daemon.ready()
     luaha.daemon.notify("READY=1")

@@ -1,4 +1,6 @@
 /* auth.c: keyed message authentication and hashing from libsodium (luaha.core.auth), for heartbeats. */
+#include <string.h>
+
 #include <sodium.h>
 
 #include "luaha.h"
@@ -85,7 +87,45 @@ auth_random(lua_State *L)
 	return (1);
 }
 
+/*
+ * pwhash(password): a string to store for it (Argon2id, libsodium's interactive limits), as
+ * crypto_pwhash_str makes; nil, "pwhash: out of memory" when the work area cannot be had.
+ */
+static int
+auth_pwhash(lua_State *L)
+{
+	size_t		 len;
+	const char	*pw = luaL_checklstring(L, 1, &len);
+	char		 out[crypto_pwhash_STRBYTES];
+
+	if (crypto_pwhash_str(out, pw, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+		return (luaha_fail(L, "pwhash: out of memory"));
+	lua_pushstring(L, out);
+	return (1);
+}
+
+/* pwhash_verify(stored, password): whether password is the one stored was made from. */
+static int
+auth_pwhash_verify(lua_State *L)
+{
+	const char	*stored = luaL_checkstring(L, 1);
+	size_t		 len;
+	const char	*pw = luaL_checklstring(L, 2, &len);
+	char		 buf[crypto_pwhash_STRBYTES];
+
+	if (strlen(stored) >= sizeof(buf)) {
+		lua_pushboolean(L, 0);
+		return (1);
+	}
+	strcpy(buf, stored);
+	lua_pushboolean(L, crypto_pwhash_str_verify(buf, pw, len) == 0);
+	return (1);
+}
+
 static const luaL_Reg auth_funcs[] = {
+	{ "pwhash", auth_pwhash },
+	{ "pwhash_verify", auth_pwhash_verify },
 	{ "keygen", auth_keygen },
 	{ "mac", auth_mac },
 	{ "verify", auth_verify },

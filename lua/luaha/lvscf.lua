@@ -28,7 +28,7 @@ reentry / timeout as in nanny), `fall` (failed checks to go down, default 1), `c
 (nil: timeout), `weight_ramp` (nanny's slow start, default on), `heartbeat_key` (a key file for
 authenticated heartbeats), `garp_count` and `garp_interval` (gratuitous ARPs at takeover),
 `garp_refresh` (seconds between the single ARPs that keep announcing the VIPs while active, 0 off),
-`status_listen` (where luaha answers status queries).
+`status_listen` (where luaha answers status queries over HTTP) and `status_passwd` (its users).
 
 Errors read `FILE:LINE: [virtual "NAME": [server "NAME": ]]OPTION: PROBLEM` with Piranha's own message
 text in the problem, so operators' grep patterns still match. Every error in a file is reported.
@@ -76,6 +76,7 @@ local globals = {
     { "garp_interval", "secs", 1, frac = true, positive = true, ext = true },
     { "garp_refresh", "secs", 10, frac = true, min = 0, ext = true },
     { "status_listen", "str", ext = true },
+    { "status_passwd", "str", ext = true },
 }
 
 local schedulers = { "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos" }

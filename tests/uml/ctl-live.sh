@@ -7,7 +7,9 @@ tmp=$(mktemp -d) || exit 2
 trap seed_cleanup EXIT
 
 seed_setup
-seed_config
+# The status listener beyond loopback, with a password file (user admin, password s3cret).
+echo "admin:$("$LUAHA" -e 'print(require("luaha").auth.pwhash("s3cret"))')" > "$tmp/status.passwd"
+seed_config "status_listen = 0.0.0.0:3636" "status_passwd = $tmp/status.passwd"
 seed_start r2
 seed_start r1
 until_ok seed_has_vip r1 || fail "r1 did not become active"
@@ -83,6 +85,23 @@ ctl_r1 reload > /dev/null 2>&1 && fail "reload of a broken file succeeded"
 ip netns exec r1 ipvsadm -Ln | grep -q "wrr persistent 30" || fail "a broken reload changed the table"
 cp "$tmp/lvs.cf.good" "$tmp/lvs.cf"
 echo "PASS ctl-reload-and-check"
+
+# Status over HTTP: /metrics parses as Prometheus text and says what the kernel has; a wrong password is refused.
+get() { ip netns exec client curl -s -m 5 -o "$tmp/body" -w '%{http_code}' "$@"; }
+[ "$(get -u admin:wrong http://192.0.2.210:3636/metrics)" = 401 ] || fail "a wrong password was not refused"
+[ "$(get http://192.0.2.210:3636/metrics)" = 401 ] || fail "no password was not refused"
+until_ok grep -q "status: 192.0.2.10 was refused" "$tmp/r1.log" || fail "the refusal was not logged"
+[ "$(get -u admin:s3cret http://192.0.2.210:3636/metrics)" = 200 ] || fail "/metrics: $(cat "$tmp/body")"
+"$LUAHA" tests/lib/prom-check.lua 'luaha_active{role=primary}=1' \
+	'luaha_real_server_up{address=192.0.2.204:80,server=rs204,virtual=web}=1' \
+	'luaha_real_server_weight{address=192.0.2.205:80,server=rs205,virtual=web}=1' \
+	< "$tmp/body" > "$tmp/prom" || fail "/metrics: $(cat "$tmp/prom")"
+[ "$(get -u admin:s3cret http://192.0.2.210:3636/status.json)" = 200 ] || fail "/status.json"
+ip netns exec r1 ipvsadm -Ln > "$tmp/ipvsadm"
+"$LUAHA" tests/lib/status-check.lua "$tmp/ipvsadm" < "$tmp/body" > "$tmp/check" || fail "/status.json: $(cat "$tmp/check")"
+[ "$(get -u admin:s3cret http://192.0.2.210:3636/)" = 200 ] && grep -q "192.0.2.204:80" "$tmp/body" ||
+	fail "the HTML page"
+echo "PASS ctl-http-status-metrics-auth"
 
 # failover hands the active role to r2, cleanly.
 ctl_r1 failover > "$tmp/out" || fail "failover failed: $(cat "$tmp/out")"
