@@ -30,7 +30,8 @@ local ctl = require "luaha.ctl"
 local lvsctl = require "luaha.lvsctl"
 local lvshttp = require "luaha.lvshttp"
 
-local ipvs, log, link = luaha.ipvs, luaha.log, luaha.link
+local ipvs, link = luaha.ipvs, luaha.link
+local log = luaha.log.prefixed("lvs")
 
 local usage = "usage: luaha policies/piranha.lua [-c FILE] [--check] [--dry-run] [--role primary|backup]"
     .. " [--forceactive] [--foreground] [--pidfile FILE]"

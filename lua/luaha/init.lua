@@ -37,4 +37,17 @@ local luaha = {
     },
 }
 
+--[[
+log.prefixed(name): a logger with the same functions whose lines begin "NAME: ", so that a
+process's lines say which part of it speaks (pulse, nanny, lvs, ...).
+]]
+function luaha.log.prefixed(name)
+    local l = {}
+    for _, level in ipairs({ "debug", "info", "notice", "warning", "err" }) do
+        local f = luaha.log[level]
+        l[level] = function(fmt, ...) return f(name .. ": " .. fmt, ...) end
+    end
+    return setmetatable(l, { __index = luaha.log })
+end
+
 return luaha

@@ -12,6 +12,8 @@ rup or ruptime) and move the weight between the configured one and 10 times it, 
 local luaha = require "luaha"
 local check = require "luaha.check"
 
+local log = luaha.log.prefixed("nanny")
+
 local nanny = {}
 local monitor = {}
 monitor.__index = monitor
@@ -80,7 +82,7 @@ function monitor:check_load()
     local argv = make(self.rsh, self.rs.address)
     local r, err = luaha.proc.run(argv, { timeout = self.v.timeout })
     if not r or r.status ~= 0 then
-        luaha.log.warning("%s: load_monitor %s: %s", self.name, self.v.load_monitor,
+        log.warning("%s: load_monitor %s: %s", self.name, self.v.load_monitor,
             err or (r.timed_out and "timeout") or r.stderr:match("[^\n]*"))
         return false
     end
@@ -123,7 +125,7 @@ function monitor:step(ok, reason)
             self.working = self.v.weight_ramp and math.min(self.rs.weight, math.max(1, self.rs.weight >> 5))
                 or self.rs.weight
             self.since_ramp = 0
-            luaha.log.info("[ active ] making %s available (virtual %s)", self.name, self.v.name)
+            log.info("[ active ] making %s available (virtual %s)", self.name, self.v.name)
         elseif self.state == "in" and self.working < self.rs.weight then
             self.since_ramp = self.since_ramp + 1
             if not self.v.weight_ramp then
@@ -138,7 +140,7 @@ function monitor:step(ok, reason)
         self.failures = self.failures + 1
         if self.state == "in" and self.failures >= self.v.fall then
             self.state = self.v.quiesce_server and "quiesced" or "out"
-            luaha.log.info("[inactive] shutting down %s due to connection failure (virtual %s: %s)",
+            log.info("[inactive] shutting down %s due to connection failure (virtual %s: %s)",
                 self.name, self.v.name, reason or "failed")
         end
     end
@@ -173,14 +175,14 @@ function nanny.run_probe(monitors, on_change)
         local started = luaha.now()
         local pok, ok, err = xpcall(check.run, debug.traceback, spec)
         if not pok then
-            luaha.log.err("%s: check raised: %s", first.name, ok)
+            log.err("%s: check raised: %s", first.name, ok)
             ok, err = nil, "the check raised an error"
         end
         local took = luaha.now() - started
         if not ok and pok and took > spec.timeout + 0.25 then
             -- Only a process that was stopped or starved sees a check outlast its timeout this much:
             -- the server is not to blame, and the check is run again at once.
-            luaha.log.warning("%s: a check failed after %.1f s with a timeout of %g s: this process was stalled;"
+            log.warning("%s: a check failed after %.1f s with a timeout of %g s: this process was stalled;"
                 .. " not counted", first.name, took, spec.timeout)
             goto again
         end

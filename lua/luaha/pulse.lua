@@ -24,7 +24,7 @@ wraps them to add conditions or work. The heartbeat tasks never wait for a hook.
 local luaha = require "luaha"
 local heartbeat = require "luaha.heartbeat"
 
-local log = luaha.log
+local log = luaha.log.prefixed("pulse")
 
 local pulse = {}
 local P = {}

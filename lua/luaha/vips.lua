@@ -8,7 +8,8 @@ once.
 ]]
 local luaha = require "luaha"
 
-local link, log = luaha.link, luaha.log
+local link = luaha.link
+local log = luaha.log.prefixed("lvs")
 
 local vips = {}
 
