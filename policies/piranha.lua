@@ -29,6 +29,7 @@ local vips = require "luaha.vips"
 local ctl = require "luaha.ctl"
 local lvsctl = require "luaha.lvsctl"
 local lvshttp = require "luaha.lvshttp"
+local fos = require "luaha.fos"
 
 local ipvs, link = luaha.ipvs, luaha.link
 local log = luaha.log.prefixed("lvs")
@@ -320,7 +321,11 @@ function piranha.activate(_, reason)
     if m.service ~= "fos" then step("ipvs", program_on_activation) end
     step("VIPs", vips_up)
     step("gratuitous ARP", start_announcing)
-    if m.service == "fos" then step("fos", piranha.fos_start) end
+    if m.service == "fos" then
+        if state.fos_monitor then state.fos_monitor.stop() end
+        state.fos_monitor = nil
+        step("fos", piranha.fos_start)
+    end
 end
 
 -- deactivate: the reverse, in the reverse order.
@@ -334,6 +339,15 @@ function piranha.deactivate(_, reason)
     if m.service ~= "fos" then step("ipvs", remove_services) end
     step("sync daemon", syncdaemon, "backup")
     command("inactive_cmd", m.inactive_cmd)
+    -- fos: the passive router watches the partner's services and takes them over when they fail.
+    local p = state.pulse
+    if m.service == "fos" and p and not p.leaving and not state.fos_monitor then
+        state.fos_monitor = fos.monitor(m, function(why)
+            state.fos_monitor = nil
+            local ok, err = p:takeover("remote service failed (" .. why .. "): activating fos")
+            if not ok then log.err("fos: cannot take over: %s", err) end
+        end)
+    end
 end
 
 -- announce: the active primary heard an active partner: its VIPs are announced again.

@@ -89,7 +89,8 @@ function P:send()
         if sock then
             self.counter = math.max(self.counter + 1, math.floor(luaha.time() * 1e6))
             local packet = heartbeat.encode({ role = self.role, state = self:announced_state(), serial = self.serial,
-                digest = self.digest, counter = self.counter, heard = self.peer.counter }, self.key)
+                digest = self.digest, counter = self.counter, heard = self.peer.counter,
+                takeover = self.taking and self.want == "active" }, self.key)
             local ok, err = sock:sendto(packet, ch.peer, self.port)
             if ok then
                 self.stats.sent = self.stats.sent + 1
@@ -190,7 +191,12 @@ function P:receive(pkt, from)
             from, pkt.role)
     end
     if self.leaving then return end        -- stopping: the peer's word is only awaited (stop)
-    if pkt.state == "active" and self.want == "active" then
+    if pkt.state ~= "active" then self.taking = nil end       -- a takeover is done once the peer stood down
+    if pkt.state == "active" and pkt.takeover and self.want == "active" then
+        self:set("passive", "PARTNER HAS TOLD US TO GO INACTIVE!")
+    elseif pkt.state == "active" and self.want == "active" and self.taking then
+        self:send()                             -- taking over: the peer must hear it, whoever is primary
+    elseif pkt.state == "active" and self.want == "active" then
         if self.role == "backup" then
             self:send()
             self:set("passive", "partner active: deactivating LVS")
@@ -327,6 +333,19 @@ function P:stop(timeout)
     if self.driver and self.driver ~= luaha.current() then self.driver:join(timeout or 10) end
     self:send()
     self:close()
+end
+
+--[[
+takeover(reason): a passive router takes the service from an active partner that is failing it
+(fos mode: its services do not answer): it becomes active and its heartbeats tell the partner to
+stand down, whichever is the primary. Returns true, or nil and why not.
+]]
+function P:takeover(reason)
+    if self.want == "active" then return nil, "this router is active already" end
+    if next(self.blocked) or self.leaving then return nil, "this router is blocked" end
+    self.taking = true
+    self:set("active", reason)
+    return true
 end
 
 --[[
