@@ -13,15 +13,20 @@ standard output and error), "prompt" (ready for a line, the prompt to show), "st
 ]]
 local luaha = require "luaha"
 local repl = require "luaha.repl"
+local json = require "luaha.json"
 
 local log = luaha.log
 
 local ctl = { commands = {}, DIR = "/run/luaha" }
 
--- register(name, fn, usage): a command for `luaha ctl`: fn(args, out) writes with out.print and
--- out.eprint (or returns a string), and returns true on success, or false or nil.
-function ctl.register(name, fn, usage)
-    ctl.commands[name] = { fn = fn, usage = usage or name }
+--[[
+register(name, fn, usage, own_json): a command for `luaha ctl`: fn(args, out) writes with
+out.print and out.eprint (or returns a string), and returns true on success, or false or nil and a
+message. With --json among the words, the client gets one JSON object {command=, ok=, output=
+[lines], errors=[lines]} instead, unless own_json: then fn sees out.json and prints JSON itself.
+]]
+function ctl.register(name, fn, usage, own_json)
+    ctl.commands[name] = { fn = fn, usage = usage or name, own_json = own_json }
 end
 
 local function frame(conn, kind, payload)
@@ -87,10 +92,24 @@ end
 local function serve_command(conn, words)
     local name = table.remove(words, 1)
     local c = ctl.commands[name]
+    local want_json = false
+    for i = #words, 1, -1 do
+        if words[i] == "--json" then
+            table.remove(words, i)
+            want_json = true
+        end
+    end
     local out = {
+        json = want_json,
         print = function(s) frame(conn, "out", s .. "\n") end,
         eprint = function(s) frame(conn, "err", s .. "\n") end,
     }
+    local envelope
+    if want_json and not (c and c.own_json) then
+        envelope = { command = name, output = json.array({}), errors = json.array({}) }
+        out.print = function(s) table.insert(envelope.output, s) end
+        out.eprint = function(s) table.insert(envelope.errors, s) end
+    end
     if not c then
         local names = {}
         for n in pairs(ctl.commands) do names[#names + 1] = n end
@@ -108,6 +127,10 @@ local function serve_command(conn, words)
         res = true
     elseif not res and msg then
         out.eprint(msg)
+    end
+    if envelope then
+        envelope.ok = res and true or false
+        frame(conn, "out", json.encode(envelope) .. "\n")
     end
     frame(conn, "status", res and "0" or "1")
 end

@@ -127,11 +127,11 @@ local function set_disabled(p, args, out, disabled)
 end
 
 function lvsctl.register(p)
-    ctl.register("status", function(args, out)
+    ctl.register("status", function(_, out)
         local doc = lvsctl.status(p)
-        out.print(args[1] == "--json" and json.encode(doc) or lvsctl.format(doc))
+        out.print(out.json and json.encode(doc) or lvsctl.format(doc))
         return true
-    end, "status [--json]")
+    end, "status [--json]", true)
     ctl.register("disable", function(args, out) return set_disabled(p, args, out, true) end, "disable SERVER")
     ctl.register("enable", function(args, out) return set_disabled(p, args, out, false) end, "enable SERVER")
     ctl.register("weight", function(args, out)

@@ -71,6 +71,8 @@ until_ok sh -c "ip netns exec r1 ipvsadm -Ln | grep -q '192.0.2.204:80 *Route *1
 ctl_r1 weight web rs205 3 > /dev/null || fail "weight failed"
 until_ok sh -c "ip netns exec r1 ipvsadm -Ln | grep -q '192.0.2.205:80 *Route *3 '" || fail "weight did not reach the table"
 ctl_r1 disable nosuch > /dev/null 2>&1 && fail "disable of an unknown server succeeded"
+ctl_r1 disable nosuch --json > "$tmp/out" && fail "disable --json of an unknown server succeeded"
+grep -q '"ok":false' "$tmp/out" && grep -q 'no server' "$tmp/out" || fail "disable --json: $(cat "$tmp/out")"
 echo "PASS ctl-disable-enable-weight"
 
 # reload undoes the runtime changes and prints the difference; check says OK; a broken file is refused.
