@@ -1,7 +1,8 @@
-/* ipvs.c: the kernel's IPVS table over generic netlink (libnl-genl): services, destinations, batches, daemons. */
+/* ipvs.c: the kernel's IPVS table over generic netlink: services, destinations, batches, daemons; apply's tables and difference. */
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
+#include <linux/genetlink.h>
 #include <linux/ip_vs.h>
 #include <linux/netlink.h>
 #include <netinet/in.h>
@@ -33,7 +34,6 @@ struct ipvs_svc {
 	uint32_t	 flags;
 	uint32_t	 timeout;	/* persistence, seconds */
 	uint32_t	 netmask;	/* IPv4 mask (network order) or IPv6 prefix length */
-	char		 desc[80];	/* "TCP 192.0.2.1:80", for messages */
 };
 
 struct ipvs_dest {
@@ -44,8 +44,11 @@ struct ipvs_dest {
 	int32_t		 weight;
 	uint32_t	 u_thresh;
 	uint32_t	 l_thresh;
-	char		 desc[64];	/* "192.0.2.101:80" */
 };
+
+/* The service flags a table compares and sends; the kernel adds its own (hashed). */
+#define IPVS_SVC_FLAGS	(IP_VS_SVC_F_PERSISTENT | IP_VS_SVC_F_ONEPACKET | \
+	IP_VS_SVC_F_SCHED1 | IP_VS_SVC_F_SCHED2 | IP_VS_SVC_F_SCHED3)
 
 enum ipvs_op {
 	OP_ADD_SERVICE, OP_EDIT_SERVICE, OP_DEL_SERVICE,
@@ -102,8 +105,27 @@ static const struct {
 	{ 0, 0, NULL }
 };
 
+#define IPVS_RECV_MAX	2	/* datagrams per receive call */
+#define IPVS_RECV_SIZE	32768	/* holds any datagram of ours: a dump's are at most 32 KiB */
+
 static struct nl_sock	*ipvs_sk;	/* one socket for every request */
 static int		 ipvs_family;	/* resolved once */
+/*
+ * Every reply is read into this one buffer, allocated with the socket:
+ * libnl allocates a buffer per receive, and in UML the page faults of a
+ * fresh 64 KiB buffer cost more than the dump it receives.
+ */
+static unsigned char	*ipvs_rbuf;
+static unsigned char	*ipvs_sbuf;	/* likewise, the requests of a batch */
+
+/* The datagrams of one receive call, in ipvs_rbuf. */
+struct ipvs_rx {
+	int		 n;
+	int		 len[IPVS_RECV_MAX];
+};
+
+/* Handles one message of a reply; returns NL_OK, or NL_STOP to ignore the rest. */
+typedef int (*ipvs_parse_fn)(struct nlmsghdr *, void *);
 
 static const char *
 ipvs_strerror(int cmd, int err)
@@ -129,6 +151,11 @@ ipvs_open(void)
 
 	if (ipvs_sk != NULL)
 		return (NULL);
+	if ((ipvs_rbuf == NULL &&
+	    (ipvs_rbuf = malloc(IPVS_RECV_MAX * IPVS_RECV_SIZE)) == NULL) ||
+	    (ipvs_sbuf == NULL &&
+	    (ipvs_sbuf = malloc(IPVS_BATCH_MAX * IPVS_MSG_MAX)) == NULL))
+		return ("out of memory");
 	if ((ipvs_sk = nl_socket_alloc()) == NULL)
 		return ("cannot allocate a netlink socket");
 	if ((r = genl_connect(ipvs_sk)) < 0 ||
@@ -139,14 +166,11 @@ ipvs_open(void)
 	}
 	/*
 	 * libnl's automatic ACK would leave an ACK queued behind every reply
-	 * that nl_recvmsgs does not read: commands that only acknowledge ask
-	 * for one themselves (ipvs_simple).
+	 * that is not read: commands that only acknowledge ask for one
+	 * themselves (ipvs_simple). Replies are read by ipvs_recv, except
+	 * genl_ctrl_resolve's: peeking doubles its receive calls.
 	 */
 	nl_socket_disable_auto_ack(ipvs_sk);
-	/*
-	 * Peeking doubles the receive calls of every dump (services() makes
-	 * one per service); a 64 KiB buffer holds any reply of ours instead.
-	 */
 	nl_socket_disable_msg_peek(ipvs_sk);
 	if ((r = nl_socket_set_msg_buf_size(ipvs_sk, 65536)) < 0)
 		log_warnx("ipvs: message buffer: %s", nl_geterror(r));
@@ -186,47 +210,96 @@ ipvs_msg(lua_State *L, int cmd, int flags)
 	return (msg);
 }
 
+/*
+ * Reads the datagrams waiting, at least one, at most IPVS_RECV_MAX, into
+ * ipvs_rbuf: 0, or -1 with why set. One call takes both the last part of a
+ * dump and its end: the kernel writes the next part of a dump as the
+ * previous one is read, so it is there for the second datagram. A system
+ * call is what UML makes expensive, and a table is read with one dump per
+ * service.
+ */
 static int
-ipvs_err_cb(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
+ipvs_recv(struct ipvs_rx *rx, const char **why)
 {
-	(void)nla;
-	*(int *)arg = -e->error;
-	return (NL_STOP);
+	struct mmsghdr		 mm[IPVS_RECV_MAX];
+	struct iovec		 iov[IPVS_RECV_MAX];
+	int			 i, n;
+
+	memset(mm, 0, sizeof(mm));
+	for (i = 0; i < IPVS_RECV_MAX; i++) {
+		iov[i].iov_base = ipvs_rbuf + i * IPVS_RECV_SIZE;
+		iov[i].iov_len = IPVS_RECV_SIZE;
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	do
+		n = recvmmsg(nl_socket_get_fd(ipvs_sk), mm, IPVS_RECV_MAX,
+		    MSG_WAITFORONE, NULL);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		*why = strerror(errno);
+		return (-1);
+	}
+	for (i = 0; i < n; i++) {
+		if (mm[i].msg_len == 0 || (mm[i].msg_hdr.msg_flags & MSG_TRUNC)) {
+			*why = mm[i].msg_len == 0 ? "no answer" : "reply truncated";
+			return (-1);
+		}
+		rx->len[i] = (int)mm[i].msg_len;
+	}
+	rx->n = n;
+	return (0);
 }
 
 /*
- * Sends msg (freed here) and reads the replies, handing each to parse.
- * Returns 0, or the kernel's errno (positive), or -1 with *why set for a
- * failure of our own.
+ * Sends msg (freed here) and reads the replies, handing each to parse: all
+ * of a dump, up to its end, or the one reply or acknowledgement of another
+ * request. Returns 0, or the kernel's errno (positive), or -1 with *why set
+ * for a failure of our own.
  */
 static int
-ipvs_request(struct nl_msg *msg, nl_recvmsg_msg_cb_t parse, void *arg,
+ipvs_request(struct nl_msg *msg, ipvs_parse_fn parse, void *arg,
     const char **why)
 {
-	struct nl_cb	*cb;
-	int		 kerr = 0, r;
+	struct nlmsghdr	*h = nlmsg_hdr(msg);
+	struct ipvs_rx	 rx;
+	unsigned int	 seq = nl_socket_use_seq(ipvs_sk);
+	int		 kerr = 0, done = 0, stop = 0, i, n, r;
 
 	*why = NULL;
-	if ((cb = nl_cb_alloc(NL_CB_DEFAULT)) == NULL) {
-		nlmsg_free(msg);
-		*why = "out of memory";
-		return (-1);
-	}
-	nl_cb_err(cb, NL_CB_CUSTOM, ipvs_err_cb, &kerr);
-	if (parse != NULL)
-		nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, parse, arg);
-	r = nl_send_auto(ipvs_sk, msg);
+	h->nlmsg_seq = seq;
+	h->nlmsg_pid = 0;
+	h->nlmsg_flags |= NLM_F_REQUEST;
+	r = nl_sendto(ipvs_sk, h, h->nlmsg_len);
 	nlmsg_free(msg);
-	if (r >= 0)
-		r = nl_recvmsgs(ipvs_sk, cb);
-	nl_cb_put(cb);
-	if (kerr != 0)
-		return (kerr);
 	if (r < 0) {
 		*why = nl_geterror(r);
 		return (-1);
 	}
-	return (0);
+	while (!done) {
+		if (ipvs_recv(&rx, why) == -1)
+			return (-1);
+		for (i = 0; i < rx.n && !done; i++) {
+			h = (struct nlmsghdr *)(ipvs_rbuf + i * IPVS_RECV_SIZE);
+			for (n = rx.len[i]; !done && NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+				if (h->nlmsg_seq != seq || h->nlmsg_type == NLMSG_NOOP)
+					continue;	/* not an answer to this request */
+				if (h->nlmsg_type == NLMSG_DONE)
+					done = 1;
+				else if (h->nlmsg_type == NLMSG_ERROR) {
+					kerr = -((struct nlmsgerr *)NLMSG_DATA(h))->error;
+					done = 1;
+				} else {
+					/* After NL_STOP a dump is still read to its end. */
+					if (!stop && parse != NULL && parse(h, arg) == NL_STOP)
+						stop = 1;
+					if (!(h->nlmsg_flags & NLM_F_MULTI))
+						done = 1;
+				}
+			}
+		}
+	}
+	return (kerr);
 }
 
 /* Pushes nil and "<what>: <reason>" for a failed request. */
@@ -285,21 +358,31 @@ ipvs_format_addr(int af, const uint8_t addr[16], uint16_t port, char *buf, size_
 	snprintf(buf, len, af == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
 }
 
+/* The integer at idx, the value of field; def if it is nil. */
 static lua_Integer
-ipvs_field_int(lua_State *L, int idx, const char *field, lua_Integer def,
+ipvs_value_int(lua_State *L, int idx, const char *field, lua_Integer def,
     lua_Integer min, lua_Integer max)
 {
 	lua_Integer	 v;
 	int		 isnum;
 
-	if (lua_getfield(L, idx, field) == LUA_TNIL) {
-		lua_pop(L, 1);
+	if (lua_isnil(L, idx))
 		return (def);
-	}
-	v = lua_tointegerx(L, -1, &isnum);
+	v = lua_tointegerx(L, idx, &isnum);
 	if (!isnum || v < min || v > max)
 		luaL_error(L, "ipvs: %s must be an integer from %I to %I",
 		    field, min, max);
+	return (v);
+}
+
+static lua_Integer
+ipvs_field_int(lua_State *L, int idx, const char *field, lua_Integer def,
+    lua_Integer min, lua_Integer max)
+{
+	lua_Integer	 v;
+
+	lua_getfield(L, idx, field);
+	v = ipvs_value_int(L, -1, field, def, min, max);
 	lua_pop(L, 1);
 	return (v);
 }
@@ -329,6 +412,7 @@ static const char *const ipvs_dest_keys[] = {
 	"address", "port", "weight", "forward", "u_threshold", "l_threshold",
 	"key", "active_conns", "inactive_conns", "persist_conns", "stats", NULL
 };
+#define IPVS_DEST_FIELDS	6	/* the first of ipvs_dest_keys are its settings */
 
 /* Raises on a misspelt field: a typo must not silently become a default. */
 static void
@@ -374,7 +458,6 @@ ipvs_check_service(lua_State *L, int idx, struct ipvs_svc *s)
 	static const char *const protos[] = { "tcp", "udp", "sctp", NULL };
 	static const int proto_nums[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP };
 	const char	*addr, *proto, *family, *sched, *pe, *mask;
-	char		 a[INET6_ADDRSTRLEN];
 	int		 i, j;
 
 	idx = lua_absindex(L, idx);
@@ -393,8 +476,6 @@ ipvs_check_service(lua_State *L, int idx, struct ipvs_svc *s)
 			s->af = AF_INET6;
 		else
 			luaL_error(L, "ipvs: unknown family \"%s\" (inet, inet6)", family);
-		snprintf(s->desc, sizeof(s->desc), "FWM %u%s", s->fwmark,
-		    s->af == AF_INET6 ? " IPv6" : "");
 	} else {
 		if (addr == NULL)
 			luaL_error(L, "ipvs: a service needs an address or an fwmark");
@@ -408,10 +489,6 @@ ipvs_check_service(lua_State *L, int idx, struct ipvs_svc *s)
 			luaL_error(L, "ipvs: unknown protocol \"%s\" (tcp, udp, sctp)", proto);
 		s->protocol = proto_nums[i];
 		s->port = (uint16_t)ipvs_field_int(L, idx, "port", 0, 0, 65535);
-		inet_ntop(s->af, s->addr, a, sizeof(a));
-		snprintf(s->desc, sizeof(s->desc),
-		    s->af == AF_INET6 ? "%s [%s]:%u" : "%s %s:%u",
-		    i == 0 ? "TCP" : i == 1 ? "UDP" : "SCTP", a, s->port);
 	}
 	sched = ipvs_field_string(L, idx, "scheduler");
 	if (sched == NULL)
@@ -482,123 +559,256 @@ ipvs_check_dest(lua_State *L, int idx, const struct ipvs_svc *s, struct ipvs_des
 		IP_VS_CONN_F_MASQ, IP_VS_CONN_F_MASQ, IP_VS_CONN_F_TUNNEL,
 		IP_VS_CONN_F_TUNNEL, IP_VS_CONN_F_LOCALNODE
 	};
-	const char	*addr, *fwd;
-	int		 i;
+	const char	*addr, *fwd, *key;
+	int		 i, top;
 
+	/*
+	 * One walk over the fields, each setting kept on the stack, rather
+	 * than a lookup per setting: an apply reads tens of thousands. The
+	 * checks then go in the order of the fields' documentation.
+	 */
 	idx = lua_absindex(L, idx);
 	luaL_checktype(L, idx, LUA_TTABLE);
-	ipvs_check_keys(L, idx, ipvs_dest_keys, "destination");
+	top = lua_gettop(L);
+	luaL_checkstack(L, IPVS_DEST_FIELDS + 3, NULL);
+	lua_settop(L, top + IPVS_DEST_FIELDS);
+	lua_pushnil(L);
+	while (lua_next(L, idx) != 0) {
+		key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+		for (i = 0; key != NULL && ipvs_dest_keys[i] != NULL; i++)
+			if (key[0] == ipvs_dest_keys[i][0] &&
+			    strcmp(ipvs_dest_keys[i], key) == 0)
+				break;
+		if (key == NULL || ipvs_dest_keys[i] == NULL)
+			luaL_error(L, "ipvs: unknown destination field '%s'",
+			    key != NULL ? key : luaL_typename(L, -2));
+		if (i < IPVS_DEST_FIELDS)
+			lua_copy(L, -1, top + 1 + i);
+		lua_pop(L, 1);
+	}
 	memset(d, 0, sizeof(*d));
-	if ((addr = ipvs_field_string(L, idx, "address")) == NULL)
+	if (lua_isnil(L, top + 1))
 		luaL_error(L, "ipvs: a destination needs an address");
+	if (lua_type(L, top + 1) != LUA_TSTRING)
+		luaL_error(L, "ipvs: address must be a string");
+	addr = lua_tostring(L, top + 1);
 	if ((d->af = ipvs_parse_addr(addr, d->addr)) == 0)
 		luaL_error(L, "ipvs: \"%s\" is not an IPv4 or IPv6 address", addr);
-	d->port = (uint16_t)ipvs_field_int(L, idx, "port", s->port, 0, 65535);
-	d->weight = (int32_t)ipvs_field_int(L, idx, "weight", 1, 0, INT32_MAX);
-	d->u_thresh = (uint32_t)ipvs_field_int(L, idx, "u_threshold", 0, 0, UINT32_MAX);
-	d->l_thresh = (uint32_t)ipvs_field_int(L, idx, "l_threshold", 0, 0, UINT32_MAX);
-	fwd = ipvs_field_string(L, idx, "forward");
+	d->port = (uint16_t)ipvs_value_int(L, top + 2, "port", s->port, 0, 65535);
+	d->weight = (int32_t)ipvs_value_int(L, top + 3, "weight", 1, 0, INT32_MAX);
+	d->u_thresh = (uint32_t)ipvs_value_int(L, top + 5, "u_threshold", 0, 0,
+	    UINT32_MAX);
+	d->l_thresh = (uint32_t)ipvs_value_int(L, top + 6, "l_threshold", 0, 0,
+	    UINT32_MAX);
+	if (!lua_isnil(L, top + 4) && lua_type(L, top + 4) != LUA_TSTRING)
+		luaL_error(L, "ipvs: forward must be a string");
+	fwd = lua_isnil(L, top + 4) ? "dr" : lua_tostring(L, top + 4);
 	for (i = 0; fwds[i] != NULL; i++)
-		if (strcmp(fwds[i], fwd != NULL ? fwd : "dr") == 0)
+		if (strcmp(fwds[i], fwd) == 0)
 			break;
 	if (fwds[i] == NULL)
 		luaL_error(L, "ipvs: unknown forward method \"%s\" (dr, gate, route, "
 		    "nat, masq, tun, ipip, local)", fwd);
+	lua_settop(L, top);
 	d->fwd = fwd_flags[i];
-	ipvs_format_addr(d->af, d->addr, d->port, d->desc, sizeof(d->desc));
+}
+
+/* "TCP 192.0.2.10:80", "UDP [2001:db8::53]:53", "FWM 10 IPv6": a service in messages. */
+static void
+ipvs_svc_desc(const struct ipvs_svc *s, char *buf, size_t len)
+{
+	char	 a[INET6_ADDRSTRLEN + 8];
+
+	if (s->fwmark != 0) {
+		snprintf(buf, len, "FWM %u%s", s->fwmark, s->af == AF_INET6 ? " IPv6" : "");
+		return;
+	}
+	ipvs_format_addr(s->af, s->addr, s->port, a, sizeof(a));
+	snprintf(buf, len, "%s %s", s->protocol == IPPROTO_TCP ? "TCP" :
+	    s->protocol == IPPROTO_UDP ? "UDP" : "SCTP", a);
+}
+
+/* "add destination TCP 192.0.2.10:80 -> 198.51.100.11:80": what an operation does. */
+static void
+ipvs_op_what(enum ipvs_op op, const struct ipvs_svc *s, const struct ipvs_dest *d,
+    char *buf, size_t len)
+{
+	char	 sd[96], dd[INET6_ADDRSTRLEN + 8];
+
+	ipvs_svc_desc(s, sd, sizeof(sd));
+	if (op >= OP_ADD_DEST) {
+		ipvs_format_addr(d->af, d->addr, d->port, dd, sizeof(dd));
+		snprintf(buf, len, "%s %s -> %s", ipvs_op_verbs[op], sd, dd);
+	} else
+		snprintf(buf, len, "%s %s", ipvs_op_verbs[op], sd);
+}
+
+/*
+ * Requests are written straight into a buffer (one request, or a batch of
+ * hundreds) rather than built one nl_msg at a time: an apply of thousands
+ * of operations would spend more on libnl's allocations than the kernel
+ * spends carrying them out.
+ */
+struct ipvs_wbuf {
+	unsigned char	*p;		/* 4-byte aligned */
+	size_t		 len;		/* bytes written */
+	size_t		 cap;
+};
+
+/* Appends an attribute (len 0 and data NULL for a nest); NULL when it does not fit. */
+static struct nlattr *
+ipvs_wattr(struct ipvs_wbuf *w, int type, const void *data, size_t len)
+{
+	struct nlattr	*a;
+	size_t		 total = NLA_ALIGN(NLA_HDRLEN + len);
+
+	if (w->cap - w->len < total)
+		return (NULL);
+	a = (struct nlattr *)(w->p + w->len);
+	a->nla_type = type;
+	a->nla_len = NLA_HDRLEN + len;
+	if (len > 0)
+		memcpy((unsigned char *)a + NLA_HDRLEN, data, len);
+	memset((unsigned char *)a + NLA_HDRLEN + len, 0, total - NLA_HDRLEN - len);
+	w->len += total;
+	return (a);
+}
+
+static int
+ipvs_wu16(struct ipvs_wbuf *w, int type, uint16_t v)
+{
+	return (ipvs_wattr(w, type, &v, sizeof(v)) == NULL ? -1 : 0);
+}
+
+static int
+ipvs_wu32(struct ipvs_wbuf *w, int type, uint32_t v)
+{
+	return (ipvs_wattr(w, type, &v, sizeof(v)) == NULL ? -1 : 0);
+}
+
+static int
+ipvs_wstr(struct ipvs_wbuf *w, int type, const char *v)
+{
+	return (ipvs_wattr(w, type, v, strlen(v) + 1) == NULL ? -1 : 0);
 }
 
 /* Adds the service attribute: identity only, or with its settings (full). */
 static int
-ipvs_put_service(struct nl_msg *msg, const struct ipvs_svc *s, int full)
+ipvs_wsvc(struct ipvs_wbuf *w, const struct ipvs_svc *s, int full)
 {
 	struct nlattr		*nest;
 	struct ip_vs_flags	 flags = { s->flags, ~0U };
 
-	if ((nest = nla_nest_start(msg, IPVS_CMD_ATTR_SERVICE)) == NULL)
-		return (-1);
-	if (nla_put_u16(msg, IPVS_SVC_ATTR_AF, s->af) < 0)
+	if ((nest = ipvs_wattr(w, IPVS_CMD_ATTR_SERVICE, NULL, 0)) == NULL ||
+	    ipvs_wu16(w, IPVS_SVC_ATTR_AF, s->af) == -1)
 		return (-1);
 	if (s->fwmark != 0) {
-		if (nla_put_u32(msg, IPVS_SVC_ATTR_FWMARK, s->fwmark) < 0)
+		if (ipvs_wu32(w, IPVS_SVC_ATTR_FWMARK, s->fwmark) == -1)
 			return (-1);
-	} else if (nla_put_u16(msg, IPVS_SVC_ATTR_PROTOCOL, s->protocol) < 0 ||
-	    nla_put(msg, IPVS_SVC_ATTR_ADDR, 16, s->addr) < 0 ||
-	    nla_put_u16(msg, IPVS_SVC_ATTR_PORT, htons(s->port)) < 0)
+	} else if (ipvs_wu16(w, IPVS_SVC_ATTR_PROTOCOL, s->protocol) == -1 ||
+	    ipvs_wattr(w, IPVS_SVC_ATTR_ADDR, s->addr, 16) == NULL ||
+	    ipvs_wu16(w, IPVS_SVC_ATTR_PORT, htons(s->port)) == -1)
 		return (-1);
-	if (full && (nla_put_string(msg, IPVS_SVC_ATTR_SCHED_NAME, s->sched) < 0 ||
-	    nla_put(msg, IPVS_SVC_ATTR_FLAGS, sizeof(flags), &flags) < 0 ||
-	    nla_put_u32(msg, IPVS_SVC_ATTR_TIMEOUT, s->timeout) < 0 ||
-	    nla_put_u32(msg, IPVS_SVC_ATTR_NETMASK, s->netmask) < 0 ||
-	    (s->pe[0] != '\0' &&
-	    nla_put_string(msg, IPVS_SVC_ATTR_PE_NAME, s->pe) < 0)))
+	if (full && (ipvs_wstr(w, IPVS_SVC_ATTR_SCHED_NAME, s->sched) == -1 ||
+	    ipvs_wattr(w, IPVS_SVC_ATTR_FLAGS, &flags, sizeof(flags)) == NULL ||
+	    ipvs_wu32(w, IPVS_SVC_ATTR_TIMEOUT, s->timeout) == -1 ||
+	    ipvs_wu32(w, IPVS_SVC_ATTR_NETMASK, s->netmask) == -1 ||
+	    (s->pe[0] != '\0' && ipvs_wstr(w, IPVS_SVC_ATTR_PE_NAME, s->pe) == -1)))
 		return (-1);
-	return (nla_nest_end(msg, nest));
+	nest->nla_len = w->p + w->len - (unsigned char *)nest;
+	return (0);
 }
 
 static int
-ipvs_put_dest(struct nl_msg *msg, const struct ipvs_dest *d, int full)
+ipvs_wdest(struct ipvs_wbuf *w, const struct ipvs_dest *d, int full)
 {
 	struct nlattr	*nest;
 
-	if ((nest = nla_nest_start(msg, IPVS_CMD_ATTR_DEST)) == NULL)
+	if ((nest = ipvs_wattr(w, IPVS_CMD_ATTR_DEST, NULL, 0)) == NULL ||
+	    ipvs_wattr(w, IPVS_DEST_ATTR_ADDR, d->addr, 16) == NULL ||
+	    ipvs_wu16(w, IPVS_DEST_ATTR_PORT, htons(d->port)) == -1 ||
+	    ipvs_wu16(w, IPVS_DEST_ATTR_ADDR_FAMILY, d->af) == -1)
 		return (-1);
-	if (nla_put(msg, IPVS_DEST_ATTR_ADDR, 16, d->addr) < 0 ||
-	    nla_put_u16(msg, IPVS_DEST_ATTR_PORT, htons(d->port)) < 0 ||
-	    nla_put_u16(msg, IPVS_DEST_ATTR_ADDR_FAMILY, d->af) < 0)
+	if (full && (ipvs_wu32(w, IPVS_DEST_ATTR_FWD_METHOD, d->fwd) == -1 ||
+	    ipvs_wu32(w, IPVS_DEST_ATTR_WEIGHT, (uint32_t)d->weight) == -1 ||
+	    ipvs_wu32(w, IPVS_DEST_ATTR_U_THRESH, d->u_thresh) == -1 ||
+	    ipvs_wu32(w, IPVS_DEST_ATTR_L_THRESH, d->l_thresh) == -1))
 		return (-1);
-	if (full && (nla_put_u32(msg, IPVS_DEST_ATTR_FWD_METHOD, d->fwd) < 0 ||
-	    nla_put_u32(msg, IPVS_DEST_ATTR_WEIGHT, (uint32_t)d->weight) < 0 ||
-	    nla_put_u32(msg, IPVS_DEST_ATTR_U_THRESH, d->u_thresh) < 0 ||
-	    nla_put_u32(msg, IPVS_DEST_ATTR_L_THRESH, d->l_thresh) < 0))
-		return (-1);
-	return (nla_nest_end(msg, nest));
+	nest->nla_len = w->p + w->len - (unsigned char *)nest;
+	return (0);
 }
 
 /*
- * Builds the message for one operation from the Lua tables at sidx and
- * didx (didx 0 for service operations); what receives its description.
+ * Appends a request: cmd about s (with its settings: sfull) and d (dfull),
+ * either of which may be NULL. seq 0 lets libnl number it. Returns 0, or
+ * -1 when it does not fit (and w is as before).
  */
-static struct nl_msg *
-ipvs_op_msg(lua_State *L, enum ipvs_op op, int sidx, int didx, char *what,
-    size_t whatlen)
+static int
+ipvs_wmsg(struct ipvs_wbuf *w, int cmd, int flags, unsigned int seq,
+    const struct ipvs_svc *s, int sfull, const struct ipvs_dest *d, int dfull)
 {
-	struct ipvs_svc	 s;
-	struct ipvs_dest d;
-	struct nl_msg	*msg;
-	int		 r;
+	struct nlmsghdr		*h;
+	struct genlmsghdr	*g;
+	size_t			 start = w->len;
 
-	/* Everything that may raise comes before the message is allocated. */
-	ipvs_check_service(L, sidx, &s);
-	if (op >= OP_ADD_DEST) {
-		if (didx == 0)
-			luaL_error(L, "ipvs: %s needs a destination", ipvs_op_names[op]);
-		ipvs_check_dest(L, didx, &s, &d);
+	if (w->cap - w->len < NLMSG_HDRLEN + GENL_HDRLEN)
+		return (-1);
+	h = (struct nlmsghdr *)(w->p + start);
+	memset(h, 0, NLMSG_HDRLEN + GENL_HDRLEN);
+	h->nlmsg_type = ipvs_family;
+	h->nlmsg_flags = NLM_F_REQUEST | flags;
+	h->nlmsg_seq = seq;
+	g = (struct genlmsghdr *)(w->p + start + NLMSG_HDRLEN);
+	g->cmd = cmd;
+	g->version = IPVS_GENL_VERSION;
+	w->len += NLMSG_HDRLEN + GENL_HDRLEN;
+	if ((s != NULL && ipvs_wsvc(w, s, sfull) == -1) ||
+	    (d != NULL && ipvs_wdest(w, d, dfull) == -1)) {
+		w->len = start;
+		return (-1);
 	}
-	msg = ipvs_msg(L, ipvs_op_cmds[op], 0);
-	r = ipvs_put_service(msg, &s, op == OP_ADD_SERVICE || op == OP_EDIT_SERVICE);
-	if (op >= OP_ADD_DEST) {
-		if (r >= 0)
-			r = ipvs_put_dest(msg, &d, op != OP_DEL_DEST);
-		snprintf(what, whatlen, "%s %s -> %s", ipvs_op_verbs[op], s.desc, d.desc);
-	} else
-		snprintf(what, whatlen, "%s %s", ipvs_op_verbs[op], s.desc);
-	if (r < 0) {
-		nlmsg_free(msg);
-		luaL_error(L, "ipvs: message too large");
-	}
+	h->nlmsg_len = w->len - start;
+	return (0);
+}
+
+/* Appends the request for an operation. */
+static int
+ipvs_wop(struct ipvs_wbuf *w, enum ipvs_op op, int flags, unsigned int seq,
+    const struct ipvs_svc *s, const struct ipvs_dest *d)
+{
+	return (ipvs_wmsg(w, ipvs_op_cmds[op], flags, seq, s,
+	    op == OP_ADD_SERVICE || op == OP_EDIT_SERVICE,
+	    op >= OP_ADD_DEST ? d : NULL, op != OP_DEL_DEST));
+}
+
+/* The one request written in w as an nl_msg, for ipvs_request. */
+static struct nl_msg *
+ipvs_convert(lua_State *L, struct ipvs_wbuf *w)
+{
+	struct nl_msg	*msg;
+
+	if ((msg = nlmsg_convert((struct nlmsghdr *)w->p)) == NULL)
+		luaL_error(L, "ipvs: out of memory");
 	return (msg);
 }
 
 static int
 ipvs_op(lua_State *L, enum ipvs_op op)
 {
-	struct nl_msg	*msg;
+	uint32_t	 buf[IPVS_MSG_MAX / 4];
+	struct ipvs_wbuf w = { (unsigned char *)buf, 0, sizeof(buf) };
+	struct ipvs_svc	 s;
+	struct ipvs_dest d;
 	char		 what[200];
 
 	ipvs_need(L);
-	msg = ipvs_op_msg(L, op, 1, op >= OP_ADD_DEST ? 2 : 0, what, sizeof(what));
-	return (ipvs_simple(L, msg, ipvs_op_cmds[op], what));
+	ipvs_check_service(L, 1, &s);
+	if (op >= OP_ADD_DEST)
+		ipvs_check_dest(L, 2, &s, &d);
+	if (ipvs_wop(&w, op, 0, 0, &s, &d) == -1)
+		return (luaL_error(L, "ipvs: message too large"));
+	ipvs_op_what(op, &s, &d, what, sizeof(what));
+	return (ipvs_simple(L, ipvs_convert(L, &w), ipvs_op_cmds[op], what));
 }
 
 static int
@@ -637,103 +847,118 @@ ipvs_del_dest(lua_State *L)
 	return (ipvs_op(L, OP_DEL_DEST));
 }
 
-/* The message for operation i of the ops table at index 1, its op and description. */
-static struct nl_msg *
-ipvs_batch_msg(lua_State *L, lua_Integer i, int *op, char *what, size_t whatlen)
+/*
+ * Sends the n requests in w, numbered seq0 .. seq0 + n - 1 of which only the
+ * last asks for an acknowledgement, and stores the kernel's errno for each
+ * in errs (0: carried out). The kernel handles a batch in order and reports
+ * each failure by its sequence number even unasked, so when the last answer
+ * arrives every failure has too; it goes on after a failure. Returns 0, or
+ * -1 with why set when the batch could not be sent or its answers read.
+ */
+static int
+ipvs_exchange(struct ipvs_wbuf *w, unsigned int seq0, int n, int *errs,
+    char *why, size_t whylen)
 {
-	struct nl_msg	*msg;
+	struct nlmsghdr		*hdr;
+	struct ipvs_rx		 rx;
+	const char		*reason;
+	int			 i, k, r, done = 0;
+
+	memset(errs, 0, n * sizeof(*errs));
+	if ((r = nl_sendto(ipvs_sk, w->p, w->len)) < 0) {
+		snprintf(why, whylen, "ipvs batch: send: %s", nl_geterror(r));
+		return (-1);
+	}
+	while (!done) {
+		if (ipvs_recv(&rx, &reason) == -1) {
+			snprintf(why, whylen, "ipvs batch: receive: %s", reason);
+			return (-1);
+		}
+		for (k = 0; k < rx.n; k++) {
+			hdr = (struct nlmsghdr *)(ipvs_rbuf + k * IPVS_RECV_SIZE);
+			for (r = rx.len[k]; nlmsg_ok(hdr, r); hdr = nlmsg_next(hdr, &r)) {
+				if (hdr->nlmsg_type != NLMSG_ERROR ||
+				    hdr->nlmsg_seq < seq0 || hdr->nlmsg_seq >= seq0 + n)
+					continue;	/* not one of ours */
+				i = hdr->nlmsg_seq - seq0;
+				errs[i] = -((struct nlmsgerr *)nlmsg_data(hdr))->error;
+				if (i == n - 1)
+					done = 1;
+			}
+		}
+	}
+	return (0);
+}
+
+/* Reads operation i of the ops table at index 1 into its op, service and destination. */
+static enum ipvs_op
+ipvs_batch_op(lua_State *L, lua_Integer i, struct ipvs_svc *s, struct ipvs_dest *d)
+{
+	enum ipvs_op	 op;
 
 	if (lua_rawgeti(L, 1, i) != LUA_TTABLE)
 		luaL_error(L, "ipvs: operation %I is not a table", i);
 	lua_getfield(L, -1, "op");
-	*op = ipvs_name_index(L, -1, ipvs_op_names, "operation");
+	op = ipvs_name_index(L, -1, ipvs_op_names, "operation");
 	lua_getfield(L, -2, "service");
-	lua_getfield(L, -3, "dest");
-	msg = ipvs_op_msg(L, *op, -2, lua_isnil(L, -1) ? 0 : -1, what, whatlen);
-	lua_pop(L, 4);
-	return (msg);
+	ipvs_check_service(L, -1, s);
+	if (op >= OP_ADD_DEST) {
+		if (lua_getfield(L, -3, "dest") == LUA_TNIL)
+			luaL_error(L, "ipvs: %s needs a destination", ipvs_op_names[op]);
+		ipvs_check_dest(L, -1, s, d);
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 3);
+	return (op);
 }
 
 /*
  * batch(ops): sends up to IPVS_BATCH_MAX operations {op=, service=, dest=}
- * in one sendmsg. Only the last asks for an acknowledgement: the kernel
- * handles a batch in order and reports each failure by its sequence number
- * even without one, so when the last answer arrives every failure has too.
- * The kernel goes on after a failure. Returns an array with, per operation,
+ * in one sendmsg (see ipvs_exchange). Returns an array with, per operation,
  * true or the message "<operation>: <reason>". Does not yield.
  */
 static int
 ipvs_batch(lua_State *L)
 {
-	struct nl_msg		*msg;
-	struct nlmsghdr		*hdr;
-	struct sockaddr_nl	 nla;
-	unsigned char		*rbuf = NULL;
-	char			*buf, what[200];
-	size_t			 len = 0, cap, mlen;
-	unsigned int		 seq0 = 0, seq;
-	lua_Integer		 i, n;
-	int			 op, r, done = 0;
+	struct ipvs_wbuf w;
+	struct ipvs_svc	 s;
+	struct ipvs_dest d;
+	int		 errs[IPVS_BATCH_MAX];
+	char		 what[200], why[200];
+	unsigned int	 seq0 = 0, seq;
+	lua_Integer	 i, n;
+	enum ipvs_op	 op;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	n = luaL_len(L, 1);
 	luaL_argcheck(L, n >= 1 && n <= IPVS_BATCH_MAX, 1, "1 to 256 operations");
 	ipvs_need(L);
-	/*
-	 * One message is far below IPVS_MSG_MAX bytes; the buffer is a
-	 * userdata so that a malformed operation raising midway leaks nothing.
-	 */
-	cap = (size_t)n * IPVS_MSG_MAX;
-	buf = lua_newuserdatauv(L, cap, 0);
-	lua_createtable(L, (int)n, 0);		/* the results */
+	/* A userdata, so that a malformed operation raising midway leaks nothing. */
+	w.cap = (size_t)n * IPVS_MSG_MAX;
+	w.p = lua_newuserdatauv(L, w.cap, 0);
+	w.len = 0;
 	for (i = 1; i <= n; i++) {
-		msg = ipvs_batch_msg(L, i, &op, what, sizeof(what));
-		lua_pushboolean(L, 1);
-		lua_rawseti(L, -2, i);
-		hdr = nlmsg_hdr(msg);
+		op = ipvs_batch_op(L, i, &s, &d);
 		seq = nl_socket_use_seq(ipvs_sk);
 		if (i == 1)
 			seq0 = seq;
-		hdr->nlmsg_seq = seq;
-		hdr->nlmsg_pid = 0;
-		hdr->nlmsg_flags = NLM_F_REQUEST | (i == n ? NLM_F_ACK : 0);
-		mlen = NLMSG_ALIGN(hdr->nlmsg_len);
-		if (len + mlen > cap) {
-			nlmsg_free(msg);
+		if (ipvs_wop(&w, op, i == n ? NLM_F_ACK : 0, seq, &s, &d) == -1)
 			return (luaL_error(L, "ipvs: message too large"));
-		}
-		memcpy(buf + len, hdr, hdr->nlmsg_len);
-		memset(buf + len + hdr->nlmsg_len, 0, mlen - hdr->nlmsg_len);
-		len += mlen;
-		nlmsg_free(msg);
 	}
-	r = nl_sendto(ipvs_sk, buf, len);
-	if (r < 0)
-		return (luaha_fail(L, "ipvs batch: send: %s", nl_geterror(r)));
-	while (!done) {
-		if ((r = nl_recv(ipvs_sk, &nla, &rbuf, NULL)) <= 0)
-			return (luaha_fail(L, "ipvs batch: receive: %s",
-			    r == 0 ? "no answer" : nl_geterror(r)));
-		for (hdr = (struct nlmsghdr *)rbuf; nlmsg_ok(hdr, r);
-		    hdr = nlmsg_next(hdr, &r)) {
-			struct nlmsgerr *e = nlmsg_data(hdr);
-
-			if (hdr->nlmsg_type != NLMSG_ERROR ||
-			    hdr->nlmsg_seq < seq0 || hdr->nlmsg_seq >= seq0 + n)
-				continue;	/* not one of ours */
-			i = hdr->nlmsg_seq - seq0 + 1;
-			if (e->error != 0) {
-				/* Described only now: most batches have no failure. */
-				nlmsg_free(ipvs_batch_msg(L, i, &op, what, sizeof(what)));
-				lua_pushfstring(L, "%s: %s", what,
-				    ipvs_strerror(ipvs_op_cmds[op], -e->error));
-				lua_rawseti(L, -2, i);
-			}
-			if (i == n)
-				done = 1;
+	if (ipvs_exchange(&w, seq0, (int)n, errs, why, sizeof(why)) == -1)
+		return (luaha_fail(L, "%s", why));
+	lua_createtable(L, (int)n, 0);
+	for (i = 1; i <= n; i++) {
+		if (errs[i - 1] == 0)
+			lua_pushboolean(L, 1);
+		else {
+			/* Described only now: most batches have no failure. */
+			op = ipvs_batch_op(L, i, &s, &d);
+			ipvs_op_what(op, &s, &d, what, sizeof(what));
+			lua_pushfstring(L, "%s: %s", what,
+			    ipvs_strerror(ipvs_op_cmds[op], errs[i - 1]));
 		}
-		free(rbuf);
-		rbuf = NULL;
+		lua_rawseti(L, -2, i);
 	}
 	return (1);
 }
@@ -750,19 +975,21 @@ ipvs_flush(lua_State *L)
 static int
 ipvs_zero(lua_State *L)
 {
+	uint32_t	 buf[IPVS_MSG_MAX / 4];
+	struct ipvs_wbuf w = { (unsigned char *)buf, 0, sizeof(buf) };
 	struct ipvs_svc	 s;
-	struct nl_msg	*msg;
+	char		 desc[96];
+	int		 all = lua_isnoneornil(L, 1);
 
 	ipvs_need(L);
-	if (!lua_isnoneornil(L, 1))
+	if (!all)
 		ipvs_check_service(L, 1, &s);
-	msg = ipvs_msg(L, IPVS_CMD_ZERO, 0);
-	if (!lua_isnoneornil(L, 1) && ipvs_put_service(msg, &s, 0) < 0) {
-		nlmsg_free(msg);
+	if (ipvs_wmsg(&w, IPVS_CMD_ZERO, 0, 0, all ? NULL : &s, 0, NULL, 0) == -1)
 		return (luaL_error(L, "ipvs: message too large"));
-	}
-	return (ipvs_simple(L, msg, IPVS_CMD_ZERO, lua_isnoneornil(L, 1) ? "zero" :
-	    lua_pushfstring(L, "zero service %s", s.desc)));
+	if (!all)
+		ipvs_svc_desc(&s, desc, sizeof(desc));
+	return (ipvs_simple(L, ipvs_convert(L, &w), IPVS_CMD_ZERO, all ? "zero" :
+	    lua_pushfstring(L, "zero service %s", desc)));
 }
 
 static void
@@ -892,23 +1119,21 @@ struct ipvs_dump {
 	const struct ipvs_svc *svc;	/* the service whose destinations come */
 };
 
+/* Reads a service of a dump into s, its attributes into a; -1 (logged) when malformed. */
 static int
-ipvs_service_cb(struct nl_msg *msg, void *arg)
+ipvs_parse_service(struct nlmsghdr *h, struct ipvs_svc *sp, struct nlattr **a)
 {
-	struct ipvs_dump	*dump = arg;
-	lua_State		*L = dump->L;
 	struct nlattr		*attrs[IPVS_CMD_ATTR_MAX + 1];
-	struct nlattr		*a[IPVS_SVC_ATTR_MAX + 1];
 	struct ipvs_svc		 s;
 	struct ip_vs_flags	 flags;
 
-	if (genlmsg_parse(nlmsg_hdr(msg), 0, attrs, IPVS_CMD_ATTR_MAX, NULL) < 0 ||
+	if (genlmsg_parse(h, 0, attrs, IPVS_CMD_ATTR_MAX, NULL) < 0 ||
 	    attrs[IPVS_CMD_ATTR_SERVICE] == NULL ||
 	    nla_parse_nested(a, IPVS_SVC_ATTR_MAX, attrs[IPVS_CMD_ATTR_SERVICE],
 	    NULL) < 0 || a[IPVS_SVC_ATTR_AF] == NULL ||
 	    a[IPVS_SVC_ATTR_SCHED_NAME] == NULL || a[IPVS_SVC_ATTR_FLAGS] == NULL) {
 		log_warnx("ipvs: skipping a malformed service from the kernel");
-		return (NL_SKIP);
+		return (-1);
 	}
 	memset(&s, 0, sizeof(s));
 	s.af = nla_get_u16(a[IPVS_SVC_ATTR_AF]);
@@ -930,6 +1155,20 @@ ipvs_service_cb(struct nl_msg *msg, void *arg)
 	    nla_get_u32(a[IPVS_SVC_ATTR_TIMEOUT]) : 0;
 	s.netmask = a[IPVS_SVC_ATTR_NETMASK] != NULL ?
 	    nla_get_u32(a[IPVS_SVC_ATTR_NETMASK]) : 0;
+	*sp = s;
+	return (0);
+}
+
+static int
+ipvs_service_cb(struct nlmsghdr *h, void *arg)
+{
+	struct ipvs_dump	*dump = arg;
+	lua_State		*L = dump->L;
+	struct nlattr		*a[IPVS_SVC_ATTR_MAX + 1];
+	struct ipvs_svc		 s;
+
+	if (ipvs_parse_service(h, &s, a) == -1)
+		return (NL_SKIP);
 	ipvs_push_service(L, &s);
 	ipvs_push_stats_of(L, a[IPVS_SVC_ATTR_STATS64], a[IPVS_SVC_ATTR_STATS]);
 	lua_newtable(L);
@@ -938,35 +1177,45 @@ ipvs_service_cb(struct nl_msg *msg, void *arg)
 	return (NL_OK);
 }
 
+/* Reads a destination of a dump of a service of family af; -1 (logged) when malformed. */
 static int
-ipvs_dest_cb(struct nl_msg *msg, void *arg)
+ipvs_parse_dest(struct nlmsghdr *h, int af, struct ipvs_dest *d, struct nlattr **a)
 {
-	struct ipvs_dump	*dump = arg;
-	lua_State		*L = dump->L;
 	struct nlattr		*attrs[IPVS_CMD_ATTR_MAX + 1];
-	struct nlattr		*a[IPVS_DEST_ATTR_MAX + 1];
-	struct ipvs_dest	 d;
 
-	if (genlmsg_parse(nlmsg_hdr(msg), 0, attrs, IPVS_CMD_ATTR_MAX, NULL) < 0 ||
+	if (genlmsg_parse(h, 0, attrs, IPVS_CMD_ATTR_MAX, NULL) < 0 ||
 	    attrs[IPVS_CMD_ATTR_DEST] == NULL ||
 	    nla_parse_nested(a, IPVS_DEST_ATTR_MAX, attrs[IPVS_CMD_ATTR_DEST],
 	    NULL) < 0 || a[IPVS_DEST_ATTR_ADDR] == NULL ||
 	    a[IPVS_DEST_ATTR_PORT] == NULL || a[IPVS_DEST_ATTR_FWD_METHOD] == NULL) {
 		log_warnx("ipvs: skipping a malformed destination from the kernel");
-		return (NL_SKIP);
+		return (-1);
 	}
-	memset(&d, 0, sizeof(d));
-	d.af = a[IPVS_DEST_ATTR_ADDR_FAMILY] != NULL ?
-	    nla_get_u16(a[IPVS_DEST_ATTR_ADDR_FAMILY]) : dump->svc->af;
-	nla_memcpy(d.addr, a[IPVS_DEST_ATTR_ADDR], sizeof(d.addr));
-	d.port = ntohs(nla_get_u16(a[IPVS_DEST_ATTR_PORT]));
-	d.fwd = nla_get_u32(a[IPVS_DEST_ATTR_FWD_METHOD]);
+	memset(d, 0, sizeof(*d));
+	d->af = a[IPVS_DEST_ATTR_ADDR_FAMILY] != NULL ?
+	    nla_get_u16(a[IPVS_DEST_ATTR_ADDR_FAMILY]) : af;
+	nla_memcpy(d->addr, a[IPVS_DEST_ATTR_ADDR], sizeof(d->addr));
+	d->port = ntohs(nla_get_u16(a[IPVS_DEST_ATTR_PORT]));
+	d->fwd = nla_get_u32(a[IPVS_DEST_ATTR_FWD_METHOD]);
 	if (a[IPVS_DEST_ATTR_WEIGHT] != NULL)
-		d.weight = (int32_t)nla_get_u32(a[IPVS_DEST_ATTR_WEIGHT]);
+		d->weight = (int32_t)nla_get_u32(a[IPVS_DEST_ATTR_WEIGHT]);
 	if (a[IPVS_DEST_ATTR_U_THRESH] != NULL)
-		d.u_thresh = nla_get_u32(a[IPVS_DEST_ATTR_U_THRESH]);
+		d->u_thresh = nla_get_u32(a[IPVS_DEST_ATTR_U_THRESH]);
 	if (a[IPVS_DEST_ATTR_L_THRESH] != NULL)
-		d.l_thresh = nla_get_u32(a[IPVS_DEST_ATTR_L_THRESH]);
+		d->l_thresh = nla_get_u32(a[IPVS_DEST_ATTR_L_THRESH]);
+	return (0);
+}
+
+static int
+ipvs_dest_cb(struct nlmsghdr *h, void *arg)
+{
+	struct ipvs_dump	*dump = arg;
+	lua_State		*L = dump->L;
+	struct nlattr		*a[IPVS_DEST_ATTR_MAX + 1];
+	struct ipvs_dest	 d;
+
+	if (ipvs_parse_dest(h, dump->svc->af, &d, a) == -1)
+		return (NL_SKIP);
 	ipvs_push_dest(L, &d);
 	if (a[IPVS_DEST_ATTR_ACTIVE_CONNS] != NULL)
 		ipvs_set_int(L, "active_conns", nla_get_u32(a[IPVS_DEST_ATTR_ACTIVE_CONNS]));
@@ -1000,27 +1249,36 @@ ipvs_list_services(lua_State *L)
 	return (1);
 }
 
+/* The request for a dump of the destinations of s. */
+static struct nl_msg *
+ipvs_dests_msg(lua_State *L, const struct ipvs_svc *s)
+{
+	uint32_t	 buf[IPVS_MSG_MAX / 4];
+	struct ipvs_wbuf w = { (unsigned char *)buf, 0, sizeof(buf) };
+
+	if (ipvs_wmsg(&w, IPVS_CMD_GET_DEST, NLM_F_DUMP, 0, s, 0, NULL, 0) == -1)
+		luaL_error(L, "ipvs: message too large");
+	return (ipvs_convert(L, &w));
+}
+
 /* list_dests(service): the service's destinations with their counters. Does not yield. */
 static int
 ipvs_list_dests(lua_State *L)
 {
 	struct ipvs_svc		 s;
 	struct ipvs_dump	 dump = { L, 0, &s };
-	struct nl_msg		*msg;
 	const char		*why;
+	char			 desc[96];
 	int			 err;
 
 	ipvs_check_service(L, 1, &s);
 	ipvs_need(L);
 	lua_newtable(L);
-	msg = ipvs_msg(L, IPVS_CMD_GET_DEST, NLM_F_DUMP);
-	if (ipvs_put_service(msg, &s, 0) < 0) {
-		nlmsg_free(msg);
-		return (luaL_error(L, "ipvs: message too large"));
-	}
-	if ((err = ipvs_request(msg, ipvs_dest_cb, &dump, &why)) != 0)
+	if ((err = ipvs_request(ipvs_dests_msg(L, &s), ipvs_dest_cb, &dump, &why)) != 0) {
+		ipvs_svc_desc(&s, desc, sizeof(desc));
 		return (ipvs_fail(L, IPVS_CMD_GET_DEST, err, why,
-		    lua_pushfstring(L, "list destinations of %s", s.desc)));
+		    lua_pushfstring(L, "list destinations of %s", desc)));
+	}
 	return (1);
 }
 
@@ -1056,13 +1314,13 @@ ipvs_normalize(lua_State *L)
 }
 
 static int
-ipvs_info_cb(struct nl_msg *msg, void *arg)
+ipvs_info_cb(struct nlmsghdr *h, void *arg)
 {
 	lua_State	*L = arg;
 	struct nlattr	*a[IPVS_INFO_ATTR_MAX + 1];
 	uint32_t	 v;
 
-	if (genlmsg_parse(nlmsg_hdr(msg), 0, a, IPVS_INFO_ATTR_MAX, NULL) < 0)
+	if (genlmsg_parse(h, 0, a, IPVS_INFO_ATTR_MAX, NULL) < 0)
 		return (NL_SKIP);
 	if (a[IPVS_INFO_ATTR_VERSION] != NULL) {
 		v = nla_get_u32(a[IPVS_INFO_ATTR_VERSION]);
@@ -1092,12 +1350,12 @@ ipvs_info(lua_State *L)
 }
 
 static int
-ipvs_timeouts_cb(struct nl_msg *msg, void *arg)
+ipvs_timeouts_cb(struct nlmsghdr *h, void *arg)
 {
 	lua_State	*L = arg;
 	struct nlattr	*a[IPVS_CMD_ATTR_MAX + 1];
 
-	if (genlmsg_parse(nlmsg_hdr(msg), 0, a, IPVS_CMD_ATTR_MAX, NULL) < 0)
+	if (genlmsg_parse(h, 0, a, IPVS_CMD_ATTR_MAX, NULL) < 0)
 		return (NL_SKIP);
 	if (a[IPVS_CMD_ATTR_TIMEOUT_TCP] != NULL)
 		ipvs_set_int(L, "tcp", nla_get_u32(a[IPVS_CMD_ATTR_TIMEOUT_TCP]));
@@ -1211,14 +1469,14 @@ ipvs_stop_daemon(lua_State *L)
 }
 
 static int
-ipvs_daemon_cb(struct nl_msg *msg, void *arg)
+ipvs_daemon_cb(struct nlmsghdr *h, void *arg)
 {
 	struct ipvs_dump	*dump = arg;
 	lua_State		*L = dump->L;
 	struct nlattr		*attrs[IPVS_CMD_ATTR_MAX + 1];
 	struct nlattr		*a[IPVS_DAEMON_ATTR_MAX + 1];
 
-	if (genlmsg_parse(nlmsg_hdr(msg), 0, attrs, IPVS_CMD_ATTR_MAX, NULL) < 0 ||
+	if (genlmsg_parse(h, 0, attrs, IPVS_CMD_ATTR_MAX, NULL) < 0 ||
 	    attrs[IPVS_CMD_ATTR_DAEMON] == NULL ||
 	    nla_parse_nested(a, IPVS_DAEMON_ATTR_MAX, attrs[IPVS_CMD_ATTR_DAEMON],
 	    NULL) < 0 || a[IPVS_DAEMON_ATTR_STATE] == NULL)
@@ -1250,6 +1508,1031 @@ ipvs_daemons(lua_State *L)
 	return (1);
 }
 
+/*
+ * What ipvs.apply works on: a whole table (desired, or the kernel's) held
+ * in C rather than as thousands of Lua tables, indexed by identity for the
+ * difference, and the operations of that difference. A table is filled
+ * once (load, read or merge) and never changes afterwards, so operations
+ * may point into it; the ops userdata keeps its tables alive.
+ */
+struct ipvs_entry {
+	struct ipvs_svc	 s;
+	size_t		 first;		/* its destinations: dests[first .. first + n - 1] */
+	size_t		 n;
+};
+
+/* Open addressing over an array of the table: slot = 1 + index, 0 free. */
+struct ipvs_index {
+	uint32_t	*slot;
+	size_t		 size;		/* a power of 2, more than twice count */
+	size_t		 count;
+};
+
+struct ipvs_table {
+	struct ipvs_entry *svcs;
+	size_t		 nsvcs, svcs_cap;
+	struct ipvs_dest *dests;
+	size_t		 ndests, dests_cap;
+	struct ipvs_index by_svc;	/* services by identity */
+	struct ipvs_index by_dest;	/* destinations by service and identity */
+	int		 complete;	/* filled: may be compared, no longer changed */
+	int		 unindexed;	/* destinations are indexed once all are in */
+	int		 closed;
+	int		 listed;	/* read: the services are in, next is the next to dump */
+	size_t		 next;
+};
+
+enum { OPV_PENDING, OPV_DONE, OPV_FAILED };
+
+/* Which of an operation's indexes are into the current table rather than the desired one. */
+#define OPV_S_CUR	0x01
+#define OPV_D_CUR	0x02
+#define OPV_OLD_CUR	0x04
+
+/* An operation: 16 bytes, as an apply may hold tens of thousands. */
+struct ipvs_opv {
+	uint8_t		 op;		/* enum ipvs_op */
+	uint8_t		 state;		/* OPV_PENDING, OPV_DONE, OPV_FAILED */
+	uint8_t		 where;		/* OPV_*_CUR */
+	uint32_t	 s;		/* the service (with the settings add/edit send) */
+	uint32_t	 d;		/* the destination */
+	uint32_t	 old;		/* edit_*: the service or destination it replaces */
+};
+
+struct ipvs_ops {
+	struct ipvs_opv	*v;
+	size_t		 n, cap;
+	size_t		 added, changed, removed;
+	struct ipvs_table *tab[2];	/* desired, current: the user values 2 and 1 */
+};
+
+#define IPVS_TABLE_MT	"luaha.ipvs.table"
+#define IPVS_OPS_MT	"luaha.ipvs.ops"
+
+static int
+ipvs_grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+	size_t	 ncap = *cap == 0 ? 64 : *cap;
+	void	*np;
+
+	if (need <= *cap)
+		return (0);
+	while (ncap < need)
+		ncap *= 2;
+	if ((np = reallocarray(*p, ncap, elem)) == NULL)
+		return (-1);
+	*p = np;
+	*cap = ncap;
+	return (0);
+}
+
+/* FNV-1a */
+static uint32_t
+ipvs_fnv(uint32_t h, const void *p, size_t len)
+{
+	const unsigned char	*c = p;
+
+	while (len-- > 0)
+		h = (h ^ *c++) * 16777619U;
+	return (h);
+}
+
+static uint32_t
+ipvs_svc_hash(const struct ipvs_svc *s)
+{
+	uint32_t	 h = 2166136261U;
+
+	h = ipvs_fnv(h, &s->af, sizeof(s->af));
+	h = ipvs_fnv(h, &s->protocol, sizeof(s->protocol));
+	h = ipvs_fnv(h, s->addr, sizeof(s->addr));
+	h = ipvs_fnv(h, &s->port, sizeof(s->port));
+	return (ipvs_fnv(h, &s->fwmark, sizeof(s->fwmark)));
+}
+
+static uint32_t
+ipvs_dest_hash(size_t si, const struct ipvs_dest *d)
+{
+	uint32_t	 h = 2166136261U, i = (uint32_t)si;
+
+	h = ipvs_fnv(h, &i, sizeof(i));
+	h = ipvs_fnv(h, &d->af, sizeof(d->af));
+	h = ipvs_fnv(h, d->addr, sizeof(d->addr));
+	return (ipvs_fnv(h, &d->port, sizeof(d->port)));
+}
+
+static int
+ipvs_svc_same(const struct ipvs_svc *a, const struct ipvs_svc *b)
+{
+	return (a->af == b->af && a->protocol == b->protocol && a->port == b->port &&
+	    a->fwmark == b->fwmark && memcmp(a->addr, b->addr, 16) == 0);
+}
+
+static int
+ipvs_dest_same(const struct ipvs_dest *a, const struct ipvs_dest *b)
+{
+	return (a->af == b->af && a->port == b->port &&
+	    memcmp(a->addr, b->addr, 16) == 0);
+}
+
+/* Whether two services with the same identity need an edit: what normalize shows differs. */
+static int
+ipvs_svc_differs(const struct ipvs_svc *a, const struct ipvs_svc *b)
+{
+	if (strcmp(a->sched, b->sched) != 0 || strcmp(a->pe, b->pe) != 0 ||
+	    ((a->flags ^ b->flags) & IPVS_SVC_FLAGS) != 0)
+		return (1);
+	return ((a->flags & IP_VS_SVC_F_PERSISTENT) &&
+	    (a->timeout != b->timeout || a->netmask != b->netmask));
+}
+
+static int
+ipvs_dest_differs(const struct ipvs_dest *a, const struct ipvs_dest *b)
+{
+	return (a->weight != b->weight || a->u_thresh != b->u_thresh ||
+	    a->l_thresh != b->l_thresh ||
+	    ((a->fwd ^ b->fwd) & IP_VS_CONN_F_FWD_MASK) != 0);
+}
+
+/*
+ * Makes room for want entries (kept at most three quarters full), re-inserting
+ * those in the table when it grows. Memory is sized once where the count
+ * is known in advance: in UML each page first touched costs a fault.
+ */
+static int
+ipvs_index_reserve(struct ipvs_table *t, struct ipvs_index *x, int dests, size_t want)
+{
+	uint32_t	*slot;
+	size_t		 size = x->size == 0 ? 64 : x->size, i, j, k;
+
+	if (want * 4 < x->size * 3)
+		return (0);
+	while (want * 4 >= size * 3)
+		size *= 2;
+	if ((slot = calloc(size, sizeof(*slot))) == NULL)
+		return (-1);
+	free(x->slot);
+	x->slot = slot;
+	x->size = size;
+	x->count = 0;
+	for (i = 0; i < t->nsvcs; i++) {
+		if (!dests) {
+			k = ipvs_svc_hash(&t->svcs[i].s) & (size - 1);
+			while (slot[k] != 0)
+				k = (k + 1) & (size - 1);
+			slot[k] = i + 1;
+			x->count++;
+			continue;
+		}
+		for (j = t->svcs[i].first; j < t->svcs[i].first + t->svcs[i].n; j++) {
+			k = ipvs_dest_hash(i, &t->dests[j]) & (size - 1);
+			while (slot[k] != 0)
+				k = (k + 1) & (size - 1);
+			slot[k] = j + 1;
+			x->count++;
+		}
+	}
+	return (0);
+}
+
+/* The index of the service of t like s, or -1. */
+static ssize_t
+ipvs_find_svc(const struct ipvs_table *t, const struct ipvs_svc *s)
+{
+	size_t	 k;
+
+	if (t->by_svc.size == 0)
+		return (-1);
+	for (k = ipvs_svc_hash(s) & (t->by_svc.size - 1); t->by_svc.slot[k] != 0;
+	    k = (k + 1) & (t->by_svc.size - 1))
+		if (ipvs_svc_same(&t->svcs[t->by_svc.slot[k] - 1].s, s))
+			return (t->by_svc.slot[k] - 1);
+	return (-1);
+}
+
+/* The index of the destination like d of service si of t, or -1. */
+static ssize_t
+ipvs_find_dest(const struct ipvs_table *t, size_t si, const struct ipvs_dest *d)
+{
+	const struct ipvs_entry	*e = &t->svcs[si];
+	size_t			 k, j;
+
+	if (t->by_dest.size == 0)
+		return (-1);
+	for (k = ipvs_dest_hash(si, d) & (t->by_dest.size - 1); t->by_dest.slot[k] != 0;
+	    k = (k + 1) & (t->by_dest.size - 1)) {
+		j = t->by_dest.slot[k] - 1;
+		if (j >= e->first && j < e->first + e->n && ipvs_dest_same(&t->dests[j], d))
+			return (j);
+	}
+	return (-1);
+}
+
+/* Appends a service (no destinations yet) and indexes it; -1 when out of memory. */
+static int
+ipvs_table_add_svc(struct ipvs_table *t, const struct ipvs_svc *s)
+{
+	size_t	 k;
+
+	if (ipvs_grow((void **)&t->svcs, &t->svcs_cap, t->nsvcs + 1, sizeof(*t->svcs)) == -1 ||
+	    ipvs_index_reserve(t, &t->by_svc, 0, t->by_svc.count + 1) == -1)
+		return (-1);
+	t->svcs[t->nsvcs].s = *s;
+	t->svcs[t->nsvcs].first = t->ndests;
+	t->svcs[t->nsvcs].n = 0;
+	for (k = ipvs_svc_hash(s) & (t->by_svc.size - 1); t->by_svc.slot[k] != 0;
+	    k = (k + 1) & (t->by_svc.size - 1))
+		;
+	t->by_svc.slot[k] = ++t->nsvcs;
+	t->by_svc.count++;
+	return (0);
+}
+
+/* Room for n more destinations at t->dests + t->ndests. */
+static int
+ipvs_table_room(struct ipvs_table *t, size_t n)
+{
+	return (ipvs_grow((void **)&t->dests, &t->dests_cap, t->ndests + n,
+	    sizeof(*t->dests)));
+}
+
+/*
+ * Adds the destination at t->dests[t->ndests] (room made) to service si,
+ * whose destinations so far are the last ones: they stay contiguous.
+ */
+static int
+ipvs_table_push_dest(struct ipvs_table *t, size_t si)
+{
+	size_t	 k, j = t->ndests;
+
+	if (!t->unindexed &&
+	    ipvs_index_reserve(t, &t->by_dest, 1, t->by_dest.count + 1) == -1)
+		return (-1);
+	t->svcs[si].n++;
+	t->ndests++;
+	if (t->unindexed)
+		return (0);
+	for (k = ipvs_dest_hash(si, &t->dests[j]) & (t->by_dest.size - 1);
+	    t->by_dest.slot[k] != 0; k = (k + 1) & (t->by_dest.size - 1))
+		;
+	t->by_dest.slot[k] = j + 1;
+	t->by_dest.count++;
+	return (0);
+}
+
+static int
+ipvs_table_add_dest(struct ipvs_table *t, size_t si, const struct ipvs_dest *d)
+{
+	if (ipvs_table_room(t, 1) == -1)
+		return (-1);
+	t->dests[t->ndests] = *d;
+	return (ipvs_table_push_dest(t, si));
+}
+
+static struct ipvs_table *
+ipvs_table_new(lua_State *L)
+{
+	struct ipvs_table	*t = lua_newuserdatauv(L, sizeof(*t), 0);
+
+	memset(t, 0, sizeof(*t));
+	luaL_setmetatable(L, IPVS_TABLE_MT);
+	return (t);
+}
+
+static struct ipvs_table *
+ipvs_table_check(lua_State *L, int idx, int complete)
+{
+	struct ipvs_table	*t = luaL_checkudata(L, idx, IPVS_TABLE_MT);
+
+	if (t->closed)
+		luaL_error(L, "attempt to use a closed ipvs table");
+	if (t->complete != complete)
+		luaL_error(L, "ipvs: the table is %s", complete ? "not filled yet" :
+		    "already filled");
+	return (t);
+}
+
+static int
+ipvs_table_gc(lua_State *L)
+{
+	struct ipvs_table	*t = luaL_checkudata(L, 1, IPVS_TABLE_MT);
+
+	free(t->svcs);
+	free(t->dests);
+	free(t->by_svc.slot);
+	free(t->by_dest.slot);
+	memset(t, 0, sizeof(*t));
+	t->closed = 1;
+	return (0);
+}
+
+static void
+ipvs_svc_key(const struct ipvs_svc *s, char *buf, size_t len)
+{
+	char	 a[INET6_ADDRSTRLEN + 8];
+
+	if (s->fwmark != 0) {
+		snprintf(buf, len, "fwm:%u:%s", s->fwmark, s->af == AF_INET6 ? "inet6" : "inet");
+		return;
+	}
+	ipvs_format_addr(s->af, s->addr, s->port, a, sizeof(a));
+	snprintf(buf, len, "%s:%s", s->protocol == IPPROTO_TCP ? "tcp" :
+	    s->protocol == IPPROTO_UDP ? "udp" : "sctp", a);
+}
+
+/* Sizes the arrays and indexes of t for the services at idx and their dests, counted roughly. */
+static int
+ipvs_table_presize(lua_State *L, struct ipvs_table *t, int idx)
+{
+	size_t		 nsvcs = 0, ndests = 0;
+	lua_Integer	 i;
+
+	for (i = 1; lua_geti(L, idx, i) != LUA_TNIL; i++, nsvcs++) {
+		if (lua_istable(L, -1)) {
+			if (lua_getfield(L, -1, "dests") == LUA_TTABLE)
+				ndests += lua_rawlen(L, -1);
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	if (ipvs_grow((void **)&t->svcs, &t->svcs_cap, nsvcs, sizeof(*t->svcs)) == -1 ||
+	    ipvs_table_room(t, ndests) == -1 ||
+	    ipvs_index_reserve(t, &t->by_svc, 0, nsvcs) == -1 ||
+	    ipvs_index_reserve(t, &t->by_dest, 1, ndests) == -1)
+		return (-1);
+	return (0);
+}
+
+/* new_table(): an empty table, to fill with load or read. */
+static int
+ipvs_new_table(lua_State *L)
+{
+	ipvs_table_new(L);
+	return (1);
+}
+
+/*
+ * table:load(services, i [, deadline]): adds services[i], services[i + 1],
+ * ... with their dests, checked as normalize does (raising on a malformed
+ * one), until the end or, when deadline (luaha.now()) is given, until it
+ * has passed; the services must be loaded in order from 1. Returns true
+ * when the table is complete, false and the next index otherwise, or nil,
+ * the index of a repeated service, its key, and the index of the repeated
+ * destination (nil when the service itself repeats).
+ */
+static int
+ipvs_table_load(lua_State *L)
+{
+	struct ipvs_table	*t = ipvs_table_check(L, 1, 0);
+	lua_Integer		 i = luaL_checkinteger(L, 3), j;
+	double			 deadline = luaL_optnumber(L, 4, -1);
+	struct ipvs_svc		 s;
+	struct ipvs_dest	*d;
+	size_t			 n, work = 0;
+	char			 key[96];
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	luaL_argcheck(L, i == (lua_Integer)t->nsvcs + 1, 3, "services are loaded in order");
+	if (i == 1 && ipvs_table_presize(L, t, 2) == -1)
+		luaL_error(L, "ipvs: out of memory");
+	for (; lua_geti(L, 2, i) != LUA_TNIL; i++) {
+		if (!lua_istable(L, -1))
+			luaL_error(L, "ipvs: a service must be a table, not %s",
+			    luaL_typename(L, -1));
+		ipvs_check_service(L, -1, &s);
+		/* Every destination is checked before anything is indexed. */
+		n = 0;
+		if (lua_getfield(L, -1, "dests") != LUA_TNIL) {
+			if (!lua_istable(L, -1))
+				luaL_error(L, "ipvs: dests must be an array of destinations");
+			for (j = 1; lua_rawgeti(L, -1, j) != LUA_TNIL; j++, n++) {
+				if (ipvs_table_room(t, n + 1) == -1)
+					luaL_error(L, "ipvs: out of memory");
+				d = &t->dests[t->ndests + n];
+				ipvs_check_dest(L, -1, &s, d);
+				lua_pop(L, 1);
+			}
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 2);
+		if (ipvs_find_svc(t, &s) != -1) {
+			ipvs_svc_key(&s, key, sizeof(key));
+			lua_pushnil(L);
+			lua_pushinteger(L, i);
+			lua_pushstring(L, key);
+			return (3);
+		}
+		if (ipvs_table_add_svc(t, &s) == -1)
+			luaL_error(L, "ipvs: out of memory");
+		for (j = 1; j <= (lua_Integer)n; j++) {
+			d = &t->dests[t->ndests];
+			if (ipvs_find_dest(t, t->nsvcs - 1, d) != -1) {
+				ipvs_format_addr(d->af, d->addr, d->port, key, sizeof(key));
+				lua_pushnil(L);
+				lua_pushinteger(L, i);
+				lua_pushstring(L, key);
+				lua_pushinteger(L, j);
+				return (4);
+			}
+			if (ipvs_table_push_dest(t, t->nsvcs - 1) == -1)
+				luaL_error(L, "ipvs: out of memory");
+		}
+		/* The clock is a system call in UML: look at it now and then. */
+		if ((work += n + 1) >= 1024 && deadline >= 0) {
+			work = 0;
+			if (loop_now() >= deadline) {
+				lua_pushboolean(L, 0);
+				lua_pushinteger(L, i + 1);
+				return (2);
+			}
+		}
+	}
+	t->complete = 1;
+	lua_pushboolean(L, 1);
+	return (1);
+}
+
+/* What a dump into a table collects. */
+struct ipvs_fill {
+	struct ipvs_table	*t;
+	size_t			 si;		/* the service whose destinations come */
+	int			 af;		/* its family */
+	int			 nomem;
+};
+
+/*
+ * A service as apply compares it: the kernel's flags reduced to those a
+ * service is given, and persistence settings only for a persistent one
+ * (as normalize shows them).
+ */
+static void
+ipvs_svc_canon(struct ipvs_svc *s)
+{
+	s->flags &= IPVS_SVC_FLAGS;
+	if (!(s->flags & IP_VS_SVC_F_PERSISTENT)) {
+		s->timeout = 0;
+		s->netmask = s->af == AF_INET6 ? 128 : 0xffffffff;
+	}
+}
+
+static int
+ipvs_fill_service_cb(struct nlmsghdr *h, void *arg)
+{
+	struct ipvs_fill	*f = arg;
+	struct nlattr		*a[IPVS_SVC_ATTR_MAX + 1];
+	struct ipvs_svc		 s;
+
+	if (ipvs_parse_service(h, &s, a) == -1)
+		return (NL_SKIP);
+	ipvs_svc_canon(&s);
+	if (ipvs_table_add_svc(f->t, &s) == -1) {
+		f->nomem = 1;
+		return (NL_STOP);
+	}
+	return (NL_OK);
+}
+
+static int
+ipvs_fill_dest_cb(struct nlmsghdr *h, void *arg)
+{
+	struct ipvs_fill	*f = arg;
+	struct nlattr		*a[IPVS_DEST_ATTR_MAX + 1];
+	struct ipvs_dest	 d;
+
+	if (ipvs_parse_dest(h, f->af, &d, a) == -1)
+		return (NL_SKIP);
+	d.fwd &= IP_VS_CONN_F_FWD_MASK;
+	if (ipvs_table_add_dest(f->t, f->si, &d) == -1) {
+		f->nomem = 1;
+		return (NL_STOP);
+	}
+	return (NL_OK);
+}
+
+/*
+ * table:read([deadline]): fills the table from the kernel: the services in
+ * one dump, then the destinations of each, one dump per service (the kernel
+ * has no dump of all), until deadline has passed. Returns true when
+ * complete, false when to be called again, or nil, "list services: ..." or
+ * "list destinations of <service>: ...". Does not yield.
+ */
+static int
+ipvs_table_read(lua_State *L)
+{
+	struct ipvs_table	*t = ipvs_table_check(L, 1, 0);
+	double			 deadline = luaL_optnumber(L, 2, -1);
+	struct ipvs_fill	 f = { t, 0, 0, 0 };
+	struct ipvs_entry	*e;
+	const char		*why;
+	char			 desc[96];
+	int			 err;
+
+	ipvs_need(L);
+	t->unindexed = 1;
+	if (!t->listed) {
+		err = ipvs_request(ipvs_msg(L, IPVS_CMD_GET_SERVICE, NLM_F_DUMP),
+		    ipvs_fill_service_cb, &f, &why);
+		if (f.nomem)
+			return (luaL_error(L, "ipvs: out of memory"));
+		if (err != 0)
+			return (ipvs_fail(L, IPVS_CMD_GET_SERVICE, err, why, "list services"));
+		t->listed = 1;
+	}
+	/* Destinations arrive in service order, so each service's are contiguous. */
+	for (; t->next < t->nsvcs; t->next++) {
+		/* The clock is a system call in UML: look at it now and then. */
+		if (t->next % 16 == 0 && deadline >= 0 && loop_now() >= deadline) {
+			lua_pushboolean(L, 0);
+			return (1);
+		}
+		e = &t->svcs[t->next];
+		e->first = t->ndests;
+		f.si = t->next;
+		f.af = e->s.af;
+		err = ipvs_request(ipvs_dests_msg(L, &e->s), ipvs_fill_dest_cb, &f, &why);
+		if (f.nomem)
+			return (luaL_error(L, "ipvs: out of memory"));
+		if (err != 0) {
+			ipvs_svc_desc(&e->s, desc, sizeof(desc));
+			return (ipvs_fail(L, IPVS_CMD_GET_DEST, err, why,
+			    lua_pushfstring(L, "list destinations of %s", desc)));
+		}
+	}
+	t->unindexed = 0;
+	if (ipvs_index_reserve(t, &t->by_dest, 1, t->ndests) == -1)
+		return (luaL_error(L, "ipvs: out of memory"));
+	t->complete = 1;
+	lua_pushboolean(L, 1);
+	return (1);
+}
+
+/* merge(want, current): want, then what only current has: the table after an apply without pruning. */
+static int
+ipvs_merge(lua_State *L)
+{
+	struct ipvs_table	*w = ipvs_table_check(L, 1, 1);
+	struct ipvs_table	*c = ipvs_table_check(L, 2, 1);
+	struct ipvs_table	*t = ipvs_table_new(L);
+	struct ipvs_entry	*e;
+	ssize_t			 ci;
+	size_t			 i, j;
+	int			 r = 0;
+
+	for (i = 0; i < w->nsvcs && r == 0; i++) {
+		e = &w->svcs[i];
+		r = ipvs_table_add_svc(t, &e->s);
+		for (j = e->first; j < e->first + e->n && r == 0; j++)
+			r = ipvs_table_add_dest(t, t->nsvcs - 1, &w->dests[j]);
+		if ((ci = ipvs_find_svc(c, &e->s)) == -1)
+			continue;
+		e = &c->svcs[ci];
+		for (j = e->first; j < e->first + e->n && r == 0; j++)
+			if (ipvs_find_dest(w, i, &c->dests[j]) == -1)
+				r = ipvs_table_add_dest(t, t->nsvcs - 1, &c->dests[j]);
+	}
+	for (i = 0; i < c->nsvcs && r == 0; i++) {
+		e = &c->svcs[i];
+		if (ipvs_find_svc(w, &e->s) != -1)
+			continue;
+		r = ipvs_table_add_svc(t, &e->s);
+		for (j = e->first; j < e->first + e->n && r == 0; j++)
+			r = ipvs_table_add_dest(t, t->nsvcs - 1, &c->dests[j]);
+	}
+	if (r == -1)
+		return (luaL_error(L, "ipvs: out of memory"));
+	t->complete = 1;
+	return (1);
+}
+
+/* table:fill(t): sets t[1..n] to the services in the form normalize gives. */
+static int
+ipvs_table_fill(lua_State *L)
+{
+	struct ipvs_table	*t = ipvs_table_check(L, 1, 1);
+	struct ipvs_entry	*e;
+	size_t			 i, j;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	for (i = 0; i < t->nsvcs; i++) {
+		e = &t->svcs[i];
+		ipvs_push_service(L, &e->s);
+		lua_createtable(L, (int)e->n, 0);
+		for (j = 0; j < e->n; j++) {
+			ipvs_push_dest(L, &t->dests[e->first + j]);
+			lua_rawseti(L, -2, (lua_Integer)j + 1);
+		}
+		lua_setfield(L, -2, "dests");
+		lua_rawseti(L, 2, (lua_Integer)i + 1);
+	}
+	return (0);
+}
+
+/* table:size(): the number of services and of destinations. */
+static int
+ipvs_table_size(lua_State *L)
+{
+	struct ipvs_table	*t = luaL_checkudata(L, 1, IPVS_TABLE_MT);
+
+	lua_pushinteger(L, (lua_Integer)t->nsvcs);
+	lua_pushinteger(L, (lua_Integer)t->ndests);
+	return (2);
+}
+
+/*
+ * A new ops userdata on the tables at cur and want, with room for cap
+ * operations: allocated once at the most a difference can need, of which
+ * only the pages written are touched.
+ */
+static struct ipvs_ops *
+ipvs_ops_new(lua_State *L, int cur, int want, size_t cap)
+{
+	struct ipvs_ops	*o;
+
+	cur = lua_absindex(L, cur);
+	want = lua_absindex(L, want);
+	o = lua_newuserdatauv(L, sizeof(*o), 2);
+	memset(o, 0, sizeof(*o));
+	luaL_setmetatable(L, IPVS_OPS_MT);
+	o->tab[0] = luaL_checkudata(L, want, IPVS_TABLE_MT);
+	o->tab[1] = luaL_checkudata(L, cur, IPVS_TABLE_MT);
+	lua_pushvalue(L, cur);
+	lua_setiuservalue(L, -2, 1);
+	lua_pushvalue(L, want);
+	lua_setiuservalue(L, -2, 2);
+	if (ipvs_grow((void **)&o->v, &o->cap, cap, sizeof(*o->v)) == -1)
+		luaL_error(L, "ipvs: out of memory");
+	return (o);
+}
+
+static void
+ipvs_ops_add(lua_State *L, struct ipvs_ops *o, enum ipvs_op op, int where,
+    size_t s, size_t d, size_t old)
+{
+	struct ipvs_opv	*v;
+
+	if (ipvs_grow((void **)&o->v, &o->cap, o->n + 1, sizeof(*o->v)) == -1)
+		luaL_error(L, "ipvs: out of memory");
+	v = &o->v[o->n++];
+	v->op = op;
+	v->state = OPV_PENDING;
+	v->where = where;
+	v->s = (uint32_t)s;
+	v->d = (uint32_t)d;
+	v->old = (uint32_t)old;
+	if (op == OP_ADD_SERVICE || op == OP_ADD_DEST)
+		o->added++;
+	else if (op == OP_EDIT_SERVICE || op == OP_EDIT_DEST)
+		o->changed++;
+	else
+		o->removed++;
+}
+
+static const struct ipvs_svc *
+ipvs_opv_svc(const struct ipvs_ops *o, const struct ipvs_opv *v)
+{
+	return (&o->tab[(v->where & OPV_S_CUR) != 0]->svcs[v->s].s);
+}
+
+/* The destination of a destination operation; NULL for a service operation. */
+static const struct ipvs_dest *
+ipvs_opv_dest(const struct ipvs_ops *o, const struct ipvs_opv *v)
+{
+	if (v->op < OP_ADD_DEST)
+		return (NULL);
+	return (&o->tab[(v->where & OPV_D_CUR) != 0]->dests[v->d]);
+}
+
+/*
+ * diff(current, want, prune): the operations that turn current into want:
+ * adds and edits first, then the deletions, so that a real server moving
+ * between services is never missing from both. Edits keep what they
+ * replace, for undo.
+ */
+static int
+ipvs_diff(lua_State *L)
+{
+	struct ipvs_table	*c = ipvs_table_check(L, 1, 1);
+	struct ipvs_table	*w = ipvs_table_check(L, 2, 1);
+	int			 prune = lua_toboolean(L, 3);
+	struct ipvs_ops		*o;
+	struct ipvs_entry	*we, *ce;
+	ssize_t			 ci, cj;
+	size_t			 i, j;
+
+	o = ipvs_ops_new(L, 1, 2, w->nsvcs + w->ndests + c->nsvcs + c->ndests);
+	for (i = 0; i < w->nsvcs; i++) {
+		we = &w->svcs[i];
+		if ((ci = ipvs_find_svc(c, &we->s)) == -1) {
+			ipvs_ops_add(L, o, OP_ADD_SERVICE, 0, i, 0, 0);
+			for (j = we->first; j < we->first + we->n; j++)
+				ipvs_ops_add(L, o, OP_ADD_DEST, 0, i, j, 0);
+			continue;
+		}
+		ce = &c->svcs[ci];
+		if (ipvs_svc_differs(&we->s, &ce->s))
+			ipvs_ops_add(L, o, OP_EDIT_SERVICE, OPV_OLD_CUR, i, 0, ci);
+		for (j = we->first; j < we->first + we->n; j++) {
+			if ((cj = ipvs_find_dest(c, ci, &w->dests[j])) == -1)
+				ipvs_ops_add(L, o, OP_ADD_DEST, 0, i, j, 0);
+			else if (ipvs_dest_differs(&w->dests[j], &c->dests[cj]))
+				ipvs_ops_add(L, o, OP_EDIT_DEST, OPV_OLD_CUR, i, j, cj);
+		}
+	}
+	if (!prune)
+		return (1);
+	for (i = 0; i < w->nsvcs; i++) {
+		if ((ci = ipvs_find_svc(c, &w->svcs[i].s)) == -1)
+			continue;
+		ce = &c->svcs[ci];
+		for (j = ce->first; j < ce->first + ce->n; j++)
+			if (ipvs_find_dest(w, i, &c->dests[j]) == -1)
+				ipvs_ops_add(L, o, OP_DEL_DEST, OPV_S_CUR | OPV_D_CUR, ci, j, 0);
+	}
+	for (i = 0; i < c->nsvcs; i++)
+		if (ipvs_find_svc(w, &c->svcs[i].s) == -1)
+			ipvs_ops_add(L, o, OP_DEL_SERVICE, OPV_S_CUR, i, 0, 0);
+	return (1);
+}
+
+static struct ipvs_ops *
+ipvs_ops_check(lua_State *L, int idx)
+{
+	struct ipvs_ops	*o = luaL_checkudata(L, idx, IPVS_OPS_MT);
+
+	if (o->tab[0] == NULL)
+		luaL_error(L, "attempt to use closed ipvs operations");
+	return (o);
+}
+
+static int
+ipvs_ops_gc(lua_State *L)
+{
+	struct ipvs_ops	*o = luaL_checkudata(L, 1, IPVS_OPS_MT);
+
+	free(o->v);
+	memset(o, 0, sizeof(*o));
+	return (0);
+}
+
+/* ops:count(): the number of operations, and of adds, edits and deletions. */
+static int
+ipvs_ops_count(lua_State *L)
+{
+	struct ipvs_ops	*o = ipvs_ops_check(L, 1);
+
+	lua_pushinteger(L, (lua_Integer)o->n);
+	lua_pushinteger(L, (lua_Integer)o->added);
+	lua_pushinteger(L, (lua_Integer)o->changed);
+	lua_pushinteger(L, (lua_Integer)o->removed);
+	return (4);
+}
+
+/* -t 192.0.2.10:80, -f 10 -6: how ipvsadm names a service. */
+static int
+ipvs_svc_switch(const struct ipvs_svc *s, char *buf, size_t len)
+{
+	char	 a[INET6_ADDRSTRLEN + 8];
+
+	if (s->fwmark != 0)
+		return (snprintf(buf, len, "-f %u%s", s->fwmark,
+		    s->af == AF_INET6 ? " -6" : ""));
+	ipvs_format_addr(s->af, s->addr, s->port, a, sizeof(a));
+	return (snprintf(buf, len, "%s %s", s->protocol == IPPROTO_TCP ? "-t" :
+	    s->protocol == IPPROTO_UDP ? "-u" : "--sctp-service", a));
+}
+
+/* The ipvsadm command line that does an operation, for reports and logs. */
+static void
+ipvs_op_text(enum ipvs_op op, const struct ipvs_svc *s, const struct ipvs_dest *d,
+    char *buf, size_t len)
+{
+	static const char *const fwd_switches[] = { "-m", "-g", "-i", "-g" };
+	static const char *const sched_flags[] = { "flag-1", "flag-2", "flag-3" };
+	static const char *const sh_flags[] = { "sh-fallback", "sh-port" };
+	static const uint32_t bits[] = {
+		IP_VS_SVC_F_SCHED1, IP_VS_SVC_F_SCHED2, IP_VS_SVC_F_SCHED3
+	};
+	char		 a[INET6_ADDRSTRLEN + 8], sw[96];
+	size_t		 n;
+	int		 i, nflags = 0;
+
+	ipvs_svc_switch(s, sw, sizeof(sw));
+	if (op == OP_DEL_SERVICE) {
+		snprintf(buf, len, "-D %s", sw);
+		return;
+	}
+	if (op == OP_ADD_SERVICE || op == OP_EDIT_SERVICE) {
+		n = snprintf(buf, len, "%s %s -s %s", op == OP_ADD_SERVICE ? "-A" : "-E",
+		    sw, s->sched);
+		if (s->flags & IP_VS_SVC_F_PERSISTENT) {
+			n += snprintf(buf + n, len - n, " -p %u", s->timeout);
+			if (s->af == AF_INET6 && s->netmask != 128)
+				n += snprintf(buf + n, len - n, " -M %u", s->netmask);
+			else if (s->af != AF_INET6 && s->netmask != 0xffffffff) {
+				inet_ntop(AF_INET, &s->netmask, a, sizeof(a));
+				n += snprintf(buf + n, len - n, " -M %s", a);
+			}
+		}
+		if (s->pe[0] != '\0')
+			n += snprintf(buf + n, len - n, " --pe %s", s->pe);
+		if (s->flags & IP_VS_SVC_F_ONEPACKET)
+			n += snprintf(buf + n, len - n, " -o");
+		for (i = 0; i < 3; i++)
+			if (s->flags & bits[i])
+				n += snprintf(buf + n, len - n, "%s%s", nflags++ == 0 ?
+				    " -b " : ",", i < 2 && strcmp(s->sched, "sh") == 0 ?
+				    sh_flags[i] : sched_flags[i]);
+		return;
+	}
+	ipvs_format_addr(d->af, d->addr, d->port, a, sizeof(a));
+	if (op == OP_DEL_DEST) {
+		snprintf(buf, len, "-d %s -r %s", sw, a);
+		return;
+	}
+	n = snprintf(buf, len, "%s %s -r %s %s -w %d", op == OP_ADD_DEST ? "-a" : "-e",
+	    sw, a, fwd_switches[d->fwd & IP_VS_CONN_F_FWD_MASK], (int)d->weight);
+	if (d->u_thresh != 0)
+		n += snprintf(buf + n, len - n, " -x %u", d->u_thresh);
+	if (d->l_thresh != 0)
+		snprintf(buf + n, len - n, " -y %u", d->l_thresh);
+}
+
+static void
+ipvs_opv_text(const struct ipvs_ops *o, const struct ipvs_opv *v, char *buf, size_t len)
+{
+	ipvs_op_text(v->op, ipvs_opv_svc(o, v), ipvs_opv_dest(o, v), buf, len);
+}
+
+/* ops:text(i): operation i as an ipvsadm command line. */
+static int
+ipvs_ops_text(lua_State *L)
+{
+	struct ipvs_ops	*o = ipvs_ops_check(L, 1);
+	lua_Integer	 i = luaL_checkinteger(L, 2);
+	char		 buf[512];
+
+	luaL_argcheck(L, i >= 1 && i <= (lua_Integer)o->n, 2, "no such operation");
+	ipvs_opv_text(o, &o->v[i - 1], buf, sizeof(buf));
+	lua_pushstring(L, buf);
+	return (1);
+}
+
+/* ops:texts(t): sets t[1..n] to the operations as ipvsadm command lines. */
+static int
+ipvs_ops_texts(lua_State *L)
+{
+	struct ipvs_ops	*o = ipvs_ops_check(L, 1);
+	char		 buf[512];
+	size_t		 i;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	for (i = 0; i < o->n; i++) {
+		ipvs_opv_text(o, &o->v[i], buf, sizeof(buf));
+		lua_pushstring(L, buf);
+		lua_rawseti(L, 2, (lua_Integer)i + 1);
+	}
+	return (0);
+}
+
+/*
+ * ops:send(i, n): sends operations i .. i + n - 1 as one batch (see
+ * ipvs_exchange) and marks each done or failed. Returns true; false, the
+ * index of the first that failed and "<operation>: <reason>"; or nil and
+ * "ipvs batch: send|receive: <reason>" (then nothing is marked). Does not
+ * yield.
+ */
+static int
+ipvs_ops_send(lua_State *L)
+{
+	struct ipvs_ops	*o = ipvs_ops_check(L, 1);
+	lua_Integer	 i = luaL_checkinteger(L, 2), n = luaL_checkinteger(L, 3), j;
+	struct ipvs_wbuf w;
+	struct ipvs_opv	*v;
+	int		 errs[IPVS_BATCH_MAX], failed = 0;
+	char		 what[200], why[200];
+	unsigned int	 seq0 = 0, seq;
+
+	luaL_argcheck(L, i >= 1 && i <= (lua_Integer)o->n, 2, "no such operation");
+	luaL_argcheck(L, n >= 1 && n <= IPVS_BATCH_MAX && i + n - 1 <= (lua_Integer)o->n,
+	    3, "1 to 256 operations");
+	ipvs_need(L);
+	w.p = ipvs_sbuf;
+	w.len = 0;
+	w.cap = IPVS_BATCH_MAX * IPVS_MSG_MAX;
+	for (j = 0; j < n; j++) {
+		v = &o->v[i - 1 + j];
+		seq = nl_socket_use_seq(ipvs_sk);
+		if (j == 0)
+			seq0 = seq;
+		if (ipvs_wop(&w, v->op, j == n - 1 ? NLM_F_ACK : 0, seq,
+		    ipvs_opv_svc(o, v), ipvs_opv_dest(o, v)) == -1)
+			return (luaL_error(L, "ipvs: message too large"));
+	}
+	if (ipvs_exchange(&w, seq0, (int)n, errs, why, sizeof(why)) == -1)
+		return (luaha_fail(L, "%s", why));
+	for (j = 0; j < n; j++) {
+		v = &o->v[i - 1 + j];
+		v->state = errs[j] == 0 ? OPV_DONE : OPV_FAILED;
+		if (errs[j] != 0 && failed == 0)
+			failed = (int)j + 1;
+	}
+	if (failed == 0) {
+		lua_pushboolean(L, 1);
+		return (1);
+	}
+	v = &o->v[i - 1 + failed - 1];
+	ipvs_op_what(v->op, ipvs_opv_svc(o, v), ipvs_opv_dest(o, v), what, sizeof(what));
+	lua_pushboolean(L, 0);
+	lua_pushinteger(L, i + failed - 1);
+	lua_pushfstring(L, "%s: %s", what, ipvs_strerror(ipvs_op_cmds[v->op],
+	    errs[failed - 1]));
+	return (3);
+}
+
+/* ops:undo(): the operations that undo those carried out, last first. */
+static int
+ipvs_ops_undo(lua_State *L)
+{
+	struct ipvs_ops		*o = ipvs_ops_check(L, 1), *u;
+	const struct ipvs_opv	*v;
+	const struct ipvs_entry	*e;
+	size_t			 i, k, n = 0;
+	int			 sw, dw, ow;
+
+	for (i = 0; i < o->n; i++)
+		if (o->v[i].state == OPV_DONE)
+			n += o->v[i].op == OP_DEL_SERVICE ?
+			    1 + o->tab[1]->svcs[o->v[i].s].n : 1;
+	lua_getiuservalue(L, 1, 1);
+	lua_getiuservalue(L, 1, 2);
+	u = ipvs_ops_new(L, -2, -1, n);
+	for (i = o->n; i-- > 0;) {
+		v = &o->v[i];
+		if (v->state != OPV_DONE)
+			continue;
+		sw = v->where & OPV_S_CUR;
+		dw = v->where & OPV_D_CUR;
+		ow = v->where & OPV_OLD_CUR;
+		switch (v->op) {
+		case OP_ADD_SERVICE:
+			ipvs_ops_add(L, u, OP_DEL_SERVICE, sw, v->s, 0, 0);
+			break;
+		case OP_ADD_DEST:
+			ipvs_ops_add(L, u, OP_DEL_DEST, sw | dw, v->s, v->d, 0);
+			break;
+		case OP_EDIT_SERVICE:
+			ipvs_ops_add(L, u, OP_EDIT_SERVICE, ow ? OPV_S_CUR : 0, v->old, 0, 0);
+			break;
+		case OP_EDIT_DEST:
+			ipvs_ops_add(L, u, OP_EDIT_DEST, sw | (ow ? OPV_D_CUR : 0),
+			    v->s, v->old, 0);
+			break;
+		case OP_DEL_DEST:
+			ipvs_ops_add(L, u, OP_ADD_DEST, sw | dw, v->s, v->d, 0);
+			break;
+		case OP_DEL_SERVICE:
+			ipvs_ops_add(L, u, OP_ADD_SERVICE, sw, v->s, 0, 0);
+			e = &o->tab[sw != 0]->svcs[v->s];
+			for (k = e->first; k < e->first + e->n; k++)
+				ipvs_ops_add(L, u, OP_ADD_DEST, sw | (sw ? OPV_D_CUR : 0),
+				    v->s, k, 0);
+			break;
+		}
+	}
+	return (1);
+}
+
+static const luaL_Reg ipvs_table_methods[] = {
+	{ "close", ipvs_table_gc },
+	{ "load", ipvs_table_load },
+	{ "read", ipvs_table_read },
+	{ "fill", ipvs_table_fill },
+	{ "size", ipvs_table_size },
+	{ NULL, NULL }
+};
+
+static const luaL_Reg ipvs_table_meta[] = {
+	{ "__gc", ipvs_table_gc },
+	{ "__close", ipvs_table_gc },
+	{ NULL, NULL }
+};
+
+static const luaL_Reg ipvs_ops_methods[] = {
+	{ "close", ipvs_ops_gc },
+	{ "count", ipvs_ops_count },
+	{ "text", ipvs_ops_text },
+	{ "texts", ipvs_ops_texts },
+	{ "send", ipvs_ops_send },
+	{ "undo", ipvs_ops_undo },
+	{ NULL, NULL }
+};
+
+static const luaL_Reg ipvs_ops_meta[] = {
+	{ "__gc", ipvs_ops_gc },
+	{ "__close", ipvs_ops_gc },
+	{ NULL, NULL }
+};
+
 static const luaL_Reg ipvs_funcs[] = {
 	{ "list_services", ipvs_list_services },
 	{ "list_dests", ipvs_list_dests },
@@ -1269,12 +2552,24 @@ static const luaL_Reg ipvs_funcs[] = {
 	{ "start_daemon", ipvs_start_daemon },
 	{ "stop_daemon", ipvs_stop_daemon },
 	{ "daemons", ipvs_daemons },
+	{ "new_table", ipvs_new_table },
+	{ "merge", ipvs_merge },
+	{ "diff", ipvs_diff },
 	{ NULL, NULL }
 };
 
 int
 luaopen_luaha_core_ipvs(lua_State *L)
 {
+	luaL_newmetatable(L, IPVS_TABLE_MT);
+	luaL_setfuncs(L, ipvs_table_meta, 0);
+	luaL_newlib(L, ipvs_table_methods);
+	lua_setfield(L, -2, "__index");
+	luaL_newmetatable(L, IPVS_OPS_MT);
+	luaL_setfuncs(L, ipvs_ops_meta, 0);
+	luaL_newlib(L, ipvs_ops_methods);
+	lua_setfield(L, -2, "__index");
+	lua_pop(L, 2);
 	luaL_newlib(L, ipvs_funcs);
 	return (1);
 }

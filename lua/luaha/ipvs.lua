@@ -4,18 +4,16 @@ local task = require "luaha.core.task"
 local now = require("luaha.core.timer").now
 
 local ipvs = {}
-for name, fn in pairs(core) do ipvs[name] = fn end
-
--- Settings compared to decide whether a service or a destination needs an edit.
-local service_settings = { "scheduler", "persistent", "netmask", "pe" }
-local dest_settings = { "weight", "forward", "u_threshold", "l_threshold" }
+-- new_table, merge and diff are apply's own.
+local internal = { new_table = true, merge = true, diff = true }
+for name, fn in pairs(core) do
+    if not internal[name] then ipvs[name] = fn end
+end
 
 -- A batch is sized so that the kernel's work between two yields stays near this many seconds.
 local slice = 0.005
 
 local fwd_names = { dr = "Route", nat = "Masq", tun = "Tunnel", ["local"] = "Local" }
-local fwd_switches = { dr = "-g", nat = "-m", tun = "-i", ["local"] = "-g" }
-local proto_switches = { tcp = "-t", udp = "-u", sctp = "--sctp-service" }
 local proto_names = { tcp = "TCP", udp = "UDP", sctp = "SCTP" }
 
 local function addrport(family, address, port)
@@ -25,56 +23,13 @@ local function addrport(family, address, port)
     return ("%s:%d"):format(address, port)
 end
 
-local function service_switch(s)
-    if s.fwmark then
-        return ("-f %d%s"):format(s.fwmark, s.family == "inet6" and " -6" or "")
-    end
-    return proto_switches[s.protocol] .. " " .. addrport(s.family, s.address, s.port)
-end
-
--- The ipvsadm command line that does op, for reports and logs.
-local function op_text(op)
-    local s, d = op.service, op.dest
-    if op.op == "del_service" then return "-D " .. service_switch(s) end
-    if op.op == "add_service" or op.op == "edit_service" then
-        local t = { op.op == "add_service" and "-A" or "-E", service_switch(s), "-s", s.scheduler }
-        if s.persistent then
-            t[#t + 1] = "-p " .. s.persistent
-            if s.netmask ~= "255.255.255.255" and s.netmask ~= 128 then t[#t + 1] = "-M " .. s.netmask end
-        end
-        if s.pe then t[#t + 1] = "--pe " .. s.pe end
-        local sched_flags = {}
-        for _, f in ipairs(s.flags) do
-            if f == "ops" then t[#t + 1] = "-o" else sched_flags[#sched_flags + 1] = f end
-        end
-        if #sched_flags > 0 then t[#t + 1] = "-b " .. table.concat(sched_flags, ",") end
-        return table.concat(t, " ")
-    end
-    local r = service_switch(s) .. " -r " .. addrport(nil, d.address, d.port)
-    if op.op == "del_dest" then return "-d " .. r end
-    local text = (op.op == "add_dest" and "-a " or "-e ") .. r .. " " .. fwd_switches[d.forward] .. " -w " .. d.weight
-    if d.u_threshold ~= 0 then text = text .. " -x " .. d.u_threshold end
-    if d.l_threshold ~= 0 then text = text .. " -y " .. d.l_threshold end
-    return text
-end
-
-local function differs(a, b, fields)
-    for _, f in ipairs(fields) do
-        if a[f] ~= b[f] then return true end
-    end
-    return table.concat(a.flags or {}, ",") ~= table.concat(b.flags or {}, ",")
-end
-
-local function index(list)
-    local by = {}
-    for _, v in ipairs(list) do by[v.key] = v end
-    return by
-end
-
 --[[
 Long loops call pace(): inside a task it yields once `slice` seconds have
-passed since the last yield, so a large apply never holds the loop (and
-the heartbeats behind it) for long. Outside a task it does nothing.
+passed since the last yield (pace(true): now), so a large apply never
+holds the loop (and the heartbeats behind it) for long. Outside a task it
+does nothing.
+deadline() is when the C loops of apply should hand back to pace(): nil,
+no limit, outside a task.
 ]]
 local last_yield = 0
 
@@ -82,12 +37,16 @@ local function can_yield()
     return task.current() ~= nil and coroutine.isyieldable()
 end
 
-local function pace()
-    local t = now()
-    if t - last_yield >= slice and can_yield() then
+local function pace(always)
+    if (always or now() - last_yield >= slice) and can_yield() then
         task.sleep(0)
         last_yield = now()
     end
+end
+
+local function deadline()
+    if can_yield() then return last_yield + slice end
+    return nil
 end
 
 --[[
@@ -106,148 +65,127 @@ function ipvs.services()
 end
 
 --[[
-The operations that turn the table current into desired (both normalized):
-adds and edits first, then the deletions, so that a real server moving
-between services is never missing from both. An edit keeps what it
-replaces (old), for undo_of.
+apply works on tables held in C (luaha.core.ipvs new_table): the desired
+one, loaded from Lua, and the current one, read from the kernel or given.
+The report's table and ops are Lua tables filled on first use (lazy): an
+apply of thousands of entries would otherwise spend more time building them
+than the kernel spends carrying the operations out. A report's table that
+has not been looked at from Lua keeps its C table (snapshots), so that
+passing it back as current costs nothing; once filled, it may have been
+changed, and is read like any other table.
 ]]
-local function diff(current, desired, prune)
-    local cur = index(current)
-    local ops, dels = {}, {}
-    local n = 0
-    local function add(o, sv, d, old)
-        n = n + 1
-        ops[n] = { op = o, service = sv, dest = d, old = old }
+local fillers = setmetatable({}, { __mode = "k" })    -- lazy table -> function filling it
+local snapshots = setmetatable({}, { __mode = "k" })  -- report table -> its C table
+
+local function fill(p)
+    local f = fillers[p]
+    if f then
+        fillers[p], snapshots[p] = nil, nil
+        setmetatable(p, nil)
+        f(p)
     end
-    for _, want in ipairs(desired) do
-        pace()
-        local have = cur[want.key]
-        if not have then
-            add("add_service", want)
-            for _, d in ipairs(want.dests) do add("add_dest", want, d) end
-        else
-            if differs(want, have, service_settings) then add("edit_service", want, nil, have) end
-            local have_dests = index(have.dests)
-            for _, d in ipairs(want.dests) do
-                local hd = have_dests[d.key]
-                if not hd then
-                    add("add_dest", want, d)
-                elseif differs(d, hd, dest_settings) then
-                    add("edit_dest", want, d, hd)
-                end
-            end
-            if prune then
-                local want_dests = index(want.dests)
-                for _, hd in ipairs(have.dests) do
-                    if not want_dests[hd.key] then dels[#dels + 1] = { op = "del_dest", service = have, dest = hd } end
-                end
-            end
-        end
-    end
-    if prune then
-        local want = index(desired)
-        for _, have in ipairs(current) do
-            if not want[have.key] then dels[#dels + 1] = { op = "del_service", service = have } end
-        end
-    end
-    for _, o in ipairs(dels) do n = n + 1 ops[n] = o end
-    return ops
 end
 
--- The operations that undo op (old holds what an edit replaced).
-local function undo_of(op)
-    local s, d = op.service, op.dest
-    if op.op == "add_service" then return { { op = "del_service", service = s } } end
-    if op.op == "add_dest" then return { { op = "del_dest", service = s, dest = d } } end
-    if op.op == "edit_service" then return { { op = "edit_service", service = op.old } } end
-    if op.op == "edit_dest" then return { { op = "edit_dest", service = s, dest = op.old } } end
-    if op.op == "del_dest" then return { { op = "add_dest", service = s, dest = d } } end
-    local undo = { { op = "add_service", service = s } }
-    for _, hd in ipairs(s.dests) do undo[#undo + 1] = { op = "add_dest", service = s, dest = hd } end
-    return undo
+local function lazy_mt(describe)
+    return {
+        __index = function(p, k) fill(p) return rawget(p, k) end,
+        __newindex = function(p, k, v) fill(p) rawset(p, k, v) end,
+        __len = function(p) fill(p) return rawlen(p) end,
+        __pairs = function(p) fill(p) return next, p, nil end,
+        __tostring = describe,
+    }
+end
+
+local table_mt = lazy_mt(function(p)
+    local nsvcs, ndests = snapshots[p]:size()
+    return ("ipvs table (%d services, %d real servers)"):format(nsvcs, ndests)
+end)
+local ops_mt = lazy_mt(function() return "ipvs operations" end)
+
+local function lua_table(t)
+    local p = setmetatable({}, table_mt)
+    fillers[p] = function(into) t:fill(into) end
+    snapshots[p] = t
+    return p
+end
+
+-- The report's ops, and whether they were filled now (small ones, as most are).
+local function lua_ops(ops)
+    local p = {}
+    if ops:count() <= 100 then
+        ops:texts(p)
+        return p, true
+    end
+    setmetatable(p, ops_mt)
+    fillers[p] = function(into) ops:texts(into) end
+    return p, false
+end
+
+-- The C table of a Lua array of services; raises (at level) naming what and the service on bad input.
+local function load(list, what, level)
+    if type(list) ~= "table" then
+        error(("ipvs.apply: %s must be an array of services"):format(what), level)
+    end
+    local t = snapshots[list]
+    if t then return t end
+    t = core.new_table()
+    local i = 1
+    while true do
+        local ok, done, nxt, key, j = pcall(t.load, t, list, i, deadline())
+        if not ok then
+            error(("ipvs.apply: %sservice %d: %s"):format(what == "desired" and "" or what .. ": ",
+                t:size() + 1, done), level)
+        end
+        if done == nil then
+            local prefix = what == "desired" and "" or what .. ": "
+            if j then
+                error(("ipvs.apply: %sservice %d: destination %d repeats %s"):format(prefix, nxt, j, key), level)
+            end
+            error(("ipvs.apply: %sservice %d repeats %s"):format(prefix, nxt, key), level)
+        end
+        if done then return t end
+        i = nxt
+        pace()
+    end
+end
+
+-- The kernel's table, read into C; yields between dumps (pace).
+local function read()
+    local t = core.new_table()
+    while true do
+        local done, err = t:read(deadline())
+        if done == nil then return nil, err end
+        if done then return t end
+        pace()
+    end
 end
 
 --[[
-Sends ops in batches, yielding between them so that no batch holds the loop
-much longer than `slice`. Stops after the first batch with a failure.
-Returns true, or nil, the first failure, its operation's text and the
-operations that succeeded (the kernel goes on after a failure in a batch).
+Sends ops in batches, yielding between them (always: a fast kernel may carry
+out a whole apply within one slice) so that no batch holds the loop much
+longer than `slice`. Stops after the first batch with a failure.
+Returns true, or nil, the first failure and its operation's text; ops
+marks those the kernel carried out (it goes on after a failure in a batch).
 ]]
 local function send(ops)
-    local i, size, done = 1, 256, {}
-    while i <= #ops do
-        local batch = {}
-        for j = i, math.min(i + size - 1, #ops) do batch[#batch + 1] = ops[j] end
-        local t0 = os.clock()
-        local results, err = core.batch(batch)
-        if not results then return nil, err, op_text(batch[1]), done end
-        local failed
-        for j, r in ipairs(results) do
-            if r == true then
-                done[#done + 1] = batch[j]
-            elseif not failed then
-                failed = j
-                err = r
-            end
-        end
-        if failed then return nil, err, op_text(batch[failed]), done end
-        local took = os.clock() - t0
-        size = math.max(1, math.min(256, math.floor(size * (took > 0 and slice / took or 2))))
-        i = i + #batch
-        if i <= #ops then pace() end
+    local n = ops:count()
+    local i, size = 1, 64
+    while i <= n do
+        pace(i > 1)
+        local k = math.min(size, n - i + 1)
+        local t0 = now()
+        local ok, j, err = ops:send(i, k)
+        if ok == nil then return nil, j, ops:text(i) end
+        if not ok then return nil, err, ops:text(j) end
+        local took = now() - t0
+        -- The kernel's time per operation varies (a flush leaves work behind): grow slowly.
+        size = math.max(1, math.min(256, 2 * k, math.floor(k * (took > 0 and slice / took or 2))))
+        i = i + k
     end
     return true
 end
 
-local function normalize_all(services, level)
-    if type(services) ~= "table" then
-        error("ipvs.apply: desired must be an array of services", level)
-    end
-    local out, seen = {}, {}
-    for i, s in ipairs(services) do
-        pace()
-        local ok, n = pcall(core.normalize, s)
-        if not ok then error(("ipvs.apply: service %d: %s"):format(i, n), level) end
-        if seen[n.key] then error(("ipvs.apply: service %d repeats %s"):format(i, n.key), level) end
-        seen[n.key] = true
-        local dseen = {}
-        for j, d in ipairs(n.dests) do
-            if dseen[d.key] then
-                error(("ipvs.apply: service %d: destination %d repeats %s"):format(i, j, d.key), level)
-            end
-            dseen[d.key] = true
-        end
-        out[i] = n
-    end
-    return out
-end
-
 local apply_options = { dry_run = true, prune = true, current = true }
-
--- The table after applying want to current without pruning: want, plus what only current has.
-local function merged(current, want)
-    local out, cur, seen = {}, index(current), {}
-    for i, s in ipairs(want) do
-        local have = cur[s.key]
-        seen[s.key] = true
-        if have then
-            local dests, by = {}, index(s.dests)
-            for j, d in ipairs(s.dests) do dests[j] = d end
-            for _, hd in ipairs(have.dests) do
-                if not by[hd.key] then dests[#dests + 1] = hd end
-            end
-            local copy = {}
-            for k, v in pairs(s) do copy[k] = v end
-            copy.dests = dests
-            s = copy
-        end
-        out[i] = s
-    end
-    for _, have in ipairs(current) do
-        if not seen[have.key] then out[#out + 1] = have end
-    end
-    return out
-end
 
 -- One apply at a time: two interleaved would each diff against a table the other is changing.
 local applying = false
@@ -268,41 +206,48 @@ function ipvs.apply(desired, opts)
     for k in pairs(opts) do
         if not apply_options[k] then error("ipvs.apply: unknown option '" .. tostring(k) .. "'", 2) end
     end
-    local want = normalize_all(desired, 3)
+    local want = load(desired, "desired", 3)
     while applying do
         if not can_yield() then return nil, "ipvs.apply: another apply is running" end
         task.sleep(0.001)
     end
     applying = true
     local _unlock <close> = setmetatable({}, { __close = function() applying = false end }) -- luacheck: ignore 211
-    local current = opts.current
-    if not current then
-        local err
-        current, err = ipvs.services()
+    local current, err
+    if opts.current then
+        current = load(opts.current, "current", 3)
+    else
+        current, err = read()
         if not current then return nil, err end
     end
-    local ops = diff(current, want, opts.prune ~= false)
-    local report = { added = 0, changed = 0, removed = 0, ops = {},
-        table = opts.prune == false and merged(current, want) or want }
-    for i, op in ipairs(ops) do
-        if i % 100 == 0 then pace() end
-        report.ops[i] = op_text(op)
-        local kind = op.op:match("^(%a+)_")
-        if kind == "add" then report.added = report.added + 1
-        elseif kind == "edit" then report.changed = report.changed + 1
-        else report.removed = report.removed + 1 end
+    local ops = core.diff(current, want, opts.prune ~= false)
+    local n, added, changed, removed = ops:count()
+    local texts, filled = lua_ops(ops)
+    local report = { added = added, changed = changed, removed = removed, ops = texts }
+    if opts.dry_run then
+        report.table = opts.current or lua_table(current)
+        return report
     end
-    if opts.dry_run then report.table = current end
-    if opts.dry_run or #ops == 0 then return report end
-    local ok, ferr, text, done = send(ops)
+    report.table = lua_table(opts.prune == false and core.merge(want, current) or want)
+    --[[
+    Memory first touched is what a large apply costs most in UML (a page
+    fault there costs about as much as a kernel operation): what nothing
+    will read again is given back now for the next apply, not at the next
+    collection. The ops are needed later only to fill a lazy report.ops;
+    a table read from the kernel only by them.
+    ]]
+    local _free <close> = setmetatable({}, { __close = function() -- luacheck: ignore 211
+        if not filled then return end
+        ops:close()
+        if not opts.current then current:close() end
+    end })
+    if n == 0 then return report end
+    local ok, ferr, text = send(ops)
     if ok then return report end
     -- Undo what was done, last first.
-    local undo = {}
-    for i = #done, 1, -1 do
-        for _, u in ipairs(undo_of(done[i])) do undo[#undo + 1] = u end
-    end
+    local undo <close> = ops:undo()
     local undone, uerr, utext = true, nil, nil
-    if #undo > 0 then undone, uerr, utext = send(undo) end
+    if undo:count() > 0 then undone, uerr, utext = send(undo) end
     if not undone then
         return nil, ("%s (%s); undo failed: %s (%s)"):format(ferr, text, uerr, utext)
     end

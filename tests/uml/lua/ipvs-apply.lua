@@ -125,6 +125,40 @@ t.test("stale-current-fails-whole-then-fresh-apply-repairs", function()
     assert(ipvs.apply(base))
 end)
 
+t.test("undo-restores-deleted-services-and-real-servers", function()
+    local base = big_table()
+    local report = assert(ipvs.apply(base))
+    ipvsadm("-d", "-u", "198.51.100.11:1060", "-r", "203.0.113.5:2060")   -- behind our back
+    local before = ipvsadm("-Ln")
+    -- real server 1 of services 1..20 and 5 of service 60 go, then services 81..100:
+    -- one batch, in which deleting the missing real server fails and the rest is carried out
+    local desired = big_table()
+    for i = 1, 20 do table.remove(desired[i].dests, 1) end
+    table.remove(desired[60].dests, 5)
+    for i = 100, 81, -1 do desired[i] = nil end
+    local r, err = ipvs.apply(desired, { current = report.table })
+    t.eq(r, nil, "apply on a stale table")
+    assert(err:find("delete destination UDP 198.51.100.11:1060 -> 203.0.113.5:2060: No such destination", 1, true), err)
+    assert(err:find("(-d -u 198.51.100.11:1060 -r 203.0.113.5:2060)", 1, true), err)
+    t.eq(ipvsadm("-Ln"), before, "deleted services and real servers are back")
+    assert(ipvs.apply(base))
+    same_as_ipvsadm("after the repair")
+end)
+
+t.test("large-report-is-filled-on-first-use", function()
+    assert(ipvs.flush())
+    local report = assert(ipvs.apply(big_table()))
+    assert(tostring(report.table):find("ipvs table (100 services, 1000 real servers)", 1, true), tostring(report.table))
+    t.eq(#report.ops, 1100, "ops")
+    t.eq(report.ops[1100], "-a -t 198.51.100.1:1100 -r 203.0.113.10:2100 -g -w 10", "last op")
+    local n = 0
+    for _, s in ipairs(report.table) do n = n + #s.dests end
+    t.eq(n, 1000, "real servers in the table")
+    t.eq(report.table[1].key, "tcp:198.51.100.2:1001", "first service")
+    -- a table that has been looked into is read again, and still equals the kernel's
+    t.eq(#assert(ipvs.apply(big_table(), { current = report.table })).ops, 0, "filled table as current")
+end)
+
 t.test("dry-run-and-prune", function()
     local before = ipvsadm("-Ln")
     local report = assert(ipvs.apply({}, { dry_run = true }))
