@@ -62,15 +62,22 @@ function vips.has(a)
     return false
 end
 
--- up(list): adds each VIP that is not there yet, with its label. Returns true, or nil and the errors.
-function vips.up(list)
+--[[
+change(list, present): makes each VIP present (added, with its label) or absent (removed),
+leaving those already so. Returns true, or nil and the errors.
+]]
+local function change(list, present)
     local errors = {}
     for _, a in ipairs(list) do
         local have, err = vips.has(a)
-        if have == false then
+        if have ~= nil and have ~= present then
             local ok
-            ok, err = link.addr_add({ dev = a.dev, address = cidr(a), label = a.label })
-            if ok then log.info("%s up on %s", cidr(a), a.label or a.dev) end
+            if present then
+                ok, err = link.addr_add({ dev = a.dev, address = cidr(a), label = a.label })
+            else
+                ok, err = link.addr_del({ dev = a.dev, address = cidr(a) })
+            end
+            if ok then log.info("%s %s on %s", cidr(a), present and "up" or "down", a.label or a.dev) end
         end
         if err then errors[#errors + 1] = err end
     end
@@ -78,21 +85,11 @@ function vips.up(list)
     return true
 end
 
+-- up(list): adds each VIP that is not there yet, with its label. Returns true, or nil and the errors.
+function vips.up(list) return change(list, true) end
+
 -- down(list): removes each VIP that is there. Returns true, or nil and the errors.
-function vips.down(list)
-    local errors = {}
-    for _, a in ipairs(list) do
-        local have, err = vips.has(a)
-        if have then
-            local ok
-            ok, err = link.addr_del({ dev = a.dev, address = cidr(a) })
-            if ok then log.info("%s down on %s", cidr(a), a.label or a.dev) end
-        end
-        if err then errors[#errors + 1] = err end
-    end
-    if #errors > 0 then return nil, table.concat(errors, "; ") end
-    return true
-end
+function vips.down(list) return change(list, false) end
 
 --[[
 announce(list, count, interval): gratuitous ARP (unsolicited neighbour advertisements for IPv6)

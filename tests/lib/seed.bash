@@ -5,10 +5,13 @@
 #   seed_setup             the namespaces, the DR real servers (policies/realserver.lua) and their HTTP servers
 #   seed_config [LINE...]  $tmp/lvs.cf: the seed's lvs.cf with sub-second timers, a heartbeat key, and each LINE
 #   seed_start NS [ARGS]   policies/piranha.lua in NS, its pid in pid_NS, its log in $tmp/NS.log, control socket $tmp/NS.sock
-#   seed_kill NS           SIGSTOP, the router's link cut, SIGKILL: the router is dead (seed_revive undoes the link)
+#   seed_kill NS           SIGSTOP, the router's link cut, SIGKILL: the router is dead (seed_revive undoes the link);
+#                          $killed_at, when the cut was done
 #   seed_has_vip NS        NS holds the VIP
 #   seed_neigh_is NS       the client's neighbour entry for the VIP has NS's MAC
 #   seed_get               one request through the VIP from the client: the real server's name
+#   seed_measured SECS CMD...  CMD (a kill, a stop) while the client asks every 10 ms for SECS seconds:
+#                          $took, from CMD to the first good reply after it (empty: none), and $fails
 #   until_ok CMD...        retry CMD every 0.05 s for at most 10 s
 #   fail WHY               "FAIL NAME: WHY" with the routers' logs, exit 1
 # The caller sets $name, $tmp and LUAHA (default ./luaha) and calls seed_cleanup at exit.
@@ -144,6 +147,7 @@ seed_kill()
 	eval "pid=\$pid_$1"
 	kill -STOP "$pid"
 	echo 0x1002 > "/sys/class/net/v-$1/flags"	# IFF_UP cleared, without a fork
+	killed_at=$EPOCHREALTIME			# the write waits for the kernel's lock: now it is cut off
 	kill -KILL "$pid"
 	wait "$pid" 2> /dev/null
 }
@@ -171,4 +175,19 @@ seed_neigh_is()
 seed_get()
 {
 	ip netns exec client "$LUAHA" tests/lib/http-probe.lua get $VIP
+}
+
+seed_measured()
+{
+	local secs=$1 watch t0
+	shift
+	ip netns exec client "$LUAHA" tests/lib/http-probe.lua watch $VIP "$secs" > "$tmp/watch" 2>&1 &
+	watch=$!
+	sleep 0.5
+	t0=$EPOCHREALTIME killed_at=
+	"$@"
+	[ -n "$killed_at" ] && t0=$killed_at
+	wait $watch
+	took=$(awk -v t0="$t0" '$1 > t0 + 0.001 && $2 == "OK" { printf "%.3f", $1 - t0; exit }' "$tmp/watch")
+	fails=$(awk -v t0="$t0" '$1 > t0 && $2 == "FAIL"' "$tmp/watch" | wc -l)
 }

@@ -5,10 +5,7 @@ name=attach-tty
 LUAHA=${LUAHA:-./luaha}	# or build/luaha-asan
 command -v tmux > /dev/null || { echo "SKIP $name: no tmux"; exit 0; }
 tmp=$(mktemp -d) || exit 2
-tm()
-{
-	tmux -S "$tmp/tmux" "$@"
-}
+. tests/lib/tmux.bash
 daemon=
 trap 'tm kill-server 2> /dev/null; [ -n "$daemon" ] && kill "$daemon" 2> /dev/null; rm -rf "$tmp"' EXIT
 
@@ -48,21 +45,7 @@ start()
 	pane=attach:$1
 }
 
-wait_line()
-{
-	local i n
-	for ((i = 0; i < 50; i++)); do
-		n=$(tm capture-pane -p -t "$pane" | grep -cE -- "$1")
-		[ "$n" -ge "${2:-1}" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
-type_line()
-{
-	tm send-keys -t "$pane" -l -- "$1" && tm send-keys -t "$pane" Enter
-}
 
 start one
 wait_line '^> ?$' || fail "no prompt"

@@ -5,11 +5,7 @@ name=repl-tty
 LUAHA=${LUAHA:-./luaha}	# or build/luaha-asan
 command -v tmux > /dev/null || { echo "SKIP $name: no tmux"; exit 0; }
 tmp=$(mktemp -d) || exit 2
-# A server of our own on its own socket, so no one else's tmux is touched; always killed.
-tm()
-{
-	tmux -S "$tmp/sock" "$@"
-}
+. tests/lib/tmux.bash
 trap 'tm kill-server 2> /dev/null; rm -rf "$tmp"' EXIT
 
 pane=
@@ -34,23 +30,7 @@ start()
 	pane=luaha:$1
 }
 
-# wait_line REGEX [N]: wait up to 5 s for N (default 1) screen lines matching REGEX (trailing blanks are not captured).
-wait_line()
-{
-	local i n
-	for ((i = 0; i < 50; i++)); do
-		n=$(tm capture-pane -p -t "$pane" | grep -cE -- "$1")
-		[ "$n" -ge "${2:-1}" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
-# type_line TEXT: the keys of TEXT, then Enter.
-type_line()
-{
-	tm send-keys -t "$pane" -l -- "$1" && tm send-keys -t "$pane" Enter
-}
 
 # restored NAME: after luaha ended, the terminal is back in its usual (cooked, echoing) modes.
 restored()
