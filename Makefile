@@ -38,6 +38,9 @@ build/luaha-asan: $(ASANOBJS)
 build/asan/%.o: runtime/%.c runtime/luaha.h | build
 	$(CC) $(CFLAGS) $(SANITIZE) $(PKG_CFLAGS) -c -o $@ $<
 
+# The IPVS files share a header of their own.
+$(filter build/ipvs%.o build/asan/ipvs%.o,$(OBJS) $(ASANOBJS)): runtime/ipvs.h
+
 units: $(UNITS)
 
 build/unit/%.test: tests/unit/%.c tests/unit/unit.h $(ASANLIB) | build

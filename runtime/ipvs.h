@@ -1,0 +1,155 @@
+/* ipvs.h: declarations shared by the ipvs*.c files only, grouped by the file that defines them. */
+#ifndef LUAHA_IPVS_H
+#define LUAHA_IPVS_H
+
+#include <sys/types.h>
+
+#include <linux/ip_vs.h>
+
+#include <stdint.h>
+
+#include <lua.h>
+
+struct nl_msg;
+struct nlattr;
+struct nlmsghdr;
+
+#define IPVS_BATCH_MAX	256	/* messages per sendmsg; bounds the errors queued for us */
+#define IPVS_MSG_MAX	512	/* bytes: one operation's message, with room to spare */
+
+/* A service as the kernel identifies and configures it. */
+struct ipvs_svc {
+	uint16_t	 af;
+	uint16_t	 protocol;	/* IPPROTO_*, 0 for fwmark services */
+	uint8_t		 addr[16];	/* union nf_inet_addr */
+	uint16_t	 port;		/* host order */
+	uint32_t	 fwmark;
+	char		 sched[IP_VS_SCHEDNAME_MAXLEN];
+	char		 pe[IP_VS_PENAME_MAXLEN];
+	uint32_t	 flags;
+	uint32_t	 timeout;	/* persistence, seconds */
+	uint32_t	 netmask;	/* IPv4 mask (network order) or IPv6 prefix length */
+};
+
+struct ipvs_dest {
+	uint16_t	 af;
+	uint8_t		 addr[16];
+	uint16_t	 port;		/* host order */
+	uint32_t	 fwd;		/* IP_VS_CONN_F_* */
+	int32_t		 weight;
+	uint32_t	 u_thresh;
+	uint32_t	 l_thresh;
+};
+
+/* The service flags a table compares and sends; the kernel adds its own (hashed). */
+#define IPVS_SVC_FLAGS	(IP_VS_SVC_F_PERSISTENT | IP_VS_SVC_F_ONEPACKET | \
+	IP_VS_SVC_F_SCHED1 | IP_VS_SVC_F_SCHED2 | IP_VS_SVC_F_SCHED3)
+
+enum ipvs_op {
+	OP_ADD_SERVICE, OP_EDIT_SERVICE, OP_DEL_SERVICE,
+	OP_ADD_DEST, OP_EDIT_DEST, OP_DEL_DEST
+};
+
+/*
+ * Requests are written straight into a buffer (one request, or a batch of
+ * hundreds) rather than built one nl_msg at a time: an apply of thousands
+ * of operations would spend more on libnl's allocations than the kernel
+ * spends carrying them out.
+ */
+struct ipvs_wbuf {
+	unsigned char	*p;		/* 4-byte aligned */
+	size_t		 len;		/* bytes written */
+	size_t		 cap;
+};
+
+/* Handles one message of a reply; returns NL_OK, or NL_STOP to ignore the rest. */
+typedef int (*ipvs_parse_fn)(struct nlmsghdr *, void *);
+
+/*
+ * What ipvs.apply works on: a whole table (desired, or the kernel's) held
+ * in C rather than as thousands of Lua tables, indexed by identity for the
+ * difference, and the operations of that difference. A table is filled
+ * once (load, read or merge) and never changes afterwards, so operations
+ * may point into it; the ops userdata keeps its tables alive.
+ */
+struct ipvs_entry {
+	struct ipvs_svc	 s;
+	size_t		 first;		/* its destinations: dests[first .. first + n - 1] */
+	size_t		 n;
+};
+
+/* Open addressing over an array of the table: slot = 1 + index, 0 free. */
+struct ipvs_index {
+	uint32_t	*slot;
+	size_t		 size;		/* a power of 2, more than twice count */
+	size_t		 count;
+};
+
+struct ipvs_table {
+	struct ipvs_entry *svcs;
+	size_t		 nsvcs, svcs_cap;
+	struct ipvs_dest *dests;
+	size_t		 ndests, dests_cap;
+	struct ipvs_index by_svc;	/* services by identity */
+	struct ipvs_index by_dest;	/* destinations by service and identity */
+	int		 complete;	/* filled: may be compared, no longer changed */
+	int		 unindexed;	/* destinations are indexed once all are in */
+	int		 closed;
+	int		 listed;	/* read: the services are in, next is the next to dump */
+	size_t		 next;
+};
+
+#define IPVS_TABLE_MT	"luaha.ipvs.table"
+
+/* ipvsnl.c */
+const char *ipvs_strerror(int, int);
+void	 ipvs_need(lua_State *);
+int	 ipvs_genl_family(void);
+unsigned int ipvs_next_seq(void);
+void	 ipvs_batch_wbuf(struct ipvs_wbuf *);
+int	 ipvs_request(struct nl_msg *, ipvs_parse_fn, void *, const char **);
+int	 ipvs_fail(lua_State *, int, int, const char *, const char *);
+int	 ipvs_simple(lua_State *, struct nl_msg *, int, const char *);
+int	 ipvs_exchange(struct ipvs_wbuf *, unsigned int, int, int *, char *, size_t);
+
+/* ipvsmsg.c */
+extern const uint8_t ipvs_op_cmds[];
+struct nl_msg *ipvs_msg(lua_State *, int, int);
+int	 ipvs_wmsg(struct ipvs_wbuf *, int, int, unsigned int,
+	    const struct ipvs_svc *, int, const struct ipvs_dest *, int);
+int	 ipvs_wop(struct ipvs_wbuf *, enum ipvs_op, int, unsigned int,
+	    const struct ipvs_svc *, const struct ipvs_dest *);
+struct nl_msg *ipvs_convert(lua_State *, struct ipvs_wbuf *);
+struct nl_msg *ipvs_dests_msg(lua_State *, const struct ipvs_svc *);
+int	 ipvs_parse_service(struct nlmsghdr *, struct ipvs_svc *, struct nlattr **);
+int	 ipvs_parse_dest(struct nlmsghdr *, int, struct ipvs_dest *, struct nlattr **);
+
+/* ipvslua.c */
+void	 ipvs_format_addr(int, const uint8_t [16], uint16_t, char *, size_t);
+lua_Integer ipvs_field_int(lua_State *, int, const char *, lua_Integer,
+	    lua_Integer, lua_Integer);
+const char *ipvs_field_string(lua_State *, int, const char *);
+void	 ipvs_check_service(lua_State *, int, struct ipvs_svc *);
+void	 ipvs_check_dest(lua_State *, int, const struct ipvs_svc *, struct ipvs_dest *);
+void	 ipvs_svc_desc(const struct ipvs_svc *, char *, size_t);
+void	 ipvs_op_what(enum ipvs_op, const struct ipvs_svc *, const struct ipvs_dest *,
+	    char *, size_t);
+void	 ipvs_set_int(lua_State *, const char *, lua_Integer);
+void	 ipvs_set_string(lua_State *, const char *, const char *);
+void	 ipvs_push_service(lua_State *, const struct ipvs_svc *);
+void	 ipvs_push_dest(lua_State *, const struct ipvs_dest *);
+
+/* ipvstable.c */
+int	 ipvs_grow(void **, size_t *, size_t, size_t);
+ssize_t	 ipvs_find_svc(const struct ipvs_table *, const struct ipvs_svc *);
+ssize_t	 ipvs_find_dest(const struct ipvs_table *, size_t, const struct ipvs_dest *);
+struct ipvs_table *ipvs_table_check(lua_State *, int, int);
+int	 ipvs_new_table(lua_State *);
+int	 ipvs_merge(lua_State *);
+void	 ipvs_table_open(lua_State *);
+
+/* ipvsops.c */
+int	 ipvs_diff(lua_State *);
+void	 ipvs_ops_open(lua_State *);
+
+#endif
