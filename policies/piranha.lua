@@ -235,13 +235,30 @@ local function command(what, line)
     end)
 end
 
--- syncdaemon(role): the IPVS connection-sync daemon as pulse ran it (piranha.md 3.8): stop both, start one.
+--[[
+syncdaemon(role): the IPVS connection-sync daemon as pulse ran it (piranha.md 3.8): only the one of
+this role, on syncd_iface with syncd_id. One that already runs so is left alone; the other is
+stopped. A daemon just started is given a moment to run its thread, because the kernel does not
+answer a stop that comes before it has (see stop_daemon in luaha-lua(7)).
+]]
 local function syncdaemon(role)
     local m = state.model
     if not m.syncdaemon then return end
-    for _, s in ipairs({ "backup", "master" }) do ipvs.stop_daemon(s) end
-    local ok, err = ipvs.start_daemon({ state = role, ifname = m.syncd_iface, syncid = m.syncd_id & 0xff })
-    if not ok then log.err("sync daemon (%s): %s", role, err) end
+    local want = { state = role, ifname = m.syncd_iface, syncid = m.syncd_id & 0xff }
+    local running = ipvs.daemons() or {}
+    local have = false
+    for _, d in ipairs(running) do
+        if d.state == role and d.ifname == want.ifname and d.syncid == want.syncid then
+            have = true
+        else
+            local ok, err = ipvs.stop_daemon(d.state)
+            if not ok then log.err("sync daemon (%s): %s", d.state, err) end
+        end
+    end
+    if have then return end
+    local ok, err = ipvs.start_daemon(want)
+    if not ok then return log.err("sync daemon (%s): %s", role, err) end
+    if luaha.current() and coroutine.isyieldable() then luaha.sleep(0.02) end
 end
 
 -- Gratuitous ARPs for the VIPs: a burst now, then one refresh every garp_refresh seconds while active.

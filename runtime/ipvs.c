@@ -488,6 +488,8 @@ ipvs_stop_daemon(lua_State *L)
 	uint32_t	 state = ipvs_check_state(L, 1);
 	struct nl_msg	*msg;
 	struct nlattr	*nest;
+	const char	*why;
+	int		 old, err;
 
 	ipvs_need(L);
 	msg = ipvs_msg(L, IPVS_CMD_DEL_DAEMON, 0);
@@ -497,8 +499,21 @@ ipvs_stop_daemon(lua_State *L)
 		nlmsg_free(msg);
 		return (luaL_error(L, "ipvs: message too large"));
 	}
-	return (ipvs_simple(L, msg, IPVS_CMD_DEL_DAEMON, state == IP_VS_STATE_MASTER ?
-	    "stop master sync daemon" : "stop backup sync daemon"));
+	/*
+	 * A daemon whose thread has not run yet (one started a moment ago) is
+	 * stopped with no answer at all (see ipvs_set_wait): a short wait, and
+	 * silence taken for done.
+	 */
+	nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_ACK;
+	old = ipvs_set_wait(IPVS_DAEMON_WAIT_MS);
+	err = ipvs_request(msg, NULL, NULL, &why);
+	ipvs_set_wait(old);
+	if (err == -1 && why == ipvs_no_answer)
+		err = 0;
+	if (err != 0)
+		return (ipvs_fail(L, IPVS_CMD_DEL_DAEMON, err, why, state == IP_VS_STATE_MASTER ?
+		    "stop master sync daemon" : "stop backup sync daemon"));
+	return (luaha_ok(L));
 }
 
 static int

@@ -102,6 +102,10 @@ struct ipvs_table {
 #define IPVS_TABLE_MT	"luaha.ipvs.table"
 
 /* ipvsnl.c */
+#define IPVS_WAIT_MS	5000	/* the longest wait for the kernel's answer */
+#define IPVS_DAEMON_WAIT_MS 200	/* the same when stopping a sync daemon (see ipvs_set_wait) */
+extern const char ipvs_no_answer[];
+int	 ipvs_set_wait(int);
 const char *ipvs_strerror(int, int);
 void	 ipvs_need(lua_State *);
 int	 ipvs_genl_family(void);

@@ -1,5 +1,6 @@
 /* ipvsnl.c: the generic netlink socket to IPVS: requests and batches sent, replies read, the kernel's errors as ipvsadm says them. */
 #include <sys/socket.h>
+#include <poll.h>
 
 #include <linux/ip_vs.h>
 #include <linux/netlink.h>
@@ -164,6 +165,25 @@ ipvs_batch_wbuf(struct ipvs_wbuf *w)
 }
 
 /*
+ * How long a request waits for the kernel's answer. The kernel answers at once,
+ * except that it sends nothing at all for a request whose handler returned
+ * -EINTR (netlink_rcv_skb skips the acknowledgement): stopping a sync daemon
+ * whose thread has not run yet does that. A request never waits forever.
+ */
+static int		 ipvs_wait_ms = IPVS_WAIT_MS;
+const char		 ipvs_no_answer[] = "the kernel did not answer";
+
+/* Sets how long requests wait for the kernel's answer; returns the previous setting. */
+int
+ipvs_set_wait(int ms)
+{
+	int	 old = ipvs_wait_ms;
+
+	ipvs_wait_ms = ms;
+	return (old);
+}
+
+/*
  * Reads the datagrams waiting, at least one, at most IPVS_RECV_MAX, into
  * ipvs_rbuf: 0, or -1 with why set. One call takes both the last part of a
  * dump and its end: the kernel writes the next part of a dump as the
@@ -178,6 +198,15 @@ ipvs_recv(struct ipvs_rx *rx, const char **why)
 	struct iovec		 iov[IPVS_RECV_MAX];
 	int			 i, n;
 
+	struct pollfd		 pfd = { .fd = nl_socket_get_fd(ipvs_sk), .events = POLLIN };
+
+	do
+		n = poll(&pfd, 1, ipvs_wait_ms);
+	while (n == -1 && errno == EINTR);
+	if (n <= 0) {
+		*why = n == 0 ? ipvs_no_answer : strerror(errno);
+		return (-1);
+	}
 	memset(mm, 0, sizeof(mm));
 	for (i = 0; i < IPVS_RECV_MAX; i++) {
 		iov[i].iov_base = ipvs_rbuf + i * IPVS_RECV_SIZE;
