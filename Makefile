@@ -73,6 +73,7 @@ bench: deps luaha
 	./luaha bench/tcp-roundtrip.lua
 	UML_MEM=512M tests/uml/run bench/ipvs-apply.sh
 	UML_MEM=512M tests/uml/run bench/checks.sh
+	UML_MEM=512M UML_TIMEOUT=1500 tests/uml/run bench/failover.sh
 
 lint:
 	luacheck -q $(wildcard lua policies examples tests/lua tests/uml/lua tests/lib bench)
