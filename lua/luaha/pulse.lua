@@ -242,8 +242,15 @@ function P:watch()
     while true do
         local wait = self.deadline - luaha.now()
         if wait > 0 then
+            self.rechecked = nil
             luaha.sleep(wait)
+        elseif not self.rechecked then
+            -- A heartbeat may be waiting in a socket whose turn in this round of the loop comes
+            -- after the timer's: let it be read before the peer is found dead.
+            self.rechecked = true
+            luaha.sleep(0)
         else
+            self.rechecked = nil
             if self.peer.state ~= "dead" then
                 if self.peer.state ~= "unknown" then log.warning("no heartbeat from the partner for %g s", self.deadtime) end
                 self.peer.state = "dead"
