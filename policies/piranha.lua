@@ -107,14 +107,21 @@ end
 -- Whether this router is (or is becoming) the active one: health changes during an activation count.
 local function active() return not state.pulse or state.pulse.want == "active" end
 
--- Makes the kernel's table what the model and the health say. Logs what it changed; returns the report or nil.
+--[[
+Makes the kernel's table what the model and the health say. Logs what it changed; returns the
+report or nil. One at a time, each computing the table when its turn comes: an update that waited
+must not apply the health of before.
+]]
+local programming = false
 local function program(why)
-    local desired = lvs.desired(state.model, weight_of)
-    local report, err = ipvs.apply(desired, { current = state.table })
+    while programming do luaha.sleep(0.001) end
+    programming = true
+    local _ <close> = setmetatable({}, { __close = function() programming = false end })
+    local report, err = ipvs.apply(lvs.desired(state.model, weight_of), { current = state.table })
     if not report and state.table then
         -- The kernel changed behind our back: the attempt was undone; read it and try again.
         state.table = nil
-        report, err = ipvs.apply(desired)
+        report, err = ipvs.apply(lvs.desired(state.model, weight_of))
     end
     if not report then
         log.err("ipvs (%s): %s", why, err)

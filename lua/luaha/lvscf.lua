@@ -37,6 +37,19 @@ that mean nothing in their block), the file is accepted and a warning says so.
 ]==]
 local lvscf = {}
 
+--[[
+breathe(): called for each line, block and server. A configuration of tens of thousands of real
+servers takes seconds to read: inside a luaha task, the other tasks (heartbeats, checks) run
+every few hundred steps, and the task stays within its instruction budget.
+]]
+local steps = 0
+local function breathe()
+    steps = steps + 1
+    if steps % 256 ~= 0 or not coroutine.isyieldable() then return end
+    local task = require "luaha.core.task"
+    if task.current() then task.sleep(0) end
+end
+
 -- Option tables: type, default, range or valid values. `n` is the number of value tokens.
 local globals = {
     { "serial_no", "int", 0, min = 0 },
@@ -354,6 +367,7 @@ local function tokenize(line, esc)
 end
 
 local function fill_defaults(dst, opts)
+    breathe()
     for _, o in ipairs(opts) do
         if dst[o.key] == nil and o.default ~= nil then dst[o.key] = o.default end
     end
@@ -494,6 +508,7 @@ function lvscf.parse(text, filename)
 
     for line in (text:sub(-1) == "\n" and text or text .. "\n"):gmatch("([^\n]*)\n") do
         lineno = lineno + 1
+        breathe()
         local first = line:match("^[ \t\r]*(%S*)")
         if first == "" or first:sub(1, 1) == "#" then goto next end
         local toks, quoted = tokenize(line, first == "send" or first == "expect")
@@ -595,6 +610,7 @@ local function validate(m, filename)
         for k in pairs(dst) do
             if not opts[k] and not skip[k] then report(errors, b, s, tostring(k), "unknown option") end
         end
+        breathe()
         for _, o in ipairs(opts) do
             local v = dst[o.key]
             if v ~= nil then
@@ -759,6 +775,7 @@ function lvscf.write(m)
             out[#out + 1] = kind .. " " .. token(b.name) .. " {"
             write_opts(out, b, blocks, "    ", kind == "failover")
             for _, s in ipairs(b.servers or {}) do
+                breathe()
                 out[#out + 1] = "    server " .. token(s.name) .. " {"
                 write_opts(out, s, servers, "        ")
                 out[#out + 1] = "    }"

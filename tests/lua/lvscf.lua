@@ -372,4 +372,20 @@ t.test("Lua config: syntax errors, the sandbox and the budget", function()
     t.eq(errs[1], "/nonexistent/lvs.lua: No such file or directory", "missing file")
 end)
 
+t.test("a-config-of-tens-of-thousands-of-servers-loads-within-the-task-budget", function()
+    local out = { "network = nat" }
+    for v = 1, 2300 do
+        out[#out + 1] = ("virtual v%d {\n active = 1\n address = 198.51.100.%d eth0:1\n port = %d\n timeout = 6")
+            :format(v, v % 250 + 1, 10000 + v)
+        for r = 1, 16 do
+            out[#out + 1] = ("  server r%d {\n   address = 203.0.113.%d\n   active = 1\n  }"):format(r, r)
+        end
+        out[#out + 1] = "}"
+    end
+    local m, errors = lvscf.parse(table.concat(out, "\n") .. "\n", "big.cf")
+    assert(m, errors and errors[1])
+    t.eq(#m.virtuals, 2300, "virtuals")
+    t.eq(#lvscf.write(m) > 0, true, "written")
+end)
+
 require("luaha").exit(t.failures() == 0 and 0 or 1)
