@@ -72,7 +72,9 @@ bench: deps luaha
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$p; done
 	./luaha bench/tcp-roundtrip.lua
 	UML_MEM=512M tests/uml/run bench/ipvs-apply.sh
-	UML_MEM=512M tests/uml/run bench/checks.sh
+	UML_MEM=512M UML_TIMEOUT=600 tests/uml/run bench/checks.sh
+	bench/checks-10k.sh
+	UML_MEM=512M UML_TIMEOUT=900 tests/uml/run bench/reload.sh
 	UML_MEM=512M UML_TIMEOUT=1500 tests/uml/run bench/failover.sh
 
 lint:

@@ -1,45 +1,61 @@
 -- bench/check-luaha.lua: N real servers checked every second by luaha's nanny monitors (TCP connect), for SECONDS.
--- Usage: luaha bench/check-luaha.lua N SECONDS FIRST_PORT NPORTS COUNTFILE; prints its CPU seconds, the
--- checks the listener counted meanwhile (COUNTFILE, see check-listener.lua) and its RSS.
+-- Usage: luaha bench/check-luaha.lua N SECONDS FIRST_PORT NPORTS COUNTFILE[,COUNTFILE...]; prints its CPU
+-- seconds, the wall time, the checks the listeners counted meanwhile (their COUNTFILEs, see check-listener.lua),
+-- its VmRSS and VmHWM in KiB, how many servers are not in (failed their last check), and its user and
+-- system CPU seconds (the first number is their sum).
+-- Server i is 198.51.100.(1 + (i - 1) // NPORTS), port FIRST_PORT + (i - 1) % NPORTS.
 local luaha = require "luaha"
 local nanny = require "luaha.nanny"
 local n, seconds, first, nports = tonumber(arg[1]), tonumber(arg[2]), tonumber(arg[3]), tonumber(arg[4])
-local countfile = arg[5]
+local countfiles = arg[5]
 
 local function count()
-    local f = io.open(countfile)
-    local c = f and tonumber(f:read("a")) or 0
-    if f then f:close() end
+    local c = 0
+    for path in countfiles:gmatch("[^,]+") do
+        local f = io.open(path)
+        c = c + (f and tonumber(f:read("a")) or 0)
+        if f then f:close() end
+    end
     return c
 end
 
+-- utime and stime, in seconds (ticks of 1/100 s).
 local function cpu_seconds()
     local f = assert(io.open("/proc/self/stat"))
     local fields = {}
     for w in f:read("a"):gsub("^.*%) ", ""):gmatch("%S+") do fields[#fields + 1] = w end
     f:close()
-    return (tonumber(fields[12]) + tonumber(fields[13])) / 100      -- utime + stime, in ticks of 1/100 s
+    return tonumber(fields[12]) / 100, tonumber(fields[13]) / 100
 end
 
-local function rss_kib()
+local function status_kib(field)
     local f = assert(io.open("/proc/self/status"))
-    local kib = f:read("a"):match("VmRSS:%s*(%d+)")
+    local kib = f:read("a"):match(field .. ":%s*(%d+)")
     f:close()
     return tonumber(kib)
 end
 
-local tasks = {}
+-- One virtual service with N real servers, as keepalived's configuration in bench/checks.sh.
+local v = { name = "bench", port = first, protocol = "tcp", timeout = 1, reentry = 1, fall = 1,
+    weight_ramp = false, quiesce_server = false, load_monitor = "none" }
+local tasks, mons = {}, {}
 for i = 1, n do
     local port = first + (i - 1) % nports
     local address = ("198.51.100.%d"):format(1 + (i - 1) // nports)
-    local v = { name = "v" .. i, port = port, protocol = "tcp", timeout = 1, reentry = 1, fall = 1,
-        weight_ramp = false, quiesce_server = false, load_monitor = "none" }
     local mon = nanny.new(v, { address = address, port = port, weight = 1 })
+    mons[i] = mon
     tasks[i] = luaha.spawn(nanny.run_probe, { mon }, function() end)
 end
 luaha.sleep(2)                  -- past the start
-local c0, t0, k0 = cpu_seconds(), luaha.now(), count()
+local u0, s0 = cpu_seconds()
+local t0, k0 = luaha.now(), count()
 luaha.sleep(seconds)
-local cpu, wall, checks = cpu_seconds() - c0, luaha.now() - t0, count() - k0
+local u1, s1 = cpu_seconds()
+local user, sys, wall, checks = u1 - u0, s1 - s0, luaha.now() - t0, count() - k0
+local down = 0
+for _, mon in ipairs(mons) do
+    if mon.state ~= "in" then down = down + 1 end
+end
 for _, task in ipairs(tasks) do task:cancel() end
-print(("%.2f %.2f %d %d"):format(cpu, wall, checks, rss_kib()))
+print(("%.2f %.2f %d %d %d %d %.2f %.2f"):format(user + sys, wall, checks, status_kib("VmRSS"), status_kib("VmHWM"), down,
+    user, sys))

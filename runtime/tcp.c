@@ -24,8 +24,8 @@ struct conn {
 	int		 fd;		/* -1 once closed */
 	enum conn_state	 state;
 	double		 timeout;	/* for connect, send, receive; -1: none */
-	struct evbuffer	*in;		/* received, not yet returned */
-	struct evbuffer	*out;		/* accepted by send, not yet written */
+	struct evbuffer	*in;		/* received, not yet returned; NULL before the first receive */
+	struct evbuffer	*out;		/* accepted by send, not yet written; NULL before the first send */
 	struct waiter	 rw;		/* a task in receive */
 	struct waiter	 ww;		/* a task in connect or send */
 	enum recv_mode	 mode;		/* what the receive in progress wants */
@@ -33,9 +33,11 @@ struct conn {
 	size_t		 sent;		/* bytes of the send in progress */
 	int		 nodelay;	/* TCP_NODELAY is set (at the first send) */
 	int		 eof;		/* the peer closed its side */
-	char		 peer[120];	/* "192.0.2.10:80" or the socket path */
 	const char	*kind;		/* "tcp" or "unix" */
+	char		 peer[];	/* "192.0.2.10:80" or the socket path */
 };
+
+#define PEER_MAX	120	/* bytes kept of a peer's name */
 
 struct server {
 	int		 fd;		/* -1 once closed */
@@ -64,14 +66,20 @@ conn_check(lua_State *L, int idx)
 	return (c);
 }
 
-/* Pushes a closed connection; conn_open makes it usable. */
+/*
+ * Pushes a closed connection to peer; conn_open makes it usable. The name is
+ * sized to fit: a health check makes one of these per check, all garbage.
+ */
 static struct conn *
-conn_push(lua_State *L, const char *kind)
+conn_push(lua_State *L, const char *kind, const char *peer)
 {
 	struct conn	*c;
+	size_t		 len = strnlen(peer, PEER_MAX - 1);
 
-	c = lua_newuserdatauv(L, sizeof(*c), 0);
+	c = lua_newuserdatauv(L, sizeof(*c) + len + 1, 0);
 	memset(c, 0, sizeof(*c));
+	memcpy(c->peer, peer, len);
+	c->peer[len] = '\0';
 	c->fd = -1;
 	c->state = CONN_CLOSED;
 	c->kind = kind;
@@ -80,13 +88,24 @@ conn_push(lua_State *L, const char *kind)
 	return (c);
 }
 
-static int
+static void
 conn_open(struct conn *c, int fd, enum conn_state state)
 {
-	if ((c->in = evbuffer_new()) == NULL || (c->out = evbuffer_new()) == NULL)
-		return (-1);
 	c->fd = fd;
 	c->state = state;
+}
+
+/*
+ * The buffers are made at the first send or receive: a health check that
+ * only connects, thousands of them a second, allocates none.
+ */
+static int
+conn_buffers(struct conn *c)
+{
+	if (c->in == NULL && (c->in = evbuffer_new()) == NULL)
+		return (-1);
+	if (c->out == NULL && (c->out = evbuffer_new()) == NULL)
+		return (-1);
 	return (0);
 }
 
@@ -106,13 +125,15 @@ conn_shut(struct conn *c)
 	c->state = CONN_CLOSED;
 }
 
-static void
-conn_describe(struct conn *c, const char *addr, int port)
+/* The name of the peer at addr and port: "192.0.2.10:80", "[2001:db8::1]:80". */
+static const char *
+conn_describe(char *buf, size_t size, const char *addr, int port)
 {
 	if (strchr(addr, ':') != NULL)
-		snprintf(c->peer, sizeof(c->peer), "[%s]:%d", addr, port);
+		snprintf(buf, size, "[%s]:%d", addr, port);
 	else
-		snprintf(c->peer, sizeof(c->peer), "%s:%d", addr, port);
+		snprintf(buf, size, "%s:%d", addr, port);
+	return (buf);
 }
 
 /*
@@ -166,6 +187,7 @@ tcp_new(lua_State *L)
 	struct sockaddr_storage	 ss, src;
 	socklen_t		 len, srclen;
 	struct conn		*c;
+	char			 peer[PEER_MAX];
 
 	lua_settop(L, 3);
 	luaha_check_options(L, 3, tcp_options);
@@ -174,15 +196,11 @@ tcp_new(lua_State *L)
 	source = luaha_opt_string(L, 3, "source");
 	if (source != NULL && net_addr(source, 0, &src, &srclen) == -1)
 		return (luaL_error(L, "option 'source' is not an IP address"));
-	c = conn_push(L, "tcp");
+	c = conn_push(L, "tcp", conn_describe(peer, sizeof(peer), addr, port));
 	c->timeout = luaha_opt_number(L, 3, "timeout", 60);
-	conn_describe(c, addr, port);
 	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
 		return (luaha_fail_errno(L, "socket"));
-	if (conn_open(c, fd, CONN_CONNECTING) == -1) {
-		close(fd);
-		return (luaha_fail_errno(L, "evbuffer"));
-	}
+	conn_open(c, fd, CONN_CONNECTING);
 	if (source != NULL && bind(fd, (struct sockaddr *)&src, srclen) == -1) {
 		conn_shut(c);
 		return (luaha_fail(L, "bind %s: %s", source, strerror(errno)));
@@ -215,15 +233,11 @@ tcp_unix(lua_State *L)
 	if (strlen(path) >= sizeof(sun.sun_path))
 		return (luaL_argerror(L, 1, "path too long"));
 	strcpy(sun.sun_path, path);
-	c = conn_push(L, "unix");
+	c = conn_push(L, "unix", path);
 	c->timeout = luaha_opt_number(L, 2, "timeout", 60);
-	snprintf(c->peer, sizeof(c->peer), "%s", path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
 		return (luaha_fail_errno(L, "socket"));
-	if (conn_open(c, fd, CONN_CONNECTED) == -1) {
-		close(fd);
-		return (luaha_fail_errno(L, "evbuffer"));
-	}
+	conn_open(c, fd, CONN_CONNECTED);
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		conn_shut(c);
 		return (luaha_fail(L, "connect %s: %s", path, strerror(errno)));
@@ -280,6 +294,8 @@ conn_send(lua_State *L)
 
 	if (c->ww.task != NULL)
 		return (luaL_error(L, "another task is already sending on it"));
+	if (conn_buffers(c) == -1)
+		return (luaha_fail_errno(L, "send"));
 	/*
 	 * Small writes go out at once (no Nagle delay). Set at the first send,
 	 * so that a connect-only health check spends no system call on it.
@@ -425,6 +441,8 @@ conn_receive(lua_State *L)
 			return (luaL_argerror(L, 2, "a size, \"*l\" or \"*a\""));
 	}
 	timeout = lua_isnoneornil(L, 3) ? c->timeout : luaha_check_timeout(L, 3);
+	if (conn_buffers(c) == -1)
+		return (luaha_fail_errno(L, "receive"));
 	if ((n = conn_try_receive(L, c)) >= 0)
 		return (n);
 	return (task_wait(L, &c->rw, c->fd, EV_READ, timeout,
@@ -539,6 +557,7 @@ server_accept_cb(evutil_socket_t fd, short what, void *arg)
 	socklen_t		 len;
 	struct conn		*c;
 	int			 cfd, i, port;
+	char			 peer[PEER_MAX];
 
 	(void)what;
 	for (i = 0; i < 64; i++) {	/* then let other events run */
@@ -553,22 +572,20 @@ server_accept_cb(evutil_socket_t fd, short what, void *arg)
 				log_warn("%s: accept", s->where);
 			return;
 		}
+		/* The handler's arguments: the connection, the peer's address and port. */
 		lua_rawgeti(L, LUA_REGISTRYINDEX, s->self_ref);
 		lua_getiuservalue(L, -1, 1);
 		lua_remove(L, -2);
-		c = conn_push(L, ss.ss_family == AF_UNIX ? "unix" : "tcp");
-		if (conn_open(c, cfd, CONN_CONNECTED) == -1) {
-			log_warn("%s: evbuffer", s->where);
-			close(cfd);
-			lua_pop(L, 2);
-			continue;
-		}
 		net_pushaddr(L, (struct sockaddr *)&ss);
-		port = (int)lua_tointeger(L, -1);
 		if (ss.ss_family == AF_UNIX)
-			snprintf(c->peer, sizeof(c->peer), "%s", s->where);
-		else
-			conn_describe(c, lua_tostring(L, -2), port);
+			c = conn_push(L, "unix", s->where);
+		else {
+			port = (int)lua_tointeger(L, -1);
+			c = conn_push(L, "tcp", conn_describe(peer, sizeof(peer),
+			    lua_tostring(L, -2), port));
+		}
+		lua_insert(L, -3);
+		conn_open(c, cfd, CONN_CONNECTED);
 		task_spawn(L, 3, NULL, 0);
 		lua_pop(L, 1);
 	}

@@ -34,6 +34,7 @@ local defaults = {
 local tcp_options = { send = true, expect = true, use_regex = true, timeout = true, source = true }
 local udp_options = { send = true, expect = true, use_regex = true, timeout = true }
 local program_options = { expect = true, use_regex = true, timeout = true, port = true }
+local string_options = { "send", "expect", "source" }
 
 -- Raises a programmer error on the caller of the public function (level 3).
 local function argerror(fname, n, msg)
@@ -52,7 +53,7 @@ local function check_opts(fname, n, opts, valid)
     for k in pairs(opts) do
         if not valid[k] then argerror(fname, n, "unknown option '" .. tostring(k) .. "'") end
     end
-    for _, k in ipairs({ "send", "expect", "source" }) do
+    for _, k in ipairs(string_options) do
         if opts[k] ~= nil and type(opts[k]) ~= "string" then
             argerror(fname, n, k .. ": string expected, got " .. type(opts[k]))
         end
@@ -62,6 +63,22 @@ local function check_opts(fname, n, opts, valid)
         argerror(fname, n, "timeout: positive number expected, got " .. tostring(t))
     end
     return opts
+end
+
+-- check_opts for the options check.run passes to check.tcp, given one by one rather than in a table.
+local function check_tcp_values(send, expect, timeout, source)
+    if send ~= nil and type(send) ~= "string" then
+        argerror("tcp", 3, "send: string expected, got " .. type(send))
+    end
+    if expect ~= nil and type(expect) ~= "string" then
+        argerror("tcp", 3, "expect: string expected, got " .. type(expect))
+    end
+    if source ~= nil and type(source) ~= "string" then
+        argerror("tcp", 3, "source: string expected, got " .. type(source))
+    end
+    if timeout ~= nil and (type(timeout) ~= "number" or timeout <= 0) then
+        argerror("tcp", 3, "timeout: positive number expected, got " .. tostring(timeout))
+    end
 end
 
 local escapes = { ["\r"] = "\\r", ["\n"] = "\\n", ["\t"] = "\\t", ['"'] = '\\"', ["\\"] = "\\\\" }
@@ -78,11 +95,14 @@ end
 --[[
 A matcher for expect: judge(reply, complete) says true (matches), false (cannot match) or nil
 (not yet: wait for more). complete is true when no more will come. nil, err for a bad regex.
+Matchers hold no state of a check, so one serves every check with the same expect: they are kept
+(up to max_matchers of them), and thousands of checks a second compile and allocate nothing.
 ]]
-local function matcher(expect, use_regex)
-    if expect == nil then
-        return { judge = function() return true end }
-    end
+local max_matchers = 1000
+local any_matcher = { judge = function() return true end }
+local matchers, regex_matchers, nmatchers = {}, {}, 0
+
+local function new_matcher(expect, use_regex)
     if use_regex then
         local re, err = regex.compile(expect)
         if not re then return nil, err end
@@ -115,6 +135,22 @@ local function matcher(expect, use_regex)
     }
 end
 
+local function matcher(expect, use_regex)
+    if expect == nil then return any_matcher end
+    local cache = use_regex and regex_matchers or matchers
+    local m = cache[expect]
+    if m then return m end
+    local err
+    m, err = new_matcher(expect, use_regex)
+    if not m then return nil, err end
+    if nmatchers >= max_matchers then
+        matchers, regex_matchers, nmatchers = {}, {}, 0
+        cache = use_regex and regex_matchers or matchers
+    end
+    cache[expect], nmatchers = m, nmatchers + 1
+    return m
+end
+
 local function mismatch(m, reply)
     return nil, ("expected %s but got %s"):format(m.what, quote(reply))
 end
@@ -135,24 +171,27 @@ local function receive_some(conn, room, deadline)
     return first .. (rest or partial or "")
 end
 
--- ok, err = check.tcp(address, port [, opts]): connect, send, read until expect matches. Waits.
-function check.tcp(address, port, opts)
-    if type(address) ~= "string" then argerror("tcp", 1, "string expected, got " .. type(address)) end
-    check_port("tcp", 2, port)
-    opts = check_opts("tcp", 3, opts, tcp_options)
-    local m, rerr = matcher(opts.expect, opts.use_regex)
+--[[
+The TCP check with its options checked, as separate values: check.run calls it without making an
+options table per check. luaha.net.tcp reads its options before it waits, so one table serves all.
+]]
+local connect_options = {}
+
+local function tcp(address, port, send, expect, use_regex, timeout, source)
+    local m, rerr = matcher(expect, use_regex)
     if not m then return nil, rerr end
-    local timeout = opts.timeout or defaults.timeout
+    timeout = timeout or defaults.timeout
     -- A connect-only check reads no clock: thousands of them run every second.
-    local deadline = (opts.send or opts.expect) and luaha.now() + timeout
-    local conn <close>, err = luaha.net.tcp(address, port, { timeout = timeout, source = opts.source })
+    local deadline = (send or expect) and luaha.now() + timeout
+    connect_options.timeout, connect_options.source = timeout, source
+    local conn <close>, err = luaha.net.tcp(address, port, connect_options)
     if not conn then return nil, err end
-    if opts.send and #opts.send > 0 then
+    if send and #send > 0 then
         conn:settimeout(remaining(deadline))
-        local sent, serr = conn:send(opts.send)
+        local sent, serr = conn:send(send)
         if not sent then return nil, serr end
     end
-    if opts.expect == nil then return true end
+    if expect == nil then return true end
     local reply = ""
     while true do
         local verdict = m.judge(reply, #reply >= defaults.max_reply)
@@ -168,6 +207,14 @@ function check.tcp(address, port, opts)
         end
         reply = reply .. more
     end
+end
+
+-- ok, err = check.tcp(address, port [, opts]): connect, send, read until expect matches. Waits.
+function check.tcp(address, port, opts)
+    if type(address) ~= "string" then argerror("tcp", 1, "string expected, got " .. type(address)) end
+    check_port("tcp", 2, port)
+    opts = check_opts("tcp", 3, opts, tcp_options)
+    return tcp(address, port, opts.send, opts.expect, opts.use_regex, opts.timeout, opts.source)
 end
 
 -- ok, err = check.udp(address, port [, opts]): send a datagram, wait for a matching reply. Waits.
@@ -253,10 +300,12 @@ function check.run(spec)
     if port == 80 and send == nil and expect == nil then
         send, expect = defaults.http_send, defaults.http_expect
     end
-    local opts = { send = send, expect = expect, use_regex = spec.use_regex, timeout = spec.timeout }
-    if protocol == "udp" then return check.udp(spec.address, port, opts) end
-    opts.source = spec.source
-    return check.tcp(spec.address, port, opts)
+    if protocol == "udp" then
+        return check.udp(spec.address, port, { send = send, expect = expect, use_regex = spec.use_regex,
+            timeout = spec.timeout })
+    end
+    check_tcp_values(send, expect, spec.timeout, spec.source)
+    return tcp(spec.address, port, send, expect, spec.use_regex, spec.timeout, spec.source)
 end
 
 return check
