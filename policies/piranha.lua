@@ -180,15 +180,20 @@ local function start_monitors(old)
     for _, task in pairs(state.tasks) do task:cancel() end
     state.monitors, state.tasks = {}, {}
     local probes, order = {}, {}      -- monitors by probe: one check serves every virtual that asks it
+    local running = {}                -- the virtuals that had monitors: a reload logs only what is new
+    for _, mon in pairs(old or {}) do running[mon.v.name] = true end
     for _, v in ipairs(state.model.virtuals) do
         if v.active then
-            log.info("starting virtual service %s active: %d", v.name, v.port)
+            if not running[v.name] then log.info("starting virtual service %s active: %d", v.name, v.port) end
             for _, rs in ipairs(v.servers) do
                 if rs.active then
                     local mon = nanny.new(v, rs, { rsh_command = state.model.rsh_command })
                     local prev = old and old[key(v, rs)]
-                    if prev and prev.name == mon.name then mon:adopt(prev) end
-                    log.info("starting LVS client monitor for %s:%d -> %s", v.address, v.port, mon.name)
+                    if prev and prev.name == mon.name then
+                        mon:adopt(prev)
+                    else
+                        log.info("starting LVS client monitor for %s:%d -> %s", v.address, v.port, mon.name)
+                    end
                     state.monitors[key(v, rs)] = mon
                     local pk = mon:probe_key()
                     if not probes[pk] then
