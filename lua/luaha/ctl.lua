@@ -33,13 +33,6 @@ local function frame(conn, kind, payload)
     return conn:send(("%s %d\n%s"):format(kind, #payload, payload))
 end
 
-local function my_uid()
-    local f = io.open("/proc/self/status")
-    local uid = f and f:read("a"):match("\nUid:%s+(%d+)")
-    if f then f:close() end
-    return tonumber(uid)
-end
-
 -- A session's luaha: its log lines go to the daemon's log and to the attached client.
 local function session_luaha(write)
     local slog = setmetatable({}, { __index = log })
@@ -54,13 +47,8 @@ end
 
 local function serve_attach(conn, who)
     local function write(s) frame(conn, "out", s) end
-    local env = setmetatable({}, { __index = _G })
+    local env = repl.env(write)
     env.luaha = session_luaha(write)
-    env.print = function(...)
-        local parts = table.pack(...)
-        for i = 1, parts.n do parts[i] = tostring(parts[i]) end
-        write(table.concat(parts, "\t", 1, parts.n) .. "\n")
-    end
     local sess = repl.session({ write = write, write_error = function(s) frame(conn, "err", s) end,
         env = env, chunkname = "=attach", add_history = function() end })
     log.info("ctl: %s attached", who)
@@ -139,7 +127,7 @@ local function handler(conn)
     local _ <close> = conn
     conn:settimeout(nil)
     local uid, _, pid = conn:peercred()
-    local mine = my_uid()
+    local mine = luaha.daemon.getuid()
     local who = ("uid %s pid %s"):format(tostring(uid), tostring(pid))
     if uid ~= 0 and uid ~= mine then
         log.warning("ctl: refused a connection from %s: only root and uid %s may control this daemon", who, mine)

@@ -323,17 +323,29 @@ function P:close()
 end
 
 --[[
+leave(): tells the peer this router is leaving and waits until it is active, deadtime at most.
+Returns whether the peer became active.
+]]
+function P:leave()
+    self.leaving = true
+    self:send()
+    local until_ = luaha.now() + self.deadtime
+    while self.peer.state ~= "active" and luaha.now() < until_ do luaha.sleep(0.002) end
+    return self.peer.state == "active"
+end
+
+--[[
 stop([timeout]): an orderly end: the peer is told at once that this router is leaving, so it
 takes over now, not after deadtime; an active router keeps its role until it hears the peer
 active (deadtime at most), so that no request finds nobody; then the active role is given up
 and the peer told again. Waits for the deactivation, at most timeout seconds (default 10).
 ]]
 function P:stop(timeout)
-    self.leaving = true
-    self:send()
     if self.state == "active" and #self.channels > 0 then
-        local until_ = luaha.now() + self.deadtime
-        while self.peer.state ~= "active" and luaha.now() < until_ do luaha.sleep(0.002) end
+        self:leave()
+    else
+        self.leaving = true
+        self:send()
     end
     self.want, self.reason = "passive", "stopping"
     self:drive()
@@ -365,11 +377,7 @@ function P:handover()
     if self.want ~= "active" then return nil, "this router is not active" end
     if #self.channels == 0 then return nil, "no partner" end
     if self.peer.state ~= "passive" then return nil, "the partner is " .. self.peer.state end
-    self.leaving = true
-    self:send()
-    local until_ = luaha.now() + self.deadtime
-    while self.peer.state ~= "active" and luaha.now() < until_ do luaha.sleep(0.002) end
-    if self.peer.state ~= "active" then
+    if not self:leave() then
         self.leaving = false
         self:send()
         return nil, "the partner did not take over within deadtime"

@@ -44,7 +44,11 @@ local function stderr_write(s)
     io.stderr:write(s)
 end
 
-local function new_env(write)
+--[[
+repl.env(write): a session's environment: it reads through to _G, keeps its own assignments,
+and has luaha and a print that writes with write.
+]]
+function repl.env(write)
     local env = setmetatable({}, { __index = _G })
     env.luaha = luaha
     env.print = function(...)
@@ -85,7 +89,7 @@ local function options(opts)
         o.add_history = o.add_history or stdin_history
     end
     o.add_history = o.add_history or function() end
-    o.env = o.env or new_env(o.write)
+    o.env = o.env or repl.env(o.write)
     o.prompt = o.prompt or "> "
     o.prompt2 = o.prompt2 or ">> "
     o.chunkname = o.chunkname or "=stdin"
