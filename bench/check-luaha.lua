@@ -1,11 +1,25 @@
 -- bench/check-luaha.lua: N real servers checked every second by luaha's nanny monitors (TCP connect), for SECONDS.
 -- Usage: luaha bench/check-luaha.lua N SECONDS FIRST_PORT NPORTS COUNTFILE[,COUNTFILE...]; prints its CPU
--- seconds, the wall time, the checks the listeners counted meanwhile (their COUNTFILEs, see check-listener.lua),
+-- seconds, the wall time, the connections the listeners counted meanwhile (their COUNTFILEs, see check-listener.lua),
 -- its VmRSS and VmHWM in KiB, how many servers are not in (failed their last check), and its user and
--- system CPU seconds (the first number is their sum).
+-- system CPU seconds (the first number is their sum), and the checks that passed by its own count.
+-- HALF_OPEN=1 in the environment: half-open checks (half_open = 1) instead of connects.
 -- Server i is 198.51.100.(1 + (i - 1) // NPORTS), port FIRST_PORT + (i - 1) % NPORTS.
 local luaha = require "luaha"
 local nanny = require "luaha.nanny"
+local check = require "luaha.check"
+
+-- The checks that passed, counted here too: a half-open check makes no connection a listener counts.
+local passed, reasons = 0, {}
+local prepare = check.prepare
+function check.prepare(spec)
+    local run = prepare(spec)
+    return function()
+        local ok, err = run()
+        if ok then passed = passed + 1 else reasons[err] = (reasons[err] or 0) + 1 end
+        return ok, err
+    end
+end
 local n, seconds, first, nports = tonumber(arg[1]), tonumber(arg[2]), tonumber(arg[3]), tonumber(arg[4])
 local countfiles = arg[5]
 
@@ -37,7 +51,7 @@ end
 
 -- One virtual service with N real servers, as keepalived's configuration in bench/checks.sh.
 local v = { name = "bench", port = first, protocol = "tcp", timeout = 1, reentry = 1, fall = 1,
-    weight_ramp = false, quiesce_server = false, load_monitor = "none" }
+    weight_ramp = false, quiesce_server = false, load_monitor = "none", half_open = os.getenv("HALF_OPEN") == "1" }
 local tasks, mons = {}, {}
 for i = 1, n do
     local port = first + (i - 1) % nports
@@ -48,8 +62,9 @@ for i = 1, n do
 end
 luaha.sleep(2)                  -- past the start
 local u0, s0 = cpu_seconds()
-local t0, k0 = luaha.now(), count()
+local t0, k0, p0 = luaha.now(), count(), passed
 luaha.sleep(seconds)
+local p1 = passed
 local u1, s1 = cpu_seconds()
 local user, sys, wall, checks = u1 - u0, s1 - s0, luaha.now() - t0, count() - k0
 local down = 0
@@ -57,5 +72,6 @@ for _, mon in ipairs(mons) do
     if mon.state ~= "in" then down = down + 1 end
 end
 for _, task in ipairs(tasks) do task:cancel() end
-print(("%.2f %.2f %d %d %d %d %.2f %.2f"):format(user + sys, wall, checks, status_kib("VmRSS"), status_kib("VmHWM"), down,
-    user, sys))
+for reason, k in pairs(reasons) do io.stderr:write(("failed checks: %d %s\n"):format(k, reason)) end  -- to the log
+print(("%.2f %.2f %d %d %d %d %.2f %.2f %d"):format(user + sys, wall, checks, status_kib("VmRSS"), status_kib("VmHWM"), down,
+    user, sys, p1 - p0))

@@ -65,23 +65,6 @@ ping_gc(lua_State *L)
 	return (0);
 }
 
-/* RFC 1071; only raw IPv4 sockets need it, the kernel fills it in for the others. */
-static uint16_t
-ping_cksum(const void *data, size_t len)
-{
-	const uint8_t	*b = data;
-	uint32_t	 sum = 0;
-	size_t		 i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)b[i] << 8 | b[i + 1];
-	if (len & 1)
-		sum += (uint32_t)b[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (htons(~sum & 0xffff));
-}
-
 /*
  * An unprivileged ping socket where net.ipv4.ping_group_range allows it
  * (the kernel then picks the identifier and delivers only our replies),
@@ -139,7 +122,7 @@ ping_send(struct ping *p, socklen_t tolen)
 	pkt[7] = p->seq & 0xff;
 	memcpy(pkt + 8, &p->cookie, sizeof(p->cookie));
 	if (p->to.ss_family == AF_INET) {
-		sum = ping_cksum(pkt, sizeof(pkt));
+		sum = net_cksum(pkt, sizeof(pkt), 0);	/* raw IPv4 only: the kernel fills the others' */
 		memcpy(pkt + 2, &sum, sizeof(sum));
 	}
 	p->sent = loop_now();

@@ -7,6 +7,7 @@
 #include <sys/queue.h>
 
 #include <stdarg.h>
+#include <stdint.h>
 
 #include <event2/event.h>
 #include <lua.h>
@@ -91,6 +92,8 @@ int	 luaopen_luaha_core_signal(lua_State *);
 int	 net_addr(const char *, int, struct sockaddr_storage *, socklen_t *);
 int	 net_pushaddr(lua_State *, const struct sockaddr *);
 int	 net_nonblock(int);
+uint32_t net_cksum_add(const void *, size_t, uint32_t);
+uint16_t net_cksum(const void *, size_t, uint32_t);
 int	 luaha_ok(lua_State *);
 int	 luaha_fail(lua_State *, const char *, ...) __attribute__((format(printf, 2, 3)));
 int	 luaha_fail_errno(lua_State *, const char *);
@@ -110,6 +113,9 @@ int	 luaopen_luaha_core_proc(lua_State *);
 
 /* icmp.c */
 int	 luaopen_luaha_core_icmp(lua_State *);
+
+/* halfopen.c */
+int	 luaopen_luaha_core_halfopen(lua_State *);
 
 /* ipvs.c */
 int	 luaopen_luaha_core_ipvs(lua_State *);

@@ -198,3 +198,27 @@ luaha_check_timeout(lua_State *L, int idx)
 	luaL_argcheck(L, t >= 0, idx, "negative timeout");
 	return (t);
 }
+
+/* Adds the 16-bit words of data (RFC 1071) to sum, unfolded; an odd last byte is padded with zero. */
+uint32_t
+net_cksum_add(const void *data, size_t len, uint32_t sum)
+{
+	const uint8_t	*b = data;
+	size_t		 i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)b[i] << 8 | b[i + 1];
+	if (len & 1)
+		sum += (uint32_t)b[len - 1] << 8;
+	return (sum);
+}
+
+/* The Internet checksum of data after a partial sum (a pseudo-header's, or 0), in network order. */
+uint16_t
+net_cksum(const void *data, size_t len, uint32_t sum)
+{
+	sum = net_cksum_add(data, len, sum);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (htons(~sum & 0xffff));
+}

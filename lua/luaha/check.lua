@@ -13,6 +13,8 @@ Where luaha differs from nanny 0.8.6 (spec §2.5, §7), on purpose:
 - UDP: the socket is not connected, so an ICMP port unreachable is not seen and a dead service
   shows as "timeout". Without `send` an empty datagram is sent (nanny sent nothing and waited
   for a reply that could not come). As in nanny, no reply is a failure even without `expect`.
+- half_open (a luaha option): a SYN instead of a connection (check.halfopen); the server's
+  application never sees a connection, only its kernel answers.
 - send_program: `%h` and `%p` are replaced inside any word, not only whole words; the timeout
   is enforced and a program that fails or is killed fails the check; one trailing newline is
   removed from its output before the exact comparison with `expect` (nanny dropped the last byte,
@@ -32,6 +34,7 @@ local defaults = {
 }
 
 local tcp_options = { send = true, expect = true, use_regex = true, timeout = true, source = true }
+local halfopen_options = { timeout = true, source = true }
 local udp_options = { send = true, expect = true, use_regex = true, timeout = true }
 local program_options = { expect = true, use_regex = true, timeout = true, port = true }
 local string_options = { "send", "expect", "source" }
@@ -63,22 +66,6 @@ local function check_opts(fname, n, opts, valid)
         argerror(fname, n, "timeout: positive number expected, got " .. tostring(t))
     end
     return opts
-end
-
--- check_opts for the options check.run passes to check.tcp, given one by one rather than in a table.
-local function check_tcp_values(send, expect, timeout, source)
-    if send ~= nil and type(send) ~= "string" then
-        argerror("tcp", 3, "send: string expected, got " .. type(send))
-    end
-    if expect ~= nil and type(expect) ~= "string" then
-        argerror("tcp", 3, "expect: string expected, got " .. type(expect))
-    end
-    if source ~= nil and type(source) ~= "string" then
-        argerror("tcp", 3, "source: string expected, got " .. type(source))
-    end
-    if timeout ~= nil and (type(timeout) ~= "number" or timeout <= 0) then
-        argerror("tcp", 3, "timeout: positive number expected, got " .. tostring(timeout))
-    end
 end
 
 local escapes = { ["\r"] = "\\r", ["\n"] = "\\n", ["\t"] = "\\t", ['"'] = '\\"', ["\\"] = "\\\\" }
@@ -217,6 +204,28 @@ function check.tcp(address, port, opts)
     return tcp(address, port, opts.send, opts.expect, opts.use_regex, opts.timeout, opts.source)
 end
 
+--[[
+ok, err = check.halfopen(address, port [, opts]): sends a SYN and waits for the SYN-ACK (a listener is
+there) or a RST ("connect: Connection refused", as a connect check says it). The kernel answers the
+SYN-ACK with a RST, so no connection is made; SYNs are retransmitted after 1, 3, 7 ... s within
+the timeout. Needs CAP_NET_RAW. Waits.
+]]
+local function halfopen(address, port, timeout, source)
+    connect_options.timeout, connect_options.source = timeout or defaults.timeout, source
+    local rtt, err = luaha.net.tcp_halfopen(address, port, connect_options)
+    if not rtt then
+        return nil, err == "connection refused" and "connect: Connection refused" or err
+    end
+    return true
+end
+
+function check.halfopen(address, port, opts)
+    if type(address) ~= "string" then argerror("halfopen", 1, "string expected, got " .. type(address)) end
+    check_port("halfopen", 2, port)
+    opts = check_opts("halfopen", 3, opts, halfopen_options)
+    return halfopen(address, port, opts.timeout, opts.source)
+end
+
 -- ok, err = check.udp(address, port [, opts]): send a datagram, wait for a matching reply. Waits.
 function check.udp(address, port, opts)
     if type(address) ~= "string" then argerror("udp", 1, "string expected, got " .. type(address)) end
@@ -277,35 +286,76 @@ function check.program(command, address, opts)
     return mismatch(m, out)
 end
 
---[[
-ok, err = check.run(spec): the check nanny ran for a real server, from a table with a virtual
-server's options (protocol, port, send, expect, use_regex, send_program, timeout) and the real
-server's address; other keys are ignored, so a merged virtual/server table can be passed. Waits.
-]]
-function check.run(spec)
-    if type(spec) ~= "table" then argerror("run", 1, "table expected, got " .. type(spec)) end
-    if type(spec.address) ~= "string" then argerror("run", 1, "address: string expected") end
+-- Raises if spec is not what check.run takes; fname names the public function in the message.
+local function check_spec(fname, spec)
+    local function bad(msg) error(("bad argument #1 to '%s' (%s)"):format(fname, msg), 4) end
+    if type(spec) ~= "table" then bad("table expected, got " .. type(spec)) end
+    if type(spec.address) ~= "string" then bad("address: string expected") end
     local port = spec.port or 80
-    check_port("run", 1, port)
+    if math.type(port) ~= "integer" or port < 1 or port > 65535 then
+        bad("port 1-65535 expected, got " .. tostring(port))
+    end
     local protocol = spec.protocol or "tcp"
     if protocol ~= "tcp" and protocol ~= "udp" then
-        argerror("run", 1, "protocol: \"tcp\" or \"udp\" expected, got " .. tostring(protocol))
+        bad("protocol: \"tcp\" or \"udp\" expected, got " .. tostring(protocol))
     end
+    if spec.half_open and not spec.send_program and (protocol ~= "tcp" or spec.send or spec.expect) then
+        bad("half_open: a TCP check without send or expect expected")
+    end
+    if not spec.send_program and protocol == "tcp" then
+        for _, k in ipairs(string_options) do
+            if spec[k] ~= nil and type(spec[k]) ~= "string" then
+                bad(k .. ": string expected, got " .. type(spec[k]))
+            end
+        end
+        local t = spec.timeout
+        if t ~= nil and (type(t) ~= "number" or t <= 0) then
+            bad("timeout: positive number expected, got " .. tostring(t))
+        end
+    end
+end
+
+-- A function that runs the check a checked spec describes: what it needs is read from spec once.
+local function runner(spec)
+    local address, port, protocol = spec.address, spec.port or 80, spec.protocol or "tcp"
+    local timeout, source = spec.timeout, spec.source
     if spec.send_program then
         -- nanny never used the regex for a program's output: an exact comparison, kept here.
-        return check.program(spec.send_program, spec.address,
-            { expect = spec.expect, timeout = spec.timeout, port = port })
+        local command, opts = spec.send_program, { expect = spec.expect, timeout = timeout, port = port }
+        return function() return check.program(command, address, opts) end
     end
-    local send, expect = spec.send, spec.expect
+    if spec.half_open then
+        return function() return halfopen(address, port, timeout, source) end
+    end
+    local send, expect, use_regex = spec.send, spec.expect, spec.use_regex
     if port == 80 and send == nil and expect == nil then
         send, expect = defaults.http_send, defaults.http_expect
     end
     if protocol == "udp" then
-        return check.udp(spec.address, port, { send = send, expect = expect, use_regex = spec.use_regex,
-            timeout = spec.timeout })
+        local opts = { send = send, expect = expect, use_regex = use_regex, timeout = timeout }
+        return function() return check.udp(address, port, opts) end
     end
-    check_tcp_values(send, expect, spec.timeout, spec.source)
-    return tcp(spec.address, port, send, expect, spec.use_regex, spec.timeout, spec.source)
+    return function() return tcp(address, port, send, expect, use_regex, timeout, source) end
+end
+
+--[[
+ok, err = check.run(spec): the check nanny ran for a real server, from a table with a virtual
+server's options (protocol, port, send, expect, use_regex, send_program, half_open, timeout) and
+the real server's address; other keys are ignored, so a merged virtual/server table can be passed.
+Waits.
+]]
+function check.run(spec)
+    check_spec("run", spec)
+    return runner(spec)()
+end
+
+--[[
+run = check.prepare(spec): the same check as a function, its options checked and read once:
+run() waits and returns what check.run(spec) would. For a check made thousands of times a second.
+]]
+function check.prepare(spec)
+    check_spec("prepare", spec)
+    return runner(spec)
 end
 
 return check

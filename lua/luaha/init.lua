@@ -6,6 +6,7 @@ local signal = require "luaha.core.signal"
 local udp = require "luaha.core.udp"
 local tcp = require "luaha.core.tcp"
 local icmp = require "luaha.core.icmp"
+local halfopen = require "luaha.core.halfopen"
 
 local luaha = {
     version = "0.1.0",
@@ -34,6 +35,7 @@ local luaha = {
         listen = tcp.listen,
         listen_unix = tcp.listen_unix,
         ping = icmp.ping,
+        tcp_halfopen = halfopen.tcp_halfopen,
     },
 }
 

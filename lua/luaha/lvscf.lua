@@ -25,7 +25,8 @@ written; whoever uses the address resolves it.
 luaha extensions, marked `ext` in the tables below: `keepalive`, `deadtime`, `check_interval`,
 `reconcile` and `garp_interval` take fractional seconds; `rise` (good checks to come back; nil:
 reentry / timeout as in nanny), `fall` (failed checks to go down, default 1), `check_interval`
-(nil: timeout), `weight_ramp` (nanny's slow start, default on), `heartbeat_key` (a key file for
+(nil: timeout), `weight_ramp` (nanny's slow start, default on), `half_open` (a SYN, no connection,
+as the check), `heartbeat_key` (a key file for
 authenticated heartbeats), `garp_count` and `garp_interval` (gratuitous ARPs at takeover),
 `garp_refresh` (seconds between the single ARPs that keep announcing the VIPs while active, 0 off),
 `status_listen` (where luaha answers status queries over HTTP) and `status_passwd` (its users).
@@ -123,6 +124,7 @@ local blocks = {
     { "fall", "int", 1, min = 1, max = 1000, ext = true },
     { "check_interval", "secs", frac = true, positive = true, ext = true },
     { "weight_ramp", "bool", true, ext = true },
+    { "half_open", "bool", false, ext = true },
 }
 
 local servers = {
@@ -415,6 +417,10 @@ local function cross_check(m, err, warn)
                         .. (sfirst ~= true and (" (first at line " .. sfirst .. ")") or ""))
                 end
                 sseen[s.name] = s.line or true
+            end
+            if b.half_open and (b.protocol ~= "tcp" or b.send or b.expect or b.send_program) then
+                err(b, nil, "half_open", "a half-open check only connects: it takes no send, expect or"
+                    .. " send_program, and protocol tcp")
             end
             if b.kind == "failover" and #b.servers > 0 then
                 warn(b, "server", "server blocks in a failover block are not used")

@@ -166,14 +166,14 @@ function monitor:spec()
     local v = self.v
     return { address = self.rs.address, port = self.rs.port or v.port, protocol = v.protocol,
         send = v.send, expect = v.expect, use_regex = v.use_regex, send_program = v.send_program,
-        timeout = v.timeout }
+        half_open = v.half_open, timeout = v.timeout }
 end
 
 -- probe_key(): monitors with the same key run the very same check (same server, same dialogue, same period).
 function monitor:probe_key()
     local sp = self:spec()
     return table.concat({ sp.protocol, sp.address, sp.port, tostring(sp.send), tostring(sp.expect),
-        tostring(sp.use_regex), tostring(sp.send_program), sp.timeout, self.interval }, "\0")
+        tostring(sp.use_regex), tostring(sp.send_program), tostring(sp.half_open), sp.timeout, self.interval }, "\0")
 end
 
 --[[
@@ -185,17 +185,23 @@ no garbage behind.
 ]]
 function nanny.run_probe(monitors, on_change)
     local first = monitors[1]
-    -- spec() has a slot for every option; the probe keeps only the options set (check.run reads
-    -- false as unset), in a table half the size: a probe lives as long as its server.
+    -- spec() has a slot for every option; the probe keeps only the options set (check.prepare
+    -- reads false as unset), in a table half the size: a probe lives as long as its server.
     local spec = {}
     for k, val in pairs(first:spec()) do
         if val then spec[k] = val end
+    end
+    -- The check's options are checked and read once; a bad one makes every check raise.
+    local prepared, run = pcall(check.prepare, spec)
+    if not prepared then
+        local msg = run
+        run = function() error(msg, 0) end
     end
     local last = {}
     while true do
         -- A check that raises is a failed check, logged with its traceback; the monitors go on.
         local started = luaha.now()
-        local pok, ok, err = xpcall(check.run, debug.traceback, spec)
+        local pok, ok, err = xpcall(run, debug.traceback)
         if not pok then
             log.err("%s: check raised: %s", first.name, ok)
             ok, err = nil, "the check raised an error"
