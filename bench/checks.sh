@@ -1,11 +1,14 @@
 #!/bin/bash
 # bench/checks.sh: inside UML (tests/uml/run bench/checks.sh): health-check cost, luaha against keepalived's TCP_CHECK.
 # For 100, 500 and 1000 real servers checked every second: CPU per check, checks per second, RSS.
+# luaha runs two kinds of check: connect (nanny's, as keepalived's TCP_CHECK) and half-open
+# (half_open = 1: a SYN, no connection); the checks counted are those that passed.
 # The checker runs with the garbage collector's settings of policies/piranha.lua (its top-level
 # collectgarbage line, if it has one), or LUAHA_GC's (a line of Lua; UML_PASSENV=LUAHA_GC passes it).
 # Other UML instances on the host inflate the CPU time a UML accounts (its clock runs while the host
 # runs something else): luaha and keepalived are measured REPEAT times (2) each, in turn, and the
-# least CPU per check of each is compared; every measurement is printed after it.
+# least CPU per check of each is compared; every measurement is printed after it. RSS is the
+# last run's.
 cd "$(dirname "$0")/.." || exit 2
 gc=${LUAHA_GC-$(grep -m1 '^collectgarbage(' policies/piranha.lua)}
 echo "luaha's garbage collector: ${gc:-the defaults of Lua}"
@@ -35,8 +38,10 @@ for n in 100 500 1000; do
 	} > "$out/keepalived.conf"
 	runs=""
 	for r in $(seq 1 "$REPEAT"); do
-		set -- $(./luaha ${gc:+-e "$gc"} bench/check-luaha.lua $n $SECONDS_ $FIRST $NPORTS "$out/count" 2> /dev/null)
-		lcpu=$1 lwall=$2 checks=$3 lrss=$4
+		set -- $(HALF_OPEN=0 ./luaha ${gc:+-e "$gc"} bench/check-luaha.lua $n $SECONDS_ $FIRST $NPORTS "$out/count" 2> /dev/null)
+		lcpu=$1 lwall=$2 checks=$9 lrss=$4
+		set -- $(HALF_OPEN=1 ./luaha ${gc:+-e "$gc"} bench/check-luaha.lua $n $SECONDS_ $FIRST $NPORTS "$out/count" 2> /dev/null)
+		hcpu=$1 hwall=$2 hchecks=$9 hrss=$4
 		keepalived -n -C -l -f "$out/keepalived.conf" -p "$out/ka.pid" -c "$out/ka-check.pid" > /dev/null 2>&1 &
 		ka=$!
 		sleep 2
@@ -46,20 +51,24 @@ for n in 100 500 1000; do
 		kcpu=$(( $(cpu_of $pids) - k0 )) kchecks=$(( $(count) - kc0 ))
 		krss=0; for p in $pids; do krss=$((krss + $(awk '/VmRSS/ {print $2}' /proc/$p/status))); done
 		kill $ka; wait $ka 2> /dev/null; ipvsadm -C
-		runs="$runs $lcpu $lwall $checks $lrss $kcpu $kchecks $krss"
+		runs="$runs $lcpu $lwall $checks $lrss $kcpu $kchecks $krss $hcpu $hwall $hchecks $hrss"
 	done
 	awk -v n=$n -v s=$SECONDS_ -v runs="$runs" 'BEGIN {
 		k = split(runs, v, " ")
-		for (i = 1; i <= k; i += 7) {
+		for (i = 1; i <= k; i += 11) {
 			lper = v[i + 2] ? v[i] / v[i + 2] * 1000 : 0; kper = v[i + 5] ? v[i + 4] / 100 / v[i + 5] * 1000 : 0
+			hper = v[i + 9] ? v[i + 7] / v[i + 9] * 1000 : 0
 			if (i == 1 || lper < lmin) { lmin = lper; lk = v[i + 2] / v[i + 1] }
+			if (i == 1 || hper < hmin) { hmin = hper; hk = v[i + 9] / v[i + 8] }
 			if (i == 1 || kper < kmin) { kmin = kper; kk = v[i + 5] / s }
-			lr = v[i + 3]; kr = v[i + 6]
-			each = each sprintf(" %.3f/%.3f", lper, kper)
+			lr = v[i + 3]; kr = v[i + 6]; hr = v[i + 10]
+			each = each sprintf(" %.3f/%.3f/%.3f", lper, hper, kper)
 		}
-		printf "%4d real servers: luaha %.3f ms CPU/check, %.0f checks/s, RSS %.1f MiB | keepalived %.3f ms CPU/check, %.0f checks/s, RSS %.1f MiB | ratio %.2fx CPU per check (target <= 0.5x)\n",
-			n, lmin, lk, lr / 1024, kmin, kk, kr / 1024, (kmin ? lmin / kmin : 0)
-		printf "     each run, luaha/keepalived ms CPU per check:%s\n", each }'
+		printf "%4d real servers: luaha connect %.3f ms CPU/check, %.0f checks/s, RSS %.1f MiB | luaha half-open %.3f ms, %.0f checks/s, RSS %.1f MiB | keepalived %.3f ms CPU/check, %.0f checks/s, RSS %.1f MiB\n",
+			n, lmin, lk, lr / 1024, hmin, hk, hr / 1024, kmin, kk, kr / 1024
+		printf "     ratio to keepalived, CPU per check: connect %.2fx, half-open %.2fx (target <= 0.5x)\n",
+			(kmin ? lmin / kmin : 0), (kmin ? hmin / kmin : 0)
+		printf "     each run, luaha connect/half-open/keepalived ms CPU per check:%s\n", each }'
 done
 kill $listener
 rm -rf "$out"

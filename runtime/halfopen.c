@@ -463,7 +463,11 @@ route_source(struct prober *pr, const struct sockaddr_in *to, uint32_t *src, dou
 		*src = r->src;
 		return (0);
 	}
+	/* Connected once, the socket keeps its first source: it is disconnected first. */
 	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_UNSPEC;
+	if (connect(pr->route_fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		return (-1);
 	sin.sin_family = AF_INET;
 	sin.sin_addr = to->sin_addr;
 	sin.sin_port = htons(9);

@@ -10,6 +10,9 @@ ip -n "$a" addr add 192.0.2.1/24 dev eth0 && ip -n "$a" addr add 192.0.2.9/24 de
 	ip -n "$a" addr add 2001:db8::1/64 dev eth0 nodad || fail "addr a"
 ip -n "$b" addr add 192.0.2.2/24 dev eth0 && ip -n "$b" addr add 192.0.2.3/24 dev eth0 &&
 	ip -n "$b" addr add 2001:db8::2/64 dev eth0 nodad || fail "addr b"
+# A second link, where a's source address is another: the checksum covers the source.
+netns_veth "$a" eth1 "$b" eth1
+ip -n "$a" addr add 198.51.100.1/24 dev eth1 && ip -n "$b" addr add 198.51.100.2/24 dev eth1 || fail "addr eth1"
 # b's answers to 192.0.2.9 are dropped: a SYN from there gets nothing back.
 ip -n "$b" route add blackhole 192.0.2.9/32 || fail "blackhole"
 
@@ -53,6 +56,14 @@ open("2001:db8::2", 8080, { timeout = 1 })
 refused("192.0.2.2", 8081)
 refused("2001:db8::2", 8081)
 open("192.0.2.2", 8080, { source = "192.0.2.1" }, "source 192.0.2.1")
+open("198.51.100.2", 8080, nil, "through eth1, from 198.51.100.1")
+open("192.0.2.2", 8080, nil, "through eth0 again")
+-- This host's own listeners, over loopback.
+local own = assert(luaha.net.listen("0.0.0.0", 9000, function(conn) conn:close() end))
+open("127.0.0.1", 9000, nil, "own listener on 127.0.0.1")
+open("192.0.2.1", 9000, nil, "own listener on 192.0.2.1")
+refused("127.0.0.1", 9001, "nothing on 127.0.0.1:9001")
+own:close()
 
 -- No answer: the SYN is sent again after 1 s, and the timeout ends the wait.
 local t0 = luaha.now()
@@ -60,7 +71,7 @@ local rtt, err = halfopen("192.0.2.2", 8080, { source = "192.0.2.9", timeout = 1
 local took = luaha.now() - t0
 check(rtt == nil and err == "timeout", "silent: " .. tostring(rtt) .. " " .. tostring(err))
 check(took >= 1.5 and took < 1.7, ("silent: timeout after %.3f s"):format(took))
-rtt, err = halfopen("198.51.100.1", 80, { timeout = 0.3 })
+rtt, err = halfopen("203.0.113.1", 80, { timeout = 0.3 })
 check(rtt == nil and err:match("^%a+: Network is unreachable$"), "no route: " .. tostring(rtt) .. " " .. tostring(err))
 
 -- 300 at once, to the open, the closed and the silent port: each gets its own answer.
