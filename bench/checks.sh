@@ -38,10 +38,12 @@ for n in 100 500 1000; do
 	} > "$out/keepalived.conf"
 	runs=""
 	for r in $(seq 1 "$REPEAT"); do
-		set -- $(HALF_OPEN=0 ./luaha ${gc:+-e "$gc"} bench/check-luaha.lua $n $SECONDS_ $FIRST $NPORTS "$out/count" 2> /dev/null)
+		set -- $(HALF_OPEN=0 ./luaha ${gc:+-e "$gc"} bench/check-luaha.lua $n $SECONDS_ $FIRST $NPORTS "$out/count" 2> "$out/connect.log")
 		lcpu=$1 lwall=$2 checks=$9 lrss=$4
-		set -- $(HALF_OPEN=1 ./luaha ${gc:+-e "$gc"} bench/check-luaha.lua $n $SECONDS_ $FIRST $NPORTS "$out/count" 2> /dev/null)
+		set -- $(HALF_OPEN=1 ./luaha ${gc:+-e "$gc"} bench/check-luaha.lua $n $SECONDS_ $FIRST $NPORTS "$out/count" 2> "$out/half-open.log")
 		hcpu=$1 hwall=$2 hchecks=$9 hrss=$4
+		# Checks that failed (the checker's count by reason), and errors.
+		grep -h -i -e 'failed checks' -e traceback -e ' err: ' "$out/connect.log" "$out/half-open.log" | sed "s/^/     $n, run $r: /" | head -4
 		keepalived -n -C -l -f "$out/keepalived.conf" -p "$out/ka.pid" -c "$out/ka-check.pid" > /dev/null 2>&1 &
 		ka=$!
 		sleep 2

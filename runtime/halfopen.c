@@ -86,6 +86,7 @@ struct probe {
 	double			 deadline;
 	double			 rto;
 	int			 answer;	/* 0 waiting, TH_SYN for a SYN-ACK, TH_RST */
+	double			 answered;	/* monotonic seconds when the answer was read */
 	int			 linked;
 	struct probe		*next;	/* in its bucket, or on the free list */
 	struct waiter		 w;
@@ -166,7 +167,7 @@ tcp4_cksum(uint32_t src, uint32_t dst, const uint8_t *seg, size_t len)
  */
 static int
 prober_answer(struct prober *pr, const uint8_t *th, size_t n,
-    const struct sockaddr_storage *from)
+    const struct sockaddr_storage *from, double now)
 {
 	struct probe	*p;
 	uint32_t	 ack, seq;
@@ -185,6 +186,7 @@ prober_answer(struct prober *pr, const uint8_t *th, size_t n,
 		    !addr_same_host(&p->to, from))
 			continue;
 		p->answer = (flags & TH_RST) ? TH_RST : TH_SYN;
+		p->answered = now;
 		probe_unlink(p);
 		task_wake(&p->w);
 		break;
@@ -228,6 +230,7 @@ prober_read_cb(evutil_socket_t fd, short what, void *arg)
 	uint8_t			 buf[HALFOPEN_BATCH][HALFOPEN_SNAP], rst[HALFOPEN_BATCH][20];
 	const uint8_t		*th;
 	uint32_t		 src = 0, dst = 0;
+	double			 now;
 	size_t			 len, hl;
 	int			 i, n, nrst, reads;
 
@@ -248,6 +251,7 @@ prober_read_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		nrst = 0;
+		now = loop_now();	/* once a batch: the round trips are as exact as the loop */
 		for (i = 0; i < n; i++) {
 			th = buf[i];
 			len = msgs[i].msg_len < HALFOPEN_SNAP ? msgs[i].msg_len : HALFOPEN_SNAP;
@@ -262,7 +266,7 @@ prober_read_cb(evutil_socket_t fd, short what, void *arg)
 				th += hl;
 				len -= hl;
 			}
-			if (!prober_answer(pr, th, len, &from[i]))
+			if (!prober_answer(pr, th, len, &from[i], now))
 				continue;
 			prober_reset(pr, th, src, dst, rst[nrst]);
 			memset(&rsts[nrst], 0, sizeof(rsts[nrst]));
@@ -585,7 +589,7 @@ probe_done(lua_State *co, struct waiter *w, short what)
 	double		 now;
 
 	if (p->answer == TH_SYN) {
-		lua_pushnumber(co, loop_now() - p->sent);
+		lua_pushnumber(co, p->answered - p->sent);
 		probe_release(p);
 		return (1);
 	}
@@ -701,7 +705,7 @@ halfopen_probe(lua_State *L)
 		return (2);
 	}
 	probe_link(p);
-	return (task_wait(L, &p->w, -1, 0, timeout < p->rto ? timeout : p->rto,
+	return (task_wait_at(L, &p->w, -1, 0, now, timeout < p->rto ? timeout : p->rto,
 	    probe_done, p, 0));
 }
 

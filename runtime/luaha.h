@@ -73,6 +73,8 @@ struct waiter {
 struct task	*task_current(lua_State *);
 int		 task_wait(lua_State *, struct waiter *, evutil_socket_t, short, double,
 		    waiter_done_fn, void *, int);
+int		 task_wait_at(lua_State *, struct waiter *, evutil_socket_t, short, double,
+		    double, waiter_done_fn, void *, int);
 void		 task_wake(struct waiter *);
 void		 waiter_close(struct waiter *);
 #define TASK_FATAL	0x1		/* its failure ends the program with status 1 */

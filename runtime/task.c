@@ -295,6 +295,18 @@ int
 task_wait(lua_State *L, struct waiter *w, evutil_socket_t fd, short events,
     double timeout, waiter_done_fn done, void *arg, int anchor)
 {
+	return (task_wait_at(L, w, fd, events, timeout >= 0 ? loop_now() : 0,
+	    timeout, done, arg, anchor));
+}
+
+/*
+ * task_wait for a caller that has just read the clock (now): where a clock
+ * read is a system call (UML), thousands of waits a second each save one.
+ */
+int
+task_wait_at(lua_State *L, struct waiter *w, evutil_socket_t fd, short events,
+    double now, double timeout, waiter_done_fn done, void *arg, int anchor)
+{
 	struct task	*t = task_current(L);
 	struct timeval	 tv;
 
@@ -310,7 +322,7 @@ task_wait(lua_State *L, struct waiter *w, evutil_socket_t fd, short events,
 	}
 	if (w->ev == NULL)
 		return (luaL_error(L, "cannot create an event"));
-	w->deadline = timeout >= 0 ? loop_now() + timeout : 0;
+	w->deadline = timeout >= 0 ? now + timeout : 0;
 	if (event_add(w->ev, timeout >= 0 ? loop_tv(timeout, &tv) : NULL) == -1)
 		return (luaL_error(L, "cannot add an event"));
 	w->task = t;
