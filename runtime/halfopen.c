@@ -89,7 +89,7 @@ struct probe {
 	double			 answered;	/* monotonic seconds when the answer was read */
 	int			 linked;
 	struct probe		*next;	/* in its bucket, or on the free list */
-	struct waiter		 w;
+	struct waiter		*w;	/* the waiting task's own (task_self_waiter) */
 };
 
 static const char *const halfopen_options[] = { "timeout", "source", NULL };
@@ -188,7 +188,7 @@ prober_answer(struct prober *pr, const uint8_t *th, size_t n,
 		p->answer = (flags & TH_RST) ? TH_RST : TH_SYN;
 		p->answered = now;
 		probe_unlink(p);
-		task_wake(&p->w);
+		task_wake(p->w);
 		break;
 	}
 	return (!(flags & TH_RST) && (flags & TH_SYN));
@@ -532,38 +532,27 @@ static struct probe *
 probe_get(struct prober *pr)
 {
 	struct probe	*p;
-	struct event	*ev;
 
 	if ((p = pr->free) != NULL) {
 		pr->free = p->next;
-		ev = p->w.ev;			/* made by the first wait, reused */
 		memset(p, 0, sizeof(*p));
-		p->w.ev = ev;
 	} else if ((p = calloc(1, sizeof(*p))) == NULL)
 		return (NULL);
 	p->pr = pr;
 	return (p);
 }
 
-static void
-probe_free(struct probe *p)
-{
-	if (p->w.ev != NULL)
-		event_free(p->w.ev);
-	free(p);
-}
 
 /*
- * The probe's wait is over: it goes on the free list. Its waiter is still
- * being detached by the caller, so it is not freed, nor used before the next
- * call from Lua.
+ * The probe's wait is over: it goes on the free list, where nothing uses it
+ * before the next call from Lua (its task's waiter is still being detached).
  */
 static void
 probe_release(struct probe *p)
 {
 	probe_unlink(p);
 	if (p->pr->closed) {
-		probe_free(p);
+		free(p);
 		return;
 	}
 	p->next = p->pr->free;
@@ -631,7 +620,7 @@ prober_gc(lua_State *L)
 
 	while ((p = pr->free) != NULL) {
 		pr->free = p->next;
-		probe_free(p);
+		free(p);
 	}
 	pr->closed = 1;
 	prober_close(pr);
@@ -694,7 +683,8 @@ halfopen_probe(lua_State *L)
 		memcpy(&p->src, &src, srclen);
 	p->seq = pr->next_seq;
 	pr->next_seq += 2654435761U;	/* odd: 2^32 probes before a number comes back */
-	p->w.cancel = probe_cancel;
+	p->w = task_self_waiter(L);
+	p->w->cancel = probe_cancel;
 	now = loop_now();
 	p->sent = now;
 	p->deadline = now + timeout;
@@ -705,7 +695,7 @@ halfopen_probe(lua_State *L)
 		return (2);
 	}
 	probe_link(p);
-	return (task_wait_at(L, &p->w, -1, 0, now, timeout < p->rto ? timeout : p->rto,
+	return (task_wait_at(L, p->w, -1, 0, now, timeout < p->rto ? timeout : p->rto,
 	    probe_done, p, 0));
 }
 

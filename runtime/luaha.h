@@ -76,6 +76,7 @@ int		 task_wait(lua_State *, struct waiter *, evutil_socket_t, short, double,
 int		 task_wait_at(lua_State *, struct waiter *, evutil_socket_t, short, double,
 		    double, waiter_done_fn, void *, int);
 void		 task_wake(struct waiter *);
+struct waiter	*task_self_waiter(lua_State *);
 void		 waiter_close(struct waiter *);
 #define TASK_FATAL	0x1		/* its failure ends the program with status 1 */
 int		 task_spawn(lua_State *, int, const char *, int);

@@ -336,6 +336,19 @@ task_wait_at(lua_State *L, struct waiter *w, evutil_socket_t fd, short events,
 	return (lua_yield(L, 0));
 }
 
+/*
+ * The waiter of the task running in L (NULL outside a task), which sleep and
+ * join use: a primitive without a resource of its own to wait on waits on it,
+ * setting its cancel. A task waits for one thing at a time.
+ */
+struct waiter *
+task_self_waiter(lua_State *L)
+{
+	struct task	*t = task_current(L);
+
+	return (t != NULL ? &t->self_w : NULL);
+}
+
 /* Ends w's wait now: done runs with what 0 and the task resumes in the next turn. */
 void
 task_wake(struct waiter *w)
