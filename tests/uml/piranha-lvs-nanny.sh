@@ -97,6 +97,29 @@ until_ok table_has "192.0.2.204:80 *Route *1 " || fail "rs204 did not return"
 until_ok table_lacks "192.0.2.99:80" || fail "the sorry server stayed after a real server returned"
 echo "PASS $name-sorry-server"
 
+# half_open = 1: a SYN instead of the HTTP request, the same health followed.
+config 0 1
+sed -i -e '/^     send = /d' -e '/^     expect = /d' -e 's/^     weight_ramp = 0$/     weight_ramp = 0\n     half_open = 1/' "$tmp/lvs.cf"
+grep -q "half_open = 1" "$tmp/lvs.cf" || fail "half_open config"
+kill -HUP "$policy"
+until_ok table_has "192.0.2.205:80 *Route *1 " || fail "the half_open reload (weight 5 to 1) was not applied"
+until_ok table_has "192.0.2.204:80 *Route *1 " || fail "half-open checks did not bring rs204 in"
+# No connection is made: rs205's kernel completes no handshake while it is checked every second.
+opens() { ip netns exec rs2 awk '/^Tcp: / && !h { for (i = 1; i <= NF; i++) if ($i == "PassiveOpens") c = i; h = 1; next }
+	/^Tcp: / { print $c }' /proc/net/snmp; }
+sleep 1
+o0=$(opens); sleep 3; o1=$(opens)
+[ "$o1" = "$o0" ] || fail "half-open checks opened $((o1 - o0)) connections to rs205 in 3 s"
+grep -q "making 192.0.2.205:80 available" "$tmp/policy.log" || fail "no nanny line for rs205"
+kill "$serve_rs1"; wait "$serve_rs1" 2> /dev/null
+until_ok table_lacks "192.0.2.204:80" || fail "half-open checks kept a dead real server in"
+grep -q "shutting down 192.0.2.204:80 due to connection failure (virtual web: connect: Connection refused)" \
+	"$tmp/policy.log" || fail "the half-open check's log line"
+table_has "192.0.2.205:80 *Route *1 " || fail "half-open checks took the healthy one out"
+serve rs1
+until_ok table_has "192.0.2.204:80 *Route *1 " || fail "half-open checks did not bring rs204 back"
+echo "PASS $name-half-open-checks"
+
 before=$(ipvsadm -Ln | grep -c -- "->")
 kill -9 "$policy"; wait "$policy" 2> /dev/null
 start_policy
