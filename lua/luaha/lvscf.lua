@@ -867,7 +867,7 @@ local function write_opts(out, dst, opts, indent, failover)
     end
 end
 
--- write_block(kind, b): the lines of block b, without the last newline.
+-- write_block(kind, b): the lines of block b, each ending in a newline.
 local function write_block(kind, b)
     local out = { kind .. " " .. token(b.name) .. " {" }
     write_opts(out, b, blocks, "    ", kind == "failover")
@@ -877,19 +877,21 @@ local function write_block(kind, b)
         write_opts(out, s, servers, "        ")
         out[#out + 1] = "    }"
     end
-    out[#out + 1] = "}"
+    out[#out + 1] = "}\n"
     return table.concat(out, "\n")
 end
 
 --[[
-write(model [, cache]): lvs.cf text that parses back to the same model (Piranha's options all
-written, defaults included). With a parse cache (lvscf.cache()), the text of a block table
-written before is written again without looking at the table: the models are read-only.
+write_parts(model [, cache]): the text write gives, in parts (the global options, then a part per
+block) whose concatenation it is: what luaha.auth.hash takes without the text being made. With
+a parse cache (lvscf.cache()), the text of a block table written before is taken again without
+looking at the table: the models are read-only.
 ]]
-function lvscf.write(m, cache)
+function lvscf.write_parts(m, cache)
     local out = {}
     local written = cache and cache.written or {}
     write_opts(out, m, globals, "")
+    out = #out > 0 and { table.concat(out, "\n") .. "\n" } or {}
     for _, kind in ipairs({ "virtual", "failover" }) do
         for _, b in ipairs(m[kind .. "s"] or {}) do
             local text = written[b] or write_block(kind, b)
@@ -897,7 +899,13 @@ function lvscf.write(m, cache)
             out[#out + 1] = text
         end
     end
-    return table.concat(out, "\n") .. "\n"
+    if #out == 0 then out[1] = "\n" end      -- nothing to write is still a line
+    return out
+end
+
+-- write(model [, cache]): lvs.cf text that parses back to the same model (Piranha's options all written, defaults included).
+function lvscf.write(m, cache)
+    return table.concat(lvscf.write_parts(m, cache))
 end
 
 lvscf.globals, lvscf.blocks, lvscf.servers = globals, blocks, servers

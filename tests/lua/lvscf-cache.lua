@@ -2,6 +2,7 @@
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local lvscf = require "luaha.lvscf"
+local heartbeat = require "luaha.heartbeat"
 
 -- Deep equality; returns false and the path of the first difference.
 local function same(a, b, path)
@@ -180,7 +181,11 @@ t.test("a-cached-parse-after-each-edit-equals-a-fresh-parse", function()
         assert(ok, ("round %d: %s\n%s"):format(round, tostring(where), text))
         ok, where = same(warns, fwarns, "warnings")
         assert(ok, ("round %d: %s\n%s"):format(round, tostring(where), text))
-        if m then t.eq(lvscf.write(m, cache) == lvscf.write(m), true, "round " .. round .. ": written text") end
+        if m then
+            local written = lvscf.write(m)
+            t.eq(lvscf.write(m, cache) == written, true, "round " .. round .. ": written text")
+            t.eq(heartbeat.digest(lvscf.write_parts(m, cache)), heartbeat.digest(written), "round " .. round .. ": digest")
+        end
         if m and before then
             local old = {}
             for _, b in ipairs(before.virtuals) do old[b] = true end
@@ -246,6 +251,17 @@ t.test("a-server-takes-its-block's-port-even-when-its-own-text-is-unchanged", fu
         "port after the edit")
     t.eq(assert(lvscf.parse(text:gsub(" port = 80\n", ""), "p.cf", cache)).virtuals[1].servers[1].port, 80,
         "port by default")
+end)
+
+t.test("the-digest-of-the-parts-is-the-digest-of-the-text", function()
+    local auth = require("luaha").auth
+    t.eq(auth.hash({ "lvs", ".cf\n", "" }), auth.hash("lvs.cf\n"), "parts")
+    t.eq(auth.hash({}, 32), auth.hash("", 32), "no parts")
+    t.checkerr("item 2 of the message is not a string", auth.hash, { "a", 1 })
+    t.eq(lvscf.write({ virtuals = {}, failovers = {} }), "\n", "an empty model")
+    local m = assert(lvscf.parse("serial_no = 3\nvirtual a {\n address = 192.0.2.1 eth0\n}\n", "d.cf"))
+    t.eq(table.concat(lvscf.write_parts(m)), lvscf.write(m), "parts and text")
+    t.eq(#lvscf.write_parts(m), 2, "a part for the globals and one per block")
 end)
 
 require("luaha").exit(t.failures() == 0 and 0 or 1)
