@@ -343,8 +343,12 @@ end
 -- backslash escapes the next character, so \" does not end it. Returns tokens or nil, problem.
 local function tokenize(line, esc)
     local toks, quoted = {}, {}
-    if not line:find("[\"']") then         -- most lines: the runs of non-blanks
-        for tok in line:gmatch("[^ \t\r]+") do toks[#toks + 1] = tok end
+    if not line:find("[\"']") then         -- most lines: the runs of non-blanks (find: gmatch allocates)
+        local from, to = line:find("[^ \t\r]+")
+        while from do
+            toks[#toks + 1] = line:sub(from, to)
+            from, to = line:find("[^ \t\r]+", to + 1)
+        end
         return toks, quoted
     end
     local i, n = 1, #line
@@ -471,7 +475,7 @@ function lvscf.parse(text, filename, cache)
     -- and port); this parse's; the tables taken from the cache with their line (set only for
     -- cross_check); the entries taken; the tables cross_check had something to say about.
     local cached_blocks, fresh_blocks = cache and cache.blocks or {}, {}
-    local taken, used, marked = {}, {}, {}
+    local taken, taken_line, taken_kind, used, marked = {}, {}, {}, {}, {}
     local blk_key, blk_at, blk_nmsg         -- the open block's opener line, where it starts, messages before it
     local blk_old, blk_servers              -- its entry of before (text changed), its servers' entries
     local srv_key, srv_at, srv_nmsg
@@ -557,12 +561,15 @@ function lvscf.parse(text, filename, cache)
     ]]
     local function reuse(from, into, key, at, list, kind)
         local e = from[key]
-        if not e or used[e] or text:sub(at, at + e.len - 1) ~= e.src:sub(e.at, e.at + e.len - 1) then
-            return false
-        end
+        if not e or used[e] then return false end
+        -- The entry's text is cut from the text it was read from when first needed, then kept.
+        local here = text:sub(at, at + e.len - 1)
+        if here ~= (e.text or e.src:sub(e.at, e.at + e.len - 1)) then return false end
+        e.text, e.src = here, nil
         used[e], into[key] = true, into[key] or e
         list[#list + 1] = e.tbl
-        taken[#taken + 1] = { e.tbl, lineno, kind }
+        local n = #taken + 1
+        taken[n], taken_line[n], taken_kind[n] = e.tbl, lineno, kind
         lineno, pos = lineno + e.nlines - 1, at + e.len
         return true
     end
@@ -653,9 +660,9 @@ function lvscf.parse(text, filename, cache)
     -- The tables taken from the cache get their line and kind for cross_check only: nothing runs
     -- (no breathe) until they are removed again, so a model being read elsewhere never shows them.
     local clean = {}
-    for _, t in ipairs(taken) do
-        t[1].line, t[1].kind = t[2], t[3]
-        if t[3] then clean[t[1]] = true end
+    for i, t in ipairs(taken) do
+        t.line, t.kind = taken_line[i], taken_kind[i]
+        if taken_kind[i] then clean[t] = true end
     end
     cross_check(m, function(b, s, key, problem)
             marked[b] = true
@@ -688,7 +695,17 @@ end
 local function read_file(path)
     local f, err = io.open(path, "rb")
     if not f then return nil, { err } end
-    local text, rerr = f:read("a")
+    -- A file with a size is read in one piece: a large one is not copied as a buffer grows.
+    local size = f:seek("end")
+    local text, rerr
+    if size and size > 0 and f:seek("set") then
+        text, rerr = f:read(size)
+        local more = text and f:read("a")
+        if more and more ~= "" then text = text .. more end
+        if text == nil and rerr == nil then text = "" end        -- emptied meanwhile
+    else
+        text, rerr = f:read("a")
+    end
     f:close()
     if not text then return nil, { path .. ": I/O error while reading configuration: " .. tostring(rerr) } end
     return text
