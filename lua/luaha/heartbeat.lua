@@ -71,7 +71,7 @@ function heartbeat.decode(data, key)
              counter = counter, heard = heard, authenticated = tagged, takeover = flags & FLAG_TAKEOVER ~= 0 }
 end
 
--- digest(text): the 8-byte configuration digest of a configuration written as text.
+-- digest(text): the 8-byte configuration digest of a configuration written as text (a string, or its parts in an array).
 function heartbeat.digest(text)
     return auth.hash(text, 16):sub(1, 8)
 end

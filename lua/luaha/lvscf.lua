@@ -345,6 +345,14 @@ end
 -- backslash escapes the next character, so \" does not end it. Returns tokens or nil, problem.
 local function tokenize(line, esc)
     local toks, quoted = {}, {}
+    if not line:find("[\"']") then         -- most lines: the runs of non-blanks (find: gmatch allocates)
+        local from, to = line:find("[^ \t\r]+")
+        while from do
+            toks[#toks + 1] = line:sub(from, to)
+            from, to = line:find("[^ \t\r]+", to + 1)
+        end
+        return toks, quoted
+    end
     local i, n = 1, #line
     while i <= n do
         local c = line:sub(i, i)
@@ -382,8 +390,11 @@ local function context(blk, srv)
     return s
 end
 
--- Whole-model checks that need more than one option: errors and warnings through the callbacks.
-local function cross_check(m, err, warn)
+--[[
+Whole-model checks that need more than one option: errors and warnings through the callbacks.
+clean: the blocks (from a parse cache) already known to have no two servers of one name.
+]]
+local function cross_check(m, err, warn, clean)
     if m.backup_active and not m.backup then
         warn(nil, "backup_active", "set without backup; treated as 0, as Piranha does")
         m.backup_active = false
@@ -410,7 +421,7 @@ local function cross_check(m, err, warn)
             seen[b.name] = b.line or true
             if b.pmask == "255.255.255.255" then b.pmask = nil end
             local sseen = {}
-            for _, s in ipairs(b.servers) do
+            for _, s in ipairs(clean and clean[b] and {} or b.servers) do
                 local sfirst = sseen[s.name]
                 if sfirst then
                     err(b, s, "name", "duplicate server name " .. quote(s.name)
@@ -440,8 +451,23 @@ local function by_line(list)
     return list
 end
 
--- parse(text, filename): the model, or nil, errors; a third result lists warnings (both arrays of strings).
-function lvscf.parse(text, filename)
+--[[
+cache(): a parse cache, for a daemon that reads the same file again. Each `virtual` or `failover`
+block, and each of its `server` blocks, that was read without an error or a warning is kept with
+its text; a later parse given the cache takes the table of a block whose text is byte for byte
+the same instead of reading it again (in a block whose text changed, that of a server of that
+block), and write reuses the text it wrote for a table it has seen. It is the table a fresh read
+would give: a block's reading depends only on its own lines (a server's also on its block's port
+before it), and a block with a message, whose line numbers would differ, is not kept. The checks
+between blocks (cross_check) still run on the whole model. The models of parses that share a
+cache share those tables: such models are read-only.
+]]
+function lvscf.cache()
+    return { blocks = {}, written = setmetatable({}, { __mode = "k" }) }
+end
+
+-- parse(text, filename [, cache]): the model, or nil, errors; a third result lists warnings (both arrays of strings).
+function lvscf.parse(text, filename, cache)
     filename = filename or "lvs.cf"
     local errors, warnings = {}, {}
     if text == "" then return nil, { filename .. ": Empty configuration" }, warnings end
@@ -449,6 +475,16 @@ function lvscf.parse(text, filename)
     local seen_g = {}
     local blk, srv                          -- the open blocks
     local lineno = 0
+    if text:sub(-1) ~= "\n" then text = text .. "\n" end
+    local pos = 1                           -- where the next line starts
+    -- The cache: the previous parse's blocks by opener line (each with its servers, by opener line
+    -- and port); this parse's; the tables taken from the cache with their line (set only for
+    -- cross_check); the entries taken; the tables cross_check had something to say about.
+    local cached_blocks, fresh_blocks = cache and cache.blocks or {}, {}
+    local taken, taken_line, taken_kind, used, marked = {}, {}, {}, {}, {}
+    local blk_key, blk_at, blk_nmsg         -- the open block's opener line, where it starts, messages before it
+    local blk_old, blk_servers              -- its entry of before (text changed), its servers' entries
+    local srv_key, srv_at, srv_nmsg
 
     local function report(list, line, b, s, key, problem)
         list[#list + 1] = string.format("%s:%s %s%s: %s", filename, line and (line .. ":") or "",
@@ -457,12 +493,22 @@ function lvscf.parse(text, filename)
     local function err(line, key, problem) report(errors, line, blk, srv, key, problem) end
     local function warn(line, key, problem) report(warnings, line, blk, srv, key, problem) end
 
+    --[[
+    candidate(into, key, tbl, at, first, nmsg): a block read from at (line first) to here is kept if
+    it had no message, with the text it was read from (src: the whole text, not a copy).
+    ]]
+    local function candidate(into, key, tbl, at, first, nmsg)
+        if not cache or #errors + #warnings ~= nmsg or into[key] then return nil end
+        into[key] = { src = text, at = at, len = pos - at, tbl = tbl, nlines = lineno - first + 1, kind = tbl.kind }
+        return into[key]
+    end
     local function close_server()
         local s = srv
         fill_defaults(s, servers)
         if s.address == nil and not s.seen.address then
             report(errors, s.line, blk, s, "address", "missing (required)")
         end
+        candidate(blk_servers, srv_key, s, srv_at, s.line, srv_nmsg)
         srv = nil
     end
     local function close_block()
@@ -470,6 +516,8 @@ function lvscf.parse(text, filename)
         if blk.address == nil and not blk.seen.address then
             report(errors, blk.line, blk, nil, "address", "missing (required)")
         end
+        local e = candidate(fresh_blocks, blk_key, blk, blk_at, blk.line, blk_nmsg)
+        if e then e.servers = blk_servers end
         blk = nil
     end
 
@@ -512,9 +560,45 @@ function lvscf.parse(text, filename)
         end
     end
 
-    for line in (text:sub(-1) == "\n" and text or text .. "\n"):gmatch("([^\n]*)\n") do
+    --[[
+    reuse(from, into, key, at, list, kind): when the text from at (this line) is that of the block
+    the cache has for its opener line, takes its table into list and goes past it; false otherwise.
+    An entry is taken once: two blocks of the same text are two tables.
+    ]]
+    local function reuse(from, into, key, at, list, kind)
+        local e = from[key]
+        if not e or used[e] then return false end
+        -- The entry's text is cut from the text it was read from when first needed, then kept.
+        local here = text:sub(at, at + e.len - 1)
+        if here ~= (e.text or e.src:sub(e.at, e.at + e.len - 1)) then return false end
+        e.text, e.src = here, nil
+        used[e], into[key] = true, into[key] or e
+        list[#list + 1] = e.tbl
+        local n = #taken + 1
+        taken[n], taken_line[n], taken_kind[n] = e.tbl, lineno, kind
+        lineno, pos = lineno + e.nlines - 1, at + e.len
+        return true
+    end
+    --[[
+    The opener lines the cache knows are looked up before they are read: the same line in the same
+    place (at top level; in a block, outside a server, after the same port) opens the same way. A
+    block whose text changed looks for its servers among those it had.
+    ]]
+    local function server_key(line) return line .. "\0" .. tostring(blk.port or 80) end
+
+    while pos <= #text do
+        local eol = text:find("\n", pos, true)
+        local line, at = text:sub(pos, eol - 1), pos
+        pos = eol + 1
         lineno = lineno + 1
         breathe()
+        if not cache then                   -- luacheck: ignore 542
+        elseif not blk then
+            local e = cached_blocks[line]
+            if e and reuse(cached_blocks, fresh_blocks, line, at, m[e.kind .. "s"], e.kind) then goto next end
+        elseif not srv and blk_old and reuse(blk_old.servers, blk_servers, server_key(line), at, blk.servers) then
+            goto next
+        end
         local first = line:match("^[ \t\r]*(%S*)")
         if first == "" or first:sub(1, 1) == "#" then goto next end
         local toks, quoted = tokenize(line, first == "send" or first == "expect")
@@ -548,10 +632,13 @@ function lvscf.parse(text, filename)
             if key == "server" then
                 srv = { name = toks[2] or "", port = blk.port or 80, line = lineno, seen = seen }
                 blk.servers[#blk.servers + 1] = srv
+                srv_key, srv_at, srv_nmsg = server_key(line), at, #errors + #warnings
             else
                 blk = { kind = key, name = toks[2] or "", servers = {}, line = lineno, seen = seen }
                 local list = m[key .. "s"]
                 list[#list + 1] = blk
+                blk_key, blk_at, blk_nmsg = line, at, #errors + #warnings
+                blk_old, blk_servers = cached_blocks[line], {}
             end
             goto next
         end
@@ -576,15 +663,36 @@ function lvscf.parse(text, filename)
         close_block()
     end
     fill_defaults(m, globals)
-    cross_check(m, function(b, s, key, problem) report(errors, (s or b).line, b, s, key, problem) end,
+    -- The tables taken from the cache get their line and kind for cross_check only: nothing runs
+    -- (no breathe) until they are removed again, so a model being read elsewhere never shows them.
+    local clean = {}
+    for i, t in ipairs(taken) do
+        t.line, t.kind = taken_line[i], taken_kind[i]
+        if taken_kind[i] then clean[t] = true end
+    end
+    cross_check(m, function(b, s, key, problem)
+            marked[b] = true
+            if s then marked[s] = true end
+            report(errors, (s or b).line, b, s, key, problem)
+        end,
         function(b, key, problem)
+            if b then marked[b] = true end
             report(warnings, b and b.line or seen_g[key], b, nil, key, problem)
-        end)
+        end, clean)
     for _, kind in ipairs({ "virtuals", "failovers" }) do
         for _, b in ipairs(m[kind]) do
             b.line, b.seen, b.kind = nil, nil, nil
-            for _, s in ipairs(b.servers) do s.line, s.seen = nil, nil end
+            if not clean[b] then
+                for _, s in ipairs(b.servers) do s.line, s.seen = nil, nil end
+            end
         end
+    end
+    if cache then
+        -- A block that cross_check had something to say about is read again next time.
+        for k, e in pairs(fresh_blocks) do
+            if marked[e.tbl] then fresh_blocks[k] = nil end
+        end
+        cache.blocks = fresh_blocks
     end
     if #errors > 0 then return nil, by_line(errors), warnings end
     return m, nil, by_line(warnings)
@@ -593,17 +701,27 @@ end
 local function read_file(path)
     local f, err = io.open(path, "rb")
     if not f then return nil, { err } end
-    local text, rerr = f:read("a")
+    -- A file with a size is read in one piece: a large one is not copied as a buffer grows.
+    local size = f:seek("end")
+    local text, rerr
+    if size and size > 0 and f:seek("set") then
+        text, rerr = f:read(size)
+        local more = text and f:read("a")
+        if more and more ~= "" then text = text .. more end
+        if text == nil and rerr == nil then text = "" end        -- emptied meanwhile
+    else
+        text, rerr = f:read("a")
+    end
     f:close()
     if not text then return nil, { path .. ": I/O error while reading configuration: " .. tostring(rerr) } end
     return text
 end
 
--- load(path): reads and parses an lvs.cf; the model or nil, errors (and warnings).
-function lvscf.load(path)
+-- load(path [, cache]): reads and parses an lvs.cf; the model or nil, errors (and warnings).
+function lvscf.load(path, cache)
     local text, errs = read_file(path)
     if not text then return nil, errs, {} end
-    return lvscf.parse(text, path)
+    return lvscf.parse(text, path, cache)
 end
 
 -- Checks a model from a Lua config: unknown keys, types, ranges; fills defaults. Errors name the file.
@@ -726,10 +844,10 @@ function lvscf.load_lua(path)
     return validate(m, path)
 end
 
--- load_any(path): a Lua config for *.lua, otherwise lvs.cf.
-function lvscf.load_any(path)
+-- load_any(path [, cache]): a Lua config for *.lua, otherwise lvs.cf (read with the cache).
+function lvscf.load_any(path, cache)
     if path:match("%.lua$") then return lvscf.load_lua(path) end
-    return lvscf.load(path)
+    return lvscf.load(path, cache)
 end
 
 -- Writing: a token needs quotes when it is empty, has blanks, starts with a quote or #, or is "}".
@@ -772,24 +890,45 @@ local function write_opts(out, dst, opts, indent, failover)
     end
 end
 
--- write(model): lvs.cf text that parses back to the same model (Piranha's options all written, defaults included).
-function lvscf.write(m)
+-- write_block(kind, b): the lines of block b, each ending in a newline.
+local function write_block(kind, b)
+    local out = { kind .. " " .. token(b.name) .. " {" }
+    write_opts(out, b, blocks, "    ", kind == "failover")
+    for _, s in ipairs(b.servers or {}) do
+        breathe()
+        out[#out + 1] = "    server " .. token(s.name) .. " {"
+        write_opts(out, s, servers, "        ")
+        out[#out + 1] = "    }"
+    end
+    out[#out + 1] = "}\n"
+    return table.concat(out, "\n")
+end
+
+--[[
+write_parts(model [, cache]): the text write gives, in parts (the global options, then a part per
+block) whose concatenation it is: what luaha.auth.hash takes without the text being made. With
+a parse cache (lvscf.cache()), the text of a block table written before is taken again without
+looking at the table: the models are read-only.
+]]
+function lvscf.write_parts(m, cache)
     local out = {}
+    local written = cache and cache.written or {}
     write_opts(out, m, globals, "")
+    out = #out > 0 and { table.concat(out, "\n") .. "\n" } or {}
     for _, kind in ipairs({ "virtual", "failover" }) do
         for _, b in ipairs(m[kind .. "s"] or {}) do
-            out[#out + 1] = kind .. " " .. token(b.name) .. " {"
-            write_opts(out, b, blocks, "    ", kind == "failover")
-            for _, s in ipairs(b.servers or {}) do
-                breathe()
-                out[#out + 1] = "    server " .. token(s.name) .. " {"
-                write_opts(out, s, servers, "        ")
-                out[#out + 1] = "    }"
-            end
-            out[#out + 1] = "}"
+            local text = written[b] or write_block(kind, b)
+            written[b] = text
+            out[#out + 1] = text
         end
     end
-    return table.concat(out, "\n") .. "\n"
+    if #out == 0 then out[1] = "\n" end      -- nothing to write is still a line
+    return out
+end
+
+-- write(model [, cache]): lvs.cf text that parses back to the same model (Piranha's options all written, defaults included).
+function lvscf.write(m, cache)
+    return table.concat(lvscf.write_parts(m, cache))
 end
 
 lvscf.globals, lvscf.blocks, lvscf.servers = globals, blocks, servers

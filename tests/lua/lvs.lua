@@ -102,4 +102,55 @@ virtual web {
     t.eq(#d[1].dests, 2, "dry run: every active real server")
 end)
 
+t.test("a-cache-gives-the-same-table-and-reuses-an-unchanged-service", function()
+    local m = model([[
+network = direct
+virtual web {
+    active = 1
+    address = 192.0.2.212 eth0:1
+    sorry_server = 203.0.113.9
+    server a {
+        address = 198.51.100.1
+        active = 1
+        weight = 4
+    }
+    server b {
+        address = 198.51.100.2
+        active = 1
+    }
+}
+virtual ftp {
+    active = 1
+    address = 192.0.2.213 eth0:1
+    port = 21
+    server c {
+        address = 198.51.100.3
+        active = 1
+    }
+}
+]])
+    local health = { ["198.51.100.1"] = 4, ["198.51.100.2"] = 1, ["198.51.100.3"] = 1 }
+    local function weight_of(_, rs) return health[rs.address] end
+    local cache = lvs.cache()
+    local function check(what)
+        local got, want = lvs.desired(m, weight_of, cache), lvs.desired(m, weight_of)
+        t.eq(ipvs.format(got, { version = "1.2.1", conn_tab_size = 4096 }),
+            ipvs.format(want, { version = "1.2.1", conn_tab_size = 4096 }), what)
+        return got
+    end
+    local d1 = check("first")
+    local d2 = check("unchanged")
+    t.eq(d2[1], d1[1], "web reused"); t.eq(d2[2], d1[2], "ftp reused")
+    health["198.51.100.2"] = 0
+    local d3 = check("one weight")
+    t.eq(d3[1] ~= d2[1], true, "web made again"); t.eq(d3[2], d2[2], "ftp still reused")
+    health["198.51.100.1"], health["198.51.100.2"] = nil, nil
+    local d4 = check("all out: the sorry server")
+    t.eq(d4[1].dests[1].address, "203.0.113.9", "sorry server")
+    m.network = "nat"
+    local d5 = check("another network")
+    t.eq(d5[2] ~= d4[2], true, "ftp made again for the network")
+    t.eq(lvs.desired(m, nil, cache)[1].dests[1].address, "198.51.100.1", "without health: every server")
+end)
+
 luaha.exit(t.failures() == 0 and 0 or 1)
