@@ -4,22 +4,7 @@ local t = require "t"
 local lvscf = require "luaha.lvscf"
 local heartbeat = require "luaha.heartbeat"
 
--- Deep equality; returns false and the path of the first difference.
-local function same(a, b, path)
-    path = path or "model"
-    if type(a) ~= "table" or type(b) ~= "table" then
-        if a == b then return true end
-        return false, string.format("%s: %s vs %s", path, tostring(a), tostring(b))
-    end
-    for k, v in pairs(a) do
-        local ok, where = same(v, b[k], path .. "." .. tostring(k))
-        if not ok then return false, where end
-    end
-    for k, v in pairs(b) do
-        if a[k] == nil then return false, path .. "." .. tostring(k) .. ": nil vs " .. tostring(v) end
-    end
-    return true
-end
+local same = t.same
 
 -- repair(cfg): takes the lines that the error edit added out again.
 local function repair(cfg)

@@ -82,20 +82,19 @@ tail -n +"$((mark + 1))" "$tmp/policy.log" | grep -q "starting LVS client monito
 echo "PASS $name-unchanged-monitors-and-probes-go-on"
 
 # A reload of the same file keeps every monitor and task; a changed global (rsh_command) none.
-save
-mark=$(wc -l < "$tmp/policy.log")
-kill -HUP "$policy"
-until_ok sh -c "tail -n +$((mark + 1)) $tmp/policy.log | grep -q 'reload: 0 operations'" || fail "the reload of the same file did not end"
-got=$(compare)
-want="192.0.2.204=same 192.0.2.205=same a/rs204=same a/rs205=same b/rs205=same"
-[ "$got" = "$want" ] || fail "after a reload of the same file: $got"
-save
+# reload_keeps WANT WHAT: a reload that sends no operation; then the monitors and tasks kept and new must be WANT.
+reload_keeps()
+{
+	local mark got
+	save
+	mark=$(wc -l < "$tmp/policy.log")
+	kill -HUP "$policy"
+	until_ok sh -c "tail -n +$((mark + 1)) $tmp/policy.log | grep -q 'reload: 0 operations'" || fail "the reload $2 did not end"
+	got=$(compare)
+	[ "$got" = "$1" ] || fail "after a reload $2: $got"
+}
+reload_keeps "192.0.2.204=same 192.0.2.205=same a/rs204=same a/rs205=same b/rs205=same" "of the same file"
 sed -i 's/^network = direct$/network = direct\nrsh_command = ssh/' "$tmp/lvs.cf"
-mark=$(wc -l < "$tmp/policy.log")
-kill -HUP "$policy"
-until_ok sh -c "tail -n +$((mark + 1)) $tmp/policy.log | grep -q 'reload: 0 operations'" || fail "the reload with rsh_command did not end"
-got=$(compare)
-want="192.0.2.204=new 192.0.2.205=new a/rs204=new a/rs205=new b/rs205=new"
-[ "$got" = "$want" ] || fail "after a reload with another rsh_command: $got"
+reload_keeps "192.0.2.204=new 192.0.2.205=new a/rs204=new a/rs205=new b/rs205=new" "with another rsh_command"
 table_has "192.0.2.205:80 *Route *2 " || fail "the table changed"
 echo "PASS $name-same-file-keeps-everything"

@@ -33,6 +33,23 @@ function t.eq(got, want, what)
     end
 end
 
+-- t.same(a, b [, path]): deep equality of two values; false and the path of the first difference.
+function t.same(a, b, path)
+    path = path or "model"
+    if type(a) ~= "table" or type(b) ~= "table" then
+        if a == b then return true end
+        return false, string.format("%s: %s vs %s", path, tostring(a), tostring(b))
+    end
+    for k, v in pairs(a) do
+        local ok, where = t.same(v, b[k], path .. "." .. tostring(k))
+        if not ok then return false, where end
+    end
+    for k, v in pairs(b) do
+        if a[k] == nil then return false, path .. "." .. tostring(k) .. ": nil vs " .. tostring(v) end
+    end
+    return true
+end
+
 -- exe(): the luaha binary running this test (as it was invoked), for tests that start another.
 function t.exe()
     return arg[-1]
