@@ -19,9 +19,10 @@
  * A connect check costs a socket, a connection and its teardown in the
  * checker's own system calls. A half-open check, as load balancers' "TCP
  * half open" monitors do, sends one SYN on a raw socket shared by every check
- * and reads the answers in batches: a SYN-ACK means a listener took it (the
- * kernel answers the SYN-ACK with a RST, as no socket of ours is connected),
- * a RST means nothing listens. The SYNs leave from one port that a bound TCP
+ * and reads the answers in batches: a SYN-ACK means a listener took it, a RST
+ * that nothing listens. Each SYN-ACK is answered with a RST, by luaha (in
+ * batches) and by the kernel (no socket of ours is connected), so the server
+ * keeps nothing half open. The SYNs leave from one port that a bound TCP
  * socket keeps from anyone else; a filter on the raw socket lets only
  * segments to that port through.
  */

@@ -206,9 +206,9 @@ end
 
 --[[
 ok, err = check.halfopen(address, port [, opts]): sends a SYN and waits for the SYN-ACK (a listener is
-there) or a RST ("connect: Connection refused", as a connect check says it). The kernel answers the
-SYN-ACK with a RST, so no connection is made; SYNs are retransmitted after 1, 3, 7 ... s within
-the timeout. Needs CAP_NET_RAW. Waits.
+there) or a RST ("connect: Connection refused", as a connect check says it). luaha and the kernel
+answer the SYN-ACK with a RST, so no connection is made; SYNs are retransmitted after 1, 3, 7 ... s
+within the timeout. Needs CAP_NET_RAW. Waits.
 ]]
 local function halfopen(address, port, timeout, source)
     connect_options.timeout, connect_options.source = timeout or defaults.timeout, source

@@ -197,7 +197,8 @@ function nanny.run_probe(monitors, on_change)
     end
     local last = {}
     -- Clock reads are system calls in UML: a check is taken to start when its sleep was due to
-    -- end (a timer wakes late by well under a millisecond, unless the process was stalled).
+    -- end (a timer wakes late by well under a millisecond, unless the process was stalled), and
+    -- the sleep to begin when the check ended, unless a change or a load reading may have waited.
     local started = luaha.now()
     while true do
         -- A check that raises is a failed check, logged with its traceback; the monitors go on.
@@ -217,14 +218,17 @@ function nanny.run_probe(monitors, on_change)
             goto again
         end
         last.ok, last.reason, last.at, last.seconds = ok and true or false, not ok and err or nil, wall_clock(finished), took
+        local settled = finished     -- when the sleep begins: now, unless something may have waited
         for _, mon in ipairs(monitors) do
             mon.last = last
             local changed = mon:step(ok, err)
             if ok and mon.count % mon.ramp_every == 0 and mon:check_load() then changed = true end
             if changed then on_change(mon) end
+            if changed or mon.v.load_monitor ~= "none" then settled = nil end
         end
+        settled = settled or luaha.now()
         luaha.sleep(first.interval)
-        started = finished + first.interval
+        started = settled + first.interval
         ::again::
     end
 end
