@@ -258,16 +258,21 @@ waiter_cb(evutil_socket_t fd, short what, void *arg)
 	struct waiter	*w = arg;
 	struct task	*t = w->task;
 	struct timeval	 tv;
+	double		 now;
 	int		 n;
 
 	(void)fd;
 	if (t == NULL)
 		return;
 	/*
-	 * libevent reads the clock when a timeout is added (loop_init), after
-	 * task_wait read it for the deadline, so a timeout never ends early:
-	 * no clock read here (a system call where there is no vDSO, as in UML).
+	 * libevent counts a timeout from the time it cached when this turn of
+	 * the loop began, so after tasks ran a while it may fire early: the
+	 * deadline, taken from the clock, decides. Only timeouts pay for it.
 	 */
+	if ((what & EV_TIMEOUT) && w->deadline > 0 && (now = loop_now()) < w->deadline) {
+		event_add(w->ev, loop_tv(w->deadline - now, &tv));
+		return;
+	}
 	if ((n = w->done(t->co, w, what)) < 0) {
 		event_add(w->ev, w->deadline > 0 ?
 		    loop_tv(w->deadline - loop_now(), &tv) : NULL);
