@@ -161,6 +161,59 @@ tcp4_cksum(uint32_t src, uint32_t dst, const uint8_t *seg, size_t len)
 	return (net_cksum(seg, len, net_cksum_add(pseudo, sizeof(pseudo), 0)));
 }
 
+/* Room for one IP_PKTINFO or IPV6_PKTINFO control message. */
+union pktinfo_buf {
+	struct cmsghdr	 align;
+	char		 buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+};
+
+/*
+ * Sets msg to send from the address at src (4 or 16 bytes by family), with an
+ * IP_PKTINFO or IPV6_PKTINFO control message in buf: a raw socket's packets
+ * otherwise leave from the address routing picks.
+ */
+static void
+pktinfo_source(struct msghdr *msg, int family, const void *src, union pktinfo_buf *buf)
+{
+	struct cmsghdr		*c;
+	struct in_pktinfo	 pi;
+	struct in6_pktinfo	 pi6;
+
+	memset(buf, 0, sizeof(*buf));
+	msg->msg_control = buf->buf;
+	c = (struct cmsghdr *)buf->buf;
+	if (family == AF_INET) {
+		memset(&pi, 0, sizeof(pi));
+		memcpy(&pi.ipi_spec_dst, src, 4);
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		msg->msg_controllen = CMSG_SPACE(sizeof(pi));
+	} else {
+		memset(&pi6, 0, sizeof(pi6));
+		memcpy(&pi6.ipi6_addr, src, 16);
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi6));
+		memcpy(CMSG_DATA(c), &pi6, sizeof(pi6));
+		msg->msg_controllen = CMSG_SPACE(sizeof(pi6));
+	}
+}
+
+/* The IPv6 address a datagram was sent to, from its IPV6_PKTINFO; NULL if it has none. */
+static const void *
+pktinfo_destination(struct msghdr *msg)
+{
+	struct cmsghdr	*c;
+
+	for (c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)
+			return (&((struct in6_pktinfo *)CMSG_DATA(c))->ipi6_addr);
+	}
+	return (NULL);
+}
+
 /*
  * A segment came to our port from `from`: the probe whose SYN it acknowledges
  * (ack = seq + 1, from the probed address and port) takes its answer and wakes.
@@ -220,7 +273,10 @@ prober_reset(struct prober *pr, const uint8_t *th, uint32_t src, uint32_t dst, u
 	}
 }
 
-/* The raw socket is readable: hands every segment to the probe it answers, and resets the SYN-ACKs. */
+/*
+ * The raw socket is readable: hands every segment to the probe it answers, and
+ * resets the SYN-ACKs, from the address each was sent to.
+ */
 static void
 prober_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -228,8 +284,10 @@ prober_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct mmsghdr		 msgs[HALFOPEN_BATCH], rsts[HALFOPEN_BATCH];
 	struct iovec		 iov[HALFOPEN_BATCH], rstiov[HALFOPEN_BATCH];
 	struct sockaddr_storage	 from[HALFOPEN_BATCH];
+	union pktinfo_buf	 cmsgs[HALFOPEN_BATCH], rstcmsgs[HALFOPEN_BATCH];
 	uint8_t			 buf[HALFOPEN_BATCH][HALFOPEN_SNAP], rst[HALFOPEN_BATCH][20];
 	const uint8_t		*th;
+	const void		*ours;
 	uint32_t		 src = 0, dst = 0;
 	double			 now;
 	size_t			 len, hl;
@@ -245,6 +303,10 @@ prober_read_cb(evutil_socket_t fd, short what, void *arg)
 			msgs[i].msg_hdr.msg_iovlen = 1;
 			msgs[i].msg_hdr.msg_name = &from[i];
 			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+			if (pr->family == AF_INET6) {
+				msgs[i].msg_hdr.msg_control = cmsgs[i].buf;
+				msgs[i].msg_hdr.msg_controllen = sizeof(cmsgs[i].buf);
+			}
 		}
 		if ((n = recvmmsg(fd, msgs, HALFOPEN_BATCH, MSG_DONTWAIT, NULL)) == -1) {
 			if (errno != EAGAIN && errno != EINTR)
@@ -264,10 +326,12 @@ prober_read_cb(evutil_socket_t fd, short what, void *arg)
 					continue;
 				memcpy(&src, th + 16, 4);	/* our address: the reset's source */
 				memcpy(&dst, th + 12, 4);
+				ours = &src;
 				th += hl;
 				len -= hl;
-			}
-			if (!prober_answer(pr, th, len, &from[i], now))
+			} else
+				ours = pktinfo_destination(&msgs[i].msg_hdr);
+			if (!prober_answer(pr, th, len, &from[i], now) || ours == NULL)
 				continue;
 			prober_reset(pr, th, src, dst, rst[nrst]);
 			memset(&rsts[nrst], 0, sizeof(rsts[nrst]));
@@ -277,6 +341,7 @@ prober_read_cb(evutil_socket_t fd, short what, void *arg)
 			rsts[nrst].msg_hdr.msg_iovlen = 1;
 			rsts[nrst].msg_hdr.msg_name = &from[i];
 			rsts[nrst].msg_hdr.msg_namelen = msgs[i].msg_hdr.msg_namelen;
+			pktinfo_source(&rsts[nrst].msg_hdr, pr->family, ours, &rstcmsgs[nrst]);
 			if (pr->family == AF_INET)
 				((struct sockaddr_in *)&from[i])->sin_port = 0;
 			else
@@ -388,7 +453,8 @@ prober_open(struct prober *pr, const char **what)
 	if (pr->family == AF_INET6) {
 		int	offset = 16;	/* the TCP checksum: the kernel knows the source */
 
-		if (setsockopt(pr->fd, IPPROTO_IPV6, IPV6_CHECKSUM, &offset, sizeof(offset)) == -1)
+		if (setsockopt(pr->fd, IPPROTO_IPV6, IPV6_CHECKSUM, &offset, sizeof(offset)) == -1 ||
+		    setsockopt(pr->fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on)) == -1)
 			goto fail;
 	} else if ((pr->route_fd = socket(AF_INET, SOCK_DGRAM | flags, 0)) == -1) {
 		*what = "socket";
@@ -494,6 +560,9 @@ probe_send(struct probe *p, double now)
 {
 	struct prober	*pr = p->pr;
 	union inet_addr	 dst = p->to;
+	union pktinfo_buf cmsg;
+	struct msghdr	 msg;
+	struct iovec	 iov;
 	uint8_t		 seg[24];
 	uint16_t	 dport = addr_port(&p->to), sum;
 	uint32_t	 src;
@@ -525,7 +594,18 @@ probe_send(struct probe *p, double now)
 		dst.sin.sin_port = 0;
 	} else
 		dst.sin6.sin6_port = 0;		/* a raw IPv6 socket takes it for a protocol */
-	return (sendto(pr->fd, seg, sizeof(seg), 0, &dst.sa, p->tolen) == -1 ? -1 : 0);
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = seg;
+	iov.iov_len = sizeof(seg);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_name = &dst.sa;
+	msg.msg_namelen = p->tolen;
+	if (p->src.sa.sa_family == AF_INET)
+		pktinfo_source(&msg, AF_INET, &p->src.sin.sin_addr, &cmsg);
+	else if (p->src.sa.sa_family == AF_INET6)
+		pktinfo_source(&msg, AF_INET6, &p->src.sin6.sin6_addr, &cmsg);
+	return (sendmsg(pr->fd, &msg, 0) == -1 ? -1 : 0);
 }
 
 /* A probe from the free list, or a new one; NULL when out of memory. */

@@ -7,14 +7,16 @@ a=luaha-a-$$ b=luaha-b-$$
 netns_add "$a" "$b"
 netns_veth "$a" eth0 "$b" eth0
 ip -n "$a" addr add 192.0.2.1/24 dev eth0 && ip -n "$a" addr add 192.0.2.9/24 dev eth0 &&
-	ip -n "$a" addr add 2001:db8::1/64 dev eth0 nodad || fail "addr a"
+	ip -n "$a" addr add 192.0.2.10/24 dev eth0 && ip -n "$a" addr add 2001:db8::1/64 dev eth0 nodad &&
+	ip -n "$a" addr add 2001:db8::9/64 dev eth0 nodad && ip -n "$a" addr add 2001:db8::10/64 dev eth0 nodad ||
+	fail "addr a"
 ip -n "$b" addr add 192.0.2.2/24 dev eth0 && ip -n "$b" addr add 192.0.2.3/24 dev eth0 &&
 	ip -n "$b" addr add 2001:db8::2/64 dev eth0 nodad || fail "addr b"
 # A second link, where a's source address is another: the checksum covers the source.
 netns_veth "$a" eth1 "$b" eth1
 ip -n "$a" addr add 198.51.100.1/24 dev eth1 && ip -n "$b" addr add 198.51.100.2/24 dev eth1 || fail "addr eth1"
-# b's answers to 192.0.2.9 are dropped: a SYN from there gets nothing back.
-ip -n "$b" route add blackhole 192.0.2.9/32 || fail "blackhole"
+# b's answers to 192.0.2.9 and 2001:db8::9 are dropped: a SYN from there gets nothing back.
+ip -n "$b" route add blackhole 192.0.2.9/32 && ip -n "$b" route add blackhole 2001:db8::9/128 || fail "blackhole"
 
 # b: a listener on 8080 (v4 and v6) that counts the connections it accepts; nothing on 8081.
 cat > "$tmp/listener.lua" <<'LUA'
@@ -51,11 +53,16 @@ local function refused(addr, port, what)
     check(rtt == nil and err == "connection refused", ("%s: got %s %s"):format(what or addr, tostring(rtt), tostring(err)))
 end
 
+local rtt, err
 open("192.0.2.2", 8080)
 open("2001:db8::2", 8080, { timeout = 1 })
 refused("192.0.2.2", 8081)
 refused("2001:db8::2", 8081)
 open("192.0.2.2", 8080, { source = "192.0.2.1" }, "source 192.0.2.1")
+open("192.0.2.2", 8080, { source = "192.0.2.10" }, "source 192.0.2.10, not the one routing picks")
+open("2001:db8::2", 8080, { source = "2001:db8::10" }, "source 2001:db8::10, not the one routing picks")
+rtt, err = halfopen("2001:db8::2", 8080, { source = "2001:db8::9", timeout = 0.5 })
+check(rtt == nil and err == "timeout", "source 2001:db8::9, whose answers b drops: " .. tostring(rtt) .. " " .. tostring(err))
 open("198.51.100.2", 8080, nil, "through eth1, from 198.51.100.1")
 open("192.0.2.2", 8080, nil, "through eth0 again")
 -- This host's own listeners, over loopback.
@@ -67,7 +74,7 @@ own:close()
 
 -- No answer: the SYN is sent again after 1 s, and the timeout ends the wait.
 local t0 = luaha.now()
-local rtt, err = halfopen("192.0.2.2", 8080, { source = "192.0.2.9", timeout = 1.5 })
+rtt, err = halfopen("192.0.2.2", 8080, { source = "192.0.2.9", timeout = 1.5 })
 local took = luaha.now() - t0
 check(rtt == nil and err == "timeout", "silent: " .. tostring(rtt) .. " " .. tostring(err))
 check(took >= 1.5 and took < 1.7, ("silent: timeout after %.3f s"):format(took))
