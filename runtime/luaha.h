@@ -45,6 +45,7 @@ int			 loop_run(void);
 void			 loop_exit(int);
 int			 loop_exiting(void);
 double			 loop_now(void);
+double			 loop_timeout(double, double);
 lua_State		*loop_main_thread(lua_State *);
 struct timeval		*loop_tv(double, struct timeval *);
 int			 luaopen_luaha_core_loop(lua_State *);

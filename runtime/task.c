@@ -266,16 +266,19 @@ waiter_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	/*
 	 * libevent counts a timeout from the time it cached when this turn of
-	 * the loop began, so after tasks ran a while it may fire early: the
+	 * the loop began; loop_timeout makes up for most of that, and the
 	 * deadline, taken from the clock, decides. Only timeouts pay for it.
 	 */
 	if ((what & EV_TIMEOUT) && w->deadline > 0 && (now = loop_now()) < w->deadline) {
-		event_add(w->ev, loop_tv(w->deadline - now, &tv));
+		event_add(w->ev, loop_tv(loop_timeout(now, w->deadline - now), &tv));
 		return;
 	}
 	if ((n = w->done(t->co, w, what)) < 0) {
-		event_add(w->ev, w->deadline > 0 ?
-		    loop_tv(w->deadline - loop_now(), &tv) : NULL);
+		if (w->deadline > 0) {
+			now = loop_now();
+			event_add(w->ev, loop_tv(loop_timeout(now, w->deadline - now), &tv));
+		} else
+			event_add(w->ev, NULL);
 		return;
 	}
 	waiter_detach(w);
@@ -323,7 +326,7 @@ task_wait_at(lua_State *L, struct waiter *w, evutil_socket_t fd, short events,
 	if (w->ev == NULL)
 		return (luaL_error(L, "cannot create an event"));
 	w->deadline = timeout >= 0 ? now + timeout : 0;
-	if (event_add(w->ev, timeout >= 0 ? loop_tv(timeout, &tv) : NULL) == -1)
+	if (event_add(w->ev, timeout >= 0 ? loop_tv(loop_timeout(now, timeout), &tv) : NULL) == -1)
 		return (luaL_error(L, "cannot add an event"));
 	w->task = t;
 	w->done = done;
