@@ -17,7 +17,7 @@ static int			 exiting;	/* luaha.exit or a signal asked to stop */
  * The precise-timer flag makes libevent use CLOCK_MONOTONIC and timerfd rather
  * than the coarse clock, whose 4 ms ticks would break sub-second heartbeats.
  * libevent keeps the time it read when a turn of the loop began and counts
- * timeouts from it (waiter_cb makes up for that). Without that cache it reads
+ * timeouts from it (loop_timeout makes up for that). Without that cache it reads
  * the clock at every timeout added and more: measured in UML, where each read
  * is a system call, that cost more than the early timeouts it avoids.
  */
