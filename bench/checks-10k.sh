@@ -9,8 +9,9 @@
 # one slow CPU). The real servers are 198.51.100.1-40, ports 20001-20250 (40 x 250 = 10 000), answered
 # by luaha listeners (bench/check-listener.lua, LISTENERS processes sharing the ports, which count the
 # connections they accept). The checks/s achieved are the checks that passed, by the checker's
-# own count (a half-open check makes no connection a listener could count). The checker is bench/check-luaha.lua: one nanny
-# monitor and probe task per real server (TCP connect, timeout 1 s, checked every second), which
+# own count (a half-open check makes no connection a listener could count). The checker is
+# bench/check-luaha.lua: one nanny monitor per real server, checked through nanny.start_probe
+# (as policies/piranha.lua checks them; timeout 1 s, every second), which
 # reads its own utime and stime in /proc/self/stat over SECS seconds, after a 2 s start, with the
 # garbage collector set as policies/piranha.lua sets it.
 #

@@ -279,9 +279,10 @@ local function start_monitors(old, old_rsh)
 end
 
 --[[
-start_probes(): a task per probe of the monitors start_monitors made. A probe whose monitors are
-all the ones it had keeps its task, which checks on at its own pace; the others' tasks are
-replaced, and the new ones check at once.
+start_probes(): a probe (nanny.start_probe, which answers as a task does) for each check of the
+monitors start_monitors made. A probe whose monitors are all the ones it had goes on at its own
+pace; the others are replaced, and the new ones check at once (a burst of thousands within the
+first second).
 ]]
 local function start_probes()
     if not state.next_probes then return end
@@ -292,8 +293,7 @@ local function start_probes()
         if task then
             mons = state.probes[pk]
         else
-            task = luaha.spawn(nanny.run_probe, mons, changed)
-            task:name("nanny " .. mons[1].name)
+            task = nanny.start_probe(mons, changed)
         end
         tasks[pk], probes[pk] = task, mons
     end

@@ -32,6 +32,7 @@ struct task {
 	struct waiter	*waiting;	/* what the task waits on, NULL if nothing */
 	struct waiter	 self_w;	/* for sleep and join */
 	struct task	*joined;	/* the task this one is joining */
+	int		 nunpark;	/* values unpark put on its stack */
 	TAILQ_HEAD(, task) joiners;	/* tasks joining this one */
 	TAILQ_ENTRY(task) join_entry;
 	char		 name[128];
@@ -452,6 +453,55 @@ task_lua_set_budget(lua_State *L)
 	return (1);
 }
 
+static int
+task_park_done(lua_State *co, struct waiter *w, short what)
+{
+	(void)w;
+	if (what & EV_TIMEOUT)
+		return (0);
+	return (task_current(co)->nunpark);
+}
+
+/*
+ * park([timeout]): waits until another task's task:unpark(...), and returns
+ * its values, or nothing after timeout seconds. A pool of tasks that wait
+ * for work waits so.
+ */
+static int
+task_lua_park(lua_State *L)
+{
+	struct task	*t = task_current(L);
+	double		 timeout = luaL_optnumber(L, 1, -1);
+
+	if (t == NULL)
+		return (luaL_error(L, "attempt to wait outside a task"));
+	t->self_w.cancel = NULL;
+	t->nunpark = 0;
+	return (task_wait(L, &t->self_w, -1, 0, timeout, task_park_done, NULL, 0));
+}
+
+/*
+ * unpark(...): a parked task resumes in the next turn, its park returning
+ * these values. Returns true, or false if the task was not parked.
+ */
+static int
+task_lua_unpark(lua_State *L)
+{
+	struct task	*t = task_check(L, 1);
+	int		 n = lua_gettop(L) - 1;
+
+	if (t->waiting != &t->self_w || t->self_w.done != task_park_done) {
+		lua_pushboolean(L, 0);
+		return (1);
+	}
+	lua_checkstack(t->co, n + LUA_MINSTACK);
+	lua_xmove(L, t->co, n);
+	t->nunpark = n;
+	task_wake(&t->self_w);
+	lua_pushboolean(L, 1);
+	return (1);
+}
+
 /* Pushes what join returns for an ended task: its results, or nil and why. */
 static int
 task_push_results(lua_State *to, struct task *t)
@@ -605,11 +655,13 @@ static const luaL_Reg task_funcs[] = {
 	{ "sleep", task_lua_sleep },
 	{ "current", task_lua_current },
 	{ "set_budget", task_lua_set_budget },
+	{ "park", task_lua_park },
 	{ NULL, NULL }
 };
 
 static const luaL_Reg task_methods[] = {
 	{ "join", task_lua_join },
+	{ "unpark", task_lua_unpark },
 	{ "cancel", task_lua_cancel },
 	{ "status", task_lua_status },
 	{ "name", task_lua_name },

@@ -12,6 +12,7 @@ local luaha = {
     version = "0.1.0",
     spawn = task.spawn,
     sleep = task.sleep,
+    park = task.park,
     current = task.current,
     set_budget = task.set_budget,
     now = timer.now,

@@ -177,60 +177,212 @@ function monitor:probe_key()
 end
 
 --[[
-run_probe(monitors, on_change): checks forever for monitors that share one probe_key, every
-interval after the end of the previous check: the check runs once and every monitor takes its
-result, calling on_change(monitor) when its weight changes. Meant to be the body of a task; waits.
-The monitors' `last` is one table that each check rewrites: thousands of checks a second leave
-no garbage behind.
+A probe: the monitors that share one probe_key, the check they share (prepared once; a bad one
+makes every check raise), their `last` (one table that each check rewrites: thousands of checks
+a second leave no garbage behind) and when the next check is due.
 ]]
-function nanny.run_probe(monitors, on_change)
+local function new_probe(monitors, on_change)
     local first = monitors[1]
-    -- The check's options are checked and read once (check.prepare keeps what it needs, so the
-    -- spec table goes); a bad one makes every check raise.
     local spec = first:spec()
     local timeout = spec.timeout
     local prepared, run = pcall(check.prepare, spec)
-    spec = nil      -- luacheck: ignore 311
     if not prepared then
         local msg = run
         run = function() error(msg, 0) end
     end
-    local last = {}
-    -- Clock reads are system calls in UML: a check is taken to start when its sleep was due to
-    -- end (a timer wakes late by well under a millisecond, unless the process was stalled), and
-    -- the sleep to begin when the check ended, unless a change or a load reading may have waited.
-    local started = luaha.now()
-    while true do
-        -- A check that raises is a failed check, logged with its traceback; the monitors go on.
-        local pok, ok, err = xpcall(run, debug.traceback)
-        if not pok then
-            log.err("%s: check raised: %s", first.name, ok)
-            ok, err = nil, "the check raised an error"
-        end
-        local finished = luaha.now()
-        local took = finished - started
-        if not ok and pok and took > timeout + 0.25 then
-            -- Only a process that was stopped or starved sees a check outlast its timeout this much:
-            -- the server is not to blame, and the check is run again at once.
-            log.warning("%s: a check failed after %.1f s with a timeout of %g s: this process was stalled;"
-                .. " not counted", first.name, took, timeout)
-            started = finished
-            goto again
-        end
-        last.ok, last.reason, last.at, last.seconds = ok and true or false, not ok and err or nil, wall_clock(finished), took
-        local settled = finished     -- when the sleep begins: now, unless something may have waited
-        for _, mon in ipairs(monitors) do
-            mon.last = last
-            local changed = mon:step(ok, err)
-            if ok and mon.count % mon.ramp_every == 0 and mon:check_load() then changed = true end
-            if changed then on_change(mon) end
-            if changed or mon.v.load_monitor ~= "none" then settled = nil end
-        end
-        settled = settled or luaha.now()
-        luaha.sleep(first.interval)
-        started = settled + first.interval
-        ::again::
+    return { monitors = monitors, on_change = on_change, first = first, interval = first.interval,
+        timeout = timeout, run = run, last = {}, started = luaha.now() }
+end
+
+--[[
+check_once(probe): runs the probe's check once and gives every monitor its result, calling
+on_change(monitor) when its weight changes. Returns when the next check is due (monotonic):
+an interval after the check ended, or at once after a check that outlasted its timeout because
+this process was stalled (not counted). A probe cancelled meanwhile takes no result. Waits.
+]]
+local function check_once(p)
+    local first = p.first
+    -- A check that raises is a failed check, logged with its traceback; the monitors go on.
+    local pok, ok, err = xpcall(p.run, debug.traceback)
+    if not pok then
+        log.err("%s: check raised: %s", first.name, ok)
+        ok, err = nil, "the check raised an error"
     end
+    local finished = luaha.now()
+    if p.cancelled then return finished end
+    local took = finished - p.started
+    if not ok and pok and took > p.timeout + 0.25 then
+        -- Only a process that was stopped or starved sees a check outlast its timeout this much:
+        -- the server is not to blame, and the check is run again at once.
+        log.warning("%s: a check failed after %.1f s with a timeout of %g s: this process was stalled;"
+            .. " not counted", first.name, took, p.timeout)
+        p.started, p.rerun = finished, true
+        return finished
+    end
+    p.rerun = false
+    local last = p.last
+    last.ok, last.reason, last.at, last.seconds = ok and true or false, not ok and err or nil, wall_clock(finished), took
+    local settled = finished     -- when the wait for the next check begins: now, unless something may have waited
+    for _, mon in ipairs(p.monitors) do
+        mon.last = last
+        local changed = mon:step(ok, err)
+        if ok and mon.count % mon.ramp_every == 0 and mon:check_load() then changed = true end
+        if changed then p.on_change(mon) end
+        if changed or mon.v.load_monitor ~= "none" then settled = nil end
+    end
+    -- Clock reads are system calls in UML: the next check is taken to start when it was due (a
+    -- timer wakes late by well under a millisecond, unless the process was stalled).
+    p.started = (settled or luaha.now()) + p.interval
+    return p.started
+end
+
+--[[
+run_probe(monitors, on_change): checks forever for monitors that share one probe_key, every
+interval after the end of the previous check: the check runs once and every monitor takes its
+result, calling on_change(monitor) when its weight changes. Meant to be the body of a task; waits.
+]]
+function nanny.run_probe(monitors, on_change)
+    local p = new_probe(monitors, on_change)
+    while true do
+        check_once(p)
+        if not p.rerun then luaha.sleep(p.interval) end
+    end
+end
+
+--[[
+The probes of start_probe, by interval. A task per probe would cost each real server a coroutine
+(about 2.4 KiB with its grown stack and events); instead each interval has a queue of probes in
+the order they are due (a probe goes back at the end, due an interval after its check ended, so
+the queue stays in order), a timekeeper task that hands the due ones to idle workers (parked
+tasks) or starts a new worker, and workers that run one check at a time: a worker per check in
+flight. A new probe is checked at once (it goes to the front), except that when a queue starts
+more than SPREAD_OVER probes at once, their first checks are spread over the first interval (at
+most a second), so that few run at once.
+]]
+local queues = {}
+local SPREAD_OVER = 64      -- probes a queue checks at once at their start
+local IDLE = 10             -- seconds an idle worker waits for work before it ends
+local TICK = 0.01           -- a timekeeper hands out at once what is due within this (or 1% of
+                            -- the interval, if less): it wakes at most 100 times a second
+
+local work
+
+-- The timekeeper of queue q: waits for the head to be due and hands it out; ends when q is empty.
+local function keep_time(q)
+    while true do
+        local p = q.items[q.head]
+        if not p then
+            q.keeper = nil
+            if q.count == 0 then        -- nothing left to check: the idle workers go now
+                for i = #q.idle, 1, -1 do q.idle[i]:unpark(false) q.idle[i] = nil end
+            end
+            return
+        end
+        local wait = not p.cancelled and p.due - luaha.now()
+        if wait and wait > q.tick then
+            luaha.park(wait)            -- woken early when a probe goes to the front
+        else
+            q.items[q.head], q.head = nil, q.head + 1
+            if not p.cancelled then
+                local worker = table.remove(q.idle)
+                while worker and not worker:unpark(p) do worker = table.remove(q.idle) end
+                if not worker then luaha.spawn(work, q, p):name("nanny worker") end
+            end
+        end
+    end
+end
+
+-- enqueue(q, p [, front]): p goes to the end of q (due last), or to its front (due now).
+local function enqueue(q, p, front)
+    if front then
+        q.head = q.head - 1
+        q.items[q.head] = p
+    else
+        q.tail = q.tail + 1
+        q.items[q.tail] = p
+    end
+    if not q.keeper then
+        q.keeper = luaha.spawn(keep_time, q)
+        q.keeper:name(("nanny timekeeper (every %g s)"):format(q.interval))
+    elseif front then
+        q.keeper:unpark(true)
+    end
+end
+
+local nworkers = 0
+
+-- A worker of queue q: checks probe p, puts it back in the queue, and waits for the next one.
+work = function(q, p)
+    local me = luaha.current()
+    nworkers = nworkers + 1
+    local _ <close> = setmetatable({}, { __close = function() nworkers = nworkers - 1 end })
+    while p do
+        p.due = check_once(p)
+        if not p.cancelled then enqueue(q, p) end
+        q.idle[#q.idle + 1] = me
+        p = luaha.park(IDLE)
+        if not p then
+            for i, w in ipairs(q.idle) do
+                if w == me then table.remove(q.idle, i) break end
+            end
+        end
+    end
+end
+
+-- workers(): how many worker tasks start_probe's queues have, idle or checking.
+function nanny.workers() return nworkers end
+
+-- What start_probe returns: a probe that answers as a task would (cancel, status, name).
+local probe_handle = {}
+probe_handle.__index = probe_handle
+
+-- cancel(): no more checks; a check in flight gives its result to no monitor. False if done already.
+function probe_handle:cancel()
+    if self.cancelled then return false end
+    self.cancelled = true
+    self.queue.count = self.queue.count - 1
+    return true
+end
+
+function probe_handle:status() return self.cancelled and "cancelled" or "waiting" end
+
+function probe_handle:name(name)
+    if name then self.label = name end
+    return self.label or ("nanny " .. self.first.name)
+end
+
+--[[
+probe = start_probe(monitors, on_change): checks for monitors that share one probe_key, as
+run_probe does, without a task of their own (see the queues above). The probe answers cancel(),
+status() and name() as a task does.
+]]
+function nanny.start_probe(monitors, on_change)
+    local p = setmetatable(new_probe(monitors, on_change), probe_handle)
+    local now = p.started
+    local q = queues[p.interval]
+    if not q then
+        q = { interval = p.interval, items = {}, head = 1, tail = 0, idle = {}, count = 0, burst = 0, last = -1,
+            tick = math.min(TICK, p.interval / 100) }
+        queues[p.interval] = q
+    end
+    q.count, p.queue = q.count + 1, q
+    -- Probes started less than 0.1 s apart are a burst (a start, a reload).
+    if now - q.last > 0.1 then q.burst = 0 end
+    q.burst, q.last = q.burst + 1, now
+    if q.burst > SPREAD_OVER then
+        -- Later ones closer together, never beyond the span: due times in the order of the queue.
+        local k = q.burst - SPREAD_OVER
+        local due = now + math.min(p.interval, 1) * k / (k + 1000)
+        local tail = q.items[q.tail]
+        if not tail or tail.due <= due then
+            p.due, p.started = due, due
+            enqueue(q, p)
+            return p
+        end
+    end
+    p.due = now
+    enqueue(q, p, true)
+    return p
 end
 
 -- run(on_change): run_probe for this monitor alone.

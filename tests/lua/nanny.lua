@@ -66,6 +66,50 @@ t.test("one-probe-serves-several-virtuals", function()
     assert(c:probe_key() ~= a:probe_key(), "a different dialogue is a different probe")
 end)
 
+t.test("probes-without-a-task-each", function()
+    local connections = 0
+    local srv = assert(luaha.net.listen("127.0.0.1", 0, function(conn)
+        connections = connections + 1
+        conn:close()
+    end))
+    local port = srv:port()
+    -- 300 probes checked every 0.5 s: more than 64 at once, so their first checks spread.
+    local v = block({ port = port, timeout = 0.5, reentry = 0.5 })
+    local probes, mons, changes = {}, {}, 0
+    for i = 1, 300 do
+        mons[i] = nanny.new(v, { address = "127.0.0.1", weight = 1, port = port })
+    end
+    for i = 1, 300 do probes[i] = nanny.start_probe({ mons[i] }, function() changes = changes + 1 end) end
+    t.eq(probes[1]:status(), "waiting", "status")
+    t.eq(probes[1]:name(), "nanny " .. mons[1].name, "name")
+    luaha.sleep(1.2)
+    local inside = 0
+    for _, m in ipairs(mons) do if m:weight() == 1 then inside = inside + 1 end end
+    t.eq(inside, 300, "every monitor came in")
+    t.eq(changes, 300, "one change each")
+    assert(connections >= 300 * 2 and connections <= 300 * 3 + 10, "a check every 0.5 s: " .. connections)
+    assert(nanny.workers() > 0 and nanny.workers() <= 100, "workers for 300 probes: " .. nanny.workers())
+    -- A cancelled probe checks no more; when every probe is cancelled the workers end.
+    for _, p in ipairs(probes) do t.eq(p:cancel(), true, "cancel") end
+    t.eq(probes[1]:cancel(), false, "cancelled twice")
+    t.eq(probes[1]:status(), "cancelled", "status after cancel")
+    luaha.sleep(0.6)
+    local before = connections
+    luaha.sleep(1)
+    t.eq(connections, before, "no check after cancel")
+    t.eq(nanny.workers(), 0, "workers left")
+    -- A server that goes away goes out, through the same queue.
+    local m = nanny.new(v, { address = "127.0.0.1", weight = 2, port = port })
+    local p = nanny.start_probe({ m }, function() end)
+    luaha.sleep(0.2)
+    t.eq(m:weight(), 2, "in at once (a probe started alone is checked at once)")
+    srv:close()
+    luaha.sleep(1.2)
+    t.eq(m:weight(), nil, "out after its server closed")
+    t.eq(m.last.reason, "connect: Connection refused", "the reason")
+    p:cancel()
+end)
+
 t.test("load-monitor", function()
     t.eq(nanny.parse_load(" 10:01:02 up 3 days,  2 users,  load average: 0.25, 0.10, 0.05\n"), 0.25, "uptime")
     t.eq(nanny.parse_load("rs1  up  3 days, 2:01,  load 1.50, 0.10, 0.05"), nil, "no colon after load")
