@@ -118,6 +118,9 @@ int	 luaopen_luaha_core_proc(lua_State *);
 /* icmp.c */
 int	 luaopen_luaha_core_icmp(lua_State *);
 
+/* tcpcheck.c */
+int	 luaopen_luaha_core_tcpcheck(lua_State *);
+
 /* halfopen.c */
 int	 luaopen_luaha_core_halfopen(lua_State *);
 

@@ -168,9 +168,14 @@ local function tcp(address, port, send, expect, use_regex, timeout, source)
     local m, rerr = matcher(expect, use_regex)
     if not m then return nil, rerr end
     timeout = timeout or defaults.timeout
-    -- A connect-only check reads no clock: thousands of them run every second.
-    local deadline = (send or expect) and luaha.now() + timeout
     connect_options.timeout, connect_options.source = timeout, source
+    if not send and not expect then
+        -- Connect only: no connection object, thousands of checks a second make no garbage.
+        local took, err = luaha.net.tcp_check(address, port, connect_options)
+        if not took then return nil, err end
+        return true
+    end
+    local deadline = luaha.now() + timeout
     local conn <close>, err = luaha.net.tcp(address, port, connect_options)
     if not conn then return nil, err end
     if send and #send > 0 then

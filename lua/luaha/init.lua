@@ -7,6 +7,7 @@ local udp = require "luaha.core.udp"
 local tcp = require "luaha.core.tcp"
 local icmp = require "luaha.core.icmp"
 local halfopen = require "luaha.core.halfopen"
+local tcpcheck = require "luaha.core.tcpcheck"
 
 local luaha = {
     version = "0.1.0",
@@ -37,6 +38,7 @@ local luaha = {
         listen_unix = tcp.listen_unix,
         ping = icmp.ping,
         tcp_halfopen = halfopen.tcp_halfopen,
+        tcp_check = tcpcheck.tcp_check,
     },
 }
 

@@ -89,6 +89,31 @@ t.test("tcp-refused-and-bad-arguments", function()
     busy:close()
 end)
 
+t.test("tcp-check-connects-and-closes", function()
+    local accepted = 0
+    local srv = assert(net.listen("127.0.0.1", 0, function(conn) accepted = accepted + 1 conn:close() end))
+    local port = srv:port()
+    local took, err = net.tcp_check("127.0.0.1", port, { timeout = 1 })
+    assert(type(took) == "number" and took >= 0 and took < 1, "tcp_check: " .. tostring(took) .. " " .. tostring(err))
+    took, err = net.tcp_check("::1", port, { timeout = 1 })
+    t.eq(took, nil, "nothing listens on ::1"); t.eq(err, "connect: Connection refused", "::1 err")
+    -- Many at once, none left open.
+    local tasks = {}
+    for i = 1, 100 do tasks[i] = luaha.spawn(net.tcp_check, "127.0.0.1", port, { timeout = 2 }) end
+    for i = 1, 100 do assert(type(tasks[i]:join()) == "number", "concurrent " .. i) end
+    luaha.sleep(0.1)
+    t.eq(accepted, 101, "every check was accepted")
+    srv:close()
+    took, err = net.tcp_check("127.0.0.1", port, { timeout = 1 })
+    t.eq(took, nil, "refused"); t.eq(err, "connect: Connection refused", "refused err")
+    took, err = net.tcp_check("127.0.0.1", port, { source = "192.0.2.1" })
+    t.eq(took, nil, "foreign source"); t.eq(err, "bind 192.0.2.1: Cannot assign requested address", "bind err")
+    t.checkerr("not an IPv4 or IPv6", net.tcp_check, "not-an-address", 80)
+    t.checkerr("port 1-65535 expected", net.tcp_check, "127.0.0.1", 0)
+    t.checkerr("unknown option 'timout'", net.tcp_check, "127.0.0.1", 80, { timout = 1 })
+    t.checkerr("attempt to wait outside a task", coroutine.wrap(net.tcp_check), "127.0.0.1", port)
+end)
+
 t.test("tcp-ipv6-loopback", function()
     local srv = echo_server("::1")
     local c = assert(net.tcp("::1", srv:port(), { timeout = 2 }))

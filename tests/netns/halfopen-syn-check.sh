@@ -122,6 +122,17 @@ collectgarbage()
 check(fds() == before, "descriptors after cancel: " .. fds() - before)
 open("192.0.2.2", 8080, nil, "after cancel")
 
+-- A connect check (luaha.net.tcp_check) cancelled while it waits closes its socket at once.
+collectgarbage()
+before = fds()
+waiting = luaha.spawn(luaha.net.tcp_check, "192.0.2.2", 8080, { source = "192.0.2.9", timeout = 5 })
+luaha.sleep(0.1)
+check(fds() == before + 1, "a waiting connect check holds one socket, not " .. fds() - before)
+check(waiting:cancel() == true, "cancel tcp_check")
+check(fds() == before, "descriptors after cancelling tcp_check: " .. fds() - before)
+local took = luaha.net.tcp_check("192.0.2.2", 8080, { timeout = 1 })
+check(type(took) == "number", "tcp_check through the veth")
+
 -- Misuse raises.
 raises("not an IPv4 or IPv6 address", halfopen, "192.0.2.300", 80)
 raises("port 1-65535 expected", halfopen, "192.0.2.2", 0)
@@ -137,11 +148,12 @@ ip netns exec "$a" timeout 60 "$LUAHA" "$tmp/halfopen.lua" > "$tmp/halfopen.log"
 	fail "$(grep -v '^$' "$tmp/halfopen.log" | tail -3)"
 grep -qx ok "$tmp/halfopen.log" || fail "did not finish: $(tail -1 "$tmp/halfopen.log")"
 
-# The listener's application saw no connection, and its kernel holds no half-open one: each
-# SYN-ACK was answered with a reset.
+# The listener's application saw no connection but tcp_check's, and its kernel holds no half-open
+# one: each SYN-ACK was answered with a reset.
 kill -USR1 $listener
 for _ in $(seq 1 20); do [ -s "$tmp/accepted" ] && break; sleep 0.1; done
-[ "$(cat "$tmp/accepted" 2> /dev/null)" = 0 ] || fail "the listener accepted $(cat "$tmp/accepted") connections"
+[ "$(cat "$tmp/accepted" 2> /dev/null)" = 1 ] ||
+	fail "the listener accepted $(cat "$tmp/accepted") connections, not just the one of tcp_check"
 left=$(ip netns exec "$b" ss -Htn state syn-recv | wc -l)
 [ "$left" = 0 ] || fail "$left connections left in SYN-RECV on the server"
 resets=$(ip netns exec "$a" awk '/^Tcp: / && !h { for (i = 1; i <= NF; i++) if ($i == "OutRsts") c = i; h = 1; next }
