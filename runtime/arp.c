@@ -342,11 +342,9 @@ arp_garp(lua_State *L)
 		return (luaL_argerror(L, 2, "not an IPv4 or IPv6 address"));
 	luaha_check_options(L, 3, garp_options);
 	count = luaha_opt_number(L, 3, "count", GARP_COUNT);
-	interval = luaha_opt_number(L, 3, "interval", GARP_INTERVAL);
+	interval = luaha_opt_seconds(L, 3, "interval", GARP_INTERVAL);
 	if (!(count >= 1 && count <= 1000) || count != (int)count)
 		return (luaL_error(L, "option 'count' must be an integer from 1 to 1000"));
-	if (!(interval >= 0 && interval <= 1e9))	/* NaN too */
-		return (luaL_error(L, "option 'interval' must be from 0 to 1e9 seconds"));
 	if (count > 1 && (task_current(L) == NULL || !lua_isyieldable(L)))
 		return (luaL_error(L, "attempt to wait outside a task"));
 
@@ -504,9 +502,7 @@ arp_probe(lua_State *L)
 	if (inet_pton(AF_INET, ip, &in) != 1)
 		return (luaL_argerror(L, 2, "not an IPv4 address"));
 	luaha_check_options(L, 3, probe_options);
-	timeout = luaha_opt_number(L, 3, "timeout", PROBE_TIMEOUT);
-	if (!(timeout >= 0 && timeout <= 1e9))
-		return (luaL_error(L, "option 'timeout' must be from 0 to 1e9 seconds"));
+	timeout = luaha_opt_seconds(L, 3, "timeout", PROBE_TIMEOUT);
 	if (task_current(L) == NULL || !lua_isyieldable(L))
 		return (luaL_error(L, "attempt to wait outside a task"));
 

@@ -223,9 +223,7 @@ icmp_ping(lua_State *L)
 	if (net_addr(addr, 0, &to, &tolen) == -1)
 		return (luaL_argerror(L, 1, "not an IPv4 or IPv6 address"));
 	luaha_check_options(L, 2, ping_options);
-	timeout = luaha_opt_number(L, 2, "timeout", PING_TIMEOUT);
-	if (!(timeout >= 0 && timeout <= 1e9))	/* NaN too */
-		return (luaL_error(L, "option 'timeout' must be from 0 to 1e9 seconds"));
+	timeout = luaha_opt_seconds(L, 2, "timeout", PING_TIMEOUT);
 	dev = luaha_opt_string(L, 2, "dev");
 	source = luaha_opt_string(L, 2, "source");
 	if (source != NULL && (net_addr(source, 0, &src, &srclen) == -1 ||

@@ -103,6 +103,7 @@ int	 luaha_fail(lua_State *, const char *, ...) __attribute__((format(printf, 2,
 int	 luaha_fail_errno(lua_State *, const char *);
 void	 luaha_check_options(lua_State *, int, const char *const []);
 double	 luaha_opt_number(lua_State *, int, const char *, double);
+double	 luaha_opt_seconds(lua_State *, int, const char *, double);
 const char *luaha_opt_string(lua_State *, int, const char *);
 double	 luaha_check_timeout(lua_State *, int);
 

@@ -148,6 +148,17 @@ luaha_check_options(lua_State *L, int idx, const char *const valid[])
 	}
 }
 
+/* Seconds in field of the options table at idx, or def when absent; raises unless from 0 to 1e9. */
+double
+luaha_opt_seconds(lua_State *L, int idx, const char *field, double def)
+{
+	double	 v = luaha_opt_number(L, idx, field, def);
+
+	if (!(v >= 0 && v <= 1e9))	/* NaN too */
+		luaL_error(L, "option '%s' must be from 0 to 1e9 seconds", field);
+	return (v);
+}
+
 /* The number in field of the options table at idx, or def when absent. */
 double
 luaha_opt_number(lua_State *L, int idx, const char *field, double def)

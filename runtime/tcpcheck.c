@@ -96,9 +96,7 @@ tcpcheck_check(lua_State *L)
 	if (net_addr(addr, port, &ss, &len) == -1)
 		return (luaL_argerror(L, 1, "not an IPv4 or IPv6 address"));
 	luaha_check_options(L, 3, tcpcheck_options);
-	timeout = luaha_opt_number(L, 3, "timeout", TCPCHECK_TIMEOUT);
-	if (!(timeout >= 0 && timeout <= 1e9))	/* NaN too */
-		return (luaL_error(L, "option 'timeout' must be from 0 to 1e9 seconds"));
+	timeout = luaha_opt_seconds(L, 3, "timeout", TCPCHECK_TIMEOUT);
 	source = luaha_opt_string(L, 3, "source");
 	if (source != NULL && net_addr(source, 0, &src, &srclen) == -1)
 		return (luaL_error(L, "option 'source' is not an IP address"));
