@@ -189,13 +189,13 @@ local function same_list(a, b)
     return true
 end
 
--- alive(task): whether a task has not ended.
+-- alive(task): whether a task, or a probe of nanny.start_probe (which answers status() as one), has not ended.
 local function alive(task)
     local status = task:status()
     return status ~= "done" and status ~= "failed" and status ~= "cancelled"
 end
 
--- keeps(pk, probes): the task of probe pk, when it goes on: alive, for the very same monitors.
+-- keeps(pk, probes): the probe checking for pk (state.tasks), when it goes on: alive, for the very same monitors.
 local function keeps(pk, probes)
     local task = state.tasks[pk]
     if task and probes[pk] and alive(task) and same_list(state.probes[pk], probes[pk]) then return task end
