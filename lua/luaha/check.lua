@@ -39,14 +39,30 @@ local udp_options = { send = true, expect = true, use_regex = true, timeout = tr
 local program_options = { expect = true, use_regex = true, timeout = true, port = true }
 local string_options = { "send", "expect", "source" }
 
--- Raises a programmer error on the caller of the public function (level 3).
-local function argerror(fname, n, msg)
-    error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3)
+--[[
+Raises a programmer error. level is error()'s, counted from argerror: 3 (the default) names the
+public function that called argerror's caller; a helper between them passes one more per frame.
+]]
+local function argerror(fname, n, msg, level)
+    error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), level or 3)
 end
 
-local function check_port(fname, n, port)
+local function check_port(fname, n, port, level)
     if math.type(port) ~= "integer" or port < 1 or port > 65535 then
-        argerror(fname, n, "port 1-65535 expected, got " .. tostring(port))
+        argerror(fname, n, "port 1-65535 expected, got " .. tostring(port), level)
+    end
+end
+
+-- The string options and the timeout of table t (options or a spec), for argument n of fname.
+local function check_values(fname, n, t, level)
+    for _, k in ipairs(string_options) do
+        if t[k] ~= nil and type(t[k]) ~= "string" then
+            argerror(fname, n, k .. ": string expected, got " .. type(t[k]), level)
+        end
+    end
+    local timeout = t.timeout
+    if timeout ~= nil and (type(timeout) ~= "number" or timeout <= 0) then
+        argerror(fname, n, "timeout: positive number expected, got " .. tostring(timeout), level)
     end
 end
 
@@ -56,15 +72,7 @@ local function check_opts(fname, n, opts, valid)
     for k in pairs(opts) do
         if not valid[k] then argerror(fname, n, "unknown option '" .. tostring(k) .. "'") end
     end
-    for _, k in ipairs(string_options) do
-        if opts[k] ~= nil and type(opts[k]) ~= "string" then
-            argerror(fname, n, k .. ": string expected, got " .. type(opts[k]))
-        end
-    end
-    local t = opts.timeout
-    if t ~= nil and (type(t) ~= "number" or t <= 0) then
-        argerror(fname, n, "timeout: positive number expected, got " .. tostring(t))
-    end
+    check_values(fname, n, opts, 4)
     return opts
 end
 
@@ -293,13 +301,11 @@ end
 
 -- Raises if spec is not what check.run takes; fname names the public function in the message.
 local function check_spec(fname, spec)
-    local function bad(msg) error(("bad argument #1 to '%s' (%s)"):format(fname, msg), 4) end
+    -- Errors name the caller of the public function, as the other checks' argument errors do.
+    local function bad(msg) argerror(fname, 1, msg, 5) end
     if type(spec) ~= "table" then bad("table expected, got " .. type(spec)) end
     if type(spec.address) ~= "string" then bad("address: string expected") end
-    local port = spec.port or 80
-    if math.type(port) ~= "integer" or port < 1 or port > 65535 then
-        bad("port 1-65535 expected, got " .. tostring(port))
-    end
+    check_port(fname, 1, spec.port or 80, 5)
     local protocol = spec.protocol or "tcp"
     if protocol ~= "tcp" and protocol ~= "udp" then
         bad("protocol: \"tcp\" or \"udp\" expected, got " .. tostring(protocol))
@@ -307,17 +313,7 @@ local function check_spec(fname, spec)
     if spec.half_open and not spec.send_program and (protocol ~= "tcp" or spec.send or spec.expect) then
         bad("half_open: a TCP check without send or expect expected")
     end
-    if not spec.send_program and protocol == "tcp" then
-        for _, k in ipairs(string_options) do
-            if spec[k] ~= nil and type(spec[k]) ~= "string" then
-                bad(k .. ": string expected, got " .. type(spec[k]))
-            end
-        end
-        local t = spec.timeout
-        if t ~= nil and (type(t) ~= "number" or t <= 0) then
-            bad("timeout: positive number expected, got " .. tostring(t))
-        end
-    end
+    if not spec.send_program and protocol == "tcp" then check_values(fname, 1, spec, 5) end
 end
 
 -- A function that runs the check a checked spec describes: what it needs is read from spec once.
