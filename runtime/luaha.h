@@ -96,6 +96,7 @@ int	 luaopen_luaha_core_signal(lua_State *);
 int	 net_addr(const char *, int, struct sockaddr_storage *, socklen_t *);
 int	 net_pushaddr(lua_State *, const struct sockaddr *);
 int	 net_nonblock(int);
+int	 net_connect_error(int, short);
 uint32_t net_cksum_add(const void *, size_t, uint32_t);
 uint16_t net_cksum(const void *, size_t, uint32_t);
 int	 luaha_ok(lua_State *);

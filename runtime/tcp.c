@@ -153,8 +153,7 @@ static int
 tcp_connect_done(lua_State *co, struct waiter *w, short what)
 {
 	struct conn	*c = w->arg;
-	int		 err = 0;
-	socklen_t	 len = sizeof(err);
+	int		 err;
 
 	if (what & EV_TIMEOUT) {
 		conn_drop_fd(c);
@@ -162,15 +161,7 @@ tcp_connect_done(lua_State *co, struct waiter *w, short what)
 		lua_pushliteral(co, "timeout");
 		return (2);
 	}
-	/*
-	 * Writable and nothing else: connected (a failure also makes it
-	 * readable, as EPOLLERR or EPOLLHUP do); else the socket says how it
-	 * went. Thousands of connect checks a second save a system call each.
-	 */
-	if ((what & (EV_READ | EV_WRITE)) != EV_WRITE &&
-	    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-		err = errno;
-	if (err != 0) {
+	if ((err = net_connect_error(c->fd, what)) != 0) {
 		conn_drop_fd(c);
 		errno = err;
 		return (luaha_fail_errno(co, "connect"));

@@ -42,27 +42,19 @@ tcpcheck_cancel(struct waiter *w)
 	w->arg = NULL;
 }
 
-/*
- * The connect ended: writable and nothing else is connected (a failure also
- * makes the socket readable, as EPOLLERR and EPOLLHUP do); else the socket
- * says how it went.
- */
+/* The connect ended, or its time is up: the result, and the socket goes. */
 static int
 tcpcheck_done(lua_State *co, struct waiter *w, short what)
 {
 	struct tcpcheck	*c = w->arg;
-	int		 err = 0, n;
-	socklen_t	 len = sizeof(err);
+	int		 err, n;
 
 	if (what & EV_TIMEOUT) {
 		lua_pushnil(co);
 		lua_pushliteral(co, "timeout");
 		n = 2;
 	} else {
-		if ((what & (EV_READ | EV_WRITE)) != EV_WRITE &&
-		    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-			err = errno;
-		if (err != 0) {
+		if ((err = net_connect_error(c->fd, what)) != 0) {
 			errno = err;
 			n = luaha_fail_errno(co, "connect");
 		} else {
