@@ -21,6 +21,7 @@ static const luaL_Reg libs_core[] = {
 	{ "luaha.core.auth", luaopen_luaha_core_auth },
 	{ "luaha.core.daemon", luaopen_luaha_core_daemon },
 	{ "luaha.core.http", luaopen_luaha_core_http },
+	{ "luaha.core.part", luaopen_luaha_core_part },
 	{ NULL, NULL }
 };
 

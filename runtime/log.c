@@ -64,6 +64,13 @@ log_set_level(enum log_level level)
 	log_threshold = level;
 }
 
+/* Whether lines go to syslog (a part started from here logs where we do). */
+int
+log_syslog(void)
+{
+	return (log_to_syslog);
+}
+
 /* Returns the level called name, or -1. */
 int
 log_level_byname(const char *name)

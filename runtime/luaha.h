@@ -25,6 +25,7 @@ enum log_level {
 };
 void	 log_init(int, enum log_level);
 void	 log_set_level(enum log_level);
+int	 log_syslog(void);
 int	 log_level_byname(const char *);
 void	 log_msg(enum log_level, const char *, ...) __attribute__((format(printf, 2, 3)));
 void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -171,6 +172,30 @@ int	 luaopen_luaha_core_auth(lua_State *);
 
 /* readline.c */
 int	 luaopen_luaha_core_readline(lua_State *);
+
+/* message.c */
+struct evbuffer;
+void	 message_encode(lua_State *, int, struct evbuffer *);
+int	 message_decode(lua_State *, const void *, size_t, const char **);
+
+/* channel.c */
+struct channel {
+	int		 fd;		/* a non-blocking stream socket, -1 once closed */
+	struct evbuffer	*in;		/* bytes read, not yet a whole message */
+	struct evbuffer	*out;		/* messages not yet written */
+	struct event	*wev;		/* writes out when the socket takes it */
+	struct waiter	 rw;		/* the task in receive */
+	int		 eof;		/* the other side closed, or the channel broke */
+	char		 err[96];	/* why it broke, "" when it closed cleanly */
+};
+int	 channel_init(struct channel *, int);
+void	 channel_close(struct channel *);
+int	 channel_send(lua_State *, struct channel *, int);
+int	 channel_receive(lua_State *, struct channel *, double, int);
+
+/* part.c */
+int	 part_set_parent(int);
+int	 luaopen_luaha_core_part(lua_State *);
 
 /* libs.c */
 void	 libs_preload(lua_State *);

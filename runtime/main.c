@@ -17,10 +17,16 @@
 
 /*
  * The main task, in Lua so that every step may wait: the -e chunks, then the
- * script with its arguments, then the REPL when asked for.
+ * script with its arguments, then the REPL when asked for. A process started
+ * as a part of a daemon (part.c: "--part MODULE", its channel as fd 3) runs
+ * only MODULE's main(): require(MODULE), or a file when MODULE is a path.
  */
 static const char main_body[] =
-	"local chunks, script, interactive, ctl = ...\n"
+	"local chunks, script, interactive, ctl, part = ...\n"
+	"if part then\n"
+	"  local m = part:find('/', 1, true) and dofile(part) or require(part)\n"
+	"  return m.main()\n"
+	"end\n"
 	"if ctl then\n"
 	"  local c = require('luaha.ctl')\n"
 	"  c.wanted = ctl\n"
@@ -133,12 +139,13 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'v' },
 		{ "syslog", no_argument, NULL, 'S' },
 		{ "ctl", required_argument, NULL, 'C' },
+		{ "part", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 }
 	};
 	lua_State	*L;
 	int		 ch, interactive = 0, use_syslog = 0, nchunks = 0, code;
 	char		**chunks;
-	const char	*ctl = NULL;
+	const char	*ctl = NULL, *part = NULL;
 
 	if ((chunks = calloc(argc, sizeof(char *))) == NULL)
 		fatal("calloc");
@@ -160,6 +167,9 @@ main(int argc, char **argv)
 		case 'C':
 			ctl = optarg;
 			break;
+		case 'P':
+			part = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			free(chunks);
@@ -170,11 +180,13 @@ main(int argc, char **argv)
 			return (1);
 		}
 	}
-	if (optind == argc && nchunks == 0)
+	if (optind == argc && nchunks == 0 && part == NULL)
 		interactive = 1;
 
 	log_init(use_syslog, LOG_LEVEL_INFO);
 	main_raise_nofile();
+	if (part != NULL && part_set_parent(3) == -1)
+		fatal("--part %s: descriptor 3 is not a part's channel", part);
 	if (loop_init() == -1)
 		fatalx("cannot create the event loop");
 	if (signal_init() == -1)
@@ -216,7 +228,11 @@ main(int argc, char **argv)
 		lua_pushstring(L, ctl);
 	else
 		lua_pushnil(L);
-	task_spawn(L, 4, "main", TASK_FATAL);
+	if (part != NULL)
+		lua_pushstring(L, part);
+	else
+		lua_pushnil(L);
+	task_spawn(L, 5, "main", TASK_FATAL);
 	lua_pop(L, 1);
 
 	code = loop_run();

@@ -30,6 +30,7 @@ local luaha = {
     auth = require "luaha.core.auth",
     daemon = require "luaha.core.daemon",
     http = require "luaha.core.http",
+    part = require "luaha.core.part",
     net = {
         udp = udp.udp,
         tcp = tcp.tcp,
