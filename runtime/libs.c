@@ -22,6 +22,7 @@ static const luaL_Reg libs_core[] = {
 	{ "luaha.core.daemon", luaopen_luaha_core_daemon },
 	{ "luaha.core.http", luaopen_luaha_core_http },
 	{ "luaha.core.part", luaopen_luaha_core_part },
+	{ "luaha.core.realtime", luaopen_luaha_core_realtime },
 	{ NULL, NULL }
 };
 

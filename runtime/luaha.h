@@ -203,6 +203,9 @@ void	 libs_preload(lua_State *);
 /* daemon.c */
 int	 luaopen_luaha_core_daemon(lua_State *);
 
+/* realtime.c */
+int	 luaopen_luaha_core_realtime(lua_State *);
+
 /* http.c */
 int	 luaopen_luaha_core_http(lua_State *);
 

@@ -77,6 +77,39 @@ udp_bind_device(lua_State *L)
 	return (luaha_ok(L));
 }
 
+/*
+ * connect(addr, port): the socket sends to and receives from that peer
+ * only: the kernel drops datagrams from any other address or port before
+ * they are queued, so a flood from elsewhere costs us nothing.
+ */
+static int
+udp_connect(lua_State *L)
+{
+	struct udp		*u = udp_check(L, 1);
+	const char		*addr = luaL_checkstring(L, 2);
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+
+	if (net_addr(addr, (int)luaL_checkinteger(L, 3), &ss, &len) == -1)
+		return (luaL_argerror(L, 2, "not an IPv4 or IPv6 address and port"));
+	if (connect(u->fd, (struct sockaddr *)&ss, len) == -1)
+		return (luaha_fail(L, "connect %s: %s", addr, strerror(errno)));
+	return (luaha_ok(L));
+}
+
+/* send(data): one datagram to the connected peer. */
+static int
+udp_send(lua_State *L)
+{
+	struct udp	*u = udp_check(L, 1);
+	size_t		 len;
+	const char	*data = luaL_checklstring(L, 2, &len);
+
+	if (send(u->fd, data, len, 0) == -1)
+		return (luaha_fail_errno(L, "send"));
+	return (luaha_ok(L));
+}
+
 static int
 udp_sendto(lua_State *L)
 {
@@ -149,11 +182,11 @@ udp_getsockname(lua_State *L)
 	return (net_pushaddr(L, (struct sockaddr *)&ss));
 }
 
-/* setoption("broadcast"|"reuseport"|"ttl", value) */
+/* setoption("broadcast"|"reuseport"|"ttl"|"rcvbuf"|"sndbuf", value) */
 static int
 udp_setoption(lua_State *L)
 {
-	static const char *const names[] = { "broadcast", "reuseport", "ttl", NULL };
+	static const char *const names[] = { "broadcast", "reuseport", "ttl", "rcvbuf", "sndbuf", NULL };
 	struct udp	*u = udp_check(L, 1);
 	int		 opt = luaL_checkoption(L, 2, NULL, names), v, r;
 
@@ -164,6 +197,12 @@ udp_setoption(lua_State *L)
 		break;
 	case 1:
 		r = setsockopt(u->fd, SOL_SOCKET, SO_REUSEPORT, &v, sizeof(v));
+		break;
+	case 3:
+		r = setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+		break;
+	case 4:
+		r = setsockopt(u->fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
 		break;
 	default:
 		r = u->family == AF_INET ?
@@ -214,6 +253,8 @@ static const luaL_Reg udp_funcs[] = {
 static const luaL_Reg udp_methods[] = {
 	{ "bind", udp_bind },
 	{ "bind_device", udp_bind_device },
+	{ "connect", udp_connect },
+	{ "send", udp_send },
 	{ "sendto", udp_sendto },
 	{ "recvfrom", udp_recvfrom },
 	{ "getsockname", udp_getsockname },

@@ -6,7 +6,8 @@ Every field is big-endian; 36 bytes, or 68 with a tag:
      0      4   magic "LUHA"
      4      1   version, 1
      5      1   flags: bit 0 set when a 32-byte tag follows; bit 1 (with state active): the sender
-                is taking the service over (fos mode) and the receiver must stand down
+                is taking the service over (fos mode) and the receiver must stand down; bit 2:
+                the sender's work part (health checks, IPVS) is late, the heartbeat part speaks alone
      6      1   sender's role: 1 primary, 2 backup
      7      1   sender's state: 0 passive (may take over), 1 active, 2 leaving (will not be active:
                 it is stopping, handing over, or its link failed)
@@ -29,6 +30,7 @@ heartbeat.VERSION = 1
 local HEADER = ">c4BBBBI4c8I8I8"
 local FLAG_AUTH = 1
 local FLAG_TAKEOVER = 2
+local FLAG_WORK_LATE = 4
 heartbeat.SIZE = string.packsize(HEADER)
 heartbeat.AUTH_SIZE = heartbeat.SIZE + auth.BYTES
 
@@ -39,10 +41,10 @@ local state_names = { [0] = "passive", "active", "leaving" }
 
 --[[
 encode(p [, key]): the packet for p = {role=, state=, serial=, digest= (8 bytes), counter=,
-heard=, takeover=}, with its tag when key is given.
+heard=, takeover=, work_late=}, with its tag when key is given.
 ]]
 function heartbeat.encode(p, key)
-    local flags = (key and FLAG_AUTH or 0) | (p.takeover and FLAG_TAKEOVER or 0)
+    local flags = (key and FLAG_AUTH or 0) | (p.takeover and FLAG_TAKEOVER or 0) | (p.work_late and FLAG_WORK_LATE or 0)
     local body = string.pack(HEADER, heartbeat.MAGIC, heartbeat.VERSION, flags,
         assert(role_codes[p.role], "heartbeat: bad role"), assert(state_codes[p.state], "heartbeat: bad state"),
         p.serial or 0, p.digest or ("\0"):rep(8), p.counter, p.heard or 0)
@@ -68,7 +70,8 @@ function heartbeat.decode(data, key)
         return nil, "forged"
     end
     return { role = role_names[role], state = state_names[state], serial = serial, digest = digest,
-             counter = counter, heard = heard, authenticated = tagged, takeover = flags & FLAG_TAKEOVER ~= 0 }
+             counter = counter, heard = heard, authenticated = tagged, takeover = flags & FLAG_TAKEOVER ~= 0,
+             work_late = flags & FLAG_WORK_LATE ~= 0 }
 end
 
 -- digest(text): the 8-byte configuration digest of a configuration written as text (a string, or its parts in an array).

@@ -43,6 +43,9 @@ local luaha = {
     },
 }
 
+-- luaha.daemon also holds the process's scheduling: realtime(priority), lock_memory(), scheduling().
+for name, f in pairs(require "luaha.core.realtime") do luaha.daemon[name] = f end
+
 --[[
 log.prefixed(name): a logger with the same functions whose lines begin "NAME: ", so that a
 process's lines say which part of it speaks (pulse, nanny, lvs, ...).

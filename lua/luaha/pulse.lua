@@ -13,7 +13,14 @@ Piranha's log texts (piranha.md 3.4), improved where the spec asks:
   - a peer that is leaving (stopping, handing over, or whose link failed) is replaced at once;
   - when both are active, the backup stands down at the first heartbeat it hears and the
     primary re-announces its addresses (the `announce` hook, at most once per deadtime);
-  - a blocked router (its link failed) stands down and tells its peer it is leaving.
+  - a blocked router (its link failed) stands down and tells its peer it is leaving;
+  - a held router (a policy's condition is not met, its work part is late) does not become
+    active, but one that is active stays so.
+
+Each channel's socket is connected to the peer's address and port, so the kernel drops
+datagrams from anywhere else before they are queued: a flood from a third address costs
+nothing here. What comes from the peer's address is checked (its tag with heartbeat_key, its
+counter) and a refusal is counted and logged at most once per LOG_EVERY seconds per reason.
 
 A pulse starts in the state "starting": until it knows what it is to be, it leaves what a
 previous run left behind as it is (so a restarted active router that becomes active again drops
@@ -32,12 +39,15 @@ P.__index = P
 
 local LOG_EVERY = 10        -- seconds between two log lines about the same kind of refused packet
 local HISTORY = 100         -- transitions kept in status.transitions
+local RCVBUF = 65536        -- bytes a heartbeat socket queues: a burst, not a backlog of stale packets
+local BATCH = 64            -- packets read in a row before the other tasks get a turn
 
 --[[
 new(opts): a pulse, not started. opts: role ("primary" | "backup"); channels, an array of
 {address = own address, peer = peer's address} (empty: no peer, the router is alone); port;
 keepalive; deadtime; key (32 bytes, or nil for unauthenticated heartbeats); serial; digest
-(8 bytes); forceactive; activate, deactivate, announce (the hooks; each may be nil).
+(8 bytes); forceactive; activate, deactivate, announce (the hooks; each may be nil); on_change,
+called (it must not wait) when the state, the wish, the peer's state, a block or a hold changes.
 ]]
 function pulse.new(opts)
     assert(opts.role == "primary" or opts.role == "backup", "pulse: role is primary or backup")
@@ -47,7 +57,8 @@ function pulse.new(opts)
         key = opts.key, serial = opts.serial or 0, digest = opts.digest or ("\0"):rep(8),
         forceactive = opts.forceactive,
         hooks = { activate = opts.activate, deactivate = opts.deactivate, announce = opts.announce },
-        state = "starting", want = "passive", counter = 0, blocked = {}, tasks = {}, sockets = {},
+        on_change = opts.on_change or function() end,
+        state = "starting", want = "passive", counter = 0, blocked = {}, held = {}, tasks = {}, sockets = {},
         peer = { state = "unknown", counter = 0 },
         stats = { sent = 0, received = 0, refused = {}, send_errors = 0, max_gap = 0 },
         transitions = {}, logged = {},
@@ -90,8 +101,11 @@ function P:send()
             self.counter = math.max(self.counter + 1, math.floor(luaha.time() * 1e6))
             local packet = heartbeat.encode({ role = self.role, state = self:announced_state(), serial = self.serial,
                 digest = self.digest, counter = self.counter, heard = self.peer.counter,
-                takeover = self.taking and self.want == "active" }, self.key)
-            local ok, err = sock:sendto(packet, ch.peer, self.port)
+                takeover = self.taking and self.want == "active", work_late = self.work_late }, self.key)
+            local ok, err = sock:send(packet)
+            -- An ICMP port unreachable from an earlier packet (the peer restarting) is reported by
+            -- this send, which then did not go out: it goes now.
+            if not ok and err:find("refused", 1, true) then ok, err = sock:send(packet) end
             if ok then
                 self.stats.sent = self.stats.sent + 1
             else
@@ -102,10 +116,11 @@ function P:send()
     end
 end
 
--- refuse(why, from): count and log (rate-limited) a heartbeat that is not taken.
+-- refuse(why, from): count and log (rate-limited) a heartbeat that is not taken, by kind of reason (not by version number).
 function P:refuse(why, from)
-    self.stats.refused[why] = (self.stats.refused[why] or 0) + 1
-    self:warn_limited("refused " .. why, "heartbeat from %s refused: %s", from, why)
+    local kind = why:gsub(" %d+$", "")
+    self.stats.refused[kind] = (self.stats.refused[kind] or 0) + 1
+    self:warn_limited("refused " .. kind, "heartbeat from %s refused: %s", from, why)
 end
 
 --[[
@@ -117,6 +132,7 @@ function P:set(want, reason)
     self.want, self.reason = want, reason
     log.info("%s", reason)
     if want == "active" then self:send() end
+    self.on_change()
     self:drive()
 end
 
@@ -135,6 +151,7 @@ function P:drive()
             table.insert(self.transitions, t)
             if #self.transitions > HISTORY then table.remove(self.transitions, 1) end
             log.info("now %s (%s), in %.3f s", to, reason, t.seconds)
+            self.on_change()
         end
         self.driver = nil
     end)
@@ -157,7 +174,7 @@ end
 
 -- consider(): activate when the peer's last word allows it.
 function P:consider()
-    if self.want ~= "passive" or next(self.blocked) or self.leaving then return end
+    if self.want ~= "passive" or next(self.blocked) or next(self.held) or self.leaving then return end
     local peer, other = self.peer, self.role == "primary" and "backup" or "primary"
     if peer.state == "dead" then
         self:set("active", "partner dead: activating lvs")
@@ -179,7 +196,12 @@ function P:receive(pkt, from)
     self.stats.received = self.stats.received + 1
     if peer.heard_at then self.stats.max_gap = math.max(self.stats.max_gap, now - peer.heard_at) end
     if pkt.state == "passive" and peer.state ~= "passive" then peer.passive_since = now end
+    local changed = pkt.state ~= peer.state or pkt.work_late ~= peer.work_late
     peer.state, peer.role, peer.counter, peer.serial = pkt.state, pkt.role, pkt.counter, pkt.serial
+    peer.work_late = pkt.work_late
+    if pkt.work_late and changed then
+        self:warn_limited("peer work", "partner %s says its work part (health checks, IPVS) is late", from)
+    end
     peer.heard_at, peer.address = now, from
     self.deadline = now + self.deadtime
     if pkt.digest ~= self.digest then
@@ -190,6 +212,7 @@ function P:receive(pkt, from)
         self:warn_limited("role", "partner %s says it is %s too: check the primary and backup addresses",
             from, pkt.role)
     end
+    if changed then self.on_change() end
     if self.leaving then return end        -- stopping: the peer's word is only awaited (stop)
     if pkt.state ~= "active" then self.taking = nil end       -- a takeover is done once the peer stood down
     if pkt.state == "active" and pkt.takeover and self.want == "active" then
@@ -218,9 +241,13 @@ function P:receive(pkt, from)
     end
 end
 
--- listen(i): the task reading channel i's socket.
+--[[
+listen(i): the task reading channel i's socket. Packets already queued are read without waiting,
+BATCH at most in a row: then the other tasks (the timers that send and judge) get their turn.
+]]
 function P:listen(i)
     local sock, ch = self.sockets[i], self.channels[i]
+    local run = 0
     while true do
         local data, from, port = sock:recvfrom()
         if data then
@@ -230,6 +257,15 @@ function P:listen(i)
                 local pkt, why = heartbeat.decode(data, self.key)
                 if pkt then self:receive(pkt, from) else self:refuse(why, from) end
             end
+            run = run + 1
+            if run >= BATCH then
+                run = 0
+                luaha.sleep(0)
+            end
+        elseif from:find("refused", 1, true) then
+            -- An ICMP port unreachable for a packet we sent: the peer's port was closed for a
+            -- moment (it restarts). Nothing to read from that; the next packet is.
+            self.stats.unreachable = (self.stats.unreachable or 0) + 1
         else
             self:warn_limited("recv" .. i, "heartbeat channel %s: %s", ch.address, from)
             luaha.sleep(self.keepalive)
@@ -254,6 +290,7 @@ function P:watch()
             if self.peer.state ~= "dead" then
                 if self.peer.state ~= "unknown" then log.warning("no heartbeat from the partner for %g s", self.deadtime) end
                 self.peer.state = "dead"
+                self.on_change()
             end
             self:consider()
             self.deadline = luaha.now() + self.deadtime
@@ -271,6 +308,8 @@ function P:start()
         if sock then
             local ok
             ok, err = sock:bind(ch.address, self.port)
+            if ok then ok, err = sock:connect(ch.peer, self.port) end
+            if ok then ok, err = sock:setoption("rcvbuf", RCVBUF) end
             if not ok then sock:close() sock = nil end
         end
         if not sock then
@@ -289,7 +328,7 @@ function P:start()
         return true
     end
     self.tasks[#self.tasks + 1] = luaha.spawn(P.watch, self)
-    self.tasks[#self.tasks + 1] = luaha.every(self.keepalive, function() self:send() end)
+    self.sender = luaha.every(self.keepalive, function() self:send() end)
     if self.forceactive then self:set("active", "Forced active on startup: activating lvs") end
     self:send()
     return true
@@ -299,11 +338,15 @@ end
 function P:block(name, why)
     if why then
         local first = not next(self.blocked)
-        self.blocked[name] = why
+        if self.blocked[name] ~= why then
+            self.blocked[name] = why
+            self.on_change()
+        end
         if first then self:send() end
         if self.want == "active" then self:set("passive", why .. ": deactivating LVS") end
     elseif self.blocked[name] then
         self.blocked[name] = nil
+        self.on_change()
         if not next(self.blocked) then
             -- What was heard before (or not heard, with the link down) is stale: the peer is
             -- given a new deadtime to be heard before it can be found dead.
@@ -315,8 +358,37 @@ function P:block(name, why)
     end
 end
 
+--[[
+hold(name, why): a reason not to become active (e.g. a policy's "too few healthy real servers");
+unlike a block, an active router stays active and the peer hears nothing of it. With why nil,
+the reason is gone and the router may activate again at once.
+]]
+function P:hold(name, why)
+    if self.held[name] == why then return end
+    self.held[name] = why
+    self.on_change()
+    if not why then self:consider() end
+end
+
+--[[
+set_timers(keepalive, deadtime): new timers, from the next heartbeat on (a reload). The peer's
+deadline is counted anew with the new deadtime from its last heartbeat.
+]]
+function P:set_timers(keepalive, deadtime)
+    if keepalive == self.keepalive and deadtime == self.deadtime then return end
+    self.keepalive, self.deadtime = keepalive, deadtime
+    if self.peer.heard_at then self.deadline = self.peer.heard_at + deadtime end
+    if self.sender then
+        self.sender:cancel()
+        self.sender = luaha.every(keepalive, function() self:send() end)
+    end
+    log.info("keepalive %g s, deadtime %g s", keepalive, deadtime)
+end
+
 -- close(): stops the tasks and closes the sockets, at once.
 function P:close()
+    if self.sender then self.sender:cancel() end
+    self.sender = nil
     for _, t in ipairs(self.tasks) do t:cancel() end
     for _, s in pairs(self.sockets) do s:close() end
     self.tasks, self.sockets = {}, {}
@@ -394,8 +466,11 @@ function P:status()
     local peer = self.peer
     return {
         role = self.role, state = self.state, want = self.want, blocked = next(self.blocked) and self.blocked or nil,
+        held = next(self.held) and self.held or nil, work_late = self.work_late,
+        keepalive = self.keepalive, deadtime = self.deadtime,
         peer = { state = peer.state, role = peer.role, address = peer.address, serial = peer.serial,
-                 heard = peer.heard_at and luaha.now() - peer.heard_at },
+                 heard = peer.heard_at and luaha.now() - peer.heard_at, heard_at = peer.heard_at,
+                 work_late = peer.work_late },
         stats = self.stats, transitions = self.transitions,
     }
 end

@@ -173,15 +173,73 @@ t.test("second-channel-keeps-the-partner-alive", function()
     local a, b = two("primary", "AAAAAAAA"), two("backup", "BBBBBBBB")
     assert(until_(function() return a.p.state == "active" and b.p.state == "passive" end, 1), "not settled")
     assert(a.p.logged.digest, "a different configuration was not logged")
-    -- The first channel goes silent both ways: the second one is enough.
-    b.p.channels[1].peer = "127.0.0.99"       -- A's packets on it are refused, B's go nowhere
+    -- The first channel goes silent both ways (each side sends it into the void): the second one is enough.
+    assert(a.p.sockets[1]:connect("127.0.0.99", PORT))
+    assert(b.p.sockets[1]:connect("127.0.0.98", PORT))
     luaha.sleep(0.4)
     t.eq(b.p.state, "passive", "backup with one channel left")
-    assert((b.p.stats.refused["not from the partner"] or 0) > 0, "the first channel's packets were not refused")
     -- Both silent: the partner is dead.
-    a.p.channels[2].peer = "127.0.0.97"
+    assert(a.p.sockets[2]:connect("127.0.0.97", PORT))
     assert(until_(function() return b.p.state == "active" end, 1), "backup did not take over")
     a.p:close()
+    b.p:close()
+end)
+
+-- A flood from a third address, even of well-formed packets, never reaches the pulse: the socket is connected.
+t.test("third-address-flood-is-dropped-by-the-kernel", function()
+    local a = router("primary")
+    local b = router("backup")
+    assert(until_(function() return a.p.state == "active" and b.p.state == "passive" end, 1), "not settled")
+    local received = b.p.stats.received
+    local sock = assert(luaha.net.udp())
+    assert(sock:bind("127.0.0.33", PORT))
+    local leaving = heartbeat.encode({ role = "primary", state = "leaving", counter = math.floor(luaha.time() * 1e6) + 1e9 }, KEY)
+    for i = 1, 2000 do
+        assert(sock:sendto(leaving, "127.0.0.12", PORT))
+        if i % 200 == 0 then luaha.sleep(0) end
+    end
+    sock:close()
+    luaha.sleep(0.2)
+    t.eq(next(b.p.stats.refused), nil, "nothing from the third address was even looked at")
+    t.eq(b.p.state, "passive", "the backup believed none of it")
+    assert(b.p.stats.received > received, "the partner's heartbeats still arrive")
+    a.p:close()
+    b.p:close()
+end)
+
+t.test("held-router-stays-passive-and-an-active-one-stays-active", function()
+    local changes = 0
+    local a = router("primary", { on_change = function() changes = changes + 1 end })
+    local b = router("backup")
+    assert(until_(function() return a.p.state == "active" and b.p.state == "passive" end, 1), "not settled")
+    a.p:hold("policy", "too few healthy real servers")
+    b.p:hold("policy", "too few healthy real servers")
+    luaha.sleep(0.2)
+    t.eq(a.p.state, "active", "a hold does not make an active router stand down")
+    a.p:close()                         -- the primary dies: the held backup does not take over
+    luaha.sleep(0.4)
+    t.eq(b.p.want, "passive", "the held backup stayed passive")
+    t.eq(b.p.peer.state, "dead", "it knows the partner is dead")
+    t.eq(b.p:status().held.policy, "too few healthy real servers", "the hold in its status")
+    b.p:hold("policy", nil)             -- the condition is met again: it takes over at once
+    assert(until_(function() return b.p.state == "active" end, 1), "released backup did not take over")
+    assert(changes >= 2, "on_change was called " .. changes .. " times")
+    b.p:close()
+end)
+
+t.test("timers-change-live", function()
+    local a = router("primary")
+    local b = router("backup")
+    assert(until_(function() return a.p.state == "active" and b.p.state == "passive" end, 1), "not settled")
+    a.p:set_timers(0.3, 1)
+    b.p:set_timers(0.3, 1)
+    local sent = a.p.stats.sent
+    luaha.sleep(0.65)
+    local n = a.p.stats.sent - sent
+    assert(n >= 1 and n <= 4, n .. " heartbeats in 0.65 s at keepalive 0.3")
+    t.eq(b.p.state, "passive", "still passive: the partner is alive at the new deadtime")
+    a.p:close()
+    assert(until_(function() return b.p.state == "active" end, 2), "backup did not take over after the new deadtime")
     b.p:close()
 end)
 
