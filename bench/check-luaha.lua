@@ -1,4 +1,4 @@
--- bench/check-luaha.lua: N real servers checked every second by luaha's nanny monitors (nanny.start_probe), for SECONDS.
+-- bench/check-luaha.lua: N real servers checked every second by luaha's nanny monitors (probes.start_probe), for SECONDS.
 -- Usage: luaha bench/check-luaha.lua N SECONDS FIRST_PORT NPORTS COUNTFILE[,COUNTFILE...]; prints its CPU
 -- seconds, the wall time, the connections the listeners counted meanwhile (their COUNTFILEs, see check-listener.lua),
 -- its VmRSS and VmHWM in KiB, how many servers are not in (failed their last check), and its user and
@@ -7,6 +7,7 @@
 -- Server i is 198.51.100.(1 + (i - 1) // NPORTS), port FIRST_PORT + (i - 1) % NPORTS.
 local luaha = require "luaha"
 local nanny = require "luaha.nanny"
+local probes = require "luaha.probes"
 local check = require "luaha.check"
 
 -- The checks that passed, counted here too: a half-open check makes no connection a listener counts.
@@ -52,13 +53,13 @@ end
 -- One virtual service with N real servers, as keepalived's configuration in bench/checks.sh.
 local v = { name = "bench", port = first, protocol = "tcp", timeout = 1, reentry = 1, fall = 1,
     weight_ramp = false, quiesce_server = false, load_monitor = "none", half_open = os.getenv("HALF_OPEN") == "1" }
-local probes, mons = {}, {}
+local started, mons = {}, {}
 for i = 1, n do
     local port = first + (i - 1) % nports
     local address = ("198.51.100.%d"):format(1 + (i - 1) // nports)
     local mon = nanny.new(v, { address = address, port = port, weight = 1 })
     mons[i] = mon
-    probes[i] = nanny.start_probe({ mon }, function() end)
+    started[i] = probes.start_probe({ mon }, function() end)
 end
 luaha.sleep(2)                  -- past the start
 local u0, s0 = cpu_seconds()
@@ -71,7 +72,7 @@ local down = 0
 for _, mon in ipairs(mons) do
     if mon.state ~= "in" then down = down + 1 end
 end
-for _, probe in ipairs(probes) do probe:cancel() end
+for _, probe in ipairs(started) do probe:cancel() end
 for reason, k in pairs(reasons) do io.stderr:write(("failed checks: %d %s\n"):format(k, reason)) end  -- to the log
 print(("%.2f %.2f %d %d %d %d %.2f %.2f %d"):format(user + sys, wall, checks, status_kib("VmRSS"), status_kib("VmHWM"), down,
     user, sys, p1 - p0))

@@ -1,47 +1,41 @@
--- examples/careful-takeover.lua: a custom failover policy: piranha.lua, taking over only with enough healthy real servers.
+-- examples/careful-takeover.lua: a custom failover policy: Piranha's, taking over only with enough healthy real servers.
 --[[
-Usage: luaha examples/careful-takeover.lua [--min-healthy N] [piranha.lua's arguments]
+Usage: luaha examples/careful-takeover.lua [--min-healthy N] [policies/piranha.lua's options]
 
-A passive router whose own checks see fewer than N (default 2) real servers in blocks itself,
-so that losing the partner does not make it active with nothing to serve; the partner hears it
-is not available. The transitions of policies/piranha.lua are wrapped to say what they find.
+A router whose own checks see fewer than N (default 2) real servers in is held: losing the
+partner does not make it active with nothing to serve (an active one stays active). Piranha's
+activation is wrapped to say what it finds.
 ]]
 local luaha = require "luaha"
+local piranha = require "piranha"
 
-local min_healthy = 2
-if arg[1] == "--min-healthy" then
-    min_healthy = assert(math.tointeger(tonumber(arg[2])), "--min-healthy takes a number")
-    table.remove(arg, 1)
-    table.remove(arg, 1)
-end
-local here = arg[0]:match("^(.*)/") or "."
-local piranha = dofile(here .. "/../policies/piranha.lua")
-
--- The real servers this router's checks have in, over every virtual server.
-local function healthy()
-    local n = 0
-    for _, mon in pairs(piranha.state.monitors) do
-        if mon.state == "in" then n = n + 1 end
-    end
-    return n
-end
+local log = luaha.log.prefixed("careful")
 
 local activate = piranha.activate
-function piranha.activate(p, reason)
-    luaha.log.info("careful: taking over with %d healthy real servers", healthy())
-    return activate(p, reason)
+function piranha.activate(r, reason)
+    log.info("taking over with %d healthy real servers", r:healthy())
+    return activate(r, reason)
 end
 
-local blocked = false
-luaha.every(0.1, function()
-    local p = piranha.state.pulse
-    if not p then return end
-    local n = healthy()
-    local block = p.want == "passive" and n < min_healthy
-    if block ~= blocked then
-        luaha.log.warning("careful: %d healthy real servers, %s", n,
-            block and ("fewer than " .. min_healthy .. ": not taking over") or "may take over")
-        p:block("careful", block and "too few healthy real servers" or nil)
-        blocked = block
+-- Before the router starts: held until the checks have seen enough healthy real servers.
+local function prepare(r, o)
+    local min, seen = o.min_healthy or 2, nil
+    local function judge()
+        local n = r:healthy()
+        if n == seen then return end
+        seen = n
+        log.warning("%d healthy real servers, %s", n, n < min and ("fewer than " .. min .. ": not taking over")
+            or "may take over")
+        r:hold("careful", n < min and "too few healthy real servers" or nil)
     end
-end)
+    local changed = r.changed
+    function r.changed(self, mon)
+        changed(self, mon)
+        judge()
+    end
+    judge()
+end
+
+local status = piranha.main(arg, { prepare = prepare, options = { ["--min-healthy"] = { "min_healthy", "integer" } },
+    usage = "usage: luaha examples/careful-takeover.lua [--min-healthy N] [policies/piranha.lua's options]" })
+if status ~= 0 then luaha.exit(status) end

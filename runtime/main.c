@@ -51,16 +51,21 @@ version(void)
 	    event_get_version());
 }
 
-/* Finds lua/ next to the binary (a source tree) or else the installed copy. */
+/*
+ * Finds lua/ and policies/ next to the binary (a source tree) or else the
+ * installed copies (LUAHA_LUADIR and its policies/), so that a policy can
+ * require another as a module: require "piranha".
+ */
 static void
 main_set_path(lua_State *L)
 {
-	char		 exe[PATH_MAX], probe[PATH_MAX + 32];
+	char		 exe[PATH_MAX], probe[PATH_MAX + 32], policies[PATH_MAX + 32];
 	const char	*dir = LUAHA_LUADIR;
 	struct stat	 st;
 	ssize_t		 n;
 	int		 i;
 
+	snprintf(policies, sizeof(policies), "%s/policies", LUAHA_LUADIR);
 	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
 		exe[n] = '\0';
 		dirname(exe);
@@ -70,6 +75,8 @@ main_set_path(lua_State *L)
 			if (stat(probe, &st) == 0) {
 				snprintf(probe, sizeof(probe), "%s%s/lua", exe,
 				    i == 0 ? "" : "/..");
+				snprintf(policies, sizeof(policies), "%s%s/policies", exe,
+				    i == 0 ? "" : "/..");
 				dir = probe;
 				break;
 			}
@@ -77,7 +84,8 @@ main_set_path(lua_State *L)
 	}
 	lua_getglobal(L, "package");
 	lua_getfield(L, -1, "path");
-	lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", dir, dir, lua_tostring(L, -1));
+	lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s/?.lua;%s", dir, dir, policies,
+	    lua_tostring(L, -1));
 	lua_setfield(L, -3, "path");
 	lua_pop(L, 2);
 }

@@ -17,7 +17,7 @@ local json = require "luaha.json"
 
 local log = luaha.log
 
-local ctl = { commands = {}, DIR = "/run/luaha" }
+local ctl = { commands = {}, exposed = {}, DIR = "/run/luaha" }
 
 --[[
 register(name, fn, usage, own_json): a command for `luaha ctl`: fn(args, out) writes with
@@ -45,9 +45,18 @@ local function session_luaha(write)
     return setmetatable({ log = slog }, { __index = luaha })
 end
 
+--[[
+expose(name, value): value is a variable of every attached session (a policy exposes its router as
+`router`, its module by its name).
+]]
+function ctl.expose(name, value)
+    ctl.exposed[name] = value
+end
+
 local function serve_attach(conn, who)
     local function write(s) frame(conn, "out", s) end
     local env = repl.env(write)
+    for name, value in pairs(ctl.exposed) do env[name] = value end
     env.luaha = session_luaha(write)
     local sess = repl.session({ write = write, write_error = function(s) frame(conn, "err", s) end,
         env = env, chunkname = "=attach", add_history = function() end })
@@ -294,13 +303,13 @@ local function attach(args)
 end
 
 -- command(args): `luaha ctl [NAME|PATH] COMMAND [ARG...]`. Returns the exit status.
-local known = { status = true, disable = true, enable = true, weight = true, reload = true, failover = true,
-    check = true, help = true }
+local known = { status = true, disable = true, enable = true, weight = true, drain = true, reload = true,
+    failover = true, check = true, help = true }
 local function command(args)
     local target
     if args[1] and not known[args[1]] then target = table.remove(args, 1) end
     if not args[1] then
-        io.stderr:write("usage: luaha ctl [NAME|PATH] status|disable|enable|weight|reload|failover|check [ARGS] [--json]\n")
+        io.stderr:write("usage: luaha ctl [NAME|PATH] status|disable|enable|weight|drain|reload|failover|check [ARGS] [--json]\n")
         return 2
     end
     local conn = connect(target)

@@ -91,6 +91,8 @@ local globals = {
     { "garp_refresh", "secs", 10, frac = true, min = 0, ext = true },
     { "status_listen", "str", ext = true },
     { "status_passwd", "str", ext = true },
+    { "heartbeat_rt_priority", "int", 10, min = 0, max = 99, ext = true },
+    { "heartbeat_lock_memory", "bool", true, ext = true },
 }
 
 local schedulers = { "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos" }
@@ -462,6 +464,15 @@ before it), and a block with a message, whose line numbers would differ, is not 
 between blocks (cross_check) still run on the whole model. The models of parses that share a
 cache share those tables: such models are read-only.
 ]]
+-- range(kind, option): the {min =, max =} of an option of kind "global", "virtual" or "server".
+function lvscf.range(kind, name)
+    local list = ({ global = globals, virtual = blocks, server = servers })[kind]
+    for _, o in ipairs(list or {}) do
+        if o[1] == name then return { min = o.min, max = o.max } end
+    end
+    error(("lvscf.range: no %s option %q"):format(tostring(kind), tostring(name)), 2)
+end
+
 function lvscf.cache()
     return { blocks = {}, written = setmetatable({}, { __mode = "k" }) }
 end

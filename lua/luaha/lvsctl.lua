@@ -1,20 +1,23 @@
 -- lua/luaha/lvsctl.lua: what `luaha ctl` and `luaha attach` see of an LVS router: its status document and its commands.
 --[[
-register(p) gives a running policies/piranha.lua (its module table p) the control commands
-status [--json], disable SERVER, enable SERVER, weight VIRTUAL SERVER W, reload, failover and
-check. SERVER is a server block's name, its address, or address:port; it names that server in
-every virtual block. Runtime changes last until the next reload, and say so.
+register(r) gives a running router (lua/luaha/router.lua) the control commands status [--json],
+disable SERVER, enable SERVER, weight VIRTUAL SERVER W, drain SERVER [SECONDS], reload, failover
+and check. SERVER is a server block's name, its address, or address:port; it names that server
+in every virtual block. Runtime changes last until the next reload, and say so. Everything goes
+through the router's documented methods: any policy built on a router has these commands.
 ]]
 local luaha = require "luaha"
 local ctl = require "luaha.ctl"
 local json = require "luaha.json"
 local lvs = require "luaha.lvs"
+local lvscf = require "luaha.lvscf"
 
 local ipvs = luaha.ipvs
 
 local lvsctl = {}
 
 local function key(v, rs) return v.name .. "/" .. rs.name end
+local EVERY = 256        -- servers described between two turns given to the other tasks
 
 -- The kernel's destinations by "service key dest key", or an empty table when it cannot be read.
 local function kernel_dests()
@@ -26,43 +29,52 @@ local function kernel_dests()
     return dests, ok and services ~= nil
 end
 
--- status(p): the status document, a table (as `luaha ctl status --json` prints it).
-function lvsctl.status(p)
-    local st = p.state
-    local m = st.model
-    local pulse = st.pulse and st.pulse:status() or { role = "primary", state = "active" }
+--[[
+status(r): router r's status document, a table (as `luaha ctl status --json` prints it). Waits:
+it reads the kernel's table (one request per service) and gives the other tasks a turn every
+EVERY servers, so that 10 000 real servers never hold the loop more than a few milliseconds.
+]]
+function lvsctl.status(r)
+    local m = r.model
+    local pulse = r.pulse and r.pulse:status() or { role = r.role or "primary", state = "active" }
     local dests, readable = kernel_dests()
     local doc = {
-        policy = "piranha", config = st.config, serial_no = m.serial_no, time = luaha.time(),
-        role = pulse.role, state = pulse.state, blocked = pulse.blocked, peer = pulse.peer,
+        policy = r.name, config = r.config, serial_no = m.serial_no, time = luaha.time(),
+        role = pulse.role, state = pulse.state, work_state = r.pulse and r.pulse.work_state or nil,
+        blocked = pulse.blocked, held = pulse.held, peer = pulse.peer,
+        heartbeat_part = r.pulse and { pid = pulse.pid, age = pulse.age, scheduling = pulse.scheduling,
+            priority = pulse.priority, memory_locked = pulse.memory_locked, work_late = pulse.work_late } or nil,
         heartbeats = pulse.stats, transitions = json.array(pulse.transitions or {}),
         vips = json.array({}), services = json.array({}), ipvs_readable = readable,
         events = json.array({}),
     }
-    for _, a in ipairs(st.vips) do
+    for _, a in ipairs(pulse.vips or {}) do
         doc.vips[#doc.vips + 1] = ("%s/%d %s"):format(a.address, a.prefix, a.label or a.dev)
     end
+    local n = 0
     for _, v in ipairs(m.virtuals) do
         local svc = lvs.service(m, v)
         local skey = ipvs.normalize(svc).key
         local s = { name = v.name, active = v.active, address = v.address, port = v.port, protocol = v.protocol,
             fwmark = v.fwmark, scheduler = v.scheduler, persistent = v.persistent, servers = json.array({}) }
         for _, rs in ipairs(v.servers) do
-            local k, mon = key(v, rs), st.monitors[key(v, rs)]
+            local k, mon = key(v, rs), r.probes:monitor(v, rs)
             local port = rs.port or v.port
             local d = dests[skey .. " " .. ipvs.normalize({ address = rs.address, port = port,
                 dests = { { address = rs.address } } }).dests[1].key]
             s.servers[#s.servers + 1] = {
                 name = rs.name, address = rs.address, port = port, active = rs.active,
                 health = mon and mon.state or "unchecked", configured_weight = rs.weight,
-                disabled = st.disabled[k] or nil, weight_override = st.weights[k],
+                disabled = r.disabled[k] or nil, weight_override = r.weights[k],
                 last_check = mon and mon.last,
                 kernel = d and { weight = d.weight, active_conns = d.active_conns, inactive_conns = d.inactive_conns },
             }
+            n = n + 1
+            if n % EVERY == 0 then luaha.breathe() end
         end
         doc.services[#doc.services + 1] = s
     end
-    for _, e in ipairs(st.events) do doc.events[#doc.events + 1] = e end
+    for _, e in ipairs(r.events) do doc.events[#doc.events + 1] = e end
     return doc
 end
 
@@ -96,82 +108,65 @@ function lvsctl.format(doc)
     return table.concat(out, "\n")
 end
 
--- The (virtual, server) pairs a SERVER argument names, in VIRTUAL when given.
-local function servers(p, name, virtual)
-    local found = {}
-    for _, v in ipairs(p.state.model.virtuals) do
-        if not virtual or v.name == virtual then
-            for _, rs in ipairs(v.servers) do
-                local port = rs.port or v.port
-                if rs.name == name or rs.address == name or ("%s:%d"):format(rs.address, port) == name then
-                    found[#found + 1] = { v = v, rs = rs }
-                end
-            end
-        end
-    end
-    return found
-end
-
-local function set_disabled(p, args, out, disabled)
-    local found = args[1] and servers(p, args[1])
-    if not found or #found == 0 then return nil, ("no server %q in the configuration"):format(tostring(args[1])) end
-    for _, f in ipairs(found) do
-        p.state.disabled[key(f.v, f.rs)] = disabled or nil
-        local what = ("%s %s (%s) in virtual %s"):format(disabled and "disabled" or "enabled", f.rs.name,
-            f.rs.address, f.v.name)
-        p.event("ctl: %s", what)
-        out.print(what .. ", until the next reload")
-    end
-    p.program("ctl")
+local function said(found, out, fmt)
+    for _, f in ipairs(found) do out.print(fmt:format(f.rs.name, f.rs.address, f.v.name) .. ", until the next reload") end
     return true
 end
 
-function lvsctl.register(p)
+function lvsctl.register(r)
     ctl.register("status", function(_, out)
-        local doc = lvsctl.status(p)
+        local doc = r:status()
         out.print(out.json and json.encode(doc) or lvsctl.format(doc))
         return true
     end, "status [--json]", true)
-    ctl.register("disable", function(args, out) return set_disabled(p, args, out, true) end, "disable SERVER")
-    ctl.register("enable", function(args, out) return set_disabled(p, args, out, false) end, "enable SERVER")
+    ctl.register("disable", function(args, out)
+        local found, err = r:disable(args[1])
+        return found and said(found, out, "disabled %s (%s) in virtual %s"), err
+    end, "disable SERVER")
+    ctl.register("enable", function(args, out)
+        local found, err = r:enable(args[1])
+        return found and said(found, out, "enabled %s (%s) in virtual %s"), err
+    end, "enable SERVER")
     ctl.register("weight", function(args, out)
         local w = math.tointeger(tonumber(args[3]))
-        if not w or w < 0 or w > 65535 then return nil, "usage: weight VIRTUAL SERVER W (W from 0 to 65535)" end
-        local found = servers(p, args[2], args[1])
-        if #found == 0 then return nil, ("no server %q in virtual %q"):format(tostring(args[2]), tostring(args[1])) end
-        for _, f in ipairs(found) do
-            p.state.weights[key(f.v, f.rs)] = w
-            local what = ("weight of %s in virtual %s set to %d"):format(f.rs.name, f.v.name, w)
-            p.event("ctl: %s", what)
-            out.print(what .. ", until the next reload")
-        end
-        p.program("ctl")
-        return true
+        if not w then return nil, "usage: weight VIRTUAL SERVER W" end
+        local found, err = r:set_weight(args[1], args[2], w)
+        return found and said(found, out, "weight of %s (%s) in virtual %s set to " .. w), err
     end, "weight VIRTUAL SERVER W")
+    ctl.register("drain", function(args, out)
+        local seconds = tonumber(args[2] or "0")
+        if not seconds or seconds < 0 or seconds > 3600 then return nil, "usage: drain SERVER [SECONDS (0 to 3600)]" end
+        local found, err = r:drain(args[1], seconds)
+        return found and said(found, out, "drained %s (%s) in virtual %s to weight 0"), err
+    end, "drain SERVER [SECONDS]")
     ctl.register("reload", function(_, out)
-        local ok, res = p.reload(p.state.config)
+        local ok, res, later = r:reload()
         if not ok then
             for _, e in ipairs(res) do out.eprint(e) end
             return nil, "the running configuration stays"
         end
         for _, op in ipairs(res) do out.print("ipvsadm " .. op) end
-        out.print(("reloaded %s: %d operations"):format(p.state.config, #res))
+        out.print(("reloaded %s: %d operations"):format(r.config, #res))
+        if #later > 0 then
+            out.eprint(("changed, but applied only at a restart: %s"):format(table.concat(later, ", ")))
+        end
         return true
     end, "reload")
     ctl.register("failover", function(_, out)
-        if not p.state.pulse then return nil, "no heartbeat" end
-        local ok, err = p.state.pulse:handover()
+        local ok, err = r:handover()
         if not ok then return nil, "failover: " .. err end
         out.print("the partner is active; this router is passive")
         return true
     end, "failover")
     ctl.register("check", function(_, out)
-        local m, errors = p.load(p.state.config)
-        if not m then
+        local m, errors = lvscf.load_any(r.config)
+        local hb_key
+        if m then hb_key, errors = require("luaha.routerconf").check(m, r.config) end
+        if not m or hb_key == nil then
             for _, e in ipairs(errors) do out.eprint(e) end
             return false
         end
-        out.print(p.state.config .. ": OK")
+        out.print(r.config .. ": OK")
         return true
     end, "check")
 end

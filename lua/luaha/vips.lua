@@ -64,22 +64,38 @@ end
 
 --[[
 change(list, present): makes each VIP present (added, with its label) or absent (removed),
-leaving those already so. Returns true, or nil and the errors.
+leaving those already so. Each interface's addresses are read once, whatever the number of VIPs
+on it. Returns true, or nil and the errors.
 ]]
 local function change(list, present)
-    local errors = {}
+    local errors, have = {}, {}
     for _, a in ipairs(list) do
-        local have, err = vips.has(a)
-        if have ~= nil and have ~= present then
-            local ok
+        local on = have[a.dev]
+        if on == nil then
+            local addrs, err = link.addrs(a.dev)
+            on = {}
+            if addrs then
+                for _, x in ipairs(addrs) do on[x.address] = true end
+            else
+                on = false
+                errors[#errors + 1] = err
+            end
+            have[a.dev] = on
+        end
+        if on and (on[cidr(a)] or false) ~= present then
+            local ok, err
             if present then
                 ok, err = link.addr_add({ dev = a.dev, address = cidr(a), label = a.label })
             else
                 ok, err = link.addr_del({ dev = a.dev, address = cidr(a) })
             end
-            if ok then log.info("%s %s on %s", cidr(a), present and "up" or "down", a.label or a.dev) end
+            if ok then
+                on[cidr(a)] = present or nil
+                log.info("%s %s on %s", cidr(a), present and "up" or "down", a.label or a.dev)
+            else
+                errors[#errors + 1] = err
+            end
         end
-        if err then errors[#errors + 1] = err end
     end
     if #errors > 0 then return nil, table.concat(errors, "; ") end
     return true

@@ -27,7 +27,7 @@ piranha_cleanup()
 	[ -n "${policy:-}" ] && kill -9 "$policy" 2> /dev/null
 	for p in "${piranha_pids[@]}"; do kill -9 "$p" 2> /dev/null; done
 	for ns in "${piranha_ns[@]}"; do
-		ip netns pids "$ns" 2> /dev/null | xargs -r kill -9
+		ip netns pids "$ns" 2> /dev/null | xargs -r kill -9 2> /dev/null
 		ip netns del "$ns" 2> /dev/null
 	done
 	ip link del br0 2> /dev/null

@@ -4,9 +4,10 @@
 # (192.0.2.10), r1 (primary, .210), r2 (backup, .211), rs1 (.204) and rs2 (.205), VIP .212.
 #   seed_setup             the namespaces, the DR real servers (policies/realserver.lua) and their HTTP servers
 #   seed_config [LINE...]  $tmp/lvs.cf: the seed's lvs.cf with sub-second timers, a heartbeat key, and each LINE
-#   seed_start NS [ARGS]   policies/piranha.lua in NS, its pid in pid_NS, its log in $tmp/NS.log, control socket $tmp/NS.sock
-#   seed_kill NS           SIGSTOP, the router's link cut, SIGKILL: the router is dead (seed_revive undoes the link);
-#                          $killed_at, when the cut was done
+#   seed_start NS [ARGS]   policies/piranha.lua in NS, its pid in pid_NS (also its process group: the daemon's
+#                          two parts), its log in $tmp/NS.log, control socket $tmp/NS.sock
+#   seed_kill NS           SIGSTOP of both parts, the router's link cut, SIGKILL: the router is dead (seed_revive
+#                          undoes the link); $killed_at, when the cut was done
 #   seed_has_vip NS        NS holds the VIP
 #   seed_neigh_is NS       the client's neighbour entry for the VIP has NS's MAC
 #   seed_get               one request through the VIP from the client: the real server's name
@@ -42,7 +43,7 @@ seed_cleanup()
 	local ns
 	disown -a				# their deaths are expected: no "Killed" lines
 	for ns in "${seed_ns[@]}" mallory; do
-		ip netns pids "$ns" 2> /dev/null | xargs -r kill -9
+		ip netns pids "$ns" 2> /dev/null | xargs -r kill -9 2> /dev/null
 		ip netns del "$ns" 2> /dev/null
 	done
 	ip link del br0 2> /dev/null
@@ -132,11 +133,13 @@ virtual web {
 CF
 }
 
+# A daemon runs in a process group of its own (setsid does not fork in a job of a non-interactive shell):
+# its heartbeat part, a child, is in it too, so that a signal to the group reaches both parts.
 seed_start()
 {
 	local ns=$1
 	shift
-	ip netns exec "$ns" "$LUAHA" --ctl "$tmp/$ns.sock" policies/piranha.lua -c "$tmp/lvs.cf" --foreground "$@" \
+	setsid ip netns exec "$ns" "$LUAHA" --ctl "$tmp/$ns.sock" policies/piranha.lua -c "$tmp/lvs.cf" --foreground "$@" \
 		>> "$tmp/$ns.log" 2>&1 &
 	eval "pid_$ns=$!"
 }
@@ -145,10 +148,10 @@ seed_kill()
 {
 	local pid
 	eval "pid=\$pid_$1"
-	kill -STOP "$pid"
+	kill -STOP -- "-$pid"
 	echo 0x1002 > "/sys/class/net/v-$1/flags"	# IFF_UP cleared, without a fork
 	killed_at=$EPOCHREALTIME			# the write waits for the kernel's lock: now it is cut off
-	kill -KILL "$pid"
+	kill -KILL -- "-$pid"
 	wait "$pid" 2> /dev/null
 }
 

@@ -3,6 +3,7 @@ package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local luaha = require "luaha"
 local nanny = require "luaha.nanny"
+local probes = require "luaha.probes"
 
 local function block(o)
     local v = { name = "web", port = 80, protocol = "tcp", timeout = 1, reentry = 3, fall = 1,
@@ -55,7 +56,7 @@ t.test("one-probe-serves-several-virtuals", function()
         { address = "127.0.0.1", weight = 1, port = port })
     t.eq(a:probe_key(), b:probe_key(), "same probe")
     local changes = 0
-    local task = luaha.spawn(nanny.run_probe, { a, b }, function() changes = changes + 1 end)
+    local task = luaha.spawn(probes.run_probe, { a, b }, function() changes = changes + 1 end)
     luaha.sleep(0.5)
     task:cancel()
     srv:close()
@@ -75,13 +76,13 @@ t.test("probes-without-a-task-each", function()
     local port = srv:port()
     -- 300 probes checked every 0.5 s: more than 64 at once, so their first checks spread.
     local v = block({ port = port, timeout = 0.5, reentry = 0.5 })
-    local probes, mons, changes = {}, {}, 0
+    local started, mons, changes = {}, {}, 0
     for i = 1, 300 do
         mons[i] = nanny.new(v, { address = "127.0.0.1", weight = 1, port = port })
     end
-    for i = 1, 300 do probes[i] = nanny.start_probe({ mons[i] }, function() changes = changes + 1 end) end
-    t.eq(probes[1]:status(), "waiting", "status")
-    t.eq(probes[1]:name(), "nanny " .. mons[1].name, "name")
+    for i = 1, 300 do started[i] = probes.start_probe({ mons[i] }, function() changes = changes + 1 end) end
+    t.eq(started[1]:status(), "waiting", "status")
+    t.eq(started[1]:name(), "nanny " .. mons[1].name, "name")
     luaha.sleep(1.2)
     local inside = 0
     for _, m in ipairs(mons) do if m:weight() == 1 then inside = inside + 1 end end
@@ -89,19 +90,19 @@ t.test("probes-without-a-task-each", function()
     t.eq(changes, 300, "one change each")
     assert(connections >= 300 * 2 and connections <= 300 * 3 + 10, "a check every 0.5 s: " .. connections)
     -- A task per probe would be 300 tasks; the workers are those with a check in flight at once.
-    assert(nanny.workers() > 0 and nanny.workers() <= 200, "workers for 300 probes: " .. nanny.workers())
+    assert(probes.workers() > 0 and probes.workers() <= 200, "workers for 300 probes: " .. probes.workers())
     -- A cancelled probe checks no more; when every probe is cancelled the workers end.
-    for _, p in ipairs(probes) do t.eq(p:cancel(), true, "cancel") end
-    t.eq(probes[1]:cancel(), false, "cancelled twice")
-    t.eq(probes[1]:status(), "cancelled", "status after cancel")
+    for _, p in ipairs(started) do t.eq(p:cancel(), true, "cancel") end
+    t.eq(started[1]:cancel(), false, "cancelled twice")
+    t.eq(started[1]:status(), "cancelled", "status after cancel")
     luaha.sleep(0.6)
     local before = connections
     luaha.sleep(1)
     t.eq(connections, before, "no check after cancel")
-    t.eq(nanny.workers(), 0, "workers left")
+    t.eq(probes.workers(), 0, "workers left")
     -- A server that goes away goes out, through the same queue.
     local m = nanny.new(v, { address = "127.0.0.1", weight = 2, port = port })
-    local p = nanny.start_probe({ m }, function() end)
+    local p = probes.start_probe({ m }, function() end)
     luaha.sleep(0.2)
     t.eq(m:weight(), 2, "in at once (a probe started alone is checked at once)")
     srv:close()

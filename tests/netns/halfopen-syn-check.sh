@@ -39,6 +39,7 @@ package.path = "tests/lib/?.lua;" .. package.path
 local luaha = require "luaha"
 local check_ = require "luaha.check"
 local nanny = require "luaha.nanny"
+local probes = require "luaha.probes"
 local t = require "netns"
 local check, raises, fds = t.check, t.raises, t.fds
 local halfopen = luaha.net.tcp_halfopen
@@ -107,7 +108,7 @@ local v = { name = "web", port = 8080, protocol = "tcp", timeout = 1, reentry = 
     weight_ramp = false, load_monitor = "none" }
 local mon = nanny.new(v, { address = "192.0.2.2", weight = 3 })
 local changed = 0
-local probe = luaha.spawn(nanny.run_probe, { mon }, function() changed = changed + 1 end)
+local probe = luaha.spawn(probes.run_probe, { mon }, function() changed = changed + 1 end)
 luaha.sleep(0.3)
 check(mon.state == "in" and mon:weight() == 3 and changed == 1, "nanny half_open: " .. tostring(mon.state))
 probe:cancel()

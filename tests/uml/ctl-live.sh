@@ -18,7 +18,7 @@ ctl_r1() { "$LUAHA" ctl "$tmp/r1.sock" "$@"; }
 attach_r1() { "$LUAHA" attach "$tmp/r1.sock" "$@"; }
 
 # attach -e: a value from the daemon's own state; an error exits 1 and the daemon goes on.
-out=$(attach_r1 -e 'piranha.state.pulse.state') || fail "attach -e failed"
+out=$(attach_r1 -e 'router:status().state') || fail "attach -e failed"
 [ "$out" = '"active"' ] || fail "attach -e printed '$out'"
 attach_r1 -e 'error("boom")' > "$tmp/out" 2> "$tmp/err" && fail "an erroring line exited 0"
 grep -q 'attach:1: boom' "$tmp/err" || fail "no error text: $(cat "$tmp/err")"
@@ -27,9 +27,9 @@ kill -0 "$pid_r1" && seed_has_vip r1 || fail "the daemon did not survive an erro
 echo "PASS ctl-attach-evaluates-errors-stay-with-the-client"
 
 # A line that waits 1.5 s in r1 does not delay its heartbeats: r2's longest gap stays near keepalive (0.1 s).
-"$LUAHA" attach "$tmp/r2.sock" -e 'piranha.state.pulse.stats.max_gap = 0' > /dev/null || fail "reset r2's gap"
+"$LUAHA" attach "$tmp/r2.sock" -e 'router.pulse:reset_gap()' > /dev/null || fail "reset r2's gap"
 attach_r1 -e 'luaha.sleep(1.5)' || fail "a sleeping line failed"
-gap=$("$LUAHA" attach "$tmp/r2.sock" -e 'piranha.state.pulse.stats.max_gap') || fail "read r2's gap"
+gap=$("$LUAHA" attach "$tmp/r2.sock" -e 'router.pulse:status(true).stats.max_gap') || fail "read r2's gap"
 echo "longest heartbeat gap seen by r2 while a line slept 1.5 s in r1: $gap s"
 awk -v g="$gap" 'BEGIN { exit !(g < 0.3) }' || fail "heartbeats stalled for $gap s"
 kill -0 "$pid_r1" && ! grep -q "partner dead" "$tmp/r2.log" || fail "r2 thought r1 dead"
@@ -109,7 +109,7 @@ echo "PASS ctl-http-status-metrics-auth"
 ctl_r1 failover > "$tmp/out" || fail "failover failed: $(cat "$tmp/out")"
 until_ok seed_has_vip r2 || fail "r2 did not take over"
 seed_has_vip r1 && fail "r1 kept the VIP after failover"
-[ "$(attach_r1 -e 'piranha.state.pulse.state')" = '"passive"' ] || fail "r1 is not passive"
+[ "$(attach_r1 -e 'router:status().state')" = '"passive"' ] || fail "r1 is not passive"
 sleep 0.5
 seed_has_vip r2 && ! seed_has_vip r1 || fail "the failover did not last"
 ctl_r1 failover > /dev/null 2>&1 && fail "a passive router's failover succeeded"

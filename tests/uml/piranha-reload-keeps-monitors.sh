@@ -51,11 +51,11 @@ CF
 attach() { "$LUAHA" attach "$tmp/p.sock" -e "$1" | tr -d '"'; }
 save()
 {
-	attach 'local s, t = piranha.state, {} for k, m in pairs(s.monitors) do t[k] = m end for pk, task in pairs(s.tasks) do t[s.probes[pk][1].rs.address] = task end piranha.saved = t return true' > /dev/null
+	attach 'local s, t = router.probes, {} for k, m in pairs(s.monitors) do t[k] = m end for pk, h in pairs(s.handles) do t[s.probes[pk][1].rs.address] = h end router.saved = t return true' > /dev/null
 }
 compare()
 {
-	attach 'local s, t, out = piranha.state, piranha.saved, {} for k, m in pairs(s.monitors) do out[#out + 1] = k .. (t[k] == m and "=same" or "=new") end for pk, task in pairs(s.tasks) do local a = s.probes[pk][1].rs.address out[#out + 1] = a .. (t[a] == task and "=same" or "=new") end table.sort(out) return table.concat(out, " ")'
+	attach 'local s, t, out = router.probes, router.saved, {} for k, m in pairs(s.monitors) do out[#out + 1] = k .. (t[k] == m and "=same" or "=new") end for pk, h in pairs(s.handles) do local a = s.probes[pk][1].rs.address out[#out + 1] = a .. (t[a] == h and "=same" or "=new") end table.sort(out) return table.concat(out, " ")'
 }
 
 config 1
@@ -74,7 +74,7 @@ until_ok table_has "192.0.2.205:80 *Route *2 " || fail "the reload did not apply
 got=$(compare)
 want="192.0.2.204=same 192.0.2.205=new a/rs204=same a/rs205=same b/rs205=new"
 [ "$got" = "$want" ] || fail "after the reload: $got, not $want"
-state=$(attach 'piranha.state.monitors["b/rs205"].state')
+state=$(attach 'router.probes.monitors["b/rs205"].state')
 [ "$state" = in ] || fail "the changed server's monitor did not keep its health: $state"
 ops=$(tail -n +"$((mark + 1))" "$tmp/policy.log" | grep -c "ipvsadm .*(reload)")
 [ "$ops" = 1 ] || fail "the reload sent $ops operations"

@@ -1,0 +1,405 @@
+-- lua/luaha/probes.lua: when health checks run: a probe per distinct check, queues per interval, workers; kept across a reload.
+--[[
+The one place that decides when each check runs and what becomes of its answer, as OpenBSD
+relayd's hce.c: nanny.lua keeps one real server's monitor (what a result means: rise, fall,
+quiesce, ramp, load) and check.lua the dialogues (knowing nothing of intervals).
+
+A probe is the monitors that share one probe_key (the same server, dialogue and period: one
+check serves every virtual block that asks for it). A task per probe would cost each real server
+a coroutine (about 2.4 KiB with its grown stack and events); instead each interval has a queue of
+probes in the order they are due (a probe goes back at the end, due an interval after its check
+ended, so the queue stays in order), a timekeeper task that hands the due ones to idle workers
+(parked tasks) or starts a new worker, and workers that run one check at a time: a worker per
+check in flight. A new probe is checked at once (it goes to the front), except that when a queue
+starts more than SPREAD_OVER probes at once, their first checks are spread over the first
+interval (at most a second), so that few run at once. One turn of a timekeeper hands out what is
+due within TICK: at 10 000 real servers checked every second that is about 100 probes, well
+under a millisecond of the loop.
+
+probes.new(on_change) makes a set: the monitors of a model's active real servers, by virtual
+block, and their probes. set:plan(model) makes the monitors (a reload keeps those of blocks the
+parse cache found unchanged, and gives a new monitor of the same server the health of the old
+one) without changing anything; set:commit(plan) makes them the running ones and stops the probes
+that change; set:start() then starts the new probes, so that a reload's table is applied before
+its new checks run.
+]]
+local luaha = require "luaha"
+local nanny = require "luaha.nanny"
+local check = require "luaha.check"
+
+local log = luaha.log.prefixed("nanny")
+
+local probes = {}
+
+local SPREAD_OVER = 64      -- probes a queue checks at once at their start
+local IDLE = 10             -- seconds an idle worker waits for work before it ends
+local TICK = 0.01           -- a timekeeper hands out at once what is due within this (or 1% of
+                            -- the interval, if less): it wakes at most 100 times a second
+
+--[[
+The wall clock at monotonic time now, from an offset between the two clocks read at most once a
+second: thousands of checks end every second, and where there is no vDSO (UML) each clock read
+is a system call. After the wall clock is stepped, it is followed within a second.
+]]
+local wall_offset, wall_read = 0, -math.huge
+
+local function wall_clock(now)
+    if now - wall_read >= 1 or now < wall_read then
+        wall_offset, wall_read = luaha.time() - now, now
+    end
+    return wall_offset + now
+end
+
+--[[
+A probe: the monitors that share one probe_key, the check they share (prepared once; a bad one
+makes every check raise), their `last` (one table that each check rewrites: thousands of checks
+a second leave no garbage behind) and when the next check is due.
+]]
+local function new_probe(monitors, on_change)
+    local first = monitors[1]
+    local spec = first:spec()
+    local prepared, run = pcall(check.prepare, spec)
+    if not prepared then
+        local msg = run
+        run = function() error(msg, 0) end
+    end
+    return { monitors = monitors, on_change = on_change, first = first, interval = first.interval,
+        timeout = spec.timeout, run = run, last = {}, started = luaha.now() }
+end
+
+--[[
+check_once(probe): runs the probe's check once and gives every monitor its result, calling
+on_change(monitor) when its weight changes. Returns when the next check is due (monotonic):
+an interval after the check ended, or at once after a check that outlasted its timeout because
+this process was stalled (not counted). A probe cancelled meanwhile takes no result. Waits.
+]]
+local function check_once(p)
+    local first = p.first
+    -- A check that raises is a failed check, logged with its traceback; the monitors go on.
+    local pok, ok, err = xpcall(p.run, debug.traceback)
+    if not pok then
+        log.err("%s: check raised: %s", first.name, ok)
+        ok, err = nil, "the check raised an error"
+    end
+    local finished = luaha.now()
+    if p.cancelled then return finished end
+    local took = finished - p.started
+    if not ok and pok and took > p.timeout + 0.25 then
+        -- Only a process that was stopped or starved sees a check outlast its timeout this much:
+        -- the server is not to blame, and the check is run again at once.
+        log.warning("%s: a check failed after %.1f s with a timeout of %g s: this process was stalled;"
+            .. " not counted", first.name, took, p.timeout)
+        p.started, p.rerun = finished, true
+        return finished
+    end
+    p.rerun = false
+    local last = p.last
+    last.ok, last.reason, last.at, last.seconds = ok and true or false, not ok and err or nil, wall_clock(finished), took
+    local settled = finished     -- when the wait for the next check begins: now, unless something may have waited
+    for _, mon in ipairs(p.monitors) do
+        mon.last = last
+        local changed = mon:step(ok, err)
+        if ok and mon.count % mon.ramp_every == 0 and mon:check_load() then changed = true end
+        if changed then p.on_change(mon) end
+        if changed or mon.v.load_monitor ~= "none" then settled = nil end
+    end
+    -- Clock reads are system calls in UML: the next check is taken to start when it was due (a
+    -- timer wakes late by well under a millisecond, unless the process was stalled).
+    p.started = (settled or luaha.now()) + p.interval
+    return p.started
+end
+
+--[[
+run_probe(monitors, on_change): checks forever for monitors that share one probe_key, every
+interval after the end of the previous check. Meant to be the body of a task of its own (a
+policy checking a few servers its own way); waits.
+]]
+function probes.run_probe(monitors, on_change)
+    local p = new_probe(monitors, on_change)
+    while true do
+        check_once(p)
+        if not p.rerun then luaha.sleep(p.interval) end
+    end
+end
+
+local queues = {}
+local nworkers = 0
+local work
+
+-- The timekeeper of queue q: waits for the head to be due and hands it out; ends when q is empty.
+local function keep_time(q)
+    while true do
+        local p = q.items[q.head]
+        if not p then
+            q.keeper = nil
+            if q.count == 0 then        -- nothing left to check: the idle workers go now
+                for i = #q.idle, 1, -1 do q.idle[i]:unpark(false) q.idle[i] = nil end
+            end
+            return
+        end
+        local wait = not p.cancelled and p.due - luaha.now()
+        if wait and wait > q.tick then
+            luaha.park(wait)            -- woken early when a probe goes to the front
+        else
+            q.items[q.head], q.head = nil, q.head + 1
+            if not p.cancelled then
+                local worker = table.remove(q.idle)
+                while worker and not worker:unpark(p) do worker = table.remove(q.idle) end
+                if not worker then luaha.spawn(work, q, p):name("nanny worker") end
+            end
+        end
+    end
+end
+
+-- enqueue(q, p [, front]): p goes to the end of q (due last), or to its front (due now).
+local function enqueue(q, p, front)
+    if front then
+        q.head = q.head - 1
+        q.items[q.head] = p
+    else
+        q.tail = q.tail + 1
+        q.items[q.tail] = p
+    end
+    if not q.keeper then
+        q.keeper = luaha.spawn(keep_time, q)
+        q.keeper:name(("nanny timekeeper (every %g s)"):format(q.interval))
+    elseif front then
+        q.keeper:unpark(true)
+    end
+end
+
+-- A worker of queue q: checks probe p, puts it back in the queue, and waits for the next one.
+work = function(q, p)
+    local me = luaha.current()
+    nworkers = nworkers + 1
+    local _ <close> = setmetatable({}, { __close = function() nworkers = nworkers - 1 end })
+    while p do
+        p.due = check_once(p)
+        if not p.cancelled then enqueue(q, p) end
+        q.idle[#q.idle + 1] = me
+        p = luaha.park(IDLE)
+        if not p then
+            for i, w in ipairs(q.idle) do
+                if w == me then table.remove(q.idle, i) break end
+            end
+        end
+    end
+end
+
+-- workers(): how many worker tasks the queues have, idle or checking.
+function probes.workers() return nworkers end
+
+-- What start_probe returns: a probe that answers as a task would (cancel, status, name).
+local probe_handle = {}
+probe_handle.__index = probe_handle
+
+-- cancel(): no more checks; a check in flight gives its result to no monitor. False if done already.
+function probe_handle:cancel()
+    if self.cancelled then return false end
+    self.cancelled = true
+    self.queue.count = self.queue.count - 1
+    return true
+end
+
+function probe_handle:status() return self.cancelled and "cancelled" or "waiting" end
+
+function probe_handle:name(name)
+    if name then self.label = name end
+    return self.label or ("nanny " .. self.first.name)
+end
+
+--[[
+probe = start_probe(monitors, on_change): checks for monitors that share one probe_key, as
+run_probe does, without a task of their own (the queues above). The probe answers cancel(),
+status() and name() as a task does.
+]]
+function probes.start_probe(monitors, on_change)
+    local p = setmetatable(new_probe(monitors, on_change), probe_handle)
+    local now = p.started
+    local q = queues[p.interval]
+    if not q then
+        q = { interval = p.interval, items = {}, head = 1, tail = 0, idle = {}, count = 0, burst = 0, last = -1,
+            tick = math.min(TICK, p.interval / 100) }
+        queues[p.interval] = q
+    end
+    q.count, p.queue = q.count + 1, q
+    -- Probes started less than 0.1 s apart are a burst (a start, a reload).
+    if now - q.last > 0.1 then q.burst = 0 end
+    q.burst, q.last = q.burst + 1, now
+    if q.burst > SPREAD_OVER then
+        -- Later ones closer together, never beyond the span: due times in the order of the queue.
+        local k = q.burst - SPREAD_OVER
+        local due = now + math.min(p.interval, 1) * k / (k + 1000)
+        local tail = q.items[q.tail]
+        if not tail or tail.due <= due then
+            p.due, p.started = due, due
+            enqueue(q, p)
+            return p
+        end
+    end
+    p.due = now
+    enqueue(q, p, true)
+    return p
+end
+
+-- The set of a router's monitors and probes ------------------------------------------------
+
+local S = {}
+S.__index = S
+
+local function key(v, rs) return v.name .. "/" .. rs.name end
+
+-- same_list(a, b): whether two arrays hold the same values in the same order.
+local function same_list(a, b)
+    if #a ~= #b then return false end
+    for i = 1, #a do
+        if a[i] ~= b[i] then return false end
+    end
+    return true
+end
+
+--[[
+new(on_change): an empty set; on_change(monitor) is called when a monitor's weight changes.
+Its fields, read by the router and its status: monitors (by "virtual/server"), monitor_at
+(monitor_at[v][rs], found without making the name of each of tens of thousands of servers),
+probes (by probe key) and handles (the running probes, by probe key).
+]]
+function probes.new(on_change)
+    return setmetatable({ on_change = on_change, monitors = {}, monitor_at = {}, groups = {}, probes = {},
+        handles = {} }, S)
+end
+
+-- keeps(pk, lists): the probe checking for pk, when it goes on: running, for the very same monitors.
+function S:keeps(pk, lists)
+    local h = self.handles[pk]
+    if h and lists[pk] and h:status() ~= "cancelled" and same_list(self.probes[pk], lists[pk]) then return h end
+    return nil
+end
+
+--[[
+group(v, old, rsh): the monitors of virtual block v, a new one for each active real server; one
+of before (in old, by name) for the same address and port gives it its health. g.fresh lists the
+monitors that had none, to be logged when the plan is committed.
+]]
+local function group(v, old, rsh)
+    local g = { v = v, at = {}, keys = {}, mons = {}, pks = {}, fresh = {} }
+    for _, rs in ipairs(v.servers) do
+        if rs.active then
+            local k = key(v, rs)
+            local prev = old[k]
+            local mon = nanny.new(v, rs, { rsh_command = rsh })
+            if prev and prev.name == mon.name then
+                mon:adopt(prev)
+            else
+                g.fresh[#g.fresh + 1] = mon
+            end
+            local n = #g.mons + 1
+            g.at[rs], g.keys[n], g.mons[n], g.pks[n] = mon, k, mon, mon:probe_key()
+        end
+    end
+    return g
+end
+
+--[[
+plan(model): the monitors of the model's active real servers, by virtual block, without changing
+anything yet: plan.monitor_at gives the health the new table is computed with. The monitors of a
+block whose table is the one it had before (the parse cache gave it back unchanged) are kept as
+they are, with the same rsh_command. commit(plan) makes it the running set.
+]]
+function S:plan(m)
+    local old_groups, groups = self.groups, {}
+    local keep = m.rsh_command == self.rsh
+    local at, lists, order = {}, {}, {}   -- monitors by probe: one check serves every virtual that asks it
+    for _, v in ipairs(m.virtuals) do
+        if v.active then
+            local g = keep and old_groups[v] or group(v, self.monitors, m.rsh_command)
+            groups[v], at[v] = g, g.at
+            for i, mon in ipairs(g.mons) do
+                local pk = g.pks[i]
+                local list = lists[pk]
+                if not list then
+                    list = {}
+                    lists[pk], order[#order + 1] = list, pk
+                end
+                list[#list + 1] = mon
+            end
+            luaha.breathe()
+        end
+    end
+    return { groups = groups, monitor_at = at, lists = lists, order = order, rsh = m.rsh_command }
+end
+
+--[[
+commit(plan): the plan's monitors are the running ones. The table monitors is changed in place,
+so a large reload costs what changed. The probes whose monitors change stop here, so that no
+result reaches a monitor of before; start() starts the new ones.
+]]
+function S:commit(plan)
+    local old_groups, monitors, running = self.groups, self.monitors, {}
+    for v, g in pairs(old_groups) do
+        if #g.mons > 0 then running[v.name] = true end
+        if plan.groups[v] ~= g then             -- the monitors of blocks gone or read again leave
+            for i, k in ipairs(g.keys) do
+                if monitors[k] == g.mons[i] then monitors[k] = nil end
+            end
+        end
+    end
+    for v, g in pairs(plan.groups) do
+        if g ~= old_groups[v] then
+            if not running[v.name] then log.info("starting virtual service %s active: %d", v.name, v.port) end
+            for i, mon in ipairs(g.mons) do monitors[g.keys[i]] = mon end
+            for _, mon in ipairs(g.fresh) do
+                log.info("starting LVS client monitor for %s:%d -> %s", v.address, v.port, mon.name)
+            end
+            g.fresh = {}
+        end
+    end
+    self.groups, self.monitor_at, self.rsh = plan.groups, plan.monitor_at, plan.rsh
+    self.next = { lists = plan.lists, order = plan.order }
+    for pk, h in pairs(self.handles) do
+        if not self:keeps(pk, plan.lists) then h:cancel() end
+    end
+end
+
+-- update(model): plan and commit at once.
+function S:update(m)
+    self:commit(self:plan(m))
+end
+
+--[[
+start(): a probe for each check of the monitors update made. A probe whose monitors are all the
+ones it had goes on at its own pace; the others are replaced, and the new ones check at once (a
+burst of thousands within the first second).
+]]
+function S:start()
+    if not self.next then return end
+    local lists, handles = self.next.lists, {}
+    for _, pk in ipairs(self.next.order) do
+        local mons = lists[pk]
+        local h = self:keeps(pk, lists)
+        if h then
+            mons = self.probes[pk]
+        else
+            h = probes.start_probe(mons, self.on_change)
+        end
+        handles[pk], lists[pk] = h, mons
+    end
+    for pk, h in pairs(self.handles) do
+        if handles[pk] ~= h then h:cancel() end
+    end
+    self.handles, self.probes, self.next = handles, lists, nil
+end
+
+-- stop(): every probe stops; the monitors keep their last health.
+function S:stop()
+    for _, h in pairs(self.handles) do h:cancel() end
+    self.handles, self.next = {}, nil
+end
+
+-- monitor(v, rs): the monitor of real server rs in virtual block v, or nil.
+function S:monitor(v, rs)
+    local at = self.monitor_at[v]
+    return at and at[rs]
+end
+
+return probes

@@ -1,0 +1,140 @@
+-- lua/luaha/routerconf.lua: what a configuration means to a router: role, channels, the heartbeat part's settings, checks.
+local luaha = require "luaha"
+local lvscf = require "luaha.lvscf"
+local lvs = require "luaha.lvs"
+local heartbeat = require "luaha.heartbeat"
+local vips = require "luaha.vips"
+
+local ipvs, link = luaha.ipvs, luaha.link
+
+local conf = {}
+
+-- local_addresses(): the set of this host's addresses, without prefix.
+local function local_addresses()
+    local set = {}
+    for _, a in ipairs(link.addrs() or {}) do set[a.address:match("^[^/]+")] = true end
+    return set
+end
+
+--[[
+role_of(model [, forced]): "primary" iff this host has the primary address (any address, any
+label; piranha.md 1.2), "backup" iff it has the backup one, or forced; nil and why otherwise.
+]]
+function conf.role_of(m, forced)
+    if forced then return forced end
+    local here = local_addresses()
+    if m.primary and here[m.primary] then return "primary" end
+    if m.backup and here[m.backup] then return "backup" end
+    if not m.primary and not m.backup_active then return "primary" end
+    return nil, ("this host has neither the primary address %s nor the backup address %s"):format(
+        tostring(m.primary), tostring(m.backup))
+end
+
+-- channels_of(model, role): the heartbeat channels, {address =, peer =}: the public pair, and the private one if set.
+function conf.channels_of(m, role)
+    if not m.backup_active then return {} end
+    local own, peer = role, role == "primary" and "backup" or "primary"
+    local list = { { address = m[own], peer = m[peer] } }
+    local own_private, peer_private = m[own .. "_private"], m[peer .. "_private"]
+    if own_private and peer_private and own_private ~= m[own] then
+        list[2] = { address = own_private, peer = peer_private }
+    end
+    return list
+end
+
+-- The heartbeat part's share of a model: what a reload may change while it runs (pulsepart's update).
+function conf.pulse_update(m, digest)
+    return { serial = m.serial_no, digest = digest, vips = vips.of(m), keepalive = m.keepalive,
+        deadtime = m.deadtime, hard_shutdown = m.hard_shutdown,
+        garp = { count = m.garp_count, interval = m.garp_interval, refresh = m.garp_refresh } }
+end
+
+-- pulse_config(r): the heartbeat part's configuration message for router r (started: role, channels, digest).
+function conf.pulse_config(r)
+    local m = r.model
+    local cfg = conf.pulse_update(m, r.digest)
+    cfg.role, cfg.channels, cfg.port, cfg.key = r.role, r.channels, m.heartbeat_port, r.key
+    cfg.forceactive, cfg.monitor_links = r.forceactive, m.monitor_links
+    cfg.realtime, cfg.lock_memory = m.heartbeat_rt_priority, m.heartbeat_lock_memory
+    return cfg
+end
+
+--[[
+The options a running router cannot take from a reload: they need a restart (the heartbeat
+part's sockets and role, the listeners, the kind of service). A reload that changes one says so.
+]]
+local needs_restart = { "service", "primary", "backup", "primary_private", "backup_private", "backup_active",
+    "heartbeat_port", "heartbeat_key", "monitor_links", "status_listen", "status_passwd",
+    "heartbeat_rt_priority", "heartbeat_lock_memory" }
+
+-- not_live(old, new): the names of the options that changed and need a restart, in a list.
+function conf.not_live(old, new)
+    local list = {}
+    for _, name in ipairs(needs_restart) do
+        if old[name] ~= new[name] then list[#list + 1] = name end
+    end
+    return list
+end
+
+--[[
+check(model, path): what the daemon does with a model before it touches anything, so that what
+--check accepts the daemon runs: the written text and its digest, the table it would program,
+the status listener's settings and password file, the heartbeat key file. Returns the key (or
+false), the digest; or nil and a list of errors naming the file.
+]]
+function conf.check(m, path)
+    local errors = {}
+    local function try(what, f, ...)
+        local ok, res, err = pcall(f, ...)
+        if not ok then
+            errors[#errors + 1] = ("%s: %s: %s"):format(path, what, tostring(res))
+        elseif res == nil and err then
+            errors[#errors + 1] = ("%s: %s"):format(path, err)
+        end
+        return ok and res
+    end
+    local digest = try("the configuration cannot be written back", function()
+        return heartbeat.digest(lvscf.write_parts(m))
+    end)
+    try("the IPVS table", function()
+        for _, s in ipairs(lvs.desired(m)) do ipvs.normalize(s) end
+        return true
+    end)
+    if m.status_listen then try("status_listen", require("luaha.lvshttp").check, m.status_listen, m.status_passwd) end
+    local key = false
+    if m.heartbeat_key then key = try("heartbeat_key", heartbeat.read_key, m.heartbeat_key) end
+    local active = 0
+    for _, b in ipairs(m.service == "fos" and m.failovers or m.virtuals) do
+        if b.active then active = active + 1 end
+    end
+    if active == 0 then errors[#errors + 1] = ("%s: no active %s services defined"):format(path, m.service) end
+    if #errors > 0 then return nil, errors end
+    return key, digest
+end
+
+--[[
+dry_run(model): prints the table the router would program (in lvs mode; a fos router programs
+none) as ipvsadm -Ln shows it, and the operations that would take the kernel's table there.
+Returns the exit status.
+]]
+function conf.dry_run(m)
+    local desired = m.service == "fos" and {} or lvs.desired(m)
+    local ok, info = pcall(ipvs.info)
+    if not ok or not info then
+        io.stderr:write("ipvs: the kernel cannot be read: ", (tostring(info):gsub("^.-:%d+: ", "")), "\n")
+        info = { version = "1.2.1", conn_tab_size = 4096 }
+    end
+    io.write(ipvs.format(desired, info))
+    if m.service == "fos" then print("# service = fos: no IPVS service is programmed") end
+    local rok, report, err = pcall(ipvs.apply, desired, { dry_run = true })
+    if rok and report then
+        print(("# from the kernel's table: %d to add, %d to change, %d to remove"):format(
+            report.added, report.changed, report.removed))
+        for _, op in ipairs(report.ops) do print(op) end
+    else
+        print("# the kernel's table cannot be read: " .. tostring(rok and err or report):gsub("^.-:%d+: ", ""))
+    end
+    return 0
+end
+
+return conf
