@@ -13,7 +13,7 @@ piranha_bridge rs1 rs2
 ip -n rs1 addr add 192.0.2.204/24 dev eth0 && ip -n rs2 addr add 192.0.2.205/24 dev eth0 || fail "addresses"
 serve rs1; serve rs2
 
-config()	# config QUIESCE WEIGHT2: the seed, checked every second, repaired every second
+config()	# config QUIESCE WEIGHT2: the seed, checked every 0.5 s (a slow answer may take 3 s), repaired every second
 {
 	cat > "$tmp/lvs.cf" <<CF
 serial_no = 1
@@ -30,7 +30,8 @@ virtual web {
      expect = "HTTP"
      scheduler = wrr
      protocol = tcp
-     timeout = 1
+     timeout = 3
+     check_interval = 0.5
      reentry = 1
      quiesce_server = $1
      weight_ramp = 0

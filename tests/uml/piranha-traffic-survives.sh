@@ -24,7 +24,8 @@ virtual web {
      address = 192.0.2.212 br0:1
      port = 80
      scheduler = rr
-     timeout = 1
+     timeout = 3
+     check_interval = 0.5
      reentry = 1
      weight_ramp = 0
      server rs204 {
@@ -45,7 +46,8 @@ virtual hold {
      send = "ping\n"
      expect = "ping"
      scheduler = rr
-     timeout = 1
+     timeout = 3
+     check_interval = 0.5
      reentry = 1
      weight_ramp = 0
      server rs204 {
