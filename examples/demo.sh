@@ -16,10 +16,8 @@ say "The seed topology: client 192.0.2.10, router1 .210 (primary), router2 .211 
 seed_setup
 KEEPALIVE=0.1 DEADTIME=0.5 seed_config
 sed -n '/^keepalive/,/^deadtime/p' "$tmp/lvs.cf"
-say "Both routers start; the real servers were set up by: luaha policies/realserver.lua --mode dr --vip $VIP"
-seed_start r2
-seed_start r1
-until_ok seed_has_vip r1 || fail "router1 did not become active"
+say "router1 starts, then router2; the real servers were set up by: luaha policies/realserver.lua --mode dr --vip $VIP"
+seed_pair
 until_ok sh -c "ip netns exec r1 ipvsadm -Ln | grep -c Route | grep -qx 2" || fail "router1's table is not complete"
 grep -h "activating lvs\|staying passive" "$tmp/r1.log" "$tmp/r2.log" | sed 's/^/   /'
 

@@ -433,6 +433,8 @@ function R:start()
     log.info("STARTING PULSE AS %s", role == "primary" and "MASTER" or "BACKUP")
     if m.service ~= "fos" then
         self.probes:update(m)
+        -- A restart must not drop connections: the entries a previous run left stand until their first check.
+        self:adopt_kernel_table()
         self.probes:start()
     end
     if #self.channels > 0 then self:step("sync daemon", self.syncdaemon, self, "backup") end

@@ -6,6 +6,8 @@
 #   seed_config [LINE...]  $tmp/lvs.cf: the seed's lvs.cf with sub-second timers, a heartbeat key, and each LINE
 #   seed_start NS [ARGS]   policies/piranha.lua in NS, its pid in pid_NS (also its process group: the daemon's
 #                          two parts), its log in $tmp/NS.log, control socket $tmp/NS.sock
+#   seed_pair              r1 started, active (it holds the VIP), then r2 started and passive: on a busy machine the
+#                          start of a daemon in UML may take longer than deadtime, so they are not started at once
 #   seed_kill NS           SIGSTOP of both parts, the router's link cut, SIGKILL: the router is dead (seed_revive
 #                          undoes the link); $killed_at, when the cut was done
 #   seed_has_vip NS        NS holds the VIP
@@ -142,6 +144,14 @@ seed_start()
 	setsid ip netns exec "$ns" "$LUAHA" --ctl "$tmp/$ns.sock" policies/piranha.lua -c "$tmp/lvs.cf" --foreground "$@" \
 		>> "$tmp/$ns.log" 2>&1 &
 	eval "pid_$ns=$!"
+}
+
+seed_pair()
+{
+	seed_start r1
+	until_ok seed_has_vip r1 || fail "r1 did not become active"
+	seed_start r2
+	until_ok grep -q "partner active: staying passive" "$tmp/r2.log" || fail "r2 did not see r1 active"
 }
 
 seed_kill()

@@ -22,10 +22,7 @@ only_active()
 
 # The primary starts, then the backup: the primary is the active one. (Both started within deadtime, backup first,
 # is tests/lua/pulse.lua's started-together-primary-ends-active: here, on a busy machine, a UML start may take longer.)
-seed_start r1
-until_ok seed_has_vip r1 || fail "r1 did not become active"
-seed_start r2
-until_ok grep -q "partner active: staying passive" "$tmp/r2.log" || fail "r2 did not see r1 active"
+seed_pair
 until_ok only_active r1 || fail "r1 did not become the only active router"
 until_ok seed_neigh_is r1 || fail "the client's neighbour entry for the VIP is not r1's MAC"
 until_ok ip netns exec r1 sh -c "ipvsadm -Ln | grep -c 'Route  *1 ' | grep -qx 2" || fail "r1's table lacks the real servers"
