@@ -34,6 +34,12 @@ static const char *const http_refusal_names[HTTP_REFUSED_MAX] = {
 	"connections", "deadline", "method", "accept"
 };
 
+/*
+ * The servers listening: libevent calls an accept error back with evhttp's
+ * pointer, not ours, and this is where ours is found from it.
+ */
+static TAILQ_HEAD(, http) http_listening = TAILQ_HEAD_INITIALIZER(http_listening);
+
 static void
 http_describe(char *buf, size_t size, const char *addr, int port)
 {
@@ -257,9 +263,17 @@ http_resume_cb(evutil_socket_t fd, short what, void *arg)
 static void
 http_accept_error(struct evconnlistener *lev, void *arg)
 {
-	struct http	*srv = arg;
+	struct http	*srv;
 	struct timeval	 tv;
 	int		 err = EVUTIL_SOCKET_ERROR();
+
+	TAILQ_FOREACH(srv, &http_listening, listening)
+		if (srv->evh == arg)
+			break;
+	if (srv == NULL) {
+		log_warnx("http: accept: %s", strerror(err));
+		return;
+	}
 
 	if (evconnlistener_disable(lev) == -1 ||
 	    evtimer_add(srv->resume_ev, loop_tv(HTTP_PAUSE, &tv)) == -1) {
@@ -415,6 +429,7 @@ http_listen(lua_State *L)
 		return (luaha_fail(L, "http listen %s: %s", where, strerror(saved_errno)));
 	}
 	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(srv->bound), http_accept_error);
+	TAILQ_INSERT_TAIL(&http_listening, srv, listening);
 	len = sizeof(ss);
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
 		port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
@@ -487,6 +502,7 @@ http_close(lua_State *L)
 	if (srv->bound != NULL) {
 		evhttp_del_accept_socket(srv->evh, srv->bound);
 		srv->bound = NULL;
+		TAILQ_REMOVE(&http_listening, srv, listening);
 		loop_unref();
 	}
 	if (srv->evh != NULL && (TAILQ_EMPTY(&srv->live) || loop_exiting()))

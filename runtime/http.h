@@ -36,6 +36,7 @@ struct http {
 	unsigned long			 refused[HTTP_REFUSED_MAX];
 	double				 logged_at[HTTP_REFUSED_MAX];	/* the last log line per reason */
 	unsigned long			 quiet[HTTP_REFUSED_MAX];	/* refusals not logged since */
+	TAILQ_ENTRY(http)		 listening;	/* in http_listening while bound */
 	char				 where[120];	/* "127.0.0.1:8080" */
 };
 

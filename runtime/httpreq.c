@@ -373,6 +373,7 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	struct http_conn		*conn = http_conn_find(srv, evcon);
 	enum evhttp_cmd_type		 cmd = evhttp_request_get_command(req);
 	struct http_req			*r;
+	struct evkeyvalq		*out;
 	char				*peer = NULL;
 	ev_uint16_t			 port = 0;
 
@@ -385,9 +386,14 @@ http_request_cb(struct evhttp_request *req, void *arg)
 			evhttp_connection_get_peer(evcon, &peer, &port);
 		http_refuse(srv, HTTP_REFUSED_METHOD, "%s %s from %s: method not allowed",
 		    http_method(cmd), evhttp_request_get_uri(req), peer != NULL ? peer : "?");
-		if (evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", srv->allow) == -1)
-			log_warnx("%s: cannot add header Allow", srv->where);
-		evhttp_send_error(req, 405, "Method Not Allowed");
+		/* Not evhttp_send_error: it drops the headers set, and Allow must be said. */
+		out = evhttp_request_get_output_headers(req);
+		if (evhttp_add_header(out, "Allow", srv->allow) == -1 ||
+		    evhttp_add_header(out, "Content-Type", "text/plain") == -1 ||
+		    evbuffer_add_printf(evhttp_request_get_output_buffer(req),
+		    "method not allowed: only %s\n", srv->allow) == -1)
+			log_warnx("http %s: cannot make a 405 reply", srv->where);
+		evhttp_send_reply(req, 405, "Method Not Allowed", NULL);
 		return;
 	}
 	lua_pushcfunction(L, http_serve);
