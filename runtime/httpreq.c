@@ -1,5 +1,6 @@
 /* httpreq.c: the HTTP server's requests: each runs its handler in a task, and the reply goes when it returns. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -71,6 +72,7 @@ http_has_body(int code)
 /*
  * Hands the reply to evhttp, which writes it and frees the request; the
  * output headers are set. A HEAD reply says the length of the body it omits.
+ * body NULL: len bytes of body are in the output buffer already.
  */
 static void
 http_req_send(struct http_req *r, int code, const char *body, size_t len)
@@ -92,7 +94,7 @@ http_req_send(struct http_req *r, int code, const char *body, size_t len)
 		    evhttp_add_header(out, "Content-Length", n) == -1)
 			log_warnx("%s: cannot add header Content-Length", r->name);
 	}
-	if (!r->head && len > 0 &&
+	if (!r->head && len > 0 && body != NULL &&
 	    evbuffer_add(evhttp_request_get_output_buffer(req), body, len) == -1)
 		log_warnx("%s: cannot buffer the reply's body", r->name);
 	/* Without a connection, evhttp_send_reply frees the request at once. */
@@ -155,6 +157,78 @@ http_add_headers(lua_State *L, struct http_req *r, int idx)
 	}
 }
 
+/* A list body's anchor: the list stays in the registry until evhttp is done with its strings. */
+struct http_body {
+	lua_State	*L;		/* the main thread */
+	int		 ref;
+};
+
+static void
+http_body_free(const void *data, size_t len, void *arg)
+{
+	struct http_body	*b = arg;
+
+	(void)data;
+	(void)len;
+	luaL_unref(b->L, LUA_REGISTRYINDEX, b->ref);
+	free(b);
+}
+
+/* The bytes of the list of strings at idx; raises on an item that is not a string. */
+static size_t
+http_body_len(lua_State *L, int idx)
+{
+	lua_Integer	 i, n = luaL_len(L, idx);
+	size_t		 len, total = 0;
+
+	for (i = 1; i <= n; i++) {
+		if (lua_geti(L, idx, i) != LUA_TSTRING)
+			luaL_error(L, "http handler: item %d of the body is a %s", (int)i,
+			    luaL_typename(L, -1));
+		lua_tolstring(L, -1, &len);
+		total += len;
+		lua_pop(L, 1);
+	}
+	return (total);
+}
+
+/*
+ * Puts the list of strings at idx into r's output buffer by reference, not
+ * copied: a large document made in pieces is never joined, a copy of
+ * megabytes that would hold the loop. The list is anchored until evhttp
+ * frees the last piece, written or not.
+ */
+static void
+http_body_add(lua_State *L, int idx, struct http_req *r)
+{
+	struct evbuffer		*buf = evhttp_request_get_output_buffer(r->req);
+	struct http_body	*b;
+	lua_Integer		 i, n = luaL_len(L, idx);
+	const char		*s;
+	size_t			 len;
+
+	if (n == 0)
+		return;
+	if ((b = malloc(sizeof(*b))) == NULL) {
+		log_warn("%s: the reply's body", r->name);
+		return;
+	}
+	b->L = loop_main_thread(L);
+	lua_pushvalue(L, idx);
+	b->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	for (i = 1; i <= n; i++) {
+		lua_geti(L, idx, i);
+		s = lua_tolstring(L, -1, &len);
+		lua_pop(L, 1);		/* the list keeps it */
+		if (evbuffer_add_reference(buf, s, len, i == n ? http_body_free : NULL,
+		    i == n ? b : NULL) == -1) {
+			log_warnx("%s: cannot buffer the reply's body", r->name);
+			http_body_free(NULL, 0, b);
+			return;
+		}
+	}
+}
+
 /*
  * The handler returned: its results are at 4 (status), 5 (body) and 6
  * (headers). Bad results are the handler's bug: raising fails the task,
@@ -177,18 +251,23 @@ http_serve_done(lua_State *L, int status, lua_KContext ctx)
 		return (luaL_error(L, "http handler: the status must be an integer "
 		    "from 200 to 599, not %s (a %s)", luaL_tolstring(L, 4, NULL),
 		    luaL_typename(L, 4)));
-	if (!lua_isnil(L, 5) && !lua_isstring(L, 5))
+	if (!lua_isnil(L, 5) && !lua_isstring(L, 5) && !lua_istable(L, 5))
 		return (luaL_error(L, "http handler: the body is a %s", luaL_typename(L, 5)));
 	if (!lua_isnil(L, 6) && !lua_istable(L, 6))
 		return (luaL_error(L, "http handler: the headers are a %s", luaL_typename(L, 6)));
 	http_check_headers(L, 6);
-	if (!lua_isnil(L, 5))
+	if (lua_istable(L, 5)) {
+		len = http_body_len(L, 5);
+		body = NULL;
+	} else if (!lua_isnil(L, 5))
 		body = lua_tolstring(L, 5, &len);
 	if (r->req == NULL) {
 		log_debug("%s: reply %d dropped: the client went away", r->name, (int)code);
 		return (0);
 	}
 	http_add_headers(L, r, 6);
+	if (body == NULL && !r->head && http_has_body((int)code))
+		http_body_add(L, 5, r);
 	http_req_send(r, (int)code, body, len);
 	return (0);
 }

@@ -7,7 +7,10 @@ empty table an object, any other table an object whose keys, strings or numbers,
 particular order. Cycles and other types raise. pace, when given, is called between pieces of
 the text (a piece is at most MAX_PIECE values), so that a pace that waits lets the loop run
 while a large document is encoded (luaha.pacer).
-decode(text): the value, or nil and "json: REASON at byte N"; null is json.null.
+encode_parts(value [, pace]): the same text as a list of strings, for a large document.
+decode(text): the value, or nil and "json: REASON at byte N"; null is json.null, a whole number an
+integer (cjson reads numbers as doubles: exact to 2^53), an array a table marked as one but an
+empty array an empty table, which encodes as {}.
 
 The encoder is Debian's lua-cjson, walked into from Lua: cjson 2.1.0 writes an empty table as
 {} and an integer from 10^14 on with 14 digits, so the walk hands it only pieces without
@@ -19,6 +22,7 @@ local json = {}
 
 local MAX_PIECE = 256       -- values in one piece cjson writes at once: about 0.1 ms
 local BIG = 1e14            -- integers from here on are written by us, whole
+local PART = 64 * 1024      -- bytes of one of encode_parts's strings
 
 -- Any other sparse array is an object, as here; keys 1..n are an array.
 cjson.encode_sparse_array(true, 1, 0)
@@ -127,101 +131,46 @@ function json.encode(v, pace)
     return table.concat(out)
 end
 
--- The decoder: a recursive descent over text, pos the next byte.
-local decode_value
-
-local function fail(pos, why) error({ json = ("json: %s at byte %d"):format(why, pos) }) end
-
-local function skip(text, pos)
-    return text:find("[^ \t\r\n]", pos) or #text + 1
+--[[
+encode_parts(value [, pace]): the same text as encode, as a list of strings of about PART bytes
+each, for a caller that sends them in order (luaha.http takes a list as a body): the text of a
+large document is never joined into one string, a copy of megabytes in one go.
+]]
+function json.encode_parts(v, pace)
+    local out, parts, first, size = {}, {}, 1, 0
+    encode(v, out, {}, pace)
+    for i = 1, #out do
+        size = size + #out[i]
+        if size >= PART or i == #out then
+            parts[#parts + 1] = table.concat(out, "", first, i)
+            first, size = i + 1, 0
+            if pace then pace() end
+        end
+    end
+    return parts
 end
 
-local function decode_string(text, pos)
-    local out, i = {}, pos + 1
-    while true do
-        local j = text:find('["\\%c]', i)
-        if not j then fail(pos, "unterminated string") end
-        out[#out + 1] = text:sub(i, j - 1)
-        local c = text:sub(j, j)
-        if c == '"' then return table.concat(out), j + 1 end
-        if c ~= "\\" then fail(j, "control byte in a string") end
-        local e = text:sub(j + 1, j + 1)
-        local simple = { ['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b", f = "\f", n = "\n", r = "\r", t = "\t" }
-        if simple[e] then
-            out[#out + 1] = simple[e]
-            i = j + 2
-        elseif e == "u" then
-            local hex = text:match("^%x%x%x%x", j + 2)
-            if not hex then fail(j, "bad \\u escape") end
-            local code = tonumber(hex, 16)
-            i = j + 6
-            local lo = code >= 0xd800 and code < 0xdc00 and text:match("^\\u(%x%x%x%x)", i)
-            if lo then
-                code = 0x10000 + (code - 0xd800) * 0x400 + (tonumber(lo, 16) - 0xdc00)
-                i = i + 6
-            end
-            out[#out + 1] = utf8.char(code)
-        else
-            fail(j, "bad escape")
+-- decode's results made ours: cjson's null is json.null, a non-empty array marked, a whole number an integer.
+local function adopt(v)
+    local ty = type(v)
+    if ty == "number" then return math.tointeger(v) or v end
+    if ty == "table" then
+        for k, x in pairs(v) do
+            if type(x) ~= "string" then v[k] = adopt(x) end
         end
+        if v[1] ~= nil then array_mark[v] = true end
+        return v
     end
-end
-
-function decode_value(text, pos)
-    pos = skip(text, pos)
-    local c = text:sub(pos, pos)
-    if c == "{" then
-        local obj = {}
-        pos = skip(text, pos + 1)
-        if text:sub(pos, pos) == "}" then return obj, pos + 1 end
-        while true do
-            if text:sub(pos, pos) ~= '"' then fail(pos, "expected a key") end
-            local k
-            k, pos = decode_string(text, pos)
-            pos = skip(text, pos)
-            if text:sub(pos, pos) ~= ":" then fail(pos, "expected ':'") end
-            obj[k], pos = decode_value(text, pos + 1)
-            pos = skip(text, pos)
-            local d = text:sub(pos, pos)
-            if d == "}" then return obj, pos + 1 end
-            if d ~= "," then fail(pos, "expected ',' or '}'") end
-            pos = skip(text, pos + 1)
-        end
-    elseif c == "[" then
-        local arr = json.array({})
-        pos = skip(text, pos + 1)
-        if text:sub(pos, pos) == "]" then return arr, pos + 1 end
-        while true do
-            arr[#arr + 1], pos = decode_value(text, pos)
-            pos = skip(text, pos)
-            local d = text:sub(pos, pos)
-            if d == "]" then return arr, pos + 1 end
-            if d ~= "," then fail(pos, "expected ',' or ']'") end
-            pos = pos + 1
-        end
-    elseif c == '"' then
-        return decode_string(text, pos)
-    end
-    for word, value in pairs({ ["true"] = true, ["false"] = false, null = json.null }) do
-        if text:sub(pos, pos + #word - 1) == word then return value, pos + #word end
-    end
-    local num = text:match("^-?%d+%.?%d*[eE]?[-+]?%d*", pos)
-    if num and num ~= "" and num ~= "-" then
-        local n = math.tointeger(tonumber(num)) or tonumber(num)
-        if n then return n, pos + #num end
-    end
-    fail(pos, "unexpected " .. (c == "" and "end of text" or ("'" .. c .. "'")))
+    if v == cjson.null then return json.null end
+    return v
 end
 
 function json.decode(text)
-    local ok, v, pos = pcall(decode_value, text, 1)
+    local ok, v = pcall(cjson.decode, text)
     if not ok then
-        if type(v) == "table" and v.json then return nil, v.json end
-        error(v, 0)
+        return nil, "json: " .. tostring(v):gsub(" at character (%d+)", " at byte %1")
     end
-    pos = skip(text, pos)
-    if pos <= #text then return nil, ("json: text after the value at byte %d"):format(pos) end
-    return v
+    return adopt(v)
 end
 
 return json

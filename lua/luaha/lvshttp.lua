@@ -21,6 +21,7 @@ local httpauth = require "luaha.httpauth"
 local lvshttp = {}
 
 local PACE = 0.002          -- seconds a document's making may hold the loop before letting it run
+local PART = 64 * 1024      -- bytes of one string of a body sent as a list
 
 -- The status document of the policy p: one place to change when its source moves.
 local function status(p)
@@ -62,17 +63,27 @@ local function label(v)
 end
 
 --[[
-Prometheus text: one metric family at a time, pace() called after each real server's samples.
+Prometheus text: one metric family at a time, pace() called after each real server's samples;
+a list of strings of about PART bytes each (a body for luaha.http), never joined in one.
 refused: { [reason] = count } of the listener's refusals (the server's and the password guard's).
 ]]
 local function metrics(doc, refused, pace)
-    local out = {}
+    local out, lines, size = {}, {}, 0
+    local function line(text)
+        lines[#lines + 1] = text
+        size = size + #text + 1
+        if size >= PART then
+            lines[#lines + 1] = ""
+            out[#out + 1] = table.concat(lines, "\n")
+            lines, size = {}, 0
+        end
+    end
     local function family(name, kind, help)
-        out[#out + 1] = ("# HELP %s %s\n# TYPE %s %s"):format(name, help, name, kind)
+        line(("# HELP %s %s\n# TYPE %s %s"):format(name, help, name, kind))
     end
     local function sample(name, labels, value)
-        out[#out + 1] = ("%s%s %s"):format(name, labels or "",
-            math.type(value) == "integer" and tostring(value) or ("%.6g"):format(value))
+        line(("%s%s %s"):format(name, labels or "",
+            math.type(value) == "integer" and tostring(value) or ("%.6g"):format(value)))
     end
     family("luaha_active", "gauge", "1 when this router is the active one")
     sample("luaha_active", ('{role="%s"}'):format(label(doc.role)), doc.state == "active" and 1 or 0)
@@ -93,11 +104,11 @@ local function metrics(doc, refused, pace)
     for reason, n in pairs(refused) do
         sample("luaha_http_refused_total", ('{reason="%s"}'):format(label(reason)), n)
     end
-    local labels = {}       -- each real server's labels, made once
+    local labels = {}       -- each real server's labels, made once, in the order of the loops below
     for _, s in ipairs(doc.services) do
         for _, r in ipairs(s.servers) do
-            labels[r] = ('{virtual="%s",server="%s",address="%s:%d"}'):format(label(s.name), label(r.name),
-                label(r.address), r.port)
+            labels[#labels + 1] = ('{virtual="%s",server="%s",address="%s:%d"}'):format(label(s.name),
+                label(r.name), label(r.address), r.port)
         end
         pace()
     end
@@ -115,14 +126,18 @@ local function metrics(doc, refused, pace)
     }
     for _, f in ipairs(per) do
         family(f[1], f[2], f[3])
+        local i = 0
         for _, s in ipairs(doc.services) do
             for _, r in ipairs(s.servers) do
-                sample(f[1], labels[r], f[4](r))
+                i = i + 1
+                sample(f[1], labels[i], f[4](r))
                 pace()
             end
         end
     end
-    return table.concat(out, "\n") .. "\n"
+    lines[#lines + 1] = ""
+    out[#out + 1] = table.concat(lines, "\n")
+    return out
 end
 
 local function html_escape(s)
@@ -163,7 +178,9 @@ function lvshttp.start(p, listen, passwd_path)
         end
         local pace = luaha.pacer(PACE)
         if req.path == "/status.json" then
-            return 200, json.encode(status(p), pace) .. "\n", { ["Content-Type"] = "application/json" }
+            local parts = json.encode_parts(status(p), pace)
+            parts[#parts + 1] = "\n"
+            return 200, parts, { ["Content-Type"] = "application/json" }
         elseif req.path == "/metrics" then
             return 200, metrics(status(p), refused(), pace), { ["Content-Type"] = "text/plain; version=0.0.4" }
         elseif req.path == "/" then
