@@ -137,13 +137,13 @@ each, for a caller that sends them in order (luaha.http takes a list as a body):
 large document is never joined into one string, a copy of megabytes in one go.
 ]]
 function json.encode_parts(v, pace)
-    local out, parts, first, size = {}, {}, 1, 0
+    local out, parts, first, bytes = {}, {}, 1, 0
     encode(v, out, {}, pace)
     for i = 1, #out do
-        size = size + #out[i]
-        if size >= PART or i == #out then
+        bytes = bytes + #out[i]
+        if bytes >= PART or i == #out then
             parts[#parts + 1] = table.concat(out, "", first, i)
-            first, size = i + 1, 0
+            first, bytes = i + 1, 0
             if pace then pace() end
         end
     end
