@@ -56,17 +56,16 @@ function luaha.log.prefixed(name)
 end
 
 --[[
-pacer([seconds]): a function to call often in a long piece of work in a task: once seconds
-(default 0.002) have passed since the loop last ran, it waits one turn of the loop
-(luaha.sleep(0)), so that the work holds the loop no longer than that. It reads the clock
-every 16th call only.
+pacer([seconds]): a function to call between the steps of a long piece of work in a task: once
+seconds (default 0.002) have passed since the loop last ran, it waits one turn of the loop
+(luaha.sleep(0)), so that the work holds the loop no longer than that and one step. It reads
+the clock at each call (tens of nanoseconds, a microsecond in UML): a step should be tens of
+microseconds of work or more.
 ]]
 function luaha.pacer(seconds)
     seconds = seconds or 0.002
-    local calls, since = 0, luaha.now()
+    local since = luaha.now()
     return function()
-        calls = calls + 1
-        if calls % 16 ~= 0 then return end
         if luaha.now() - since >= seconds then
             luaha.sleep(0)
             since = luaha.now()
