@@ -40,6 +40,7 @@ build/asan/%.o: runtime/%.c runtime/luaha.h | build
 
 # The IPVS files share a header of their own.
 $(filter build/ipvs%.o build/asan/ipvs%.o,$(OBJS) $(ASANOBJS)): runtime/ipvs.h
+$(filter build/http%.o build/asan/http%.o,$(OBJS) $(ASANOBJS)): runtime/http.h
 
 units: $(UNITS)
 

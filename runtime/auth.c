@@ -1,4 +1,5 @@
-/* auth.c: keyed message authentication and hashing from libsodium (luaha.core.auth), for heartbeats. */
+/* auth.c: keyed message authentication and hashing from libsodium (luaha.core.auth), for heartbeats and passwords. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -138,22 +139,79 @@ auth_pwhash(lua_State *L)
 	return (1);
 }
 
-/* pwhash_verify(stored, password): whether password is the one stored was made from. */
+/* A verification for the worker thread: copies of its inputs, wiped when done. */
+struct auth_verify_job {
+	struct worker_job	 job;
+	char			 stored[crypto_pwhash_STRBYTES];
+	char			*pw;		/* malloc'd, len bytes */
+	size_t			 len;
+	int			 ok;		/* the answer, set by the thread */
+};
+
+static void
+auth_verify_run(struct worker_job *job)
+{
+	struct auth_verify_job	*v = (struct auth_verify_job *)job;
+
+	v->ok = crypto_pwhash_str_verify(v->stored, v->pw, v->len) == 0;
+}
+
+static int
+auth_verify_done(lua_State *co, struct waiter *w, short what)
+{
+	struct auth_verify_job	*v = w->arg;
+
+	(void)what;
+	lua_pushboolean(co, v->ok);
+	return (1);
+}
+
+static void
+auth_verify_release(struct worker_job *job)
+{
+	struct auth_verify_job	*v = (struct auth_verify_job *)job;
+
+	sodium_memzero(v->pw, v->len);
+	free(v->pw);
+	sodium_memzero(v, sizeof(*v));
+	free(v);
+}
+
+/*
+ * pwhash_verify(stored, password): whether password is the one stored was
+ * made from. In a task the hash runs in the worker thread (worker.c) while
+ * the task waits, so the loop goes on; nil, "busy" when too many are running
+ * or queued. Outside a task it runs at once and holds the caller.
+ */
 static int
 auth_pwhash_verify(lua_State *L)
 {
-	const char	*stored = luaL_checkstring(L, 1);
-	size_t		 len;
-	const char	*pw = luaL_checklstring(L, 2, &len);
-	char		 buf[crypto_pwhash_STRBYTES];
+	const char		*stored = luaL_checkstring(L, 1);
+	size_t			 len;
+	const char		*pw = luaL_checklstring(L, 2, &len);
+	char			 buf[crypto_pwhash_STRBYTES];
+	struct auth_verify_job	*v;
 
 	if (strlen(stored) >= sizeof(buf)) {
 		lua_pushboolean(L, 0);
 		return (1);
 	}
-	strcpy(buf, stored);
-	lua_pushboolean(L, crypto_pwhash_str_verify(buf, pw, len) == 0);
-	return (1);
+	if (task_current(L) == NULL || !lua_isyieldable(L)) {
+		strcpy(buf, stored);
+		lua_pushboolean(L, crypto_pwhash_str_verify(buf, pw, len) == 0);
+		return (1);
+	}
+	if ((v = calloc(1, sizeof(*v))) == NULL || (v->pw = malloc(len + 1)) == NULL) {
+		free(v);
+		return (luaha_fail(L, "pwhash_verify: out of memory"));
+	}
+	strcpy(v->stored, stored);
+	memcpy(v->pw, pw, len);
+	v->len = len;
+	v->job.run = auth_verify_run;
+	v->job.done = auth_verify_done;
+	v->job.release = auth_verify_release;
+	return (worker_wait(L, &v->job));
 }
 
 static const luaL_Reg auth_funcs[] = {

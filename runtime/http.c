@@ -1,52 +1,44 @@
-/* http.c: an HTTP server on libevent's evhttp whose handlers run as tasks, replying when they return. */
+/* http.c: an HTTP server on libevent's evhttp, its connections bounded in number and time; handlers run as tasks. */
 #include <sys/socket.h>
 
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 
 #include "luaha.h"
+#include "http.h"
 
 #define HTTP_MAX_HEADERS	(64 * 1024)	/* bytes of a request's headers */
 #define HTTP_METHODS		(EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | \
-	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH)
+	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH | \
+	    EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT)
+#define HTTP_PAUSE		0.1	/* seconds without accepting when out of descriptors */
+#define HTTP_SWEEP		0.25	/* seconds between two looks for connections past their deadline */
+#define HTTP_LOG_EVERY		10	/* seconds between two log lines for the same reason */
 
-struct http_req;
+static const char *const http_options[] = {
+	"timeout", "max_body", "max_connections", "deadline", "methods", NULL
+};
 
-struct http {
-	struct evhttp			*evh;		/* NULL once freed */
-	struct evhttp_bound_socket	*bound;		/* NULL once closed */
-	struct event			*free_ev;	/* frees evh outside evhttp's callbacks */
-	lua_State			*L;		/* the main thread */
-	int				 self_ref;	/* anchors the server while evh lives */
-	TAILQ_HEAD(, http_req)		 live;		/* requests evhttp may call back about */
-	char				 where[120];	/* "127.0.0.1:8080" */
+static const char *const http_refusal_names[HTTP_REFUSED_MAX] = {
+	"connections", "deadline", "method", "accept"
 };
 
 /*
- * A request, from its arrival to the moment evhttp forgets it: when the
- * reply is written, or the connection closes. evhttp calls back with a
- * pointer to it meanwhile, so it is anchored in the registry until then.
+ * The servers listening: libevent calls an accept error back with evhttp's
+ * pointer, not ours, and this is where ours is found from it.
  */
-struct http_req {
-	struct evhttp_request		*req;		/* NULL once replied, or freed by evhttp */
-	struct evhttp_connection	*evcon;		/* its connection, while our close callback is on it */
-	struct http			*srv;		/* NULL once evhttp is done with it */
-	int				 self_ref;	/* anchors it while in srv->live */
-	int				 head;		/* a HEAD request: the headers only */
-	TAILQ_ENTRY(http_req)		 entry;
-	char				 name[128];	/* "http 127.0.0.1:8080 GET /x", its task's name */
-};
-
-static const char *const http_options[] = { "timeout", "max_body", NULL };
+static TAILQ_HEAD(, http) http_listening = TAILQ_HEAD_INITIALIZER(http_listening);
 
 static void
 http_describe(char *buf, size_t size, const char *addr, int port)
@@ -68,390 +60,227 @@ http_check(lua_State *L, int idx)
 }
 
 /*
- * evhttp is done with r: it will call back about it no more. A server
- * closed with requests in flight is freed once the last of them is done,
- * from an event of its own, as evhttp_free must not run in evhttp's callbacks.
+ * Counts a refusal and logs it, at most one line per reason every
+ * HTTP_LOG_EVERY seconds, saying how many went unsaid since the last.
  */
-static void
-http_req_done(struct http_req *r)
+void
+http_refuse(struct http *srv, enum http_refusal why, const char *fmt, ...)
 {
-	struct http	*srv = r->srv;
+	va_list	 ap;
+	double	 now = loop_now();
+	char	 msg[256];
 
-	if (srv == NULL)
+	srv->refused[why]++;
+	if (srv->logged_at[why] > 0 && now - srv->logged_at[why] < HTTP_LOG_EVERY) {
+		srv->quiet[why]++;
 		return;
-	if (r->evcon != NULL)
-		evhttp_connection_set_closecb(r->evcon, NULL, NULL);
-	r->evcon = NULL;
-	TAILQ_REMOVE(&srv->live, r, entry);
-	r->srv = NULL;
-	luaL_unref(srv->L, LUA_REGISTRYINDEX, r->self_ref);
-	r->self_ref = LUA_NOREF;
-	if (srv->bound == NULL && srv->evh != NULL && TAILQ_EMPTY(&srv->live))
-		event_active(srv->free_ev, EV_TIMEOUT, 0);
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (srv->quiet[why] > 0)
+		log_warnx("http %s: %s (and %lu more in %.0f s)", srv->where, msg, srv->quiet[why],
+		    now - srv->logged_at[why]);
+	else
+		log_warnx("http %s: %s", srv->where, msg);
+	srv->logged_at[why] = now;
+	srv->quiet[why] = 0;
 }
 
-/* The reply is written; evhttp frees the request when we return. */
-static void
-http_req_written(struct evhttp_request *req, void *arg)
+/* The connection whose evhttp connection is evcon; NULL if untracked. At most max_connections to look at. */
+struct http_conn *
+http_conn_find(struct http *srv, struct evhttp_connection *evcon)
 {
-	(void)req;
-	http_req_done(arg);
+	struct http_conn	*c;
+
+	if (evcon == NULL)
+		return (NULL);
+	TAILQ_FOREACH(c, &srv->conns, entry)
+		if (c->evcon == evcon)
+			return (c);
+	return (NULL);
 }
 
-/*
- * The connection is going away. Unless evhttp detached the request from it
- * first (it then lives until replied to), the request goes with it.
- */
+/* The client's turn: it has the deadline from now to send a request, or to read the reply. */
+void
+http_conn_wait(struct http_conn *c)
+{
+	c->deadline = loop_now() + c->srv->deadline;
+}
+
+static void
+http_conn_free(struct http_conn *c)
+{
+	struct http	*srv = c->srv;
+
+	TAILQ_REMOVE(&srv->conns, c, entry);
+	srv->nconns--;
+	free(c);
+}
+
+/* evhttp closes the connection: its request, if any, goes with it. */
 static void
 http_conn_closed(struct evhttp_connection *evcon, void *arg)
 {
-	struct http_req	*r = arg;
+	struct http_conn	*c = arg;
 
-	r->evcon = NULL;
-	if (r->req != NULL && evhttp_request_get_connection(r->req) == evcon) {
-		log_debug("%s: the connection closed before the reply", r->name);
-		r->req = NULL;
-	}
-	if (r->req == NULL)
-		http_req_done(r);
-}
-
-/* No status code between 100 and 199, 204 and 304 has a body. */
-static int
-http_has_body(int code)
-{
-	return (code != 204 && code != 304 && (code < 100 || code >= 200));
+	if (c->req != NULL)
+		http_req_gone(c->req, evcon);
+	c->req = NULL;
+	http_conn_free(c);
 }
 
 /*
- * Hands the reply to evhttp, which writes it and frees the request; the
- * output headers are set. A HEAD reply says the length of the body it omits.
+ * evhttp accepted a connection and asks for its bufferevent: we make it, so
+ * as to know the connection from the start. evhttp has not yet made the
+ * connection around it, so it is adopted in a moment (http_adopt_cb, this
+ * turn of the loop); until then our reference keeps the bufferevent, and its
+ * descriptor, from being freed under us if evhttp gives up on it at once.
  */
-static void
-http_req_send(struct http_req *r, int code, const char *body, size_t len)
+static struct bufferevent *
+http_bev_cb(struct event_base *base, void *arg)
 {
-	struct evhttp_request	*req = r->req;
-	struct evkeyvalq	*out = evhttp_request_get_output_headers(req);
-	char			 n[32];
-	int			 detached;
+	struct http		*srv = arg;
+	struct http_conn	*c;
 
-	r->req = NULL;
-	if (!http_has_body(code))
-		len = 0;
-	else {
-		if (evhttp_find_header(out, "Content-Type") == NULL &&
-		    evhttp_add_header(out, "Content-Type", "text/plain") == -1)
-			log_warnx("%s: cannot add header Content-Type", r->name);
-		snprintf(n, sizeof(n), "%zu", len);
-		if (r->head && evhttp_find_header(out, "Content-Length") == NULL &&
-		    evhttp_add_header(out, "Content-Length", n) == -1)
-			log_warnx("%s: cannot add header Content-Length", r->name);
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("http %s: a connection left untracked", srv->where);
+		return (NULL);
 	}
-	if (!r->head && len > 0 &&
-	    evbuffer_add(evhttp_request_get_output_buffer(req), body, len) == -1)
-		log_warnx("%s: cannot buffer the reply's body", r->name);
-	/* Without a connection, evhttp_send_reply frees the request at once. */
-	detached = evhttp_request_get_connection(req) == NULL;
-	evhttp_send_reply(req, code, NULL, NULL);
-	if (detached)
-		http_req_done(r);
-}
-
-/* Is c allowed in a header name (an RFC 9110 token)? */
-static int
-http_tchar(int c)
-{
-	return ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL));
-}
-
-/* Raises unless the table at idx (nil: none) maps header names to strings or numbers fit to send. */
-static void
-http_check_headers(lua_State *L, int idx)
-{
-	const char	*k, *v;
-	size_t		 klen, vlen, i;
-
-	if (lua_isnil(L, idx))
-		return;
-	lua_pushnil(L);
-	while (lua_next(L, idx) != 0) {
-		if (lua_type(L, -2) != LUA_TSTRING)
-			luaL_error(L, "http handler: a header name is a %s", luaL_typename(L, -2));
-		k = lua_tolstring(L, -2, &klen);
-		for (i = 0; i < klen; i++)
-			if (!http_tchar((unsigned char)k[i]))
-				break;
-		if (klen == 0 || i < klen)
-			luaL_error(L, "http handler: bad header name '%s'", k);
-		if (!lua_isstring(L, -1))
-			luaL_error(L, "http handler: header '%s' is a %s", k, luaL_typename(L, -1));
-		v = lua_tolstring(L, -1, &vlen);
-		if (strlen(v) != vlen || strpbrk(v, "\r\n") != NULL)
-			luaL_error(L, "http handler: header '%s' has a line break or a zero byte", k);
-		lua_pop(L, 1);
+	if ((c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		log_warnx("http %s: a connection left untracked: no bufferevent", srv->where);
+		free(c);
+		return (NULL);
 	}
-}
-
-static void
-http_add_headers(lua_State *L, struct http_req *r, int idx)
-{
-	struct evkeyvalq	*out = evhttp_request_get_output_headers(r->req);
-
-	if (lua_isnil(L, idx))
-		return;
-	lua_pushnil(L);
-	while (lua_next(L, idx) != 0) {
-		if (evhttp_add_header(out, lua_tostring(L, -2), lua_tostring(L, -1)) == -1)
-			log_warnx("%s: cannot add header %s", r->name, lua_tostring(L, -2));
-		lua_pop(L, 1);
-	}
+	bufferevent_incref(c->bev);
+	c->srv = srv;
+	c->refused = srv->nconns >= srv->max_conns;
+	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
+	srv->nconns++;
+	srv->accepted++;
+	event_active(srv->adopt_ev, EV_TIMEOUT, 0);
+	return (c->bev);
 }
 
 /*
- * The handler returned: its results are at 4 (status), 5 (body) and 6
- * (headers). Bad results are the handler's bug: raising fails the task,
- * which logs the error, and the request's __close replies 500.
+ * Adopts the connections evhttp has made since http_bev_cb: evhttp's close
+ * callback tells us when each goes. The bufferevent's callback argument is
+ * its evhttp connection; callbacks all unset mean evhttp freed it already.
+ * One over the cap is closed now, before it is read.
  */
-static int
-http_serve_done(lua_State *L, int status, lua_KContext ctx)
-{
-	struct http_req	*r = lua_touserdata(L, 1);
-	lua_Integer	 code = 0;
-	const char	*body = "";
-	size_t		 len = 0;
-	int		 isint = 0;
-
-	(void)status;
-	(void)ctx;
-	if (lua_type(L, 4) == LUA_TNUMBER)
-		code = lua_tointegerx(L, 4, &isint);
-	if (!isint || code < 200 || code > 599)
-		return (luaL_error(L, "http handler: the status must be an integer "
-		    "from 200 to 599, not %s (a %s)", luaL_tolstring(L, 4, NULL),
-		    luaL_typename(L, 4)));
-	if (!lua_isnil(L, 5) && !lua_isstring(L, 5))
-		return (luaL_error(L, "http handler: the body is a %s", luaL_typename(L, 5)));
-	if (!lua_isnil(L, 6) && !lua_istable(L, 6))
-		return (luaL_error(L, "http handler: the headers are a %s", luaL_typename(L, 6)));
-	http_check_headers(L, 6);
-	if (!lua_isnil(L, 5))
-		body = lua_tolstring(L, 5, &len);
-	if (r->req == NULL) {
-		log_debug("%s: reply %d dropped: the client went away", r->name, (int)code);
-		return (0);
-	}
-	http_add_headers(L, r, 6);
-	http_req_send(r, (int)code, body, len);
-	return (0);
-}
-
-/*
- * The body of a request's task: handler(req) with the request at 1 marked
- * to-be-closed, so that a task that fails, is cancelled or runs out of its
- * budget still answers, with a 500. The handler may wait (lua_callk).
- */
-static int
-http_serve(lua_State *L)
-{
-	lua_settop(L, 3);		/* request, handler, req table */
-	lua_toclose(L, 1);
-	lua_pushvalue(L, 2);
-	lua_pushvalue(L, 3);
-	lua_callk(L, 1, 3, 0, http_serve_done);
-	return (http_serve_done(L, LUA_OK, 0));
-}
-
-/* __close and __gc: a request left unanswered gets a 500. */
-static int
-http_req_close(lua_State *L)
-{
-	struct http_req		*r = luaL_checkudata(L, 1, "luaha.http_request");
-	static const char	 msg[] = "internal server error\n";
-
-	if (r->req != NULL)
-		http_req_send(r, HTTP_INTERNAL, msg, sizeof(msg) - 1);
-	return (0);
-}
-
-static int
-http_xdigit(int c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
-
-/* Pushes s[0..len) with %XX decoded, and '+' as a space when plus is set. */
 static void
-http_push_decoded(lua_State *L, const char *s, size_t len, int plus)
+http_adopt_cb(evutil_socket_t fd, short what, void *arg)
 {
-	luaL_Buffer	 b;
-	size_t		 i;
-	int		 hi, lo;
+	struct http		*srv = arg;
+	struct http_conn	*c, *next;
+	bufferevent_event_cb	 eventcb;
+	void			*evcon;
+	char			*peer;
+	ev_uint16_t		 port;
 
-	luaL_buffinit(L, &b);
-	for (i = 0; i < len; i++) {
-		if (s[i] == '%' && i + 2 < len && (hi = http_xdigit(s[i + 1])) != -1 &&
-		    (lo = http_xdigit(s[i + 2])) != -1) {
-			luaL_addchar(&b, (char)(hi << 4 | lo));
-			i += 2;
-		} else if (s[i] == '+' && plus)
-			luaL_addchar(&b, ' ');
-		else
-			luaL_addchar(&b, s[i]);
-	}
-	luaL_pushresult(&b);
-}
-
-/* Sets key=value pairs of the query string q in the table on top; a key given twice keeps its last value. */
-static void
-http_set_query(lua_State *L, const char *q)
-{
-	const char	*end, *eq;
-
-	for (; *q != '\0'; q = *end == '\0' ? end : end + 1) {
-		end = q + strcspn(q, "&");
-		if (end == q)
+	(void)fd;
+	(void)what;
+	for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->evcon != NULL)
 			continue;
-		if ((eq = memchr(q, '=', end - q)) == NULL)
-			eq = end;
-		http_push_decoded(L, q, eq - q, 1);
-		if (eq == end)
-			lua_pushliteral(L, "");
-		else
-			http_push_decoded(L, eq + 1, end - eq - 1, 1);
-		lua_rawset(L, -3);
+		bufferevent_getcb(c->bev, NULL, NULL, &eventcb, &evcon);
+		bufferevent_decref(c->bev);
+		c->bev = NULL;
+		if (eventcb == NULL || evcon == NULL) {
+			http_conn_free(c);
+			continue;
+		}
+		c->evcon = evcon;
+		evhttp_connection_set_closecb(c->evcon, http_conn_closed, c);
+		http_conn_wait(c);
+		if (c->refused) {
+			peer = NULL;
+			evhttp_connection_get_peer(c->evcon, &peer, &port);
+			http_refuse(srv, HTTP_REFUSED_CONNECTIONS, "closed a connection from %s: "
+			    "%d open already", peer != NULL ? peer : "?", srv->max_conns);
+			evhttp_connection_free(c->evcon);	/* calls http_conn_closed */
+		}
 	}
-}
+	if (srv->nconns > 0 && !evtimer_pending(srv->sweep_ev, NULL)) {
+		struct timeval	 tv;
 
-/* Sets a header in the table on top, its name in lower case; repeated headers are joined with ", ". */
-static void
-http_set_header(lua_State *L, const char *name, const char *value)
-{
-	luaL_Buffer	 b;
-
-	luaL_buffinit(L, &b);
-	for (; *name != '\0'; name++)
-		luaL_addchar(&b, *name >= 'A' && *name <= 'Z' ? *name + 'a' - 'A' : *name);
-	luaL_pushresult(&b);
-	lua_pushvalue(L, -1);
-	if (lua_rawget(L, -3) == LUA_TSTRING)
-		lua_pushfstring(L, "%s, %s", lua_tostring(L, -1), value);
-	else
-		lua_pushstring(L, value);
-	lua_remove(L, -2);
-	lua_rawset(L, -3);
-}
-
-static const char *
-http_method(enum evhttp_cmd_type cmd)
-{
-	switch (cmd) {
-	case EVHTTP_REQ_GET:
-		return ("GET");
-	case EVHTTP_REQ_POST:
-		return ("POST");
-	case EVHTTP_REQ_HEAD:
-		return ("HEAD");
-	case EVHTTP_REQ_PUT:
-		return ("PUT");
-	case EVHTTP_REQ_DELETE:
-		return ("DELETE");
-	case EVHTTP_REQ_OPTIONS:
-		return ("OPTIONS");
-	case EVHTTP_REQ_TRACE:
-		return ("TRACE");
-	case EVHTTP_REQ_CONNECT:
-		return ("CONNECT");
-	case EVHTTP_REQ_PATCH:
-		return ("PATCH");
-	default:
-		return ("?");
+		evtimer_add(srv->sweep_ev, loop_tv(HTTP_SWEEP, &tv));
 	}
-}
-
-/* Pushes the table the handler gets: method, uri, path, query, headers, body, peer, port. */
-static void
-http_push_request(lua_State *L, struct evhttp_request *req, struct evhttp_connection *evcon)
-{
-	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
-	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
-	struct evkeyval		*kv;
-	const char		*s;
-	char			*addr = NULL;
-	ev_uint16_t		 port = 0;
-
-	lua_createtable(L, 0, 8);
-	lua_pushstring(L, http_method(evhttp_request_get_command(req)));
-	lua_setfield(L, -2, "method");
-	lua_pushstring(L, evhttp_request_get_uri(req));
-	lua_setfield(L, -2, "uri");
-	if (uri == NULL || (s = evhttp_uri_get_path(uri)) == NULL)
-		s = "";
-	http_push_decoded(L, s, strlen(s), 0);
-	lua_setfield(L, -2, "path");
-	lua_newtable(L);
-	if (uri != NULL && (s = evhttp_uri_get_query(uri)) != NULL)
-		http_set_query(L, s);
-	lua_setfield(L, -2, "query");
-	lua_newtable(L);
-	TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next)
-		http_set_header(L, kv->key, kv->value);
-	lua_setfield(L, -2, "headers");
-	lua_pushlstring(L, (const char *)evbuffer_pullup(in, -1), evbuffer_get_length(in));
-	lua_setfield(L, -2, "body");
-	if (evcon != NULL)
-		evhttp_connection_get_peer(evcon, &addr, &port);
-	lua_pushstring(L, addr != NULL ? addr : "");
-	lua_setfield(L, -2, "peer");
-	lua_pushinteger(L, port);
-	lua_setfield(L, -2, "port");
 }
 
 /*
- * A request is read: start its task. No Lua code runs here, so the
- * handler may wait; the reply goes out when its task ends.
+ * Closes the connections past their deadline: a client that trickles a
+ * request a byte at a time, or reads its reply so, passes evhttp's timeout,
+ * which counts from the last byte, but not this. At most max_connections to
+ * look at every HTTP_SWEEP seconds, while there are any.
  */
 static void
-http_request_cb(struct evhttp_request *req, void *arg)
+http_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct http			*srv = arg;
-	lua_State			*L = srv->L;
-	struct evhttp_connection	*evcon = evhttp_request_get_connection(req);
-	struct http_req			*r;
+	struct http		*srv = arg;
+	struct http_conn	*c, *next;
+	struct timeval		 tv;
+	double			 now = loop_now();
+	char			*peer;
+	ev_uint16_t		 port;
 
-	if (srv->bound == NULL) {	/* closed: a kept-alive connection asks again */
-		evhttp_send_error(req, HTTP_SERVUNAVAIL, NULL);
+	(void)fd;
+	(void)what;
+	for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->evcon == NULL || c->deadline == 0 || now < c->deadline)
+			continue;
+		peer = NULL;
+		evhttp_connection_get_peer(c->evcon, &peer, &port);
+		http_refuse(srv, HTTP_REFUSED_DEADLINE, "closed a connection from %s: "
+		    "a request or reply not done in %g s", peer != NULL ? peer : "?", srv->deadline);
+		evhttp_connection_free(c->evcon);	/* calls http_conn_closed, which frees c */
+	}
+	if (srv->nconns > 0)
+		evtimer_add(srv->sweep_ev, loop_tv(HTTP_SWEEP, &tv));
+}
+
+static void
+http_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http	*srv = arg;
+
+	(void)fd;
+	(void)what;
+	if (srv->bound != NULL &&
+	    evconnlistener_enable(evhttp_bound_socket_get_listener(srv->bound)) == -1)
+		log_warnx("http %s: cannot resume accepting", srv->where);
+}
+
+/*
+ * accept failed for a reason other than a client gone (libevent retries
+ * those). Out of descriptors or memory, the pending connection stays
+ * readable and accepting again at once would spin (evhttp by itself logs
+ * "Error from accept() call" at every turn): stop for HTTP_PAUSE, as the
+ * control socket's listener does (tcp.c). Either way, logged rate-limited.
+ */
+static void
+http_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct http	*srv;
+	struct timeval	 tv;
+	int		 err = EVUTIL_SOCKET_ERROR();
+
+	TAILQ_FOREACH(srv, &http_listening, listening)
+		if (srv->evh == arg)
+			break;
+	if (srv == NULL) {
+		log_warnx("http: accept: %s", strerror(err));
 		return;
 	}
-	lua_pushcfunction(L, http_serve);
-	r = lua_newuserdatauv(L, sizeof(*r), 1);
-	memset(r, 0, sizeof(*r));
-	r->self_ref = LUA_NOREF;
-	luaL_setmetatable(L, "luaha.http_request");
-	lua_rawgeti(L, LUA_REGISTRYINDEX, srv->self_ref);
-	lua_getiuservalue(L, -1, 1);	/* the handler */
-	lua_insert(L, -2);
-	lua_setiuservalue(L, -3, 1);	/* the request keeps its server alive */
-	http_push_request(L, req, evcon);
-	snprintf(r->name, sizeof(r->name), "http %s %s %s", srv->where,
-	    http_method(evhttp_request_get_command(req)), evhttp_request_get_uri(req));
-	r->head = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD;
-	r->req = req;
-	r->srv = srv;
-	lua_pushvalue(L, -3);
-	r->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	TAILQ_INSERT_TAIL(&srv->live, r, entry);
-	if ((r->evcon = evcon) != NULL)
-		evhttp_connection_set_closecb(evcon, http_conn_closed, r);
-	evhttp_request_set_on_complete_cb(req, http_req_written, r);
-	task_spawn(L, 3, r->name, 0);
-	lua_pop(L, 1);
+
+	if (evconnlistener_disable(lev) == -1 ||
+	    evtimer_add(srv->resume_ev, loop_tv(HTTP_PAUSE, &tv)) == -1) {
+		log_warnx("http %s: cannot pause accepting", srv->where);
+		evconnlistener_enable(lev);
+	}
+	http_refuse(srv, HTTP_REFUSED_ACCEPT, "accept: %s (pausing %g s)", strerror(err), HTTP_PAUSE);
 }
 
 /* Frees evhttp with its connections; requests still in flight are dropped. */
@@ -461,6 +290,7 @@ http_free(struct http *srv)
 	struct evhttp	*evh = srv->evh;
 	struct http_req	*r;
 
+	http_adopt_cb(-1, 0, srv);	/* what evhttp accepted this turn, so that it is ours to free */
 	srv->evh = NULL;		/* so that http_req_done schedules nothing */
 	while ((r = TAILQ_FIRST(&srv->live)) != NULL) {
 		/* A detached request is ours to free; the others go with their connections. */
@@ -469,7 +299,9 @@ http_free(struct http *srv)
 		r->req = NULL;
 		http_req_done(r);
 	}
-	evhttp_free(evh);
+	evhttp_free(evh);		/* closes the connections: http_conn_closed frees ours */
+	evtimer_del(srv->sweep_ev);
+	evtimer_del(srv->resume_ev);
 	luaL_unref(srv->L, LUA_REGISTRYINDEX, srv->self_ref);
 	srv->self_ref = LUA_NOREF;
 }
@@ -485,9 +317,54 @@ http_free_cb(evutil_socket_t fd, short what, void *arg)
 		http_free(srv);
 }
 
+/* Sets srv->methods and srv->allow from the option methods at idx (nil: all that evhttp knows). */
+static void
+http_opt_methods(lua_State *L, int idx, struct http *srv)
+{
+	static const enum evhttp_cmd_type	 all[] = {
+		EVHTTP_REQ_GET, EVHTTP_REQ_HEAD, EVHTTP_REQ_POST, EVHTTP_REQ_PUT,
+		EVHTTP_REQ_DELETE, EVHTTP_REQ_OPTIONS, EVHTTP_REQ_PATCH, EVHTTP_REQ_TRACE,
+		EVHTTP_REQ_CONNECT
+	};
+	const char				*name;
+	lua_Integer				 i, n;
+	size_t					 k;
+
+	if (lua_istable(L, idx))
+		lua_getfield(L, idx, "methods");
+	else
+		lua_pushnil(L);
+	if (lua_isnil(L, -1))
+		srv->methods = HTTP_METHODS & ~(EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
+	else {
+		luaL_argcheck(L, lua_istable(L, -1), idx, "option 'methods' must be a list of methods");
+		srv->methods = 0;
+		n = luaL_len(L, -1);
+		for (i = 1; i <= n; i++) {
+			lua_geti(L, -1, i);
+			name = lua_tostring(L, -1);
+			for (k = 0; k < sizeof(all) / sizeof(all[0]); k++)
+				if (name != NULL && strcmp(name, http_method(all[k])) == 0)
+					break;
+			if (k == sizeof(all) / sizeof(all[0]))
+				luaL_error(L, "option 'methods': unknown method '%s'", name != NULL ? name : "?");
+			srv->methods |= all[k];
+			lua_pop(L, 1);
+		}
+		if (srv->methods == 0)
+			luaL_error(L, "option 'methods' is empty");
+	}
+	lua_pop(L, 1);
+	srv->allow[0] = '\0';
+	for (k = 0; k < sizeof(all) / sizeof(all[0]); k++)
+		if (srv->methods & all[k])
+			snprintf(srv->allow + strlen(srv->allow), sizeof(srv->allow) - strlen(srv->allow),
+			    "%s%s", srv->allow[0] != '\0' ? ", " : "", http_method(all[k]));
+}
+
 /*
- * listen(address, port, handler [, {timeout=, max_body=}]): a server, or
- * nil and "http listen ADDR:PORT: <reason>".
+ * listen(address, port, handler [, {timeout=, max_body=, max_connections=,
+ * deadline=, methods=}]): a server, or nil and "http listen ADDR:PORT: <reason>".
  */
 static int
 http_listen(lua_State *L)
@@ -496,7 +373,7 @@ http_listen(lua_State *L)
 	int			 port = (int)luaL_checkinteger(L, 2), fd, one = 1;
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
-	double			 timeout, max_body;
+	double			 timeout, max_body, max_conns, deadline;
 	struct timeval		 tv;
 	struct http		*srv;
 	char			 where[120];
@@ -510,6 +387,12 @@ http_listen(lua_State *L)
 		return (luaL_error(L, "option 'timeout' must be a positive number of seconds"));
 	if (!(max_body >= 0 && max_body < 1e18))
 		return (luaL_error(L, "option 'max_body' must be a number of bytes"));
+	max_conns = luaha_opt_number(L, 4, "max_connections", 256);
+	if (!(max_conns >= 1 && max_conns <= 1000000))
+		return (luaL_error(L, "option 'max_connections' must be from 1 to 1000000"));
+	deadline = luaha_opt_number(L, 4, "deadline", 10);
+	if (!(deadline > 0 && deadline < 1e9))
+		return (luaL_error(L, "option 'deadline' must be a positive number of seconds"));
 	if (net_addr(addr, port, &ss, &len) == -1)
 		return (luaL_argerror(L, 1, "not an IPv4 or IPv6 address and port"));
 	http_describe(where, sizeof(where), addr, port);
@@ -518,13 +401,20 @@ http_listen(lua_State *L)
 	memset(srv, 0, sizeof(*srv));
 	srv->self_ref = LUA_NOREF;
 	TAILQ_INIT(&srv->live);
+	TAILQ_INIT(&srv->conns);
+	srv->max_conns = (int)max_conns;
+	srv->deadline = deadline;
 	luaL_setmetatable(L, "luaha.http");
+	http_opt_methods(L, 4, srv);
 	snprintf(srv->where, sizeof(srv->where), "%s", where);
 	lua_pushvalue(L, 3);
 	lua_setiuservalue(L, -2, 1);
 	srv->L = loop_main_thread(L);
 	if ((srv->evh = evhttp_new(loop_base())) == NULL ||
-	    (srv->free_ev = event_new(loop_base(), -1, 0, http_free_cb, srv)) == NULL)
+	    (srv->free_ev = event_new(loop_base(), -1, 0, http_free_cb, srv)) == NULL ||
+	    (srv->adopt_ev = event_new(loop_base(), -1, 0, http_adopt_cb, srv)) == NULL ||
+	    (srv->sweep_ev = evtimer_new(loop_base(), http_sweep_cb, srv)) == NULL ||
+	    (srv->resume_ev = evtimer_new(loop_base(), http_resume_cb, srv)) == NULL)
 		return (luaL_error(L, "http listen %s: cannot create the server", where));
 
 	/* Our own socket rather than evhttp's: numeric addresses only, and errno kept. */
@@ -538,6 +428,8 @@ http_listen(lua_State *L)
 		close(fd);
 		return (luaha_fail(L, "http listen %s: %s", where, strerror(saved_errno)));
 	}
+	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(srv->bound), http_accept_error);
+	TAILQ_INSERT_TAIL(&http_listening, srv, listening);
 	len = sizeof(ss);
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
 		port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
@@ -549,6 +441,7 @@ http_listen(lua_State *L)
 	evhttp_set_max_headers_size(srv->evh, HTTP_MAX_HEADERS);
 	evhttp_set_allowed_methods(srv->evh, HTTP_METHODS);
 	evhttp_set_gencb(srv->evh, http_request_cb, srv);
+	evhttp_set_bevcb(srv->evh, http_bev_cb, srv);
 	lua_pushvalue(L, -1);
 	srv->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	loop_ref();
@@ -571,6 +464,30 @@ http_port(lua_State *L)
 }
 
 /*
+ * stats(): { connections = open now, accepted = taken in since listen,
+ * refused = { connections=, deadline=, method=, accept= } }.
+ */
+static int
+http_stats(lua_State *L)
+{
+	struct http	*srv = luaL_checkudata(L, 1, "luaha.http");
+	int		 i;
+
+	lua_createtable(L, 0, 3);
+	lua_pushinteger(L, srv->nconns);
+	lua_setfield(L, -2, "connections");
+	lua_pushinteger(L, (lua_Integer)srv->accepted);
+	lua_setfield(L, -2, "accepted");
+	lua_createtable(L, 0, HTTP_REFUSED_MAX);
+	for (i = 0; i < HTTP_REFUSED_MAX; i++) {
+		lua_pushinteger(L, (lua_Integer)srv->refused[i]);
+		lua_setfield(L, -2, http_refusal_names[i]);
+	}
+	lua_setfield(L, -2, "refused");
+	return (1);
+}
+
+/*
  * close(), __close and __gc: stops listening at once. Requests in flight
  * are answered when their tasks end, and evhttp is freed after the last;
  * when the loop is exiting no reply can be written, so it goes at once.
@@ -585,13 +502,17 @@ http_close(lua_State *L)
 	if (srv->bound != NULL) {
 		evhttp_del_accept_socket(srv->evh, srv->bound);
 		srv->bound = NULL;
+		TAILQ_REMOVE(&http_listening, srv, listening);
 		loop_unref();
 	}
 	if (srv->evh != NULL && (TAILQ_EMPTY(&srv->live) || loop_exiting()))
 		http_free(srv);
 	if (srv->evh == NULL && srv->free_ev != NULL) {
 		event_free(srv->free_ev);
-		srv->free_ev = NULL;
+		event_free(srv->adopt_ev);
+		event_free(srv->sweep_ev);
+		event_free(srv->resume_ev);
+		srv->free_ev = srv->adopt_ev = srv->sweep_ev = srv->resume_ev = NULL;
 	}
 	return (0);
 }
@@ -613,6 +534,7 @@ static const luaL_Reg http_funcs[] = {
 
 static const luaL_Reg http_methods[] = {
 	{ "port", http_port },
+	{ "stats", http_stats },
 	{ "close", http_close },
 	{ NULL, NULL }
 };
@@ -624,12 +546,6 @@ static const luaL_Reg http_meta[] = {
 	{ NULL, NULL }
 };
 
-static const luaL_Reg http_req_meta[] = {
-	{ "__gc", http_req_close },
-	{ "__close", http_req_close },
-	{ NULL, NULL }
-};
-
 int
 luaopen_luaha_core_http(lua_State *L)
 {
@@ -638,9 +554,7 @@ luaopen_luaha_core_http(lua_State *L)
 	luaL_newlib(L, http_methods);
 	lua_setfield(L, -2, "__index");
 	lua_pop(L, 1);
-	luaL_newmetatable(L, "luaha.http_request");
-	luaL_setfuncs(L, http_req_meta, 0);
-	lua_pop(L, 1);
+	http_req_open(L);
 	luaL_newlib(L, http_funcs);
 	return (1);
 }

@@ -170,6 +170,17 @@ int	 luaopen_luaha_core_regex(lua_State *);
 /* auth.c */
 int	 luaopen_luaha_core_auth(lua_State *);
 
+/* worker.c */
+struct worker_job {
+	void		(*run)(struct worker_job *);	/* in the worker thread: no Lua, no libevent */
+	waiter_done_fn	 done;		/* in the loop: pushes the results (w.arg is the job) */
+	void		(*release)(struct worker_job *);	/* frees the job, in the loop */
+	struct waiter	 w;		/* the task waiting, if it still does */
+	TAILQ_ENTRY(worker_job) entry;	/* in the pool's queues */
+};
+int	 worker_wait(lua_State *, struct worker_job *);
+void	 worker_load(int *, int *);
+
 /* readline.c */
 int	 luaopen_luaha_core_readline(lua_State *);
 

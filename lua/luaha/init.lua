@@ -68,4 +68,22 @@ function luaha.log.prefixed(name)
     return setmetatable(l, { __index = luaha.log })
 end
 
+--[[
+pacer([seconds]): a function to call between the steps of a long piece of work in a task: once
+seconds (default 0.002) have passed since the loop last ran, it waits one turn of the loop
+(luaha.sleep(0)), so that the work holds the loop no longer than that and one step. It reads
+the clock at each call (tens of nanoseconds, a microsecond in UML): a step should be tens of
+microseconds of work or more.
+]]
+function luaha.pacer(seconds)
+    seconds = seconds or 0.002
+    local since = luaha.now()
+    return function()
+        if luaha.now() - since >= seconds then
+            luaha.sleep(0)
+            since = luaha.now()
+        end
+    end
+end
+
 return luaha
