@@ -80,7 +80,7 @@ function luaha.pacer(seconds)
     local since = luaha.now()
     return function()
         if luaha.now() - since >= seconds then
-            luaha.sleep(0)
+            luaha.breathe()
             since = luaha.now()
         end
     end

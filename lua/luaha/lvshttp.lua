@@ -1,6 +1,6 @@
 -- lua/luaha/lvshttp.lua: an LVS router's status over HTTP: /status.json, /metrics (Prometheus), an HTML page; basic auth.
 --[[
-start(p, listen, passwd_path): serves the running policy p's status (lua/luaha/lvsctl.lua) on
+start(r, listen, passwd_path): serves the running router r's status (lua/luaha/lvsctl.lua) on
 listen, "ADDR:PORT" ("[ADDR]:PORT" for IPv6). Beyond loopback a password file is required, and
 every request must give one of its users and passwords (HTTP basic auth, lua/luaha/httpauth.lua).
 The file has lines "user:HASH", HASH made by luaha.auth.pwhash (Argon2id), e.g.
@@ -11,9 +11,9 @@ Read only: GET and HEAD; other methods are answered 405 by the server before any
 and sent as lists of strings, never joined. At 10 000 real servers (1000 x 10, checked and in the
 kernel) they are 2.5 MB of JSON and 4.4 MB of text, about 0.1 s of work each on the host; no
 piece holds the loop more than PACE (2 ms) and one step, a service's JSON (256 values at most,
-under 0.1 ms) or 16 to 64 real servers' samples (under 0.3 ms). What remains in one go: the status
-document, made by status(p) (0.13 s on the host), the collector's atomic step after it (up to
-about 15 ms), and the HTML page, lvsctl.format's text of it (about 30 ms).
+under 0.1 ms) or 16 to 64 real servers' samples (under 0.3 ms); the status document
+(lvsctl.status) lets the loop run every 2 ms too. What remains in one go: the collector's atomic
+step after it (up to about 15 ms), and the HTML page, lvsctl.format's text of it (about 30 ms).
 ]]
 local luaha = require "luaha"
 local json = require "luaha.json"
@@ -25,9 +25,9 @@ local lvshttp = {}
 local PACE = 0.002          -- seconds a document's making may hold the loop before letting it run
 local PART = 64 * 1024      -- bytes of one string of a body sent as a list
 
--- The status document of the policy p: one place to change when its source moves.
-local function status(p)
-    return lvsctl.status(p)
+-- The status document of router r.
+local function status(r)
+    return r:status()
 end
 
 -- parse_listen(text): address, port; or nil and why.

@@ -9,7 +9,7 @@ local lvshttp = require "luaha.lvshttp"
 
 local net = luaha.net
 
--- A configuration of nv virtual services of nr real servers each, and a policy table around it.
+-- A configuration of nv virtual services of nr real servers each, and a router (not started) around it.
 local function policy(nv, nr)
     local lines = { "serial_no = 1", "primary = 192.0.2.210", "service = lvs", "network = direct" }
     for v = 1, nv do
@@ -22,7 +22,7 @@ local function policy(nv, nr)
     end
     local m, errors = lvscf.parse(table.concat(lines, "\n"), "big.cf")
     assert(m, errors and table.concat(errors, "\n"))
-    return { state = { model = m, config = "big.cf", monitors = {}, disabled = {}, weights = {}, events = {}, vips = {} } }
+    return require("luaha.router").new(m, { config = "big.cf" })
 end
 
 local function b64encode(s)
