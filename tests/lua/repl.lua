@@ -1,35 +1,13 @@
 -- tests/lua/repl.lua: pretty.format's layout, and repl.run fed scripted lines: values, continuation, errors, waiting.
+package.path = "tests/lua/lib/?.lua;" .. package.path
+local harness = require "t"
 local luaha = require "luaha"
 local pretty = require "luaha.pretty"
 local repl = require "luaha.repl"
 
-local failed = 0
+local test, eq, checkerr = harness.test, harness.eq, harness.checkerr
 
 print("EXPECT-TRACEBACK")     -- the budget test below logs the stopped line's traceback
-
-local function test(name, fn)
-    local ok, err = pcall(fn)
-    if ok then
-        print("PASS " .. name)
-    else
-        failed = failed + 1
-        print("FAIL " .. name .. ": " .. tostring(err))
-    end
-end
-
-local function eq(got, want, what)
-    if got ~= want then
-        error(string.format("%s: got %q, want %q", what or "value", tostring(got), tostring(want)), 2)
-    end
-end
-
-local function checkerr(msg, f, ...)
-    local ok, err = pcall(f, ...)
-    if ok then error("no error, expected one with " .. msg, 2) end
-    if not tostring(err):find(msg, 1, true) then
-        error(string.format("error %q does not contain %q", tostring(err), msg), 2)
-    end
-end
 
 -- Runs the REPL on lines; returns what it wrote, what it wrote as errors, the prompts and the history.
 local function session(lines, opts)
@@ -205,4 +183,4 @@ test("repl-budget", function()
     assert(err:find("exceeded its budget", 1, true), "no budget error: " .. err)
 end)
 
-if failed > 0 then luaha.exit(1) end
+luaha.exit(harness.failures() == 0 and 0 or 1)
