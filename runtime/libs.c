@@ -9,6 +9,7 @@ static const luaL_Reg libs_core[] = {
 	{ "luaha.core.signal", luaopen_luaha_core_signal },
 	{ "luaha.core.udp", luaopen_luaha_core_udp },
 	{ "luaha.core.tcp", luaopen_luaha_core_tcp },
+	{ "luaha.core.listen", luaopen_luaha_core_listen },
 	{ "luaha.core.proc", luaopen_luaha_core_proc },
 	{ "luaha.core.icmp", luaopen_luaha_core_icmp },
 	{ "luaha.core.halfopen", luaopen_luaha_core_halfopen },

@@ -112,8 +112,26 @@ double	 luaha_check_timeout(lua_State *, int);
 /* udp.c */
 int	 luaopen_luaha_core_udp(lua_State *);
 
+/* lines.c */
+struct evbuffer;
+struct lines {
+	size_t	 max;		/* the longest line taken, without its end */
+	size_t	 scanned;	/* bytes at the start of the buffer known to hold no line feed */
+	int	 skipping;	/* dropping a refused line up to its line feed */
+};
+void	 lines_init(struct lines *, size_t);
+size_t	 lines_opt_max(lua_State *, int, size_t);
+void	 lines_drained(struct lines *, size_t);
+int	 lines_skip(struct lines *, struct evbuffer *);
+int	 lines_take(lua_State *, struct lines *, struct evbuffer *, const char *);
+
 /* tcp.c */
+#define TCP_MAX_LINE	(1024 * 1024)	/* receive("*l")'s bound unless max_line says */
+void	 tcp_push_accepted(lua_State *, int, const char *, const char *, int, size_t);
 int	 luaopen_luaha_core_tcp(lua_State *);
+
+/* listen.c */
+int	 luaopen_luaha_core_listen(lua_State *);
 
 /* proc.c */
 int	 luaopen_luaha_core_proc(lua_State *);

@@ -23,12 +23,16 @@ static struct {
 	struct waiter	 w;		/* the task reading */
 	int		 mode;		/* READLINE_NONE until the first use */
 	struct evbuffer	*in;		/* plain mode: bytes read, not yet returned */
+	struct lines	 lines;		/* plain mode: the bound on a line and the search so far */
 	int		 fl;		/* plain mode: stdin's flags before O_NONBLOCK */
 	int		 installed;	/* libedit's callback handler is set */
 	char		*line;		/* libedit's finished line, or NULL */
 	int		 eof;		/* libedit saw ^D on an empty line */
 	char		 prompt[256];	/* the prompt libedit shows */
 } rl;
+
+#define READLINE_MAX_LINE	(1024 * 1024)	/* longer piped lines are refused */
+#define READLINE_SLICE		65536	/* bytes read in one turn of the loop */
 
 enum { READLINE_NONE, READLINE_EDIT, READLINE_PLAIN };
 
@@ -74,6 +78,7 @@ readline_init(lua_State *L)
 	} else {
 		if (rl.in == NULL && (rl.in = evbuffer_new()) == NULL)
 			return (luaL_error(L, "cannot allocate a buffer"));
+		lines_init(&rl.lines, READLINE_MAX_LINE);
 		if ((rl.fl = fcntl(STDIN_FILENO, F_GETFL)) == -1 ||
 		    net_nonblock(STDIN_FILENO) == -1)
 			return (-1);		/* rl.in is kept for the next try */
@@ -103,13 +108,17 @@ readline_line_cb(char *line)
 	readline_remove();
 }
 
-/* Pushes a complete line (without its end), nil at end of input, or returns -1 to wait. */
+/*
+ * Pushes a complete line (without its end), nil at end of input, or returns
+ * -1 to wait. A piped line is bounded and searched for only in new bytes
+ * (lines.c); reading stops for a turn of the loop after READLINE_SLICE bytes.
+ */
 static int
 readline_take(lua_State *L)
 {
-	char		*line;
-	size_t		 len;
+	size_t		 len, got = 0;
 	ssize_t		 n;
+	int		 r;
 	char		 buf[4096];
 
 	if (rl.mode == READLINE_EDIT) {
@@ -127,13 +136,14 @@ readline_take(lua_State *L)
 		return (-1);
 	}
 	for (;;) {
-		if ((line = evbuffer_readln(rl.in, &len, EVBUFFER_EOL_LF)) != NULL) {
-			lua_pushlstring(L, line, len);
-			free(line);
-			return (1);
-		}
+		if ((r = lines_take(L, &rl.lines, rl.in, "read stdin")) > 0)
+			return (r);
+		if (got >= READLINE_SLICE)
+			return (-1);
 		if ((n = read(STDIN_FILENO, buf, sizeof(buf))) > 0) {
-			evbuffer_add(rl.in, buf, n);
+			if (evbuffer_add(rl.in, buf, n) == -1)
+				return (luaha_fail_errno(L, "read stdin"));
+			got += (size_t)n;
 			continue;
 		}
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
@@ -143,6 +153,7 @@ readline_take(lua_State *L)
 		if ((len = evbuffer_get_length(rl.in)) > 0) {	/* last line, no newline */
 			lua_pushlstring(L, (char *)evbuffer_pullup(rl.in, len), len);
 			evbuffer_drain(rl.in, len);
+			lines_drained(&rl.lines, len);
 			return (1);
 		}
 		lua_pushnil(L);

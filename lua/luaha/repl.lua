@@ -5,11 +5,14 @@ Chunks run in the task that called repl.run, so they may wait
 REPL yields once, so a long piped script cannot starve them either.
 
 The environment: by default each run gets a fresh table that reads through
-to _G but keeps the user's assignments, so a session (later one per
-`luaha attach`) sees the policy's globals and the standard library but
-cannot replace a global a running policy relies on; it starts with `luaha`
-(require "luaha") and a `print` that writes where the REPL writes.
+to _G but keeps the user's assignments, so a session (one per `luaha
+attach`) sees the policy's globals and the standard library but cannot
+replace a global a running policy relies on; it starts with `luaha`
+(require "luaha"), a `print` that writes where the REPL writes and `help`.
 opts.env = _G works on the real globals instead.
+
+A value a line returns is shown with pretty.format, except a string, which
+is written as its text: `ipvs.format()` reads as the table it is.
 
 Reading and writing are functions, so the same loop can serve a socket:
 opts.read(prompt) returns a line (without its end) or nil at end of input;
@@ -44,9 +47,89 @@ local function stderr_write(s)
     io.stderr:write(s)
 end
 
+-- What help() says of the helpers a session's environment may hold, in this order.
+local helpers = {
+    { "help", "help()", "this list" },
+    { "print", "print(...)", "writes its arguments, as text, where the loop writes" },
+    { "io", "io.write(...)", "io.write, io.stdout and io.stderr write to the attached client" },
+    { "ctl", "ctl.NAME(arg, ...)", "runs a ctl command here: prints what it prints, returns true or false" },
+    { "detach", "detach(f, ...)", "runs f(...) in a task that goes on after this client leaves" },
+}
+
+-- One entry: "name  text", the text wrapped at spaces to 100 columns under itself.
+local function help_line(name, text)
+    local lines, line = {}, ("  %-22s"):format(name)
+    for word in text:gmatch("%S+") do
+        if #line + 1 + #word > 100 and #line > 25 then
+            lines[#lines + 1] = line
+            line = (" "):rep(24)
+        end
+        line = line .. " " .. word
+    end
+    lines[#lines + 1] = line
+    return table.concat(lines, "\n")
+end
+
+-- The sorted names of t's fields; the tables' among them too when tables is true.
+local function names(t, tables)
+    local out = {}
+    for k, v in pairs(t) do
+        if type(k) == "string" and (type(v) == "function" or tables and type(v) == "table") then
+            out[#out + 1] = k
+        end
+    end
+    table.sort(out)
+    return out
+end
+
+-- The first line of a library module's file says what it is for: "-- lua/luaha/x.lua: WHAT".
+local function about(name)
+    local path = package.searchpath(name, package.path)
+    local f = path and io.open(path)
+    if not f then return "" end
+    local first = f:read("l") or ""
+    f:close()
+    return first:match("^%-%- [^:]*: (.*)$") or ""
+end
+
+--[[
+repl.help(env): the text help() writes: what luaha has (its functions and modules, one line
+each), the library modules loaded, the ctl commands when env has ctl, and the helpers env has.
+Reads the header line of each loaded module's file, a few kilobytes.
+]]
+function repl.help(env)
+    local out = { "luaha, the module (see luaha-lua(7)):", help_line("luaha", table.concat(names(luaha), ", ")) }
+    for _, k in ipairs(names(luaha, true)) do
+        if type(luaha[k]) == "table" then
+            out[#out + 1] = help_line("luaha." .. k, table.concat(names(luaha[k]), ", "))
+        end
+    end
+    local libs = {}
+    for name in pairs(package.loaded) do
+        if name:match("^luaha%.[%w_]+$") and not name:match("^luaha%.core") and luaha[name:sub(7)] == nil then
+            libs[#libs + 1] = name
+        end
+    end
+    table.sort(libs)
+    out[#out + 1] = "library modules loaded (require \"luaha.NAME\"):"
+    for _, name in ipairs(libs) do out[#out + 1] = help_line(name, about(name)) end
+    local ctl = package.loaded["luaha.ctl"]
+    if rawget(env, "ctl") ~= nil and ctl then
+        out[#out + 1] = "ctl commands, as ctl.NAME(...) here and `luaha ctl NAME ...` in a shell:"
+        for _, name in ipairs(names(ctl.commands, true)) do
+            out[#out + 1] = help_line("ctl." .. name, ctl.commands[name].usage)
+        end
+    end
+    out[#out + 1] = "at this prompt:"
+    for _, h in ipairs(helpers) do
+        if rawget(env, h[1]) ~= nil then out[#out + 1] = help_line(h[2], h[3]) end
+    end
+    return table.concat(out, "\n") .. "\n"
+end
+
 --[[
 repl.env(write): a session's environment: it reads through to _G, keeps its own assignments,
-and has luaha and a print that writes with write.
+and has luaha, a print that writes with write, and help().
 ]]
 function repl.env(write)
     local env = setmetatable({}, { __index = _G })
@@ -56,14 +139,21 @@ function repl.env(write)
         for i = 1, n do parts[i] = tostring((select(i, ...))) end
         write(table.concat(parts, "\t") .. "\n")
     end
+    env.help = function() write(repl.help(env)) end
     return env
 end
 
--- The stdin reader: libedit on a terminal, where readline.c also ends the line after ^D.
+--[[
+The stdin reader: libedit on a terminal, where readline.c also ends the line after ^D. A piped
+line too long to take is said and skipped; another failure to read ends the input.
+]]
 local function stdin_read(prompt)
-    local line, err = require("luaha.core.readline").readline(prompt)
-    if line == nil and err then stderr_write("luaha: " .. err .. "\n") end
-    return line
+    while true do
+        local line, err = require("luaha.core.readline").readline(prompt)
+        if line ~= nil or not err then return line end
+        stderr_write("luaha: " .. err .. "\n")
+        if not err:find("line longer than", 1, true) then return nil end
+    end
 end
 
 local function stdin_history(line)
@@ -161,9 +251,11 @@ local function run_chunk(fn, o, session)
     if res.n < 2 then return true end
     local out = {}
     for i = 2, res.n do
-        out[i - 1] = pretty.format(res[i], o.pretty)
+        local v = res[i]
+        out[i - 1] = type(v) == "string" and v or pretty.format(v, o.pretty)
     end
-    o.write(table.concat(out, "\t") .. "\n")
+    local text = table.concat(out, "\t")
+    o.write(text:sub(-1) == "\n" and text or text .. "\n")
     return true
 end
 

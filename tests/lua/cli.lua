@@ -107,4 +107,53 @@ t.test("log-levels-and-format", function()
     t.checkerr("not a log level", luaha.log.level, "loud")
 end)
 
+t.test("ctl-path-removes-only-a-stale-socket", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    t.eq(luaha.proc.run({ "mkdir", "-m", "0700", dir }).status, 0, "mkdir")
+    local function ctl_at(path, code)
+        return t.run_luaha({ "--ctl", path, "-e", code or "require('luaha').exit(0)" }, { timeout = 20 })
+    end
+    local function refused(path, why)
+        local r = ctl_at(path, "print('ran') require('luaha').exit(0)")
+        t.eq(r.status, 1, path .. ": status")
+        t.eq(r.stdout, "", path .. ": the script ran")
+        t.eq(r.stderr, ("luaha: ctl %s: %s\n"):format(path, why), path .. ": the error")
+    end
+    local notsock = "something that is not a socket is there; it is left alone"
+    -- a regular file, a directory and symbolic links stay as they are
+    local file = dir .. "/file"
+    local f = assert(io.open(file, "w")); f:write("keep\n"); f:close()
+    refused(file, notsock)
+    f = assert(io.open(file)); t.eq(f:read("a"), "keep\n", "the file's content"); f:close()
+    t.eq(luaha.proc.run({ "mkdir", dir .. "/empty" }).status, 0, "mkdir empty")
+    refused(dir .. "/empty", notsock)
+    t.eq(luaha.proc.run({ "test", "-d", dir .. "/empty" }).status, 0, "the empty directory is still there")
+    t.eq(luaha.proc.run({ "ln", "-s", file, dir .. "/link" }).status, 0, "ln -s")
+    refused(dir .. "/link", notsock)
+    t.eq(luaha.proc.run({ "test", "-L", dir .. "/link" }).status, 0, "the link is still there")
+    -- a live daemon's socket stays, and the daemon goes on answering
+    local live = dir .. "/live.sock"
+    local daemon = luaha.spawn(ctl_at, live, "require('luaha').sleep(30) require('luaha').exit(0)")
+    for _ = 1, 100 do
+        if luaha.proc.run({ "test", "-S", live }).status == 0 then break end
+        luaha.sleep(0.1)
+    end
+    refused(live, "in use by a running daemon")
+    local r = t.run_luaha({ "attach", live, "-e", "'still here'" })
+    t.eq(r.stdout, "still here\n", "the live daemon answers")
+    t.run_luaha({ "attach", live, "-e", "require('luaha').exit(0)" })
+    t.eq(daemon:join(20).status, 0, "the live daemon's status")
+    -- a socket nobody answers on is replaced; at the end the daemon removes its own socket
+    local stale = dir .. "/stale.sock"
+    local old = assert(luaha.net.listen_unix(stale .. ".old", function() end))
+    assert(os.rename(stale .. ".old", stale))
+    old:close()
+    r = ctl_at(stale, "print(require('luaha.ctl').path) require('luaha').exit(0)")
+    t.eq(r.status, 0, "stale socket: status " .. r.stderr)
+    t.eq(r.stdout, stale .. "\n", "stale socket: listening")
+    t.eq(luaha.proc.run({ "test", "-e", stale }).status, 1, "the socket removed at the end")
+    t.eq(luaha.proc.run({ "rm", "-r", dir }).status, 0, "rm -r")
+end)
+
 luaha.exit(t.failures() == 0 and 0 or 1)

@@ -1,35 +1,13 @@
--- tests/lua/repl.lua: pretty.format's layout, and repl.run fed scripted lines: values, continuation, errors, waiting.
+-- tests/lua/repl.lua: pretty.format's layout, and repl.run fed scripted lines: values, continuation, errors, waiting, help.
+package.path = "tests/lua/lib/?.lua;" .. package.path
+local harness = require "t"
 local luaha = require "luaha"
 local pretty = require "luaha.pretty"
 local repl = require "luaha.repl"
 
-local failed = 0
+local test, eq, checkerr = harness.test, harness.eq, harness.checkerr
 
 print("EXPECT-TRACEBACK")     -- the budget test below logs the stopped line's traceback
-
-local function test(name, fn)
-    local ok, err = pcall(fn)
-    if ok then
-        print("PASS " .. name)
-    else
-        failed = failed + 1
-        print("FAIL " .. name .. ": " .. tostring(err))
-    end
-end
-
-local function eq(got, want, what)
-    if got ~= want then
-        error(string.format("%s: got %q, want %q", what or "value", tostring(got), tostring(want)), 2)
-    end
-end
-
-local function checkerr(msg, f, ...)
-    local ok, err = pcall(f, ...)
-    if ok then error("no error, expected one with " .. msg, 2) end
-    if not tostring(err):find(msg, 1, true) then
-        error(string.format("error %q does not contain %q", tostring(err), msg), 2)
-    end
-end
 
 -- Runs the REPL on lines; returns what it wrote, what it wrote as errors, the prompts and the history.
 local function session(lines, opts)
@@ -114,9 +92,40 @@ end)
 
 test("repl-expressions", function()
     local out, err, prompts = session({ "1+1", "'a', 2, nil", "{ 1, x = 2 }", "print('p', 1)", "" })
-    eq(out, '2\n"a"\t2\tnil\n{ 1, x = 2 }\np\t1\n', "output")
+    eq(out, '2\na\t2\tnil\n{ 1, x = 2 }\np\t1\n', "output")
     eq(err, "", "errors")
     eq(prompts, "> |> |> |> |> |> ", "prompts")
+end)
+
+test("repl-strings-as-text", function()
+    -- a string the line returns is written as its text; inside a table it stays quoted
+    local out, err = session({ "'one\\ntwo\\n'", "'x'", "''", "{ 'q' }", "'a', 'b\\n'", "'tab\\there', 1" })
+    eq(out, 'one\ntwo\nx\n\n{ "q" }\na\tb\ntab\there\t1\n', "output")
+    eq(err, "", "errors")
+end)
+
+test("repl-help", function()
+    local out = {}
+    local env = repl.env(function(s) out[#out + 1] = s end)
+    env.help()
+    local text = table.concat(out)
+    for _, want in ipairs({ "luaha, the module", "luaha.net ", "listen_unix", "luaha.log ", "library modules loaded",
+        "luaha.repl ", "the interactive loop", "help()", "print(...)" }) do
+        assert(text:find(want, 1, true), "help() does not say " .. want .. ":\n" .. text)
+    end
+    assert(not text:find("ctl commands", 1, true), "ctl commands in a session without them:\n" .. text)
+    assert(not text:find("detach", 1, true), "detach in a session without it:\n" .. text)
+    for line in text:gmatch("[^\n]+") do assert(#line <= 100, "a line over 100 columns: " .. line) end
+    -- with the ctl commands and the helpers of an attached session
+    local ctl = require "luaha.ctl"
+    ctl.register("repl_test", function() return true end, "repl_test WHAT")
+    env.ctl, env.detach, env.io = {}, print, io
+    text = repl.help(env)
+    ctl.commands.repl_test = nil
+    for _, want in ipairs({ "ctl commands", "ctl.repl_test", "repl_test WHAT", "ctl.NAME(arg, ...)",
+        "detach(f, ...)", "io.write(...)", "luaha.ctl " }) do
+        assert(text:find(want, 1, true), "help() does not say " .. want .. ":\n" .. text)
+    end
 end)
 
 test("repl-multiline", function()
@@ -145,7 +154,7 @@ end)
 
 test("repl-env", function()
     local out, err = session({ "repl_test_x = 5", "repl_test_x", "string.rep('a', 2)", "luaha == require 'luaha'" })
-    eq(out, '5\n"aa"\ntrue\n', "output")
+    eq(out, '5\naa\ntrue\n', "output")
     eq(err, "", "errors")
     eq(rawget(_G, "repl_test_x"), nil, "global leaked into _G")
     local env = { answer = 42 }
@@ -205,4 +214,4 @@ test("repl-budget", function()
     assert(err:find("exceeded its budget", 1, true), "no budget error: " .. err)
 end)
 
-if failed > 0 then luaha.exit(1) end
+luaha.exit(harness.failures() == 0 and 0 or 1)
