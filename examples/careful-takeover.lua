@@ -29,13 +29,10 @@ local function prepare(r, o)
         r:hold("careful", n < min and "too few healthy real servers" or nil)
     end
     local changed = r.changed
-    function r.changed(self, mon)
-        changed(self, mon)
-        judge()
-    end
+    function r.changed(self, mon) changed(self, mon) judge() end
     judge()
 end
 
 local status = piranha.main(arg, { prepare = prepare, options = { ["--min-healthy"] = { "min_healthy", "integer" } },
-    usage = "usage: luaha examples/careful-takeover.lua [--min-healthy N] [policies/piranha.lua's options]" })
+    usage = "usage: luaha examples/careful-takeover.lua [--min-healthy N] [piranha.lua's options]" })
 if status ~= 0 then luaha.exit(status) end

@@ -322,7 +322,8 @@ end
 
 --[[
 disable(server), enable(server): takes the server (servers' names) out of the table, or lets it
-back in as its health says, until the next reload. Returns the pairs changed, or nil and why.
+back in as its health says (ending a weight set or a drain), until the next reload. Returns the
+pairs changed, or nil and why.
 ]]
 function R:disable(name)
     local found = self:servers(name)
@@ -335,7 +336,9 @@ end
 function R:enable(name)
     local found = self:servers(name)
     if #found == 0 then return nil, ("no server %q in the configuration"):format(tostring(name)) end
-    for _, f in ipairs(found) do self.disabled[key(f.v, f.rs)] = nil end
+    for _, f in ipairs(found) do
+        self.disabled[key(f.v, f.rs)], self.weights[key(f.v, f.rs)] = nil, nil   -- a drain ends here too
+    end
     change(self, "enabled", found)
     return found
 end

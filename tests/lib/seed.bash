@@ -4,7 +4,9 @@
 # (192.0.2.10), r1 (primary, .210), r2 (backup, .211), rs1 (.204) and rs2 (.205), VIP .212.
 #   seed_setup             the namespaces, the DR real servers (policies/realserver.lua) and their HTTP servers
 #   seed_config [LINE...]  $tmp/lvs.cf: the seed's lvs.cf with sub-second timers, a heartbeat key, and each LINE
-#   seed_start NS [ARGS]   policies/piranha.lua in NS, its pid in pid_NS (also its process group: the daemon's
+#                          (KEEPALIVE, DEADTIME and RS204_WEIGHT in the environment change those)
+#   seed_start NS [ARGS]   the policy $SEED_POLICY (policies/piranha.lua) in NS, with $SEED_ARGS and ARGS;
+#                          its pid in pid_NS (also its process group: the daemon's
 #                          two parts), its log in $tmp/NS.log, control socket $tmp/NS.sock
 #   seed_pair              r1 started, active (it holds the VIP), then r2 started and passive: on a busy machine the
 #                          start of a daemon in UML may take longer than deadtime, so they are not started at once
@@ -20,6 +22,7 @@
 # The caller sets $name, $tmp and LUAHA (default ./luaha) and calls seed_cleanup at exit.
 
 LUAHA=${LUAHA:-./luaha}
+SEED_POLICY=${SEED_POLICY:-policies/piranha.lua}
 seed_ns=(client r1 r2 rs1 rs2)
 VIP=192.0.2.212
 
@@ -124,7 +127,7 @@ virtual web {
      server rs204 {
          address = 192.0.2.204
          active = 1
-         weight = 1
+         weight = ${RS204_WEIGHT:-1}
      }
      server rs205 {
          address = 192.0.2.205
@@ -141,7 +144,8 @@ seed_start()
 {
 	local ns=$1
 	shift
-	setsid ip netns exec "$ns" "$LUAHA" --ctl "$tmp/$ns.sock" policies/piranha.lua -c "$tmp/lvs.cf" --foreground "$@" \
+	# shellcheck disable=SC2086 # SEED_ARGS are words
+	setsid ip netns exec "$ns" "$LUAHA" --ctl "$tmp/$ns.sock" "$SEED_POLICY" ${SEED_ARGS:-} -c "$tmp/lvs.cf" --foreground "$@" \
 		>> "$tmp/$ns.log" 2>&1 &
 	eval "pid_$ns=$!"
 }
