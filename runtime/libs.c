@@ -10,6 +10,7 @@ static const luaL_Reg libs_core[] = {
 	{ "luaha.core.udp", luaopen_luaha_core_udp },
 	{ "luaha.core.tcp", luaopen_luaha_core_tcp },
 	{ "luaha.core.proc", luaopen_luaha_core_proc },
+	{ "luaha.core.file", luaopen_luaha_core_file },
 	{ "luaha.core.icmp", luaopen_luaha_core_icmp },
 	{ "luaha.core.halfopen", luaopen_luaha_core_halfopen },
 	{ "luaha.core.tcpcheck", luaopen_luaha_core_tcpcheck },

@@ -117,6 +117,9 @@ int	 luaopen_luaha_core_tcp(lua_State *);
 /* proc.c */
 int	 luaopen_luaha_core_proc(lua_State *);
 
+/* file.c */
+int	 luaopen_luaha_core_file(lua_State *);
+
 /* icmp.c */
 int	 luaopen_luaha_core_icmp(lua_State *);
 
