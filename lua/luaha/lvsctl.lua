@@ -9,6 +9,7 @@ local luaha = require "luaha"
 local ctl = require "luaha.ctl"
 local json = require "luaha.json"
 local lvs = require "luaha.lvs"
+local weight_opt = require("luaha.lvscfmodel").servers.weight
 
 local ipvs = luaha.ipvs
 
@@ -136,7 +137,9 @@ function lvsctl.register(p)
     ctl.register("enable", function(args, out) return set_disabled(p, args, out, false) end, "enable SERVER")
     ctl.register("weight", function(args, out)
         local w = math.tointeger(tonumber(args[3]))
-        if not w or w < 0 or w > 65535 then return nil, "usage: weight VIRTUAL SERVER W (W from 0 to 65535)" end
+        if not w or w < weight_opt.min or w > weight_opt.max then
+            return nil, ("usage: weight VIRTUAL SERVER W (W from %d to %d)"):format(weight_opt.min, weight_opt.max)
+        end
         local found = servers(p, args[2], args[1])
         if #found == 0 then return nil, ("no server %q in virtual %q"):format(tostring(args[2]), tostring(args[1])) end
         for _, f in ipairs(found) do
