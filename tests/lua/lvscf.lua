@@ -35,7 +35,9 @@ local function has(list, want)
 end
 
 local function tmpfile(text)
-    local path = os.tmpname() .. ".lua"
+    local path = os.tmpname()
+    os.remove(path)             -- tmpname made it: the test removes only path .. ".lua"
+    path = path .. ".lua"
     local f = assert(io.open(path, "w"))
     f:write(text)
     f:close()
