@@ -18,8 +18,9 @@ local check = require "luaha.lvscfcheck"
 local lualoader = {}
 
 local BUDGET = 100000000            -- instructions
-local MEMORY = 256 * 1024           -- KiB more than at the start
-local STEP = 10000                  -- instructions between two looks at the budgets
+local MEMORY = 128 * 1024           -- KiB more than at the start: ten times a model of 100 000 servers
+local MAX_MESSAGES = 1000           -- errors, and warnings, kept; the others counted
+local STEP = 1000                   -- instructions between two looks at the budgets
 local MAX_REP = 16 * 1024 * 1024    -- bytes string.rep may make
 local MAX_MOVE = 10000000           -- elements table.move may move
 
@@ -68,9 +69,9 @@ local function run(fn, env)
             elseif collectgarbage("count") - base > MEMORY then
                 over = "the config used more than " .. MEMORY // 1024 .. " MiB"
             end
-            if over then debug.sethook(co, function() error(over, 2) end, "", 1) end
+            if over then debug.sethook(co, function() error(over, 0) end, "", 1) end
         end
-        if over then error(over, 2) end
+        if over then error(over, 0) end
     end, "", STEP)
     local meta = getmetatable("")
     local methods = meta.__index
@@ -122,15 +123,24 @@ end
 
 -- validate(m, path, text, opts): the model (checked, with its defaults), or nil, errors; warnings third.
 local function validate(m, path, text, opts)
-    local errors, warnings, memo = {}, {}, {}
+    local errors, warnings, memo, dropped = {}, {}, {}, {}
     local line_of = finder(text)
     local function report(list, kind, b, s, key, problem)
+        if #list >= MAX_MESSAGES then
+            dropped[list] = (dropped[list] or 0) + 1
+            return
+        end
         local line = line_of(key, (s or b or {}).name)
         list[#list + 1] = string.format("%s:%d: %s%s: %s", path, line, check.context(kind, b, s), key, problem)
     end
     local function check_opts(dst, opts_tbl, kind, b, s, skip)
         for k in pairs(dst) do
-            if not opts_tbl[k] and not skip[k] then report(errors, kind, b, s, tostring(k), "unknown option") end
+            -- An option table's integer keys index its options: an array item is no option.
+            if type(k) ~= "string" then
+                report(errors, kind, b, s, "[" .. tostring(k) .. "]", "unknown option (an array item)")
+            elseif not opts_tbl[k] and not skip[k] then
+                report(errors, kind, b, s, k, "unknown option")
+            end
         end
         breathe()
         for _, o in ipairs(opts_tbl) do
@@ -206,6 +216,10 @@ local function validate(m, path, text, opts)
         check.cross_check(m, function(level, kind, b, s, key, problem)
             report(level == "error" and errors or warnings, kind, b, s, key, problem)
         end)
+    end
+    for list, n in pairs(dropped) do
+        list[#list + 1] = ("%s:%d: %d more %s not shown"):format(path, line_of(), n,
+            list == errors and "errors" or "warnings")
     end
     if #errors > 0 then return nil, errors, warnings end
     return m, nil, warnings
