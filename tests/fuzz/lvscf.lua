@@ -198,7 +198,7 @@ local function mutate(text, lua)
             local other = pick(lua and seeds_lua or seeds_cf)
             text = text:sub(1, i - 1) .. other:sub(R(1, #other + 1))                -- spliced
         else
-            text = text:gsub("[%w_]+", function(w)                                  -- words replaced
+            text = text:gsub("[%w_]+", function()                                   -- words replaced
                 if R(30) == 1 then return pick(R(2) == 1 and keys or values) end
             end)
         end
