@@ -162,6 +162,15 @@ t.test("host-names-are-resolved-or-refused-with-their-line", function()
         end }))
     t.eq(m.virtuals[1].servers[2].address, "192.0.2.9", "resolved by opts.resolve")
     t.eq(calls, 1, "a name is asked once a read")
+    -- A reload resolves again: a block that names a host is not taken from the parse cache.
+    local answer, cache = "192.0.2.10", lvscf.cache()
+    local text = vs(" server a {\n  address = rs.example\n }\n") .. "virtual other {\n address = 192.0.2.213 eth0:2\n}\n"
+    local opts = { resolve = function() return answer end }
+    local m1 = assert(lvscf.parse(text, "h.cf", cache, opts))
+    answer = "192.0.2.11"
+    local m2 = assert(lvscf.parse(text, "h.cf", cache, opts))
+    t.eq(m2.virtuals[1].servers[1].address, "192.0.2.11", "the name resolved again")
+    t.eq(m2.virtuals[2], m1.virtuals[2], "a block that names no host is taken from the cache")
     local path = tmpfile('return { primary = "localhost" }\n', ".lua")
     m, errs = lvscf.load_lua(path)
     os.remove(path)
