@@ -38,7 +38,7 @@ function check.in_list(list, v)
 end
 local in_list = check.in_list
 
--- Value checks on Lua values, shared by both readers: each returns the value or nil, problem.
+-- dotted_quad(s): the IPv4 address s as a number, or nil when s is no dotted quad.
 function check.dotted_quad(s)
     if type(s) ~= "string" then return nil end
     local a, b, c, d = s:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
@@ -52,6 +52,7 @@ function check.dotted_quad(s)
 end
 local dotted_quad = check.dotted_quad
 
+-- Value checks on Lua values, shared by both readers: each returns the value or nil, problem.
 local function check_host(s)
     local n = dotted_quad(s)
     if n then
@@ -116,7 +117,7 @@ local function check_string(v, o)
     if o.escapes then return v end
     if v:find("[\r\n]") then return nil, "must be one line" end
     if not check.writable(v) then
-        return nil, "holds a blank and both kinds of quote: it cannot be written as one lvs.cf token"
+        return nil, "needs quotes and holds both kinds of quote: it cannot be written as one lvs.cf token"
     end
     return v
 end

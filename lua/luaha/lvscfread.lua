@@ -28,7 +28,7 @@ local globals, blocks, servers = model.globals, model.blocks, model.servers
 local Parser = {}
 Parser.__index = Parser
 
--- report(list, line, b, s, key, problem): a message, kept while there are fewer than MAX_MESSAGES.
+-- report(list, line, b, s, key, problem [, kind]): a message, kept while there are fewer than MAX_MESSAGES.
 function Parser:report(list, line, b, s, key, problem, kind)
     self.nmsg = self.nmsg + 1
     if #list >= MAX_MESSAGES then
@@ -123,7 +123,7 @@ function Parser:assign(opts, dst, seen, toks, quoted, key)
     if o.device then
         local dev = toks[4]
         if not check.writable(dev) then
-            return self:err(key, "holds a blank and both kinds of quote: it cannot be written as one lvs.cf token")
+            return self:err(key, "the device needs quotes and holds both kinds of quote: it cannot be written")
         end
         dst[o.device] = dev
     end

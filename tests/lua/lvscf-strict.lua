@@ -56,7 +56,7 @@ t.test("a-value-holding-both-quotes-is-written-and-reads-back", function()
     local lm, errs = lvscf.load_lua(path)
     os.remove(path)
     t.eq(lm, nil, "Lua config with an unwritable string")
-    t.eq(errs[1], path .. ":2: active_cmd: holds a blank and both kinds of quote: it cannot be written as one"
+    t.eq(errs[1], path .. ":2: active_cmd: needs quotes and holds both kinds of quote: it cannot be written as one"
         .. " lvs.cf token", "error")
 end)
 
