@@ -69,23 +69,23 @@ function lvscf.cache()
     return { blocks = {}, written = setmetatable({}, { __mode = "k" }) }
 end
 
--- The text of the file at path, or nil, { "PATH: problem" }: a regular file of at most MAX_SIZE bytes.
-local function read_file(path)
-    local text, err = file.read(path, lvscf.MAX_SIZE)
+-- The text of the file at path, or nil, { "PATH: problem" }: a regular file of at most max bytes.
+local function read_file(path, max)
+    local text, err = file.read(path, max)
     if not text then return nil, { err } end
     return text
 end
 
 -- load(path [, cache] [, opts]): reads and parses an lvs.cf; the model or nil, errors (and warnings).
 function lvscf.load(path, cache, opts)
-    local text, errs = read_file(path)
+    local text, errs = read_file(path, lvscf.MAX_SIZE)
     if not text then return nil, errs, {} end
     return reader.parse(text, path, cache, opts)
 end
 
--- load_lua(path [, opts]): runs a Lua config (sandboxed, bounded) and checks the table it returns.
+-- load_lua(path [, opts]): runs a Lua config (sandboxed, bounded, at most 16 MiB) and checks the table it returns.
 function lvscf.load_lua(path, opts)
-    local text, errs = read_file(path)
+    local text, errs = read_file(path, lualoader.MAX_TEXT)
     if not text then return nil, errs, {} end
     return lualoader.load(text, path, opts)
 end

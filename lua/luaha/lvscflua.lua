@@ -22,6 +22,7 @@ local lualoader = {}
 local BUDGET = 100000000            -- instructions
 local MEMORY = 128 * 1024           -- KiB more than at the start: ten times a model of 100 000 servers
 local MAX_MESSAGES = 1000           -- errors, and warnings, kept; the others counted
+lualoader.MAX_TEXT = 16 * 1024 * 1024   -- bytes of source: 200 000 servers written out
 local STEP = 1000                   -- instructions between two looks at the budgets
 local MAX_REP = 16 * 1024 * 1024    -- bytes string.rep may make
 local MAX_MOVE = 10000000           -- elements table.move may move
@@ -85,40 +86,53 @@ local function run(fn, env)
     return nil, m, co
 end
 
--- Where messages point in the source: see the top of the file. finder(text) gives line_of(key, name).
-local function finder(text)
-    local starts = { 1 }
-    for pos in text:gmatch("\n()") do starts[#starts + 1] = pos end
-    local function line_at(pos)
-        local lo, hi = 1, #starts
-        while lo < hi do
-            local mid = (lo + hi + 1) // 2
-            if starts[mid] <= pos then lo = mid else hi = mid - 1 end
-        end
-        return lo
+-- The index in sorted list of its first item >= x (#list + 1 when none is).
+local function first_from(list, x)
+    local lo, hi = 1, #list + 1
+    while lo < hi do
+        local mid = (lo + hi) // 2
+        if list[mid] < x then lo = mid + 1 else hi = mid end
     end
-    local last_return, names = 1, {}
-    for pos in text:gmatch("%f[%w_]return%f[^%w_]()") do last_return = line_at(pos) end
-    for pos in text:gmatch("()%f[%w_]name%s*=[^=]") do names[#names + 1] = pos end
+    return lo
+end
+
+--[[
+Where messages point in the source: see the top of the file. finder(text) gives line_of(key,
+name). The text is indexed once, when the first message needs it (each `word =`, each `name =
+"NAME"`, each quoted string), so that a thousand messages cost a thousand binary searches.
+]]
+local function finder(text)
+    local starts, keys, name_at, string_at, last_return
+    local function index()
+        starts, keys, name_at, string_at, last_return = { 1 }, {}, {}, {}, 1
+        for pos in text:gmatch("\n()") do starts[#starts + 1] = pos end
+        for pos, word in text:gmatch("()([%a_][%w_]*)%s*=[^=]") do
+            local list = keys[word] or {}
+            keys[word], list[#list + 1] = list, pos
+        end
+        for _, pos in ipairs(keys.name or {}) do
+            local q = text:match("^name%s*=%s*\"([^\"\n]*)\"", pos) or text:match("^name%s*=%s*'([^'\n]*)'", pos)
+            if q and not name_at[q] then name_at[q] = pos end
+        end
+        for pos, q in text:gmatch("()[\"']([^\"'\n]*)[\"']") do
+            if not string_at[q] then string_at[q] = pos end
+        end
+        for pos in text:gmatch("%f[%w_]return%f[^%w_]()") do last_return = pos end
+    end
+    local function line_at(pos) return first_from(starts, pos + 1) - 1 end
     return function(key, name)
+        if not starts then index() end
         local word = type(key) == "string" and key:match("^[%a_][%w_]*")
-        local pat = word and ("%f[%w_]" .. word .. "%s*=[^=]")
-        local at
-        if type(name) == "string" and name ~= "" then
-            local q = name:gsub("%p", "%%%0")
-            at = text:find("%f[%w_]name%s*=%s*[\"']" .. q .. "[\"']") or text:find("[\"']" .. q .. "[\"']")
-        end
-        if not at then
-            local found = pat and text:find(pat)
-            return found and line_at(found) or last_return
-        end
+        local list = word and keys[word] or {}
+        local at = type(name) == "string" and name ~= "" and (name_at[name] or string_at[name])
+        if not at then return line_at(list[1] or last_return) end
         -- The block's own text: from its name to the next `name =`, then from the one before.
-        local lo, hi = 1, #text + 1
-        for _, pos in ipairs(names) do
-            if pos < at then lo = pos + 1 elseif pos > at then hi = pos break end
-        end
-        local after, before = pat and text:find(pat, at), pat and text:find(pat, lo)
+        local names = keys.name or {}
+        local k = first_from(names, at)
+        local lo, hi = names[k - 1] or 1, names[names[k] == at and k + 1 or k] or #text + 1
+        local after = list[first_from(list, at)]
         if after and after < hi then return line_at(after) end
+        local before = list[first_from(list, lo)]
         return line_at(before and before < at and before or at)
     end
 end
@@ -241,6 +255,9 @@ end
 
 -- load(text, path [, opts]): see lvscf.load_lua.
 function lualoader.load(text, path, opts)
+    if #text > lualoader.MAX_TEXT then
+        return nil, { ("%s: larger than %d bytes"):format(path, lualoader.MAX_TEXT) }, {}
+    end
     local env = sandbox()
     local fn, err = load(text, "=" .. CHUNK, "t", env)
     local m, co
