@@ -20,7 +20,7 @@ ASANOBJS = $(SRCS:runtime/%.c=build/asan/%.o)
 ASANLIB	 = $(LIBSRCS:runtime/%.c=build/asan/%.o)
 UNITS	 = $(patsubst tests/unit/%.c,build/unit/%.test,$(wildcard tests/unit/*.c))
 
-.PHONY: all asan units test demo bench deps lint install uninstall clean
+.PHONY: all asan units test fuzz demo bench deps lint install uninstall clean
 
 all: luaha
 
@@ -54,6 +54,14 @@ build:
 test: luaha asan units lint
 	tests/run
 
+# The fuzz drivers on the ASan build, long (FUZZ_TIME s each) with a random seed they print; FUZZ_SEED=N replays one.
+FUZZ_TIME ?= 600
+fuzz: asan
+	@seed=$${FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; echo "fuzz seed $$seed (replay: make fuzz FUZZ_SEED=$$seed)"; \
+	for f in tests/fuzz/*.lua; do \
+		FUZZ_SEED=$$seed FUZZ_TIME=$(FUZZ_TIME) build/luaha-asan $$f || exit 1; \
+	done
+
 # Installs what is missing (Debian 12, as root), builds, and runs the main job: the seed topology in UML.
 demo: deps luaha
 	UML_TIMEOUT=300 tests/uml/run examples/demo.sh
@@ -79,7 +87,7 @@ bench: deps luaha
 	UML_MEM=512M UML_TIMEOUT=1500 tests/uml/run bench/failover.sh
 
 lint:
-	luacheck -q $(wildcard lua policies examples tests/lua tests/uml/lua tests/lib bench)
+	luacheck -q $(wildcard lua policies examples tests/lua tests/fuzz/*.lua tests/uml/lua tests/lib bench)
 	mandoc -T lint -W warning doc/*.[0-9]
 
 UNITDIR	 = $(PREFIX)/lib/systemd/system

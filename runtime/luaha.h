@@ -136,6 +136,9 @@ int	 luaopen_luaha_core_listen(lua_State *);
 /* proc.c */
 int	 luaopen_luaha_core_proc(lua_State *);
 
+/* file.c */
+int	 luaopen_luaha_core_file(lua_State *);
+
 /* icmp.c */
 int	 luaopen_luaha_core_icmp(lua_State *);
 

@@ -22,11 +22,12 @@ Where luaha differs from nanny 0.8.6 (spec §2.5, §7), on purpose:
 ]==]
 local luaha = require "luaha"
 local regex = require "luaha.core.regex"
+local model = require "luaha.lvscfmodel"
 
 local check = {}
 
 local defaults = {
-    timeout = 10,           -- nanny's -t: seconds
+    timeout = model.blocks.timeout.default,     -- nanny's -t: seconds
     max_reply = 65536,      -- bytes of a reply kept for matching
     quote_len = 64,         -- bytes of a reply shown in a reason
     http_send = "GET / HTTP/1.0\r\n\r\n",   -- nanny's "assuming web service on port 80"
@@ -47,9 +48,10 @@ local function argerror(fname, n, msg, level)
     error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), level or 3)
 end
 
+local port_opt = model.servers.port
 local function check_port(fname, n, port, level)
-    if math.type(port) ~= "integer" or port < 1 or port > 65535 then
-        argerror(fname, n, "port 1-65535 expected, got " .. tostring(port), level)
+    if math.type(port) ~= "integer" or port < port_opt.min or port > port_opt.max then
+        argerror(fname, n, ("port %d-%d expected, got %s"):format(port_opt.min, port_opt.max, tostring(port)), level)
     end
 end
 
@@ -305,8 +307,8 @@ local function check_spec(fname, spec)
     local function bad(msg) argerror(fname, 1, msg, 5) end
     if type(spec) ~= "table" then bad("table expected, got " .. type(spec)) end
     if type(spec.address) ~= "string" then bad("address: string expected") end
-    check_port(fname, 1, spec.port or 80, 5)
-    local protocol = spec.protocol or "tcp"
+    check_port(fname, 1, spec.port or model.blocks.port.default, 5)
+    local protocol = spec.protocol or model.blocks.protocol.default
     if protocol ~= "tcp" and protocol ~= "udp" then
         bad("protocol: \"tcp\" or \"udp\" expected, got " .. tostring(protocol))
     end
@@ -318,7 +320,8 @@ end
 
 -- A function that runs the check a checked spec describes: what it needs is read from spec once.
 local function runner(spec)
-    local address, port, protocol = spec.address, spec.port or 80, spec.protocol or "tcp"
+    local address, port = spec.address, spec.port or model.blocks.port.default
+    local protocol = spec.protocol or model.blocks.protocol.default
     local timeout, source = spec.timeout, spec.source
     if spec.send_program then
         -- nanny never used the regex for a program's output: an exact comparison, kept here.

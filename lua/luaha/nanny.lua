@@ -11,6 +11,7 @@ rup or ruptime) and move the weight between the configured one and 10 times it, 
 When checks run, and which monitors share one, is lua/luaha/probes.lua's business.
 ]]
 local luaha = require "luaha"
+local rsh_command = require("luaha.lvscfmodel").globals.rsh_command
 
 local log = luaha.log.prefixed("nanny")
 
@@ -65,7 +66,7 @@ function nanny.new(v, rs, opts)
         count = threshold, failures = 0, state = "out", working = nil, since_ramp = 0,
         name = ("%s:%d"):format(rs.address, rs.port or v.port),
         ramp_every = math.max(1, RAMP_PERIOD // interval),
-        rsh = opts and opts.rsh_command or "rsh",
+        rsh = opts and opts.rsh_command or rsh_command.default,
     }, monitor)
 end
 

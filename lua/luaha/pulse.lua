@@ -30,6 +30,7 @@ wraps them to add conditions or work. The heartbeat tasks never wait for a hook.
 ]]
 local luaha = require "luaha"
 local heartbeat = require "luaha.heartbeat"
+local globals = require("luaha.lvscfmodel").globals       -- the defaults of port, keepalive, deadtime
 
 local log = luaha.log.prefixed("pulse")
 
@@ -52,8 +53,8 @@ called (it must not wait) when the state, the wish, the peer's state, a block or
 function pulse.new(opts)
     assert(opts.role == "primary" or opts.role == "backup", "pulse: role is primary or backup")
     local p = setmetatable({
-        role = opts.role, channels = opts.channels or {}, port = opts.port or 539,
-        keepalive = opts.keepalive or 2, deadtime = opts.deadtime or 5,
+        role = opts.role, channels = opts.channels or {}, port = opts.port or globals.heartbeat_port.default,
+        keepalive = opts.keepalive or globals.keepalive.default, deadtime = opts.deadtime or globals.deadtime.default,
         key = opts.key, serial = opts.serial or 0, digest = opts.digest or ("\0"):rep(8),
         forceactive = opts.forceactive,
         hooks = { activate = opts.activate, deactivate = opts.deactivate, announce = opts.announce },

@@ -348,7 +348,7 @@ set_weight(virtual, server, w): the server's weight in that virtual block while 
 in, until the next reload (nil w: back to its health's). Returns the pairs changed, or nil and why.
 ]]
 function R:set_weight(virtual, name, w)
-    local range = lvscf.range("server", "weight")
+    local range = require("luaha.lvscfmodel").servers.weight
     if w ~= nil and (math.type(w) ~= "integer" or w < range.min or w > range.max) then
         return nil, ("a weight is an integer from %d to %d"):format(range.min, range.max)
     end

@@ -5,6 +5,12 @@ local lvscf = require "luaha.lvscf"
 
 local DATA = "tests/lua/data/"
 
+-- Host names resolved without DNS: every.cf names its backup router.
+local RESOLVE = { resolve = function(name)
+    if name == "router-b.example.net" then return "192.0.2.211" end
+    return nil, "unknown host"
+end }
+
 local same = t.same
 
 local function parse_ok(text)
@@ -29,7 +35,9 @@ local function has(list, want)
 end
 
 local function tmpfile(text)
-    local path = os.tmpname() .. ".lua"
+    local path = os.tmpname()
+    os.remove(path)             -- tmpname made it: the test removes only path .. ".lua"
+    path = path .. ".lua"
     local f = assert(io.open(path, "w"))
     f:write(text)
     f:close()
@@ -128,7 +136,7 @@ t.test("errors: every one in the file, in line order", function()
         f .. '10: virtual "web": scheduler: unknown scheduler "wrrr" (invalid argument; valid: rr, wrr, lc, wlc,'
             .. " lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh, twos)",
         f .. '11: virtual "web": weight: unknown command in a virtual block',
-        f .. '12: virtual "web": timeout: out of range: 0 (must be >= 1)',
+        f .. '12: virtual "web": timeout: out of range: 0 (must be 1..1000000)',
         f .. '13: virtual "web": vip_nmask: Bad subnet mask specified: "255.0.255.0"',
         f .. '14: virtual "web": persistent: integer expected, got "3x"',
         f .. '15: virtual "web": use_regex: boolean expected (0 or 1), got "2"',
@@ -150,7 +158,7 @@ end)
 t.test("errors: one of each remaining class", function()
     local m, errs = lvscf.parse("", "empty.cf")
     t.eq(m, nil, "model")
-    t.eq(errs[1], "empty.cf: Empty configuration", "empty")
+    t.eq(errs[1], "empty.cf:1: Empty configuration", "empty")
     parse_err(vs("    dirs = /etc\n"), 't.cf:3: virtual "web": dirs: list expected ([ word ... ])')
     parse_err("primary = 192.0.2.300\n", 't.cf:1: primary: invalid host name or ip address "192.0.2.300"')
     parse_err("primary = -bad-.example\n", 't.cf:1: primary: invalid host name or ip address "-bad-.example"')
@@ -159,7 +167,7 @@ t.test("errors: one of each remaining class", function()
     parse_err(vs("    port = no-such-service\n"),
         't.cf:3: virtual "web": port: invalid argument: unknown service name "no-such-service"')
     parse_err(vs("    port = 70000\n"), 't.cf:3: virtual "web": port: out of range: 70000 (must be 1..65535)')
-    parse_err("keepalive = 0\n", "t.cf:1: keepalive: out of range: 0 (must be greater than 0)")
+    parse_err("keepalive = 0\n", "t.cf:1: keepalive: out of range: 0 (must be 0.001..1000000)")
     parse_err("keepalive = fast\n", 't.cf:1: keepalive: number expected, got "fast"')
     parse_err("heartbeat_port = 1.5\n", 't.cf:1: heartbeat_port: integer expected, got "1.5"')
     parse_err("serial_no\n", "t.cf:1: serial_no: equal (=) expected after command")
@@ -256,11 +264,12 @@ t.test("fwmark services", function()
 end)
 
 t.test("every option: values and extensions", function()
-    local m, errs, warns = lvscf.load(DATA .. "every.cf")
+    local m, errs, warns = lvscf.load(DATA .. "every.cf", nil, RESOLVE)
     assert(m, errs and table.concat(errs, "\n"))
     t.eq(#warns, 0, "warnings: " .. table.concat(warns, "\n"))
     t.eq(m.serial_no, 16, "serial_no")
-    t.eq(m.backup, "router-b.example.net", "host name")
+    t.eq(m.backup, "192.0.2.211", "host name, resolved")
+    t.eq(m.reservation_conflict_action, "preempt", "reservation_conflict_action, accepted without effect")
     t.eq(m.keepalive, 0.5, "keepalive")
     t.eq(m.deadtime, 1.5, "deadtime")
     t.eq(m.monitor_links, true, "monitor_links 2")
@@ -287,7 +296,7 @@ end)
 
 t.test("round trip: parse, write, parse", function()
     for _, f in ipairs({ "seed.cf", "every.cf" }) do
-        local m = assert(lvscf.load(DATA .. f))
+        local m = assert(lvscf.load(DATA .. f, nil, RESOLVE))
         local text = lvscf.write(m)
         local m2, errs, warns = lvscf.parse(text, "written-" .. f)
         assert(m2, errs and table.concat(errs, "\n"))
@@ -323,13 +332,13 @@ return {
     local m, errs = lvscf.load_lua(path)
     os.remove(path)
     t.eq(m, nil, "model")
-    has(errs, path .. ": colour: unknown option")
-    has(errs, path .. ": keepalive: out of range: -1 (must be greater than 0)")
-    has(errs, path .. ': virtual "web": device: missing (the interface or alias for address)')
-    has(errs, path .. ': virtual "web": scheduler: unknown scheduler "wrrr" (invalid argument; valid: rr, wrr, lc, wlc,'
+    has(errs, path .. ":2: colour: unknown option")
+    has(errs, path .. ":2: keepalive: out of range: -1 (must be 0.001..1000000)")
+    has(errs, path .. ':4: virtual "web": device: missing (the interface or alias for address)')
+    has(errs, path .. ':4: virtual "web": scheduler: unknown scheduler "wrrr" (invalid argument; valid: rr, wrr, lc, wlc,'
         .. " lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh, twos)")
-    has(errs, path .. ': virtual "web": server "a": weight: integer expected, got "1.5"')
-    has(errs, path .. ": virtuals[2].name: missing")
+    has(errs, path .. ':5: virtual "web": server "a": weight: integer expected, got "1.5"')
+    has(errs, path .. ":3: virtuals[2].name: missing")
     t.eq(#errs, 6, "error count: " .. table.concat(errs, "\n"))
 end)
 
@@ -353,13 +362,13 @@ t.test("Lua config: syntax errors, the sandbox and the budget", function()
     m, errs = lvscf.load_lua(path)
     os.remove(path)
     t.eq(m, nil, "model")
-    t.eq(errs[1], path .. ": the config must return a table", "not a table")
+    t.eq(errs[1], path .. ":1: the config must return a table", "not a table")
     path = tmpfile('return { virtuals = { "web", { name = "ftp", servers = 5 } } }\n')
     m, errs = lvscf.load_lua(path)
     os.remove(path)
     t.eq(m, nil, "model with wrong block types")
-    has(errs, path .. ": virtuals[1]: block (a table) expected")
-    has(errs, path .. ': virtual "ftp": servers: list of servers expected')
+    has(errs, path .. ":1: virtuals[1]: block (a table) expected")
+    has(errs, path .. ':1: virtual "ftp": servers: list of servers expected')
     m, errs = lvscf.load_lua("/nonexistent/lvs.lua")
     t.eq(m, nil, "model")
     t.eq(errs[1], "/nonexistent/lvs.lua: No such file or directory", "missing file")

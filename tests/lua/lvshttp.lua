@@ -55,16 +55,27 @@ end
 
 --[[
 ticker(): starts a task ticking every 10 ms; stop() ends it and returns the largest gap between
-two ticks, and the largest CPU time this process used between two ticks: on a busy machine the
-first also counts the time the process was not run, the second only what held the loop (and,
-while passwords are hashed, the worker thread's time).
+two ticks, and the largest CPU time the loop's thread used between two ticks: on a busy machine
+the first also counts the time the process was not run, the second only what held the loop
+(the worker thread's hashing is not counted).
 ]]
+-- The CPU time of this process's main thread (the loop's; not the worker thread's), in seconds, to 10 ms.
+local TASK_STAT = ("/proc/self/task/%d/stat"):format(luaha.daemon.getpid())
+local function loop_cpu()
+    local f = assert(io.open(TASK_STAT))
+    local line = f:read("l")
+    f:close()
+    local fields = {}
+    for w in line:match("%) (.*)$"):gmatch("%S+") do fields[#fields + 1] = w end
+    return (tonumber(fields[12]) + tonumber(fields[13])) / 100      -- utime, stime in clock ticks
+end
+
 local function ticker()
-    local running, gap, cpu_gap, last, last_cpu = true, 0, 0, luaha.now(), os.clock()
+    local running, gap, cpu_gap, last, last_cpu = true, 0, 0, luaha.now(), loop_cpu()
     local task = luaha.spawn(function()
         while running do
             luaha.sleep(0.01)
-            local now, cpu = luaha.now(), os.clock()
+            local now, cpu = luaha.now(), loop_cpu()
             gap, cpu_gap = math.max(gap, now - last), math.max(cpu_gap, cpu - last_cpu)
             last, last_cpu = now, cpu
         end
@@ -116,10 +127,11 @@ t.test("lvshttp-wrong-passwords-do-not-stall-the-loop", function()
         end)
     end
     for _, c in ipairs(clients) do c:join(60) end
-    local gap = stop()
-    print(("largest gap of a 10 ms ticker while 32 wrong passwords were tried: %.1f ms (%s)"):format(gap * 1000,
-        json.encode(codes)))
-    assert(gap < 0.15, ("the loop stalled %.3f s"):format(gap))
+    local gap, cpu_gap = stop()
+    print(("largest gap of a 10 ms ticker while 32 wrong passwords were tried: %.1f ms, %.0f ms of the loop's CPU (%s)")
+        :format(gap * 1000, cpu_gap * 1000, json.encode(codes)))
+    -- An Argon2id check in the loop holds it 0.19 s or more: the loop's CPU between two ticks says whether one did.
+    assert(cpu_gap < 0.1, ("the loop's thread ran %.3f s between two ticks"):format(cpu_gap))
     t.eq((codes[401] or 0) + (codes[429] or 0) + (codes[503] or 0), 32, "every wrong password refused")
     assert((codes[429] or 0) > 0, "no try was limited")
     t.eq(get(port, "/status.json", "admin", "s3cret"), 200, "the right password still works")
@@ -217,7 +229,7 @@ t.test("lvshttp-status-and-metrics-of-1000-x-10-in-pieces", function()
         .. "%.1f ms of CPU"):format(#body, #metrics, gap * 1000, cpu_gap * 1000))
     assert(r and r.status == 0, "curl: " .. (r and r.stderr or "did not end"))
     t.eq(codes, "200\n200\n", "status codes")
-    assert(cpu_gap < 0.05 and gap < 0.3, ("the loop stalled %.3f s, %.3f s of CPU"):format(gap, cpu_gap))
+    assert(cpu_gap < 0.05, ("the loop stalled %.3f s, %.3f s of its CPU"):format(gap, cpu_gap))
     assert(head:find("Content-Type: application/json", 1, true), "type: " .. head)
     local back = decode(body)
     t.eq(#back.services, 1000, "services"); t.eq(#back.services[1000].servers, 10, "servers")

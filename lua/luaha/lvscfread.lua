@@ -1,0 +1,324 @@
+-- lua/luaha/lvscfread.lua: the lvs.cf reader: lines to tokens to the config model, with the parse cache.
+--[==[
+parse(text, filename [, cache] [, opts]) reads a whole file with a parser object (one per
+read): its state is the open block and server, the line, the messages and the parse cache's
+bookkeeping, and each kind of line has a method. The option tables are lvscfmodel's, the value
+checks and the checks across options lvscfcheck's, the lexical rules (spec 2.1) lvscflex's; this
+file knows the grammar (spec 2.2), the cache and Piranha's messages. Every message reads
+`FILE:LINE: [virtual "NAME": [server "NAME": ]]OPTION: PROBLEM`.
+
+Bounds: a line of more than MAX_LINE bytes is an error (a line is read in one step, at most a
+few hundred thousand instructions); reading stops after MAX_MESSAGES errors, and warnings past
+that many are counted, not kept. Between lines the task lets the others run (check.breathe):
+at 10 000 real servers (about 60 000 lines) a read takes about 0.3 s of CPU, in slices of 256
+lines of about a millisecond each; a host name waits for its resolver (5 s at most) without
+holding the loop.
+]==]
+local model = require "luaha.lvscfmodel"
+local check = require "luaha.lvscfcheck"
+local lex = require "luaha.lvscflex"
+
+local read = {}
+
+local MAX_LINE = 65536
+local MAX_MESSAGES = 1000
+local quote, breathe = check.quote, check.breathe
+local globals, blocks, servers = model.globals, model.blocks, model.servers
+
+local Parser = {}
+Parser.__index = Parser
+
+-- report(list, line, b, s, key, problem [, kind]): a message, kept while there are fewer than MAX_MESSAGES.
+function Parser:report(list, line, b, s, key, problem, kind)
+    self.nmsg = self.nmsg + 1
+    if #list >= MAX_MESSAGES then
+        self.dropped[list] = (self.dropped[list] or 0) + 1
+        return
+    end
+    if #key > 64 then key = key:sub(1, 64) .. "..." end
+    list[#list + 1] = string.format("%s:%d: %s%s: %s", self.filename, line,
+        check.context(kind or (b and b.kind), b, s), key, problem)
+end
+function Parser:err(key, problem) self:report(self.errors, self.lineno, self.blk, self.srv, key, problem) end
+function Parser:warn(key, problem) self:report(self.warnings, self.lineno, self.blk, self.srv, key, problem) end
+
+--[[
+candidate(into, key, tbl, at, first, nmsg): a block read from at (line first) to here is kept in
+the cache if it had no message and names no host (a name is resolved again at each read), with
+the text it was read from (src: the whole text, not a copy).
+]]
+function Parser:candidate(into, key, tbl, at, first, nmsg)
+    if not self.cache or self.nmsg ~= nmsg or into[key] or self.named[tbl] then return nil end
+    into[key] = { src = self.text, at = at, len = self.pos - at, tbl = tbl, nlines = self.lineno - first + 1,
+        kind = tbl.kind }
+    return into[key]
+end
+
+function Parser:close_server()
+    local s, blk = self.srv, self.blk
+    check.fill_defaults(s, servers)
+    if s.address == nil and not s.seen.address and not self.bad_open[s] then
+        self:report(self.errors, s.line, blk, s, "address", "missing (required)")
+    end
+    self:candidate(self.blk_servers, self.srv_key, s, self.srv_at, s.line, self.srv_nmsg)
+    self.srv = nil
+end
+
+function Parser:close_block()
+    local blk = self.blk
+    check.fill_defaults(blk, blocks)
+    if blk.address == nil and not blk.seen.address and not self.bad_open[blk] then
+        self:report(self.errors, blk.line, blk, nil, "address", "missing (required)")
+    end
+    local e = self:candidate(self.fresh_blocks, self.blk_key, blk, self.blk_at, blk.line, self.blk_nmsg)
+    if e then e.servers = self.blk_servers end
+    self.blk = nil
+end
+
+-- value(o, toks, quoted): the value of option o's tokens, or nil, problem; a warning third.
+function Parser:value(o, toks, quoted)
+    if o.type == "list" then
+        if toks[3] ~= "[" or toks[#toks] ~= "]" or quoted[3] or quoted[#toks] or #toks < 4 then
+            return nil, "list expected ([ word ... ])"
+        end
+        return check.check(o, table.move(toks, 4, #toks - 1, 1, {}))
+    end
+    local raw, v, problem, w = toks[3]
+    if lex.readers[o.type] then
+        v, problem, w = lex.readers[o.type](raw, o)
+    else
+        v = o.escapes and lex.unescape(raw) or raw
+    end
+    if v ~= nil then v, problem = check.check(o, v) end
+    -- A checked host of digits and dots is a dotted quad; anything else is a name to resolve.
+    if v ~= nil and (o.type == "host" or o.type == "ipdev") and v:find("[^%d.]") then
+        if self.blk then self.named[self.blk] = true end
+        if self.srv then self.named[self.srv] = true end
+        v, problem = check.resolve(v, self.opts, self.memo)
+    end
+    return v, problem, w
+end
+
+function Parser:assign(opts, dst, seen, toks, quoted, key)
+    local o, first = opts[key], seen[key]
+    seen[key] = self.lineno                  -- even when the value is bad: no "missing" error for it later
+    if first then
+        self:warn(key, "repeated (first at line " .. first .. "); the last one wins")
+    end
+    local nval = o.type == "ipdev" and 2 or 1
+    if o.type ~= "list" and #toks < 2 + nval then
+        return self:err(key, "missing arguments")
+    elseif o.type ~= "list" and #toks > 2 + nval then
+        return self:err(key, "unexpected arguments: " .. quote(table.concat(toks, " ", 3 + nval))
+            .. (toks[3 + nval]:sub(1, 1) == "#" and " (comments must be on their own line)" or ""))
+    end
+    local v, problem, w = self:value(o, toks, quoted)
+    if v == nil then return self:err(key, problem) end
+    if w then self:warn(key, w) end
+    if o.known and not check.in_list(o.known, v) then
+        self:warn(key, "unknown " .. key .. " " .. quote(v) .. " (Piranha accepted any word; known: "
+            .. table.concat(o.known, ", ") .. ")")
+    end
+    dst[key] = v
+    if o.device then
+        local dev = toks[4]
+        if not check.writable(dev) then
+            return self:err(key, "the device needs quotes and holds both kinds of quote: it cannot be written")
+        end
+        dst[o.device] = dev
+    end
+    local blk = self.blk
+    if blk and not self.srv and blk.kind == "failover" and not model.failover_uses[key] then
+        self:warn(key, "not used in a failover block")
+    end
+end
+
+--[[
+reuse(from, into, key, at, list, kind): when the text from at (this line) is that of the block
+the cache has for its opener line, takes its table into list and goes past it; false otherwise.
+An entry is taken once: two blocks of the same text are two tables.
+]]
+function Parser:reuse(from, into, key, at, list, kind)
+    local e = from[key]
+    if not e or self.used[e] then return false end
+    -- The entry's text is cut from the text it was read from when first needed, then kept.
+    local here = self.text:sub(at, at + e.len - 1)
+    if here ~= (e.text or e.src:sub(e.at, e.at + e.len - 1)) then return false end
+    e.text, e.src = here, nil
+    self.used[e], into[key] = true, into[key] or e
+    list[#list + 1] = e.tbl
+    self.taken_line[e.tbl], self.taken_kind[e.tbl] = self.lineno, kind
+    self.lineno, self.pos = self.lineno + e.nlines - 1, at + e.len
+    return true
+end
+
+-- The opener lines the cache knows are looked up before they are read: the same line in the same
+-- place (at top level; in a block, outside a server, after the same port) opens the same way. A
+-- block whose text changed looks for its servers among those it had.
+function Parser:server_key(line) return line .. "\0" .. tostring(self.blk.port or 80) end
+
+function Parser:reused(line, at)
+    if not self.cache then return false end
+    if not self.blk then
+        local e = self.cached_blocks[line]
+        return e and self:reuse(self.cached_blocks, self.fresh_blocks, line, at, self.m[e.kind .. "s"], e.kind)
+    end
+    return not self.srv and self.blk_old and self:reuse(self.blk_old.servers, self.blk_servers, self:server_key(line),
+        at, self.blk.servers)
+end
+
+function Parser:open(key, toks, quoted, line, at)
+    local before, nmsg = #self.errors, self.nmsg       -- a malformed opener is a message of its block
+    if #toks < 3 or toks[3] ~= "{" or quoted[3] then
+        self:err(key, #toks > 3 and "unexpected arguments" or "missing arguments (" .. key .. " NAME {)")
+    elseif #toks > 3 then
+        self:err(key, "unexpected arguments: " .. quote(table.concat(toks, " ", 4)))
+    end
+    -- A malformed opener still opens its block, so that its lines and its } are read in the right
+    -- scope; its missing address is not reported on top of the opener's error.
+    local bad = #self.errors > before
+    if key == "server" then
+        local srv = { name = toks[2] or "", port = self.blk.port or 80, line = self.lineno, seen = {} }
+        self.bad_open[srv] = bad
+        self.srv = srv
+        self.blk.servers[#self.blk.servers + 1] = srv
+        self.srv_key, self.srv_at, self.srv_nmsg = self:server_key(line), at, nmsg
+    else
+        local blk = { kind = key, name = toks[2] or "", servers = {}, line = self.lineno, seen = {} }
+        self.blk, self.bad_open[blk] = blk, bad
+        local list = self.m[key .. "s"]
+        list[#list + 1] = blk
+        self.blk_key, self.blk_at, self.blk_nmsg = line, at, nmsg
+        self.blk_old, self.blk_servers = self.cached_blocks[line], {}
+    end
+end
+
+function Parser:close(toks)
+    if #toks > 1 then self:warn("}", "text after } ignored: " .. quote(table.concat(toks, " ", 2))) end
+    if self.srv then
+        self:close_server()
+    elseif self.blk then
+        self:close_block()
+    else
+        self:err("}", "no block to close")
+    end
+end
+
+-- statement(line, at): one line read from at, not taken from the cache.
+function Parser:statement(line, at)
+    local first = line:match("^[ \t\r]*(%S*)")
+    if first == "" or first:sub(1, 1) == "#" then return end
+    local toks, quoted = lex.tokenize(line, first == "send" or first == "expect")
+    if not toks then return self:err(first, quoted) end
+    if toks[1] == "}" and not quoted[1] then return self:close(toks) end
+    local key, blk, srv = toks[1], self.blk, self.srv
+    if (key == "virtual" or key == "failover") and not blk or key == "server" and blk and not srv then
+        return self:open(key, toks, quoted, line, at)
+    end
+    local opts = srv and servers or blk and blocks or globals
+    if not opts[key] or quoted[1] then
+        local where = srv and "in a server block" or blk and ("in a " .. blk.kind .. " block") or "at top level"
+        local hint = key:find("=", 1, true) and " (= needs a blank on each side)" or ""
+        self:err(key, "unknown command " .. where .. hint)
+    elseif toks[2] ~= "=" then
+        self:err(key, "equal (=) expected after command")
+    else
+        self:assign(opts, srv or blk or self.m, srv and srv.seen or blk and blk.seen or self.seen_g, toks, quoted, key)
+    end
+end
+
+-- finish(): the blocks left open, defaults, the checks across options, the cache; parse's results.
+function Parser:finish()
+    if self.srv then
+        self:report(self.errors, self.srv.line, self.blk, self.srv, "server", "missing } (unexpected end of file)")
+        self:close_server()
+    end
+    if self.blk then
+        self:report(self.errors, self.blk.line, self.blk, nil, self.blk.kind, "missing } (unexpected end of file)")
+        self:close_block()
+    end
+    local m, taken_line, seen_g = self.m, self.taken_line, self.seen_g
+    check.fill_defaults(m, globals)
+    -- The tables taken from the cache are shared with models in use: their lines and kinds are
+    -- kept here, not in them. A taken block (with a kind) is known to have no duplicate server.
+    local clean = {}
+    for tbl, kind in pairs(self.taken_kind) do clean[tbl] = kind end
+    local function line_of(tbl) return tbl.line or taken_line[tbl] end
+    check.cross_check(m, function(level, kind, b, s, key, problem, also)
+        if b then self.marked[b] = true end
+        if s then self.marked[s] = true end
+        local line = s and line_of(s) or b and line_of(b) or seen_g[key] or seen_g[also] or 1
+        self:report(level == "error" and self.errors or self.warnings, line, b, s, key, problem, kind)
+    end, line_of, clean)
+    for _, kind in ipairs({ "virtuals", "failovers" }) do
+        for _, b in ipairs(m[kind]) do
+            breathe()
+            if not clean[b] then
+                b.line, b.seen, b.kind = nil, nil, nil
+                for _, s in ipairs(b.servers) do s.line, s.seen = nil, nil end
+            end
+        end
+    end
+    if self.cache then
+        -- A block that cross_check had something to say about is read again next time.
+        for k, e in pairs(self.fresh_blocks) do
+            if self.marked[e.tbl] then self.fresh_blocks[k] = nil end
+        end
+        self.cache.blocks = self.fresh_blocks
+    end
+    return self:results()
+end
+
+-- results(): the model, or nil and the errors; the warnings; each list in line order, with what was dropped said last.
+function Parser:results()
+    for _, list in ipairs({ self.errors, self.warnings }) do
+        check.by_line(list)
+        local n = self.dropped[list]
+        if n then
+            list[#list + 1] = string.format("%s:%d: %d more %s not shown", self.filename, self.lineno, n,
+                list == self.errors and "errors" or "warnings")
+        end
+    end
+    if #self.errors > 0 then return nil, self.errors, self.warnings end
+    return self.m, nil, self.warnings
+end
+
+-- parse(text, filename [, cache] [, opts]): see lvscf.parse.
+function read.parse(text, filename, cache, opts)
+    filename = filename or "lvs.cf"
+    if text == "" then return nil, { filename .. ":1: Empty configuration" }, {} end
+    if text:sub(-1) ~= "\n" then text = text .. "\n" end
+    local p = setmetatable({
+        text = text, filename = filename, cache = cache, opts = opts, memo = {},
+        errors = {}, warnings = {}, nmsg = 0, dropped = {},
+        m = { virtuals = {}, failovers = {} }, seen_g = {}, lineno = 0, pos = 1,
+        -- blk, srv: the open block and server; blk_key, blk_at, blk_nmsg: its opener line, where it
+        -- starts, the messages before it; blk_old: its cache entry of before (its text changed);
+        -- blk_servers: its servers' new entries; srv_key, srv_at, srv_nmsg likewise.
+        -- The cache: the previous parse's blocks by opener line (each with its servers, by opener
+        -- line and port); this parse's; the tables taken from it with their line and kind (none
+        -- for a server); the entries taken; the tables cross_check had something to say about;
+        -- the tables that name a host; those opened by a malformed opener.
+        cached_blocks = cache and cache.blocks or {}, fresh_blocks = {},
+        taken_line = {}, taken_kind = {}, used = {}, marked = {}, named = {}, bad_open = {},
+    }, Parser)
+    while p.pos <= #text do
+        local at = p.pos
+        local eol = text:find("\n", at, true)
+        p.pos, p.lineno = eol + 1, p.lineno + 1
+        breathe()
+        if eol - at > MAX_LINE then
+            p:err("line", "too long: " .. (eol - at) .. " bytes (at most " .. MAX_LINE .. ")")
+        else
+            local line = text:sub(at, eol - 1)
+            if not p:reused(line, at) then p:statement(line, at) end
+        end
+        if #p.errors >= MAX_MESSAGES then
+            p.errors[#p.errors + 1] = string.format("%s:%d: too many errors: reading stopped", filename, p.lineno)
+            return p:results()
+        end
+    end
+    return p:finish()
+end
+
+return read

@@ -1,0 +1,81 @@
+-- lua/luaha/lvscfwrite.lua: the lvs.cf writer: a config model to text that reads back to the same model.
+--[[
+Every value a reader accepts can be written: the value checks (lvscfcheck) refuse a string that
+could not be one token (check.writable), so nothing here raises on a checked model. Options are
+written in the order of the option tables, luaha's own (ext) ones only when they are not at
+their default. Host names were resolved by the reader: the model, and so the text, holds the
+address, which is what the daemon uses and what the heartbeat's digest should compare.
+]]
+local model = require "luaha.lvscfmodel"
+local check = require "luaha.lvscfcheck"
+
+local write = {}
+
+-- A string as one token: bare when it reads back as itself, else in the quotes it does not hold.
+local function token(s)
+    if s ~= "" and not s:find("[ \t\r\n]") and not s:find("^[\"'#]") and s ~= "}" and s ~= "{" then
+        return s
+    end
+    if not s:find('"', 1, true) then return '"' .. s .. '"' end
+    if not s:find("'", 1, true) then return "'" .. s .. "'" end
+    error("cannot write a value that needs quotes and holds both kinds (the model was not checked): " .. s, 3)
+end
+
+local function escape(s)
+    local map = { ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t", ["\\"] = "\\\\", ['"'] = '\\"' }
+    return '"' .. s:gsub('[\n\r\t\\"]', map) .. '"'
+end
+
+local function value_text(o, v, dst)
+    local t = o.type
+    if t == "bool" or t == "flag" then return v and "1" or "0" end
+    if t == "ipdev" then return v .. " " .. token(dst[o.device]) end
+    if t == "list" then return "[ " .. table.concat(v, " ") .. " ]" end
+    if o.escapes then return escape(v) end
+    if type(v) == "number" then return model.number(v) end
+    return token(v)
+end
+
+local function write_opts(out, dst, opts, indent, failover)
+    for _, o in ipairs(opts) do
+        local v = dst[o.key]
+        -- luaha's own options at their defaults are left out, so Piranha can still read the file;
+        -- so are defaults of keys a failover block does not use, which would only draw warnings.
+        if (o.ext or failover and not model.failover_uses[o.key]) and v == o.default then v = nil end
+        if v ~= nil then out[#out + 1] = indent .. o.key .. " = " .. value_text(o, v, dst) end
+    end
+end
+
+-- block(kind, b): the lines of block b, each ending in a newline.
+local function block(kind, b)
+    local out = { kind .. " " .. token(b.name) .. " {" }
+    write_opts(out, b, model.blocks, "    ", kind == "failover")
+    for _, s in ipairs(b.servers or {}) do
+        check.breathe()
+        out[#out + 1] = "    server " .. token(s.name) .. " {"
+        write_opts(out, s, model.servers, "        ")
+        out[#out + 1] = "    }"
+    end
+    out[#out + 1] = "}\n"
+    return table.concat(out, "\n")
+end
+
+-- parts(model [, cache]): see lvscf.write_parts.
+function write.parts(m, cache)
+    local out = {}
+    local written = cache and cache.written or {}
+    write_opts(out, m, model.globals, "")
+    out = #out > 0 and { table.concat(out, "\n") .. "\n" } or {}
+    for _, kind in ipairs({ "virtual", "failover" }) do
+        for _, b in ipairs(m[kind .. "s"] or {}) do
+            check.breathe()
+            local text = written[b] or block(kind, b)
+            written[b] = text
+            out[#out + 1] = text
+        end
+    end
+    if #out == 0 then out[1] = "\n" end      -- nothing to write is still a line
+    return out
+end
+
+return write

@@ -1,0 +1,1 @@
+return { x = table.move({}, 1, 1e12, 2) }

@@ -1,0 +1,2 @@
+local s = ("x"):rep(2^40)
+return {}

@@ -1,0 +1,3 @@
+return {
+    active_cmd = "a b\"c'd",
+}
