@@ -85,7 +85,8 @@ local mutations = {
 local function batch(n)
     local sent = {}
     for _ = 1, n do
-        local r, pkt = R(10), nil
+        local r = R(10)
+        local pkt
         if r <= 2 then
             pkt = random_bytes(R(0, 200))
         elseif r <= 3 then
