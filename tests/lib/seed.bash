@@ -91,51 +91,23 @@ seed_setup()
 	head -c 32 /dev/urandom > "$tmp/heartbeat.key"
 }
 
+# The seed's lvs.cf is tests/lua/data/seed.cf, the one fixture of the Lua tests too: here with sub-second
+# timers, checks every 0.5 s (an answer may take 3 s on a busy machine), a heartbeat key, quick gratuitous ARPs,
+# and the caller's lines before the virtual block.
 seed_config()
 {
-	cat > "$tmp/lvs.cf" <<CF
-serial_no = 1
-primary = 192.0.2.210
-service = lvs
-backup_active = 1
-backup = 192.0.2.211
-heartbeat = 1
-heartbeat_port = 539
-keepalive = ${KEEPALIVE:-0.1}
-deadtime = ${DEADTIME:-0.5}
-heartbeat_key = $tmp/heartbeat.key
-garp_interval = 0.1
-network = direct
-debug_level = NONE
-$(printf '%s\n' "$@")
-virtual web {
-     active = 1
-     address = $VIP eth0:1
-     vip_nmask = 255.255.255.0
-     port = 80
-     persistent = 30
-     send = "GET / HTTP/1.0\r\n\r\n"
-     expect = "HTTP"
-     use_regex = 0
-     load_monitor = none
-     scheduler = wrr
-     protocol = tcp
-     timeout = 1
-     reentry = 1
-     quiesce_server = 0
-     weight_ramp = 0
-     server rs204 {
-         address = 192.0.2.204
-         active = 1
-         weight = ${RS204_WEIGHT:-1}
-     }
-     server rs205 {
-         address = 192.0.2.205
-         active = 1
-         weight = 1
-     }
-}
-CF
+	local extra
+	extra=$(printf '%s\n' "heartbeat_key = $tmp/heartbeat.key" "garp_interval = 0.1" "$@")
+	awk -v keepalive="${KEEPALIVE:-0.1}" -v deadtime="${DEADTIME:-0.5}" -v w204="${RS204_WEIGHT:-1}" -v extra="$extra" '
+		/^keepalive = / { $0 = "keepalive = " keepalive }
+		/^deadtime = / { $0 = "deadtime = " deadtime }
+		/^(monitor_links|syncdaemon) = / { next }	# the caller sets them, once
+		/^virtual web \{/ { print extra }
+		/^     timeout = / { $0 = "     timeout = 3\n     check_interval = 0.5" }
+		/^     reentry = / { $0 = "     reentry = 1" }
+		/server rs204/ { rs204 = 1 }
+		rs204 && /weight = / { $0 = "         weight = " w204; rs204 = 0 }
+		{ print }' tests/lua/data/seed.cf > "$tmp/lvs.cf" || fail "seed_config"
 }
 
 # A daemon runs in a process group of its own (setsid does not fork in a job of a non-interactive shell):
