@@ -19,6 +19,16 @@
 #define LUAHA_LUADIR	"/usr/local/share/luaha"
 #endif
 
+/* luaha.c */
+int	 luaha_ok(lua_State *);
+int	 luaha_fail(lua_State *, const char *, ...) __attribute__((format(printf, 2, 3)));
+int	 luaha_fail_errno(lua_State *, const char *);
+void	 luaha_check_options(lua_State *, int, const char *const []);
+double	 luaha_opt_number(lua_State *, int, const char *, double);
+double	 luaha_opt_seconds(lua_State *, int, const char *, double);
+const char *luaha_opt_string(lua_State *, int, const char *);
+double	 luaha_check_timeout(lua_State *, int);
+
 /* log.c */
 enum log_level {
 	LOG_LEVEL_ERR, LOG_LEVEL_WARNING, LOG_LEVEL_NOTICE, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG
@@ -99,14 +109,6 @@ int	 net_nonblock(int);
 int	 net_connect_error(int, short);
 uint32_t net_cksum_add(const void *, size_t, uint32_t);
 uint16_t net_cksum(const void *, size_t, uint32_t);
-int	 luaha_ok(lua_State *);
-int	 luaha_fail(lua_State *, const char *, ...) __attribute__((format(printf, 2, 3)));
-int	 luaha_fail_errno(lua_State *, const char *);
-void	 luaha_check_options(lua_State *, int, const char *const []);
-double	 luaha_opt_number(lua_State *, int, const char *, double);
-double	 luaha_opt_seconds(lua_State *, int, const char *, double);
-const char *luaha_opt_string(lua_State *, int, const char *);
-double	 luaha_check_timeout(lua_State *, int);
 
 /* udp.c */
 int	 luaopen_luaha_core_udp(lua_State *);
