@@ -58,7 +58,6 @@ double			 loop_now(void);
 double			 loop_timeout(double, double);
 lua_State		*loop_main_thread(lua_State *);
 struct timeval		*loop_tv(double, struct timeval *);
-int			 luaopen_luaha_core_loop(lua_State *);
 
 /* task.c */
 struct task;

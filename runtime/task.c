@@ -1,5 +1,6 @@
-/* task.c: Lua tasks (coroutines) run by the loop: spawn, wait, wake, join, cancel, budgets. */
+/* task.c: Lua tasks (coroutines) run by the loop: spawn, wait, wake, join, cancel, budgets, exit. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
@@ -650,12 +651,33 @@ task_tostring(lua_State *L)
 	return (1);
 }
 
+/*
+ * exit([code]): stops the program after the running task yields. Inside a
+ * task the caller never resumes; elsewhere the process exits at once.
+ */
+static int
+task_lua_exit(lua_State *L)
+{
+	int	 code;
+
+	if (lua_isboolean(L, 1))
+		code = lua_toboolean(L, 1) ? 0 : 1;
+	else
+		code = (int)luaL_optinteger(L, 1, 0);
+	loop_exit(code);
+	if (task_current(L) != NULL && lua_isyieldable(L))
+		return (lua_yield(L, 0));
+	fflush(NULL);
+	exit(code);
+}
+
 static const luaL_Reg task_funcs[] = {
 	{ "spawn", task_lua_spawn },
 	{ "sleep", task_lua_sleep },
 	{ "current", task_lua_current },
 	{ "set_budget", task_lua_set_budget },
 	{ "park", task_lua_park },
+	{ "exit", task_lua_exit },
 	{ NULL, NULL }
 };
 
