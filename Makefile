@@ -38,8 +38,10 @@ build/luaha-asan: $(ASANOBJS)
 build/asan/%.o: runtime/%.c runtime/luaha.h | build
 	$(CC) $(CFLAGS) $(SANITIZE) $(PKG_CFLAGS) -c -o $@ $<
 
-# The IPVS files share a header of their own.
+# The IPVS files share a header of their own,
 $(filter build/ipvs%.o build/asan/ipvs%.o,$(OBJS) $(ASANOBJS)): runtime/ipvs.h
+# And the rtnetlink files theirs.
+$(filter %/link.o %/route.o %/sysctl.o %/linkwatch.o,$(OBJS) $(ASANOBJS)): runtime/link.h
 
 units: $(UNITS)
 

@@ -1,4 +1,4 @@
-/* link.c: links, addresses, routes and sysctls over rtnetlink (libnl-route); the watcher is in linkwatch.c. */
+/* link.c: luaha.core.link: links and addresses over rtnetlink (libnl-route), the request socket; routes, sysctls and the watcher are in route.c, sysctl.c and linkwatch.c. */
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -25,15 +25,7 @@
 #include <netlink/route/rtnl.h>
 
 #include "luaha.h"
-
-#define LINK_ADDRSTRLEN	64		/* an IPv6 address, "/128" and room to spare */
-
-/* An address or prefix from Lua, parsed before any libnl object exists. */
-struct link_prefix {
-	int		 family;	/* AF_INET or AF_INET6 */
-	unsigned char	 bytes[16];
-	int		 plen;
-};
+#include "link.h"
 
 /* libnl's codes for errors that did not come from the kernel, turned back into errnos. */
 static const struct {
@@ -51,7 +43,6 @@ static const struct {
 
 static const char *const addr_add_options[] = { "dev", "address", "label", "broadcast", NULL };
 static const char *const addr_del_options[] = { "dev", "address", "label", NULL };
-static const char *const route_options[] = { "dst", "gateway", "dev", "table", "family", NULL };
 
 struct link_sock *
 link_sock(lua_State *L)
@@ -153,7 +144,7 @@ link_fail(lua_State *L, struct link_sock *ls, int err, const char *what)
 }
 
 /* Parses "192.0.2.1", "192.0.2.0/24" or "2001:db8::1/64"; no prefix means one host. */
-static int
+int
 link_parse(const char *s, struct link_prefix *p)
 {
 	char	 buf[INET6_ADDRSTRLEN + 8], *slash, *end;
@@ -185,7 +176,7 @@ link_parse(const char *s, struct link_prefix *p)
 	return (0);
 }
 
-static struct nl_addr *
+struct nl_addr *
 link_nladdr(const struct link_prefix *p)
 {
 	struct nl_addr	*a;
@@ -197,7 +188,7 @@ link_nladdr(const struct link_prefix *p)
 }
 
 /* "192.0.2.1", or "192.0.2.1/24" when plen >= 0, whatever libnl would leave out. */
-static const char *
+const char *
 link_ntop(struct nl_addr *a, int plen, char *buf, size_t len)
 {
 	char	 host[INET6_ADDRSTRLEN];
@@ -216,7 +207,7 @@ link_ntop(struct nl_addr *a, int plen, char *buf, size_t len)
 }
 
 /* The string in field of the options table at 1; raises if it is missing. */
-static const char *
+const char *
 link_opt_required(lua_State *L, const char *field)
 {
 	const char	*s;
@@ -227,7 +218,7 @@ link_opt_required(lua_State *L, const char *field)
 }
 
 /* The address in field of the options table at 1, parsed into p; raises if malformed. */
-static const char *
+const char *
 link_opt_prefix(lua_State *L, const char *field, int required, struct link_prefix *p)
 {
 	const char	*s;
@@ -237,32 +228,6 @@ link_opt_prefix(lua_State *L, const char *field, int required, struct link_prefi
 		luaL_argerror(L, 1, lua_pushfstring(L,
 		    "%s: '%s' is not an IPv4 or IPv6 address[/prefix]", field, s));
 	return (s);
-}
-
-/* A routing table at idx: a number, "main", "local", "default", or "all" if allowed (0). */
-static uint32_t
-link_check_table(lua_State *L, int idx, int all)
-{
-	static const char *const names[] = { "main", "local", "default", "all", NULL };
-	static const uint32_t ids[] = {
-		RT_TABLE_MAIN, RT_TABLE_LOCAL, RT_TABLE_DEFAULT, RT_TABLE_UNSPEC
-	};
-	lua_Integer	 n;
-	int		 i, isnum;
-
-	if (lua_type(L, idx) == LUA_TSTRING) {
-		for (i = 0; names[i] != NULL; i++)
-			if (strcmp(names[i], lua_tostring(L, idx)) == 0 &&
-			    (all || ids[i] != RT_TABLE_UNSPEC))
-				return (ids[i]);
-	} else {
-		n = lua_tointegerx(L, idx, &isnum);
-		if (isnum && n >= 1 && n <= UINT32_MAX)
-			return ((uint32_t)n);
-	}
-	luaL_error(L, "table: not a number from 1 to 4294967295, \"main\", "
-	    "\"local\", \"default\"%s", all ? " or \"all\"" : "");
-	return (0);
 }
 
 void
@@ -286,7 +251,7 @@ link_setbool(lua_State *L, const char *k, int v)
 	lua_setfield(L, -2, k);
 }
 
-static const char *
+const char *
 link_family_name(int family)
 {
 	return (family == AF_INET ? "inet" : "inet6");
@@ -312,7 +277,7 @@ link_scope_name(int scope, char *buf, size_t len)
 }
 
 /* The name of the link with index, from links or else the kernel; NULL if it is gone. */
-static const char *
+const char *
 link_name(struct nl_cache *links, int index, char *buf)
 {
 	if (links != NULL && rtnl_link_i2name(links, index, buf, IFNAMSIZ) != NULL)
@@ -363,56 +328,6 @@ link_pushaddr(lua_State *L, struct rtnl_addr *a, const char *dev)
 		link_setstr(L, "broadcast", link_ntop(bcast, -1, buf, sizeof(buf)));
 	link_setstr(L, "scope", link_scope_name(rtnl_addr_get_scope(a), buf,
 	    sizeof(buf)));
-}
-
-/* Sets gateway= and dev= of one nexthop in the table on top. */
-static void
-link_setnexthop(lua_State *L, struct rtnl_nexthop *nh, struct nl_cache *links)
-{
-	struct nl_addr	*gw = rtnl_route_nh_get_gateway(nh);
-	char		 buf[LINK_ADDRSTRLEN], name[IFNAMSIZ];
-	int		 index = rtnl_route_nh_get_ifindex(nh);
-
-	if (gw != NULL)
-		link_setstr(L, "gateway", link_ntop(gw, -1, buf, sizeof(buf)));
-	if (index > 0)
-		link_setstr(L, "dev", link_name(links, index, name));
-}
-
-/*
- * Pushes {dst=, gateway=, dev=, table=, family=}. A multipath route has
- * nexthops={{gateway=, dev=}, ...} instead; a route that is not unicast
- * (local, broadcast, blackhole, ...) says so in type=.
- */
-static void
-link_pushroute(lua_State *L, struct rtnl_route *r, struct nl_cache *links)
-{
-	struct nl_addr	*dst = rtnl_route_get_dst(r);
-	char		 buf[LINK_ADDRSTRLEN];
-	int		 i, n = rtnl_route_get_nnexthops(r);
-
-	lua_createtable(L, 0, 6);
-	if (dst == NULL || nl_addr_get_prefixlen(dst) == 0)
-		link_setstr(L, "dst", "default");
-	else
-		link_setstr(L, "dst", link_ntop(dst, nl_addr_get_prefixlen(dst),
-		    buf, sizeof(buf)));
-	if (n == 1)
-		link_setnexthop(L, rtnl_route_nexthop_n(r, 0), links);
-	else if (n > 1) {
-		lua_createtable(L, n, 0);
-		for (i = 0; i < n; i++) {
-			lua_createtable(L, 0, 2);
-			link_setnexthop(L, rtnl_route_nexthop_n(r, i), links);
-			lua_rawseti(L, -2, i + 1);
-		}
-		lua_setfield(L, -2, "nexthops");
-	}
-	link_setint(L, "table", rtnl_route_get_table(r));
-	link_setstr(L, "family", link_family_name(rtnl_route_get_family(r)));
-	if (rtnl_route_get_type(r) != RTN_UNICAST)
-		link_setstr(L, "type", nl_rtntype2str(rtnl_route_get_type(r), buf,
-		    sizeof(buf)));
 }
 
 /* links(): every link, as {name=, index=, up=, carrier=, mac=, mtu=}. */
@@ -593,280 +508,6 @@ link_addr_del(lua_State *L)
 	return (link_addr_change(L, 1));
 }
 
-/*
- * route_add{dst=, gateway=, dev=, table=, family=} and route_del{...}. dst
- * "default" (or 0.0.0.0/0, ::/0) is the default route; its family comes
- * from family=, else the gateway, else it is IPv4.
- */
-static int
-link_route_change(lua_State *L, int del)
-{
-	struct link_sock	*ls = link_sock(L);
-	struct link_prefix	 dst, gw;
-	struct rtnl_route	*r = NULL;
-	struct rtnl_nexthop	*nh;
-	struct nl_addr		*ndst = NULL, *ngw = NULL;
-	const char		*sdst, *sgw, *dev, *fam, *what;
-	uint32_t		 table = RT_TABLE_MAIN;
-	unsigned int		 index = 0;
-	int			 family = AF_UNSPEC, err;
-
-	luaL_checktype(L, 1, LUA_TTABLE);
-	luaha_check_options(L, 1, route_options);
-	if ((fam = luaha_opt_string(L, 1, "family")) != NULL) {
-		luaL_argcheck(L, strcmp(fam, "inet") == 0 ||
-		    strcmp(fam, "inet6") == 0, 1, "family: \"inet\" or \"inet6\"");
-		family = strcmp(fam, "inet") == 0 ? AF_INET : AF_INET6;
-	}
-	if (lua_getfield(L, 1, "table") != LUA_TNIL)
-		table = link_check_table(L, -1, 0);
-	lua_pop(L, 1);
-	sdst = link_opt_required(L, "dst");
-	sgw = link_opt_prefix(L, "gateway", 0, &gw);
-	dev = luaha_opt_string(L, 1, "dev");
-	if (sgw != NULL) {
-		luaL_argcheck(L, gw.plen == (gw.family == AF_INET ? 32 : 128), 1,
-		    "gateway: an address, not a prefix");
-		if (family == AF_UNSPEC)
-			family = gw.family;
-	}
-	if (strcmp(sdst, "default") == 0) {
-		memset(&dst, 0, sizeof(dst));
-		dst.family = family == AF_UNSPEC ? AF_INET : family;
-	} else
-		link_opt_prefix(L, "dst", 1, &dst);
-	if (family == AF_UNSPEC)
-		family = dst.family;
-	luaL_argcheck(L, dst.family == family && (sgw == NULL || gw.family == family),
-	    1, "dst, gateway and family disagree");
-
-	what = lua_pushfstring(L, "%s %s%s%s%s%s", del ? "route_del" : "route_add",
-	    sdst, sgw != NULL ? " via " : "", sgw != NULL ? sgw : "",
-	    dev != NULL ? " dev " : "", dev != NULL ? dev : "");
-	if (table != RT_TABLE_MAIN)
-		what = lua_pushfstring(L, "%s table %I", what, (lua_Integer)table);
-	if (dev != NULL && (index = if_nametoindex(dev)) == 0)
-		return (luaha_fail_errno(L, what));
-	if ((err = link_connect(ls)) < 0)
-		return (link_fail(L, ls, err, what));
-
-	err = -NLE_NOMEM;
-	if ((r = rtnl_route_alloc()) == NULL || (ndst = link_nladdr(&dst)) == NULL)
-		goto out;
-	rtnl_route_set_table(r, table);
-	if ((err = rtnl_route_set_family(r, family)) < 0 ||
-	    (err = rtnl_route_set_dst(r, ndst)) < 0)
-		goto out;
-	if (sgw != NULL || dev != NULL) {
-		err = -NLE_NOMEM;
-		if ((nh = rtnl_route_nh_alloc()) == NULL)
-			goto out;
-		rtnl_route_add_nexthop(r, nh);		/* the route frees it */
-		if (dev != NULL)
-			rtnl_route_nh_set_ifindex(nh, index);
-		if (sgw != NULL) {
-			if ((ngw = link_nladdr(&gw)) == NULL)
-				goto out;
-			rtnl_route_nh_set_gateway(nh, ngw);
-		}
-	}
-	if (del) {
-		/*
-		 * libnl would send protocol static, unicast and a guessed
-		 * scope, and the kernel deletes only a route that matches
-		 * them all. Like ip(8), leave them open, so routes made by
-		 * others (proto boot, kernel) can be deleted too.
-		 */
-		rtnl_route_set_scope(r, RT_SCOPE_NOWHERE);
-		rtnl_route_set_protocol(r, RTPROT_UNSPEC);
-		if ((err = rtnl_route_set_type(r, RTN_UNSPEC)) == 0)
-			err = rtnl_route_delete(ls->sk, r, 0);
-	} else
-		err = rtnl_route_add(ls->sk, r, NLM_F_EXCL);
-out:
-	nl_addr_put(ngw);
-	nl_addr_put(ndst);
-	rtnl_route_put(r);
-	if (err < 0)
-		return (link_fail(L, ls, err, what));
-	return (luaha_ok(L));
-}
-
-static int
-link_route_add(lua_State *L)
-{
-	return (link_route_change(L, 0));
-}
-
-static int
-link_route_del(lua_State *L)
-{
-	return (link_route_change(L, 1));
-}
-
-/* A route dump in progress: where its routes go. */
-struct link_dump {
-	lua_State	*L;		/* the result table is on top */
-	struct nl_cache	*links;		/* for the names of devices */
-	uint32_t	 table;		/* RT_TABLE_UNSPEC for all */
-	int		 n;
-};
-
-static void
-link_route_obj(struct nl_object *o, void *arg)
-{
-	struct link_dump	*d = arg;
-	struct rtnl_route	*r = (struct rtnl_route *)o;
-	int			 family = rtnl_route_get_family(r);
-
-	/* The dump holds multicast routing tables too; they are not ours. */
-	if ((family != AF_INET && family != AF_INET6) ||
-	    (d->table != RT_TABLE_UNSPEC && rtnl_route_get_table(r) != d->table))
-		return;
-	link_pushroute(d->L, r, d->links);
-	lua_rawseti(d->L, -2, ++d->n);
-}
-
-static int
-link_route_msg(struct nl_msg *msg, void *arg)
-{
-	int	 err;
-
-	if ((err = nl_msg_parse(msg, link_route_obj, arg)) < 0)
-		return (err);
-	return (NL_OK);
-}
-
-/*
- * routes([table]): the IPv4 and IPv6 routes of one table (default main), or
- * of "all". Not a libnl cache: it keys routes by destination and metric, so
- * fe80::/64 on two links would come out as one.
- */
-static int
-link_routes(lua_State *L)
-{
-	struct link_sock	*ls = link_sock(L);
-	struct link_dump	 d;
-	struct nl_cb		*cb, *orig;
-	int			 err, tries;
-
-	memset(&d, 0, sizeof(d));
-	d.L = L;
-	d.table = RT_TABLE_MAIN;
-	if (!lua_isnoneornil(L, 1))
-		d.table = link_check_table(L, 1, 1);
-	if ((err = link_connect(ls)) < 0 ||
-	    (err = rtnl_link_alloc_cache(ls->sk, AF_UNSPEC, &d.links)) < 0)
-		return (link_fail(L, ls, err, "routes"));
-	/* The clone keeps the socket's error callback. */
-	orig = nl_socket_get_cb(ls->sk);
-	cb = nl_cb_clone(orig);
-	nl_cb_put(orig);
-	if (cb == NULL || (err = nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM,
-	    link_route_msg, &d)) < 0) {
-		nl_cb_put(cb);
-		nl_cache_free(d.links);
-		return (link_fail(L, ls, cb == NULL ? -NLE_NOMEM : err, "routes"));
-	}
-	/* A dump that routes changed under is flagged; read it again. */
-	for (tries = 0; tries < 3; tries++) {
-		lua_newtable(L);
-		d.n = 0;
-		if ((err = nl_rtgen_request(ls->sk, RTM_GETROUTE, AF_UNSPEC,
-		    NLM_F_DUMP)) >= 0 && (err = nl_recvmsgs(ls->sk, cb)) >= 0)
-			break;
-		lua_pop(L, 1);
-		if (err != -NLE_DUMP_INTR)
-			break;
-	}
-	nl_cb_put(cb);
-	nl_cache_free(d.links);
-	if (err < 0)
-		return (link_fail(L, ls, err, "routes"));
-	return (1);
-}
-
-static int
-link_sysctl_read(lua_State *L, const char *name, const char *path)
-{
-	luaL_Buffer	 b;
-	const char	*s;
-	size_t		 len;
-	ssize_t		 n;
-	int		 fd, saved;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (luaha_fail(L, "sysctl %s: %s", name, strerror(errno)));
-	luaL_buffinit(L, &b);
-	do {
-		if ((n = read(fd, luaL_prepbuffer(&b), LUAL_BUFFERSIZE)) > 0)
-			luaL_addsize(&b, n);
-	} while (n > 0 || (n == -1 && errno == EINTR));
-	saved = errno;
-	if (close(fd) == -1)
-		log_warn("%s: close %s", __func__, path);
-	if (n == -1)
-		return (luaha_fail(L, "sysctl %s: %s", name, strerror(saved)));
-	luaL_pushresult(&b);
-	s = lua_tolstring(L, -1, &len);
-	while (len > 0 && isspace((unsigned char)s[len - 1]))
-		len--;
-	while (len > 0 && isspace((unsigned char)*s)) {
-		s++;
-		len--;
-	}
-	lua_pushlstring(L, s, len);
-	return (1);
-}
-
-static int
-link_sysctl_write(lua_State *L, const char *name, const char *path)
-{
-	const char	*v;
-	size_t		 len;
-	ssize_t		 n;
-	int		 fd, saved;
-
-	/* Before the conversion to a string, which would hide a float. */
-	luaL_argcheck(L, lua_type(L, 2) == LUA_TSTRING || lua_isinteger(L, 2), 2,
-	    "a string or an integer");
-	v = lua_tolstring(L, 2, &len);
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) == -1)
-		return (luaha_fail(L, "sysctl %s: %s", name, strerror(errno)));
-	/* procfs takes the value in one write and says there if it rejects it. */
-	while ((n = write(fd, v, len)) == -1 && errno == EINTR)
-		;
-	saved = n == -1 ? errno : EIO;
-	if (close(fd) == -1 && n == (ssize_t)len)
-		return (luaha_fail(L, "sysctl %s: %s", name, strerror(errno)));
-	if (n != (ssize_t)len)
-		return (luaha_fail(L, "sysctl %s: %s", name, strerror(saved)));
-	return (luaha_ok(L));
-}
-
-/*
- * sysctl(name [, value]): reads (trimmed) or writes /proc/sys/<name with
- * dots as slashes>. procfs answers at once: this does not yield. A name
- * cannot hold an interface name with a dot in it (eth0.100).
- */
-static int
-link_sysctl(lua_State *L)
-{
-	const char	*name = luaL_checkstring(L, 1);
-	char		 path[PATH_MAX], *p;
-	int		 n;
-
-	luaL_argcheck(L, *name != '\0' && strchr(name, '/') == NULL &&
-	    strstr(name, "..") == NULL, 1, "not a sysctl name");
-	n = snprintf(path, sizeof(path), "/proc/sys/%s", name);
-	luaL_argcheck(L, n > 0 && (size_t)n < sizeof(path), 1, "too long");
-	for (p = path + strlen("/proc/sys/"); *p != '\0'; p++)
-		if (*p == '.')
-			*p = '/';
-	if (lua_isnoneornil(L, 2))
-		return (link_sysctl_read(L, name, path));
-	return (link_sysctl_write(L, name, path));
-}
 
 static int
 link_sock_gc(lua_State *L)
@@ -885,27 +526,34 @@ static const luaL_Reg link_funcs[] = {
 	{ "addrs", link_addrs },
 	{ "addr_add", link_addr_add },
 	{ "addr_del", link_addr_del },
-	{ "route_add", link_route_add },
-	{ "route_del", link_route_del },
-	{ "routes", link_routes },
-	{ "sysctl", link_sysctl },
-	{ "watch", link_watch },
 	{ NULL, NULL }
 };
 
+/*
+ * One module of the functions of link.c, route.c, sysctl.c and linkwatch.c,
+ * every one of which has the request socket as its upvalue.
+ */
 int
 luaopen_luaha_core_link(lua_State *L)
 {
+	static const luaL_Reg *const parts[] = {
+		link_funcs, route_funcs, sysctl_funcs, linkwatch_funcs, NULL
+	};
 	struct link_sock	*ls;
+	int			 i;
 
 	linkwatch_open(L);
-	luaL_newlibtable(L, link_funcs);
 	ls = lua_newuserdatauv(L, sizeof(*ls), 0);
 	memset(ls, 0, sizeof(*ls));
 	luaL_newmetatable(L, "luaha.link_sock");
 	lua_pushcfunction(L, link_sock_gc);
 	lua_setfield(L, -2, "__gc");
 	lua_setmetatable(L, -2);
-	luaL_setfuncs(L, link_funcs, 1);	/* every function shares the socket */
+	lua_createtable(L, 0, 10);
+	for (i = 0; parts[i] != NULL; i++) {
+		lua_pushvalue(L, -2);
+		luaL_setfuncs(L, parts[i], 1);
+	}
+	lua_remove(L, -2);
 	return (1);
 }

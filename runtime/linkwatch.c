@@ -18,6 +18,7 @@
 #include <netlink/route/rtnl.h>
 
 #include "luaha.h"
+#include "link.h"
 
 #define WATCH_RCVBUF	(1 << 20)	/* the kernel caps it at net.core.rmem_max */
 #define WATCH_BATCH	64		/* datagrams per callback, so others get a turn */
@@ -275,7 +276,7 @@ watch_cb(evutil_socket_t fd, short what, void *arg)
  * loses its carrier, appears or goes, and when an address is added or
  * removed. Returns the watcher, which keeps the program alive until cancelled.
  */
-int
+static int
 link_watch(lua_State *L)
 {
 	struct link_sock	*ls = link_sock(L);
@@ -358,6 +359,11 @@ static const luaL_Reg watch_meta[] = {
 	{ "__gc", link_watch_gc },
 	{ "__close", link_watch_gc },
 	{ "__tostring", link_watch_tostring },
+	{ NULL, NULL }
+};
+
+const luaL_Reg linkwatch_funcs[] = {
+	{ "watch", link_watch },
 	{ NULL, NULL }
 };
 

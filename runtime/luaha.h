@@ -130,36 +130,8 @@ int	 luaopen_luaha_core_halfopen(lua_State *);
 /* ipvs.c */
 int	 luaopen_luaha_core_ipvs(lua_State *);
 
-/* link.c */
-struct nl_sock;
-struct rtnl_link;
-struct rtnl_addr;
-
-/*
- * The request socket, shared by the module's functions as their upvalue, so
- * lua_close frees it. A request blocks until the kernel answers, which takes
- * microseconds: none of these functions yields.
- */
-struct link_sock {
-	struct nl_sock	*sk;		/* opened on first use; NULL when in doubt */
-	int		 kerr;		/* errno of the kernel's NLMSG_ERROR, 0 if none */
-	char		 kmsg[160];	/* its extended ack message, "" if none */
-};
-
-struct link_sock *link_sock(lua_State *);
-int	 link_connect(struct link_sock *);
-const char *link_reason(struct link_sock *, int, char *, size_t);
-int	 link_fail(lua_State *, struct link_sock *, int, const char *);
-void	 link_setstr(lua_State *, const char *, const char *);
-void	 link_setint(lua_State *, const char *, lua_Integer);
-void	 link_setbool(lua_State *, const char *, int);
-void	 link_pushlink(lua_State *, struct rtnl_link *);
-void	 link_pushaddr(lua_State *, struct rtnl_addr *, const char *);
+/* link.c (route.c, sysctl.c and linkwatch.c share link.h) */
 int	 luaopen_luaha_core_link(lua_State *);
-
-/* linkwatch.c */
-int	 link_watch(lua_State *);
-void	 linkwatch_open(lua_State *);
 
 /* arp.c */
 int	 luaopen_luaha_core_arp(lua_State *);
