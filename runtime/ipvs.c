@@ -1,4 +1,4 @@
-/* ipvs.c: luaha.core.ipvs: services, destinations, batches, counters, timeouts, sync daemons; also registers apply's tables and operations. */
+/* ipvs.c: luaha.core.ipvs: services, destinations, batches, dumps, counters; also registers the settings (ipvsconf.c) and apply's tables and operations. */
 #include <sys/socket.h>
 
 #include <linux/ip_vs.h>
@@ -19,37 +19,26 @@ static const char *const ipvs_op_names[] = {
 	"add_dest", "edit_dest", "del_dest", NULL
 };
 
-/* The index in names of the string at idx; raises naming what it is otherwise. */
-static int
-ipvs_name_index(lua_State *L, int idx, const char *const names[], const char *what)
-{
-	const char	*s = lua_tostring(L, idx);
-	int		 i;
-
-	for (i = 0; s != NULL && names[i] != NULL; i++)
-		if (strcmp(names[i], s) == 0)
-			return (i);
-	return (luaL_error(L, "ipvs: unknown %s \"%s\"", what, s != NULL ? s :
-	    luaL_typename(L, idx)));
-}
-
 static int
 ipvs_op(lua_State *L, enum ipvs_op op)
 {
-	uint32_t	 buf[IPVS_MSG_MAX / 4];
-	struct ipvs_wbuf w = { (unsigned char *)buf, 0, sizeof(buf) };
-	struct ipvs_svc	 s;
-	struct ipvs_dest d;
-	char		 what[200];
+	uint32_t		 buf[IPVS_MSG_MAX / 4];
+	struct ipvs_wbuf	 w = { (unsigned char *)buf, 0, sizeof(buf), 0 };
+	struct ipvs_sock	*is;
+	struct ipvs_svc		 s;
+	struct ipvs_dest	 d;
+	char			 what[200];
 
-	ipvs_need(L);
 	ipvs_check_service(L, 1, &s);
 	if (op >= OP_ADD_DEST)
 		ipvs_check_dest(L, 2, &s, &d);
+	if ((is = ipvs_need(L)) == NULL)
+		return (2);
+	w.family = is->family;
 	if (ipvs_wop(&w, op, 0, 0, &s, &d) == -1)
 		return (luaL_error(L, "ipvs: message too large"));
 	ipvs_op_what(op, &s, &d, what, sizeof(what));
-	return (ipvs_simple(L, ipvs_convert(L, &w), ipvs_op_cmds[op], what));
+	return (ipvs_simple(L, is, ipvs_convert(L, &w), ipvs_op_cmds[op], what));
 }
 
 static int
@@ -118,6 +107,7 @@ ipvs_batch_op(lua_State *L, lua_Integer i, struct ipvs_svc *s, struct ipvs_dest 
 static int
 ipvs_batch(lua_State *L)
 {
+	struct ipvs_sock *is;
 	struct ipvs_wbuf w;
 	struct ipvs_svc	 s;
 	struct ipvs_dest d;
@@ -130,20 +120,25 @@ ipvs_batch(lua_State *L)
 	luaL_checktype(L, 1, LUA_TTABLE);
 	n = luaL_len(L, 1);
 	luaL_argcheck(L, n >= 1 && n <= IPVS_BATCH_MAX, 1, "1 to 256 operations");
-	ipvs_need(L);
-	/* A userdata, so that a malformed operation raising midway leaks nothing. */
+	/* Every operation is checked, and may raise, before the kernel is asked. */
+	for (i = 1; i <= n; i++)
+		ipvs_batch_op(L, i, &s, &d);
+	if ((is = ipvs_need(L)) == NULL)
+		return (2);
+	/* A userdata, so that a message too large raising midway leaks nothing. */
 	w.cap = (size_t)n * IPVS_MSG_MAX;
 	w.p = lua_newuserdatauv(L, w.cap, 0);
 	w.len = 0;
+	w.family = is->family;
 	for (i = 1; i <= n; i++) {
 		op = ipvs_batch_op(L, i, &s, &d);
-		seq = ipvs_next_seq();
+		seq = ipvs_next_seq(is);
 		if (i == 1)
 			seq0 = seq;
 		if (ipvs_wop(&w, op, i == n ? NLM_F_ACK : 0, seq, &s, &d) == -1)
 			return (luaL_error(L, "ipvs: message too large"));
 	}
-	if (ipvs_exchange(&w, seq0, (int)n, errs, why, sizeof(why)) == -1)
+	if (ipvs_exchange(is, &w, seq0, (int)n, errs, why, sizeof(why)) == -1)
 		return (luaha_fail(L, "%s", why));
 	lua_createtable(L, (int)n, 0);
 	for (i = 1; i <= n; i++) {
@@ -164,8 +159,11 @@ ipvs_batch(lua_State *L)
 static int
 ipvs_flush(lua_State *L)
 {
-	ipvs_need(L);
-	return (ipvs_simple(L, ipvs_msg(L, IPVS_CMD_FLUSH, 0), IPVS_CMD_FLUSH,
+	struct ipvs_sock	*is;
+
+	if ((is = ipvs_need(L)) == NULL)
+		return (2);
+	return (ipvs_simple(L, is, ipvs_msg(L, is, IPVS_CMD_FLUSH, 0), IPVS_CMD_FLUSH,
 	    "flush"));
 }
 
@@ -173,20 +171,23 @@ ipvs_flush(lua_State *L)
 static int
 ipvs_zero(lua_State *L)
 {
-	uint32_t	 buf[IPVS_MSG_MAX / 4];
-	struct ipvs_wbuf w = { (unsigned char *)buf, 0, sizeof(buf) };
-	struct ipvs_svc	 s;
-	char		 desc[96];
-	int		 all = lua_isnoneornil(L, 1);
+	uint32_t		 buf[IPVS_MSG_MAX / 4];
+	struct ipvs_wbuf	 w = { (unsigned char *)buf, 0, sizeof(buf), 0 };
+	struct ipvs_sock	*is;
+	struct ipvs_svc		 s;
+	char			 desc[96];
+	int			 all = lua_isnoneornil(L, 1);
 
-	ipvs_need(L);
 	if (!all)
 		ipvs_check_service(L, 1, &s);
+	if ((is = ipvs_need(L)) == NULL)
+		return (2);
+	w.family = is->family;
 	if (ipvs_wmsg(&w, IPVS_CMD_ZERO, 0, 0, all ? NULL : &s, 0, NULL, 0) == -1)
 		return (luaL_error(L, "ipvs: message too large"));
 	if (!all)
 		ipvs_svc_desc(&s, desc, sizeof(desc));
-	return (ipvs_simple(L, ipvs_convert(L, &w), IPVS_CMD_ZERO, all ? "zero" :
+	return (ipvs_simple(L, is, ipvs_convert(L, &w), IPVS_CMD_ZERO, all ? "zero" :
 	    lua_pushfstring(L, "zero service %s", desc)));
 }
 
@@ -282,12 +283,14 @@ static int
 ipvs_list_services(lua_State *L)
 {
 	struct ipvs_dump	 dump = { L, 0, NULL };
+	struct ipvs_sock	*is;
 	const char		*why;
 	int			 err;
 
-	ipvs_need(L);
+	if ((is = ipvs_need(L)) == NULL)
+		return (2);
 	lua_newtable(L);
-	err = ipvs_request(ipvs_msg(L, IPVS_CMD_GET_SERVICE, NLM_F_DUMP),
+	err = ipvs_request(is, ipvs_msg(L, is, IPVS_CMD_GET_SERVICE, NLM_F_DUMP),
 	    ipvs_service_cb, &dump, &why);
 	if (err != 0)
 		return (ipvs_fail(L, IPVS_CMD_GET_SERVICE, err, why, "list services"));
@@ -300,14 +303,17 @@ ipvs_list_dests(lua_State *L)
 {
 	struct ipvs_svc		 s;
 	struct ipvs_dump	 dump = { L, 0, &s };
+	struct ipvs_sock	*is;
 	const char		*why;
 	char			 desc[96];
 	int			 err;
 
 	ipvs_check_service(L, 1, &s);
-	ipvs_need(L);
+	if ((is = ipvs_need(L)) == NULL)
+		return (2);
 	lua_newtable(L);
-	if ((err = ipvs_request(ipvs_dests_msg(L, &s), ipvs_dest_cb, &dump, &why)) != 0) {
+	if ((err = ipvs_request(is, ipvs_dests_msg(L, is, &s), ipvs_dest_cb, &dump,
+	    &why)) != 0) {
 		ipvs_svc_desc(&s, desc, sizeof(desc));
 		return (ipvs_fail(L, IPVS_CMD_GET_DEST, err, why,
 		    lua_pushfstring(L, "list destinations of %s", desc)));
@@ -346,216 +352,6 @@ ipvs_normalize(lua_State *L)
 	return (1);
 }
 
-static int
-ipvs_info_cb(struct nlmsghdr *h, void *arg)
-{
-	lua_State	*L = arg;
-	struct nlattr	*a[IPVS_INFO_ATTR_MAX + 1];
-	uint32_t	 v;
-
-	if (genlmsg_parse(h, 0, a, IPVS_INFO_ATTR_MAX, NULL) < 0)
-		return (NL_SKIP);
-	if (a[IPVS_INFO_ATTR_VERSION] != NULL) {
-		v = nla_get_u32(a[IPVS_INFO_ATTR_VERSION]);
-		lua_pushfstring(L, "%d.%d.%d", (int)(v >> 16) & 0xff,
-		    (int)(v >> 8) & 0xff, (int)v & 0xff);
-		lua_setfield(L, -2, "version");
-	}
-	if (a[IPVS_INFO_ATTR_CONN_TAB_SIZE] != NULL)
-		ipvs_set_int(L, "conn_tab_size",
-		    nla_get_u32(a[IPVS_INFO_ATTR_CONN_TAB_SIZE]));
-	return (NL_OK);
-}
-
-/* info(): {version="1.2.1", conn_tab_size=4096} */
-static int
-ipvs_info(lua_State *L)
-{
-	const char	*why;
-	int		 err;
-
-	ipvs_need(L);
-	lua_newtable(L);
-	if ((err = ipvs_request(ipvs_msg(L, IPVS_CMD_GET_INFO, 0), ipvs_info_cb,
-	    L, &why)) != 0)
-		return (ipvs_fail(L, IPVS_CMD_GET_INFO, err, why, "info"));
-	return (1);
-}
-
-static int
-ipvs_timeouts_cb(struct nlmsghdr *h, void *arg)
-{
-	lua_State	*L = arg;
-	struct nlattr	*a[IPVS_CMD_ATTR_MAX + 1];
-
-	if (genlmsg_parse(h, 0, a, IPVS_CMD_ATTR_MAX, NULL) < 0)
-		return (NL_SKIP);
-	if (a[IPVS_CMD_ATTR_TIMEOUT_TCP] != NULL)
-		ipvs_set_int(L, "tcp", nla_get_u32(a[IPVS_CMD_ATTR_TIMEOUT_TCP]));
-	if (a[IPVS_CMD_ATTR_TIMEOUT_TCP_FIN] != NULL)
-		ipvs_set_int(L, "tcpfin", nla_get_u32(a[IPVS_CMD_ATTR_TIMEOUT_TCP_FIN]));
-	if (a[IPVS_CMD_ATTR_TIMEOUT_UDP] != NULL)
-		ipvs_set_int(L, "udp", nla_get_u32(a[IPVS_CMD_ATTR_TIMEOUT_UDP]));
-	return (NL_OK);
-}
-
-/* timeouts(): {tcp=, tcpfin=, udp=} in seconds. */
-static int
-ipvs_timeouts(lua_State *L)
-{
-	const char	*why;
-	int		 err;
-
-	ipvs_need(L);
-	lua_newtable(L);
-	if ((err = ipvs_request(ipvs_msg(L, IPVS_CMD_GET_CONFIG, 0),
-	    ipvs_timeouts_cb, L, &why)) != 0)
-		return (ipvs_fail(L, IPVS_CMD_GET_CONFIG, err, why, "timeouts"));
-	return (1);
-}
-
-/* set_timeouts{tcp=, tcpfin=, udp=}: those given change, the others stay (0 to the kernel). */
-static int
-ipvs_set_timeouts(lua_State *L)
-{
-	static const char *const names[] = { "tcp", "tcpfin", "udp", NULL };
-	static const int attrs[] = {
-		IPVS_CMD_ATTR_TIMEOUT_TCP, IPVS_CMD_ATTR_TIMEOUT_TCP_FIN,
-		IPVS_CMD_ATTR_TIMEOUT_UDP
-	};
-	struct nl_msg	*msg;
-	int		 i;
-
-	luaL_checktype(L, 1, LUA_TTABLE);
-	luaha_check_options(L, 1, names);
-	ipvs_need(L);
-	msg = ipvs_msg(L, IPVS_CMD_SET_CONFIG, 0);
-	for (i = 0; names[i] != NULL; i++)
-		if (nla_put_u32(msg, attrs[i], (uint32_t)ipvs_field_int(L, 1,
-		    names[i], 0, 0, INT32_MAX)) < 0) {
-			nlmsg_free(msg);
-			return (luaL_error(L, "ipvs: message too large"));
-		}
-	return (ipvs_simple(L, msg, IPVS_CMD_SET_CONFIG, "set timeouts"));
-}
-
-static uint32_t
-ipvs_check_state(lua_State *L, int idx)
-{
-	static const char *const states[] = { "master", "backup", NULL };
-
-	return (ipvs_name_index(L, idx, states, "daemon state") == 0 ?
-	    IP_VS_STATE_MASTER : IP_VS_STATE_BACKUP);
-}
-
-/* start_daemon{state="master"|"backup", ifname=, syncid=} */
-static int
-ipvs_start_daemon(lua_State *L)
-{
-	static const char *const opts[] = { "state", "ifname", "syncid", NULL };
-	struct nl_msg	*msg;
-	struct nlattr	*nest;
-	const char	*ifname;
-	uint32_t	 state;
-
-	luaL_checktype(L, 1, LUA_TTABLE);
-	luaha_check_options(L, 1, opts);
-	lua_getfield(L, 1, "state");
-	state = ipvs_check_state(L, -1);
-	lua_pop(L, 1);
-	if ((ifname = ipvs_field_string(L, 1, "ifname")) == NULL)
-		return (luaL_error(L, "ipvs: start_daemon needs an ifname"));
-	if (strlen(ifname) >= IP_VS_IFNAME_MAXLEN)
-		return (luaL_error(L, "ipvs: interface name \"%s\" is too long", ifname));
-	ipvs_need(L);
-	msg = ipvs_msg(L, IPVS_CMD_NEW_DAEMON, 0);
-	if ((nest = nla_nest_start(msg, IPVS_CMD_ATTR_DAEMON)) == NULL ||
-	    nla_put_u32(msg, IPVS_DAEMON_ATTR_STATE, state) < 0 ||
-	    nla_put_string(msg, IPVS_DAEMON_ATTR_MCAST_IFN, ifname) < 0 ||
-	    nla_put_u32(msg, IPVS_DAEMON_ATTR_SYNC_ID, (uint32_t)ipvs_field_int(L,
-	    1, "syncid", 0, 0, 255)) < 0 || nla_nest_end(msg, nest) < 0) {
-		nlmsg_free(msg);
-		return (luaL_error(L, "ipvs: message too large"));
-	}
-	return (ipvs_simple(L, msg, IPVS_CMD_NEW_DAEMON, state == IP_VS_STATE_MASTER ?
-	    "start master sync daemon" : "start backup sync daemon"));
-}
-
-/* stop_daemon("master"|"backup") */
-static int
-ipvs_stop_daemon(lua_State *L)
-{
-	uint32_t	 state = ipvs_check_state(L, 1);
-	struct nl_msg	*msg;
-	struct nlattr	*nest;
-	const char	*why;
-	int		 old, err;
-
-	ipvs_need(L);
-	msg = ipvs_msg(L, IPVS_CMD_DEL_DAEMON, 0);
-	if ((nest = nla_nest_start(msg, IPVS_CMD_ATTR_DAEMON)) == NULL ||
-	    nla_put_u32(msg, IPVS_DAEMON_ATTR_STATE, state) < 0 ||
-	    nla_nest_end(msg, nest) < 0) {
-		nlmsg_free(msg);
-		return (luaL_error(L, "ipvs: message too large"));
-	}
-	/*
-	 * A daemon whose thread has not run yet (one started a moment ago) is
-	 * stopped with no answer at all (see ipvs_set_wait): a short wait, and
-	 * silence taken for done.
-	 */
-	nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_ACK;
-	old = ipvs_set_wait(IPVS_DAEMON_WAIT_MS);
-	err = ipvs_request(msg, NULL, NULL, &why);
-	ipvs_set_wait(old);
-	if (err == -1 && why == ipvs_no_answer)
-		err = 0;
-	if (err != 0)
-		return (ipvs_fail(L, IPVS_CMD_DEL_DAEMON, err, why, state == IP_VS_STATE_MASTER ?
-		    "stop master sync daemon" : "stop backup sync daemon"));
-	return (luaha_ok(L));
-}
-
-static int
-ipvs_daemon_cb(struct nlmsghdr *h, void *arg)
-{
-	struct ipvs_dump	*dump = arg;
-	lua_State		*L = dump->L;
-	struct nlattr		*attrs[IPVS_CMD_ATTR_MAX + 1];
-	struct nlattr		*a[IPVS_DAEMON_ATTR_MAX + 1];
-
-	if (genlmsg_parse(h, 0, attrs, IPVS_CMD_ATTR_MAX, NULL) < 0 ||
-	    attrs[IPVS_CMD_ATTR_DAEMON] == NULL ||
-	    nla_parse_nested(a, IPVS_DAEMON_ATTR_MAX, attrs[IPVS_CMD_ATTR_DAEMON],
-	    NULL) < 0 || a[IPVS_DAEMON_ATTR_STATE] == NULL)
-		return (NL_SKIP);
-	lua_createtable(L, 0, 3);
-	ipvs_set_string(L, "state", nla_get_u32(a[IPVS_DAEMON_ATTR_STATE]) ==
-	    IP_VS_STATE_MASTER ? "master" : "backup");
-	if (a[IPVS_DAEMON_ATTR_MCAST_IFN] != NULL)
-		ipvs_set_string(L, "ifname", nla_get_string(a[IPVS_DAEMON_ATTR_MCAST_IFN]));
-	if (a[IPVS_DAEMON_ATTR_SYNC_ID] != NULL)
-		ipvs_set_int(L, "syncid", nla_get_u32(a[IPVS_DAEMON_ATTR_SYNC_ID]));
-	lua_rawseti(L, -2, ++dump->n);
-	return (NL_OK);
-}
-
-/* daemons(): the running sync daemons, {state=, ifname=, syncid=} each. */
-static int
-ipvs_daemons(lua_State *L)
-{
-	struct ipvs_dump	 dump = { L, 0, NULL };
-	const char		*why;
-	int			 err;
-
-	ipvs_need(L);
-	lua_newtable(L);
-	if ((err = ipvs_request(ipvs_msg(L, IPVS_CMD_GET_DAEMON, NLM_F_DUMP),
-	    ipvs_daemon_cb, &dump, &why)) != 0)
-		return (ipvs_fail(L, IPVS_CMD_GET_DAEMON, err, why, "list daemons"));
-	return (1);
-}
-
 static const luaL_Reg ipvs_funcs[] = {
 	{ "list_services", ipvs_list_services },
 	{ "list_dests", ipvs_list_dests },
@@ -569,23 +365,28 @@ static const luaL_Reg ipvs_funcs[] = {
 	{ "normalize", ipvs_normalize },
 	{ "flush", ipvs_flush },
 	{ "zero", ipvs_zero },
-	{ "info", ipvs_info },
-	{ "timeouts", ipvs_timeouts },
-	{ "set_timeouts", ipvs_set_timeouts },
-	{ "start_daemon", ipvs_start_daemon },
-	{ "stop_daemon", ipvs_stop_daemon },
-	{ "daemons", ipvs_daemons },
 	{ "new_table", ipvs_new_table },
 	{ "merge", ipvs_merge },
 	{ "diff", ipvs_diff },
 	{ NULL, NULL }
 };
 
+/*
+ * One module of the functions of ipvs.c and ipvsconf.c, every one of which,
+ * like the methods of apply's tables and operations, has the socket as its
+ * upvalue.
+ */
 int
 luaopen_luaha_core_ipvs(lua_State *L)
 {
-	ipvs_table_open(L);
-	ipvs_ops_open(L);
-	luaL_newlib(L, ipvs_funcs);
+	ipvs_sock_new(L);
+	ipvs_table_open(L, -1);
+	ipvs_ops_open(L, -1);
+	lua_createtable(L, 0, 21);
+	lua_pushvalue(L, -2);
+	luaL_setfuncs(L, ipvs_funcs, 1);
+	lua_pushvalue(L, -2);
+	luaL_setfuncs(L, ipvsconf_funcs, 1);
+	lua_remove(L, -2);
 	return (1);
 }

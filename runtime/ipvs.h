@@ -9,8 +9,10 @@
 #include <stdint.h>
 
 #include <lua.h>
+#include <lauxlib.h>
 
 struct nl_msg;
+struct nl_sock;
 struct nlattr;
 struct nlmsghdr;
 
@@ -60,6 +62,7 @@ struct ipvs_wbuf {
 	unsigned char	*p;		/* 4-byte aligned */
 	size_t		 len;		/* bytes written */
 	size_t		 cap;
+	int		 family;	/* the IPVS generic netlink family, for the headers */
 };
 
 /* Handles one message of a reply; returns NL_OK, or NL_STOP to ignore the rest. */
@@ -104,31 +107,60 @@ struct ipvs_table {
 /* ipvsnl.c */
 #define IPVS_WAIT_MS	5000	/* the longest wait for the kernel's answer */
 #define IPVS_DAEMON_WAIT_MS 200	/* the same when stopping a sync daemon (see ipvs_set_wait) */
+#define IPVS_RECV_MAX	2	/* datagrams per receive call */
+#define IPVS_RECV_SIZE	32768	/* holds any datagram of ours: a dump's are at most 32 KiB */
+#define IPVS_SOCK_MT	"luaha.ipvs.sock"
+
+/*
+ * The generic netlink socket to IPVS: one object, made by luaopen and shared
+ * by the module's functions and the methods of its tables and operations as
+ * their upvalue, so that lua_close frees it.
+ */
+struct ipvs_sock {
+	struct nl_sock	*sk;		/* opened on first use; NULL until it could be */
+	int		 family;	/* the IPVS generic netlink family, once open */
+	int		 wait_ms;	/* how long a request waits for the answer */
+	/*
+	 * Every reply is read into rbuf, allocated with the socket: libnl
+	 * allocates a buffer per receive, and in UML the page faults of a
+	 * fresh 64 KiB buffer cost more than the dump it receives.
+	 */
+	unsigned char	*rbuf;		/* IPVS_RECV_MAX datagrams */
+	unsigned char	*sbuf;		/* likewise, the requests of a batch */
+};
+
 extern const char ipvs_no_answer[];
-int	 ipvs_set_wait(int);
+void	 ipvs_sock_new(lua_State *);
+struct ipvs_sock *ipvs_sock(lua_State *);
+struct ipvs_sock *ipvs_need(lua_State *);
+int	 ipvs_set_wait(struct ipvs_sock *, int);
 const char *ipvs_strerror(int, int);
-void	 ipvs_need(lua_State *);
-int	 ipvs_genl_family(void);
-unsigned int ipvs_next_seq(void);
-void	 ipvs_batch_wbuf(struct ipvs_wbuf *);
-int	 ipvs_request(struct nl_msg *, ipvs_parse_fn, void *, const char **);
+unsigned int ipvs_next_seq(struct ipvs_sock *);
+void	 ipvs_batch_wbuf(struct ipvs_sock *, struct ipvs_wbuf *);
+int	 ipvs_request(struct ipvs_sock *, struct nl_msg *, ipvs_parse_fn, void *,
+	    const char **);
 int	 ipvs_fail(lua_State *, int, int, const char *, const char *);
-int	 ipvs_simple(lua_State *, struct nl_msg *, int, const char *);
-int	 ipvs_exchange(struct ipvs_wbuf *, unsigned int, int, int *, char *, size_t);
+int	 ipvs_simple(lua_State *, struct ipvs_sock *, struct nl_msg *, int, const char *);
+int	 ipvs_exchange(struct ipvs_sock *, struct ipvs_wbuf *, unsigned int, int, int *,
+	    char *, size_t);
 
 /* ipvsmsg.c */
 extern const uint8_t ipvs_op_cmds[];
-struct nl_msg *ipvs_msg(lua_State *, int, int);
+struct nl_msg *ipvs_msg(lua_State *, const struct ipvs_sock *, int, int);
 int	 ipvs_wmsg(struct ipvs_wbuf *, int, int, unsigned int,
 	    const struct ipvs_svc *, int, const struct ipvs_dest *, int);
 int	 ipvs_wop(struct ipvs_wbuf *, enum ipvs_op, int, unsigned int,
 	    const struct ipvs_svc *, const struct ipvs_dest *);
 struct nl_msg *ipvs_convert(lua_State *, struct ipvs_wbuf *);
-struct nl_msg *ipvs_dests_msg(lua_State *, const struct ipvs_svc *);
+struct nl_msg *ipvs_dests_msg(lua_State *, const struct ipvs_sock *, const struct ipvs_svc *);
 int	 ipvs_parse_service(struct nlmsghdr *, struct ipvs_svc *, struct nlattr **);
 int	 ipvs_parse_dest(struct nlmsghdr *, int, struct ipvs_dest *, struct nlattr **);
 
+/* ipvsconf.c */
+extern const luaL_Reg ipvsconf_funcs[];
+
 /* ipvslua.c */
+int	 ipvs_name_index(lua_State *, int, const char *const [], const char *);
 void	 ipvs_format_addr(int, const uint8_t [16], uint16_t, char *, size_t);
 lua_Integer ipvs_field_int(lua_State *, int, const char *, lua_Integer,
 	    lua_Integer, lua_Integer);
@@ -150,10 +182,10 @@ ssize_t	 ipvs_find_dest(const struct ipvs_table *, size_t, const struct ipvs_des
 struct ipvs_table *ipvs_table_check(lua_State *, int, int);
 int	 ipvs_new_table(lua_State *);
 int	 ipvs_merge(lua_State *);
-void	 ipvs_table_open(lua_State *);
+void	 ipvs_table_open(lua_State *, int);
 
 /* ipvsops.c */
 int	 ipvs_diff(lua_State *);
-void	 ipvs_ops_open(lua_State *);
+void	 ipvs_ops_open(lua_State *, int);
 
 #endif

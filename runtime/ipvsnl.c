@@ -1,4 +1,4 @@
-/* ipvsnl.c: the generic netlink socket to IPVS: requests and batches sent, replies read, the kernel's errors as ipvsadm says them. */
+/* ipvsnl.c: the generic netlink socket to IPVS, an object of the module: requests and batches sent, replies read, the kernel's errors as ipvsadm says them. */
 #include <sys/socket.h>
 #include <poll.h>
 
@@ -53,20 +53,7 @@ static const struct {
 	{ 0, 0, NULL }
 };
 
-#define IPVS_RECV_MAX	2	/* datagrams per receive call */
-#define IPVS_RECV_SIZE	32768	/* holds any datagram of ours: a dump's are at most 32 KiB */
-
-static struct nl_sock	*ipvs_sk;	/* one socket for every request */
-static int		 ipvs_family;	/* resolved once */
-/*
- * Every reply is read into this one buffer, allocated with the socket:
- * libnl allocates a buffer per receive, and in UML the page faults of a
- * fresh 64 KiB buffer cost more than the dump it receives.
- */
-static unsigned char	*ipvs_rbuf;
-static unsigned char	*ipvs_sbuf;	/* likewise, the requests of a batch */
-
-/* The datagrams of one receive call, in ipvs_rbuf. */
+/* The datagrams of one receive call, in the socket's rbuf. */
 struct ipvs_rx {
 	int		 n;
 	int		 len[IPVS_RECV_MAX];
@@ -85,29 +72,32 @@ ipvs_strerror(int cmd, int err)
 	return (strerror(err));
 }
 
+const char		 ipvs_no_answer[] = "the kernel did not answer";
+
 /*
- * Opens the socket and resolves the family once. Errors in the kernel's
- * acks are not echoed with their payload (NETLINK_CAP_ACK): a failing batch
- * must not overflow our receive buffer.
+ * Opens the socket and resolves the family, unless done already. Errors in
+ * the kernel's acks are not echoed with their payload (NETLINK_CAP_ACK): a
+ * failing batch must not overflow our receive buffer. Returns NULL, or why
+ * not: a kernel without ip_vs is the usual reason, tried again next time.
  */
 static const char *
-ipvs_open(void)
+ipvs_open(struct ipvs_sock *is)
 {
 	int	 one = 1, r;
 
-	if (ipvs_sk != NULL)
+	if (is->sk != NULL)
 		return (NULL);
-	if ((ipvs_rbuf == NULL &&
-	    (ipvs_rbuf = malloc(IPVS_RECV_MAX * IPVS_RECV_SIZE)) == NULL) ||
-	    (ipvs_sbuf == NULL &&
-	    (ipvs_sbuf = malloc(IPVS_BATCH_MAX * IPVS_MSG_MAX)) == NULL))
+	if ((is->rbuf == NULL &&
+	    (is->rbuf = malloc(IPVS_RECV_MAX * IPVS_RECV_SIZE)) == NULL) ||
+	    (is->sbuf == NULL &&
+	    (is->sbuf = malloc(IPVS_BATCH_MAX * IPVS_MSG_MAX)) == NULL))
 		return ("out of memory");
-	if ((ipvs_sk = nl_socket_alloc()) == NULL)
+	if ((is->sk = nl_socket_alloc()) == NULL)
 		return ("cannot allocate a netlink socket");
-	if ((r = genl_connect(ipvs_sk)) < 0 ||
-	    (r = nl_socket_set_buffer_size(ipvs_sk, 1 << 20, 1 << 20)) < 0) {
-		nl_socket_free(ipvs_sk);
-		ipvs_sk = NULL;
+	if ((r = genl_connect(is->sk)) < 0 ||
+	    (r = nl_socket_set_buffer_size(is->sk, 1 << 20, 1 << 20)) < 0) {
+		nl_socket_free(is->sk);
+		is->sk = NULL;
 		return (nl_geterror(r));
 	}
 	/*
@@ -116,52 +106,62 @@ ipvs_open(void)
 	 * themselves (ipvs_simple). Replies are read by ipvs_recv, except
 	 * genl_ctrl_resolve's: peeking doubles its receive calls.
 	 */
-	nl_socket_disable_auto_ack(ipvs_sk);
-	nl_socket_disable_msg_peek(ipvs_sk);
-	if ((r = nl_socket_set_msg_buf_size(ipvs_sk, 65536)) < 0)
+	nl_socket_disable_auto_ack(is->sk);
+	nl_socket_disable_msg_peek(is->sk);
+	if ((r = nl_socket_set_msg_buf_size(is->sk, 65536)) < 0)
 		log_warnx("ipvs: message buffer: %s", nl_geterror(r));
-	if (setsockopt(nl_socket_get_fd(ipvs_sk), SOL_NETLINK, NETLINK_CAP_ACK,
+	if (setsockopt(nl_socket_get_fd(is->sk), SOL_NETLINK, NETLINK_CAP_ACK,
 	    &one, sizeof(one)) == -1)
 		log_warn("ipvs: setsockopt NETLINK_CAP_ACK");
-	if ((ipvs_family = genl_ctrl_resolve(ipvs_sk, IPVS_GENL_NAME)) < 0) {
-		nl_socket_free(ipvs_sk);
-		ipvs_sk = NULL;
+	if ((is->family = genl_ctrl_resolve(is->sk, IPVS_GENL_NAME)) < 0) {
+		nl_socket_free(is->sk);
+		is->sk = NULL;
 		return ("IPVS is not available in this kernel (is ip_vs loaded?)");
 	}
 	return (NULL);
 }
 
-/* Raises unless the socket is open: only a kernel without IPVS says no here. */
-void
-ipvs_need(lua_State *L)
+/* The module's socket: the upvalue of every function of luaha.core.ipvs and of its methods. */
+struct ipvs_sock *
+ipvs_sock(lua_State *L)
 {
-	const char	*err;
-
-	if ((err = ipvs_open()) != NULL)
-		luaL_error(L, "ipvs: %s", err);
+	return (lua_touserdata(L, lua_upvalueindex(1)));
 }
 
-/* The family's id, for the header of a request: known once ipvs_need has returned. */
-int
-ipvs_genl_family(void)
+/*
+ * The socket, opened if need be; or NULL after pushing nil and "ipvs:
+ * <why>": a kernel without IPVS is the world saying no, not a mistake of
+ * the program. Callers check their arguments first, so that those raise
+ * whatever the kernel: `if ((is = ipvs_need(L)) == NULL) return (2);`.
+ */
+struct ipvs_sock *
+ipvs_need(lua_State *L)
 {
-	return (ipvs_family);
+	struct ipvs_sock	*is = ipvs_sock(L);
+	const char		*why;
+
+	if ((why = ipvs_open(is)) != NULL) {
+		luaha_fail(L, "ipvs: %s", why);
+		return (NULL);
+	}
+	return (is);
 }
 
 /* The next sequence number of the socket, for a request written by hand. */
 unsigned int
-ipvs_next_seq(void)
+ipvs_next_seq(struct ipvs_sock *is)
 {
-	return (nl_socket_use_seq(ipvs_sk));
+	return (nl_socket_use_seq(is->sk));
 }
 
 /* Points w, empty, at the buffer kept for a batch's requests: IPVS_BATCH_MAX of them. */
 void
-ipvs_batch_wbuf(struct ipvs_wbuf *w)
+ipvs_batch_wbuf(struct ipvs_sock *is, struct ipvs_wbuf *w)
 {
-	w->p = ipvs_sbuf;
+	w->p = is->sbuf;
 	w->len = 0;
 	w->cap = IPVS_BATCH_MAX * IPVS_MSG_MAX;
+	w->family = is->family;
 }
 
 /*
@@ -169,39 +169,63 @@ ipvs_batch_wbuf(struct ipvs_wbuf *w)
  * except that it sends nothing at all for a request whose handler returned
  * -EINTR (netlink_rcv_skb skips the acknowledgement): stopping a sync daemon
  * whose thread has not run yet does that. A request never waits forever.
+ * Returns the previous setting.
  */
-static int		 ipvs_wait_ms = IPVS_WAIT_MS;
-const char		 ipvs_no_answer[] = "the kernel did not answer";
-
-/* Sets how long requests wait for the kernel's answer; returns the previous setting. */
 int
-ipvs_set_wait(int ms)
+ipvs_set_wait(struct ipvs_sock *is, int ms)
 {
-	int	 old = ipvs_wait_ms;
+	int	 old = is->wait_ms;
 
-	ipvs_wait_ms = ms;
+	is->wait_ms = ms;
 	return (old);
+}
+
+static int
+ipvs_sock_gc(lua_State *L)
+{
+	struct ipvs_sock	*is = luaL_checkudata(L, 1, IPVS_SOCK_MT);
+
+	if (is->sk != NULL)
+		nl_socket_free(is->sk);
+	free(is->rbuf);
+	free(is->sbuf);
+	memset(is, 0, sizeof(*is));
+	return (0);
+}
+
+/* Pushes the module's socket, closed: it opens on first use. */
+void
+ipvs_sock_new(lua_State *L)
+{
+	struct ipvs_sock	*is = lua_newuserdatauv(L, sizeof(*is), 0);
+
+	memset(is, 0, sizeof(*is));
+	is->wait_ms = IPVS_WAIT_MS;
+	if (luaL_newmetatable(L, IPVS_SOCK_MT)) {
+		lua_pushcfunction(L, ipvs_sock_gc);
+		lua_setfield(L, -2, "__gc");
+	}
+	lua_setmetatable(L, -2);
 }
 
 /*
  * Reads the datagrams waiting, at least one, at most IPVS_RECV_MAX, into
- * ipvs_rbuf: 0, or -1 with why set. One call takes both the last part of a
+ * the socket's rbuf: 0, or -1 with why set. One call takes both the last part of a
  * dump and its end: the kernel writes the next part of a dump as the
  * previous one is read, so it is there for the second datagram. A system
  * call is what UML makes expensive, and a table is read with one dump per
  * service.
  */
 static int
-ipvs_recv(struct ipvs_rx *rx, const char **why)
+ipvs_recv(struct ipvs_sock *is, struct ipvs_rx *rx, const char **why)
 {
 	struct mmsghdr		 mm[IPVS_RECV_MAX];
 	struct iovec		 iov[IPVS_RECV_MAX];
+	struct pollfd		 pfd = { .fd = nl_socket_get_fd(is->sk), .events = POLLIN };
 	int			 i, n;
 
-	struct pollfd		 pfd = { .fd = nl_socket_get_fd(ipvs_sk), .events = POLLIN };
-
 	do
-		n = poll(&pfd, 1, ipvs_wait_ms);
+		n = poll(&pfd, 1, is->wait_ms);
 	while (n == -1 && errno == EINTR);
 	if (n <= 0) {
 		*why = n == 0 ? ipvs_no_answer : strerror(errno);
@@ -209,13 +233,13 @@ ipvs_recv(struct ipvs_rx *rx, const char **why)
 	}
 	memset(mm, 0, sizeof(mm));
 	for (i = 0; i < IPVS_RECV_MAX; i++) {
-		iov[i].iov_base = ipvs_rbuf + i * IPVS_RECV_SIZE;
+		iov[i].iov_base = is->rbuf + i * IPVS_RECV_SIZE;
 		iov[i].iov_len = IPVS_RECV_SIZE;
 		mm[i].msg_hdr.msg_iov = &iov[i];
 		mm[i].msg_hdr.msg_iovlen = 1;
 	}
 	do
-		n = recvmmsg(nl_socket_get_fd(ipvs_sk), mm, IPVS_RECV_MAX,
+		n = recvmmsg(nl_socket_get_fd(is->sk), mm, IPVS_RECV_MAX,
 		    MSG_WAITFORONE, NULL);
 	while (n == -1 && errno == EINTR);
 	if (n == -1) {
@@ -240,29 +264,29 @@ ipvs_recv(struct ipvs_rx *rx, const char **why)
  * for a failure of our own.
  */
 int
-ipvs_request(struct nl_msg *msg, ipvs_parse_fn parse, void *arg,
+ipvs_request(struct ipvs_sock *is, struct nl_msg *msg, ipvs_parse_fn parse, void *arg,
     const char **why)
 {
 	struct nlmsghdr	*h = nlmsg_hdr(msg);
 	struct ipvs_rx	 rx;
-	unsigned int	 seq = nl_socket_use_seq(ipvs_sk);
+	unsigned int	 seq = nl_socket_use_seq(is->sk);
 	int		 kerr = 0, done = 0, stop = 0, i, n, r;
 
 	*why = NULL;
 	h->nlmsg_seq = seq;
 	h->nlmsg_pid = 0;
 	h->nlmsg_flags |= NLM_F_REQUEST;
-	r = nl_sendto(ipvs_sk, h, h->nlmsg_len);
+	r = nl_sendto(is->sk, h, h->nlmsg_len);
 	nlmsg_free(msg);
 	if (r < 0) {
 		*why = nl_geterror(r);
 		return (-1);
 	}
 	while (!done) {
-		if (ipvs_recv(&rx, why) == -1)
+		if (ipvs_recv(is, &rx, why) == -1)
 			return (-1);
 		for (i = 0; i < rx.n && !done; i++) {
-			h = (struct nlmsghdr *)(ipvs_rbuf + i * IPVS_RECV_SIZE);
+			h = (struct nlmsghdr *)(is->rbuf + i * IPVS_RECV_SIZE);
 			for (n = rx.len[i]; !done && NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
 				if (h->nlmsg_seq != seq || h->nlmsg_type == NLMSG_NOOP)
 					continue;	/* not an answer to this request */
@@ -294,13 +318,14 @@ ipvs_fail(lua_State *L, int cmd, int err, const char *why, const char *what)
 
 /* Sends a command that only acknowledges: true or nil, "<what>: <reason>". */
 int
-ipvs_simple(lua_State *L, struct nl_msg *msg, int cmd, const char *what)
+ipvs_simple(lua_State *L, struct ipvs_sock *is, struct nl_msg *msg, int cmd,
+    const char *what)
 {
 	const char	*why;
 	int		 err;
 
 	nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_ACK;
-	if ((err = ipvs_request(msg, NULL, NULL, &why)) != 0)
+	if ((err = ipvs_request(is, msg, NULL, NULL, &why)) != 0)
 		return (ipvs_fail(L, cmd, err, why, what));
 	return (luaha_ok(L));
 }
@@ -314,7 +339,7 @@ ipvs_simple(lua_State *L, struct nl_msg *msg, int cmd, const char *what)
  * -1 with why set when the batch could not be sent or its answers read.
  */
 int
-ipvs_exchange(struct ipvs_wbuf *w, unsigned int seq0, int n, int *errs,
+ipvs_exchange(struct ipvs_sock *is, struct ipvs_wbuf *w, unsigned int seq0, int n, int *errs,
     char *why, size_t whylen)
 {
 	struct nlmsghdr		*hdr;
@@ -323,17 +348,17 @@ ipvs_exchange(struct ipvs_wbuf *w, unsigned int seq0, int n, int *errs,
 	int			 i, k, r, done = 0;
 
 	memset(errs, 0, n * sizeof(*errs));
-	if ((r = nl_sendto(ipvs_sk, w->p, w->len)) < 0) {
+	if ((r = nl_sendto(is->sk, w->p, w->len)) < 0) {
 		snprintf(why, whylen, "ipvs batch: send: %s", nl_geterror(r));
 		return (-1);
 	}
 	while (!done) {
-		if (ipvs_recv(&rx, &reason) == -1) {
+		if (ipvs_recv(is, &rx, &reason) == -1) {
 			snprintf(why, whylen, "ipvs batch: receive: %s", reason);
 			return (-1);
 		}
 		for (k = 0; k < rx.n; k++) {
-			hdr = (struct nlmsghdr *)(ipvs_rbuf + k * IPVS_RECV_SIZE);
+			hdr = (struct nlmsghdr *)(is->rbuf + k * IPVS_RECV_SIZE);
 			for (r = rx.len[k]; nlmsg_ok(hdr, r); hdr = nlmsg_next(hdr, &r)) {
 				if (hdr->nlmsg_type != NLMSG_ERROR ||
 				    hdr->nlmsg_seq < seq0 || hdr->nlmsg_seq >= seq0 + n)

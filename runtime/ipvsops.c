@@ -332,6 +332,7 @@ ipvs_ops_send(lua_State *L)
 {
 	struct ipvs_ops	*o = ipvs_ops_check(L, 1);
 	lua_Integer	 i = luaL_checkinteger(L, 2), n = luaL_checkinteger(L, 3), j;
+	struct ipvs_sock *is;
 	struct ipvs_wbuf w;
 	struct ipvs_opv	*v;
 	int		 errs[IPVS_BATCH_MAX], failed = 0;
@@ -341,18 +342,19 @@ ipvs_ops_send(lua_State *L)
 	luaL_argcheck(L, i >= 1 && i <= (lua_Integer)o->n, 2, "no such operation");
 	luaL_argcheck(L, n >= 1 && n <= IPVS_BATCH_MAX && i + n - 1 <= (lua_Integer)o->n,
 	    3, "1 to 256 operations");
-	ipvs_need(L);
-	ipvs_batch_wbuf(&w);
+	if ((is = ipvs_need(L)) == NULL)
+		return (2);
+	ipvs_batch_wbuf(is, &w);
 	for (j = 0; j < n; j++) {
 		v = &o->v[i - 1 + j];
-		seq = ipvs_next_seq();
+		seq = ipvs_next_seq(is);
 		if (j == 0)
 			seq0 = seq;
 		if (ipvs_wop(&w, v->op, j == n - 1 ? NLM_F_ACK : 0, seq,
 		    ipvs_opv_svc(o, v), ipvs_opv_dest(o, v)) == -1)
 			return (luaL_error(L, "ipvs: message too large"));
 	}
-	if (ipvs_exchange(&w, seq0, (int)n, errs, why, sizeof(why)) == -1)
+	if (ipvs_exchange(is, &w, seq0, (int)n, errs, why, sizeof(why)) == -1)
 		return (luaha_fail(L, "%s", why));
 	for (j = 0; j < n; j++) {
 		v = &o->v[i - 1 + j];
@@ -442,13 +444,16 @@ static const luaL_Reg ipvs_ops_meta[] = {
 	{ NULL, NULL }
 };
 
-/* Makes the metatable of the operations diff and ops:undo return. */
+/* Makes the metatable of the operations diff and ops:undo return; the socket at sock is the methods' upvalue. */
 void
-ipvs_ops_open(lua_State *L)
+ipvs_ops_open(lua_State *L, int sock)
 {
+	sock = lua_absindex(L, sock);
 	luaL_newmetatable(L, IPVS_OPS_MT);
 	luaL_setfuncs(L, ipvs_ops_meta, 0);
-	luaL_newlib(L, ipvs_ops_methods);
+	luaL_newlibtable(L, ipvs_ops_methods);
+	lua_pushvalue(L, sock);
+	luaL_setfuncs(L, ipvs_ops_methods, 1);
 	lua_setfield(L, -2, "__index");
 	lua_pop(L, 1);
 }

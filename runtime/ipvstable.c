@@ -451,15 +451,17 @@ ipvs_table_read(lua_State *L)
 	struct ipvs_table	*t = ipvs_table_check(L, 1, 0);
 	double			 deadline = luaL_optnumber(L, 2, -1);
 	struct ipvs_fill	 f = { t, 0, 0, 0 };
+	struct ipvs_sock	*is;
 	struct ipvs_entry	*e;
 	const char		*why;
 	char			 desc[96];
 	int			 err;
 
-	ipvs_need(L);
+	if ((is = ipvs_need(L)) == NULL)
+		return (2);
 	t->unindexed = 1;
 	if (!t->listed) {
-		err = ipvs_request(ipvs_msg(L, IPVS_CMD_GET_SERVICE, NLM_F_DUMP),
+		err = ipvs_request(is, ipvs_msg(L, is, IPVS_CMD_GET_SERVICE, NLM_F_DUMP),
 		    ipvs_fill_service_cb, &f, &why);
 		if (f.nomem)
 			return (luaL_error(L, "ipvs: out of memory"));
@@ -478,7 +480,8 @@ ipvs_table_read(lua_State *L)
 		e->first = t->ndests;
 		f.si = t->next;
 		f.af = e->s.af;
-		err = ipvs_request(ipvs_dests_msg(L, &e->s), ipvs_fill_dest_cb, &f, &why);
+		err = ipvs_request(is, ipvs_dests_msg(L, is, &e->s), ipvs_fill_dest_cb, &f,
+		    &why);
 		if (f.nomem)
 			return (luaL_error(L, "ipvs: out of memory"));
 		if (err != 0) {
@@ -582,13 +585,16 @@ static const luaL_Reg ipvs_table_meta[] = {
 	{ NULL, NULL }
 };
 
-/* Makes the metatable of the tables new_table and merge return. */
+/* Makes the metatable of the tables new_table and merge return; the socket at sock is the methods' upvalue. */
 void
-ipvs_table_open(lua_State *L)
+ipvs_table_open(lua_State *L, int sock)
 {
+	sock = lua_absindex(L, sock);
 	luaL_newmetatable(L, IPVS_TABLE_MT);
 	luaL_setfuncs(L, ipvs_table_meta, 0);
-	luaL_newlib(L, ipvs_table_methods);
+	luaL_newlibtable(L, ipvs_table_methods);
+	lua_pushvalue(L, sock);
+	luaL_setfuncs(L, ipvs_table_methods, 1);
 	lua_setfield(L, -2, "__index");
 	lua_pop(L, 1);
 }
