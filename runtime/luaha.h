@@ -113,7 +113,14 @@ uint16_t net_cksum(const void *, size_t, uint32_t);
 int	 luaopen_luaha_core_udp(lua_State *);
 
 /* tcp.c */
+#define TCP_PEER_MAX	120	/* bytes kept of a peer's name */
+const char *tcp_describe(char *, size_t, const char *, int);
+void	 tcp_push_accepted(lua_State *, int, const char *, const char *);
 int	 luaopen_luaha_core_tcp(lua_State *);
+
+/* listen.c */
+extern const luaL_Reg listen_funcs[];
+void	 listen_open(lua_State *);
 
 /* proc.c */
 int	 luaopen_luaha_core_proc(lua_State *);
