@@ -40,9 +40,10 @@ build/asan/%.o: runtime/%.c runtime/luaha.h | build
 
 # The IPVS files share a header of their own,
 $(filter build/ipvs%.o build/asan/ipvs%.o,$(OBJS) $(ASANOBJS)): runtime/ipvs.h
-# And the rtnetlink files and the half-open check theirs.
+# And the rtnetlink files, the half-open check and the tasks theirs.
 $(filter %/link.o %/route.o %/sysctl.o %/linkwatch.o,$(OBJS) $(ASANOBJS)): runtime/link.h
 $(filter %/halfopen.o %/prober.o,$(OBJS) $(ASANOBJS)): runtime/halfopen.h
+$(filter %/task.o %/wait.o,$(OBJS) $(ASANOBJS)): runtime/task.h
 
 units: $(UNITS)
 

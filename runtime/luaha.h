@@ -61,6 +61,13 @@ struct timeval		*loop_tv(double, struct timeval *);
 
 /* task.c */
 struct task;
+struct task	*task_current(lua_State *);
+#define TASK_FATAL	0x1		/* its failure ends the program with status 1 */
+int		 task_spawn(lua_State *, int, const char *, int);
+int		 task_alive(lua_State *, int);
+int		 luaopen_luaha_core_task(lua_State *);
+
+/* wait.c */
 struct waiter;
 
 /*
@@ -80,7 +87,6 @@ struct waiter {
 	int		 anchor_ref;	/* keeps a handle alive while waiting, if > 0 */
 };
 
-struct task	*task_current(lua_State *);
 int		 task_wait(lua_State *, struct waiter *, evutil_socket_t, short, double,
 		    waiter_done_fn, void *, int);
 int		 task_wait_at(lua_State *, struct waiter *, evutil_socket_t, short, double,
@@ -88,10 +94,6 @@ int		 task_wait_at(lua_State *, struct waiter *, evutil_socket_t, short, double,
 void		 task_wake(struct waiter *);
 struct waiter	*task_self_waiter(lua_State *);
 void		 waiter_close(struct waiter *);
-#define TASK_FATAL	0x1		/* its failure ends the program with status 1 */
-int		 task_spawn(lua_State *, int, const char *, int);
-int		 task_alive(lua_State *, int);
-int		 luaopen_luaha_core_task(lua_State *);
 
 /* timer.c */
 int	 luaopen_luaha_core_timer(lua_State *);
