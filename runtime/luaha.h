@@ -111,6 +111,78 @@ int	 net_connect_error(int, short);
 uint32_t net_cksum_add(const void *, size_t, uint32_t);
 uint16_t net_cksum(const void *, size_t, uint32_t);
 
+/* nlreq.c */
+struct nlmsghdr;
+struct nlreq;
+struct nlchan;
+
+enum nlreq_state { NLREQ_IDLE, NLREQ_QUEUED, NLREQ_SENT, NLREQ_DONE };
+
+/*
+ * Sends r's next message with nlreq_send and returns 1; or returns 0 when
+ * r is over (its results in kerr, why and what reply gathered), or -1 with
+ * r->why set. Called when r's turn comes, then each time a message of r
+ * has been answered in full.
+ */
+typedef int (*nlreq_step_fn)(struct nlreq *);
+/* Takes one message of an answer; returns NL_OK, or NL_STOP to ignore the rest of it. */
+typedef int (*nlreq_reply_fn)(struct nlreq *, struct nlmsghdr *);
+/* Pushes the results of r, over, onto L; returns their count. */
+typedef int (*nlreq_push_fn)(lua_State *, struct nlreq *);
+
+/* A request: the first member of a userdata, or of the record of a request with no task. */
+struct nlreq {
+	struct nlchan	*ch;		/* while queued or in flight */
+	TAILQ_ENTRY(nlreq) entry;	/* in the channel's queue */
+	enum nlreq_state state;
+	lua_State	*L;		/* the caller's thread: replies and results go there */
+	struct waiter	 w;		/* its task waits here */
+	nlreq_step_fn	 step;
+	nlreq_reply_fn	 reply;		/* NULL: no reply but the acknowledgement */
+	nlreq_push_fn	 push;		/* for a task's request */
+	void		(*finish)(struct nlreq *);	/* for a request of no task */
+	void		(*release)(struct nlreq *);	/* frees what the request holds, if set */
+	void		*arg;		/* for the functions above */
+	double		 timeout;	/* seconds a message waits for its answer (5) */
+	unsigned int	 seq0;		/* the message in flight: seq0 .. seq0 + n - 1 */
+	int		 n;
+	int		*errs;		/* a batch's: the kernel's errno for each part */
+	int		 kerr;		/* the kernel's errno, 0 if none (not with errs) */
+	char		 kmsg[160];	/* its extended ack message, "" if none */
+	const char	*why;		/* a failure of our own, NULL if none */
+	char		 whybuf[120];
+	int		 stop;		/* reply said to ignore the rest of this answer */
+	int		 intr;		/* a dump was interrupted (NLM_F_DUMP_INTR) */
+};
+
+/* A netlink socket and its requests; its owner opens and closes the socket. */
+struct nlchan {
+	int		 fd;		/* -1 while closed: opened at the next request */
+	int		(*open)(struct nlchan *, const char **);	/* sets fd; -1 and why */
+	void		(*drop)(struct nlchan *);	/* closes the socket */
+	void		*owner;
+	struct nlreq	*cur;		/* the request in flight */
+	TAILQ_HEAD(, nlreq) queue;	/* and those waiting their turn */
+	unsigned int	 seq;		/* the next sequence number */
+	double		 deadline;	/* for the answer in flight */
+	struct event	*rev;		/* the socket is readable (persistent) */
+	struct event	*tev;		/* the deadline */
+	unsigned char	*rbuf;		/* answers are read here */
+	char		 whybuf[120];
+};
+
+extern const char nlreq_no_answer[];
+void	 nlchan_init(struct nlchan *, int (*)(struct nlchan *, const char **),
+	    void (*)(struct nlchan *), void *);
+int	 nlchan_ready(struct nlchan *, const char **);
+void	 nlchan_free(struct nlchan *);
+void	 nlreq_init(struct nlreq *);
+int	 nlreq_send(struct nlreq *, void *, size_t);
+int	 nlreq_call(lua_State *, struct nlchan *, struct nlreq *, int);
+void	 nlreq_submit(struct nlchan *, struct nlreq *);
+void	 nlreq_cancel(struct nlreq *);
+void	 nlreq_gc(struct nlreq *);
+
 /* udp.c */
 int	 luaopen_luaha_core_udp(lua_State *);
 
