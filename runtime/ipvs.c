@@ -5,6 +5,7 @@
 #include <linux/netlink.h>
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <netlink/genl/genl.h>
@@ -35,10 +36,11 @@ ipvs_op(lua_State *L, enum ipvs_op op)
 	if ((is = ipvs_need(L)) == NULL)
 		return (2);
 	w.family = is->family;
-	if (ipvs_wop(&w, op, 0, 0, &s, &d) == -1)
+	if (ipvs_wop(&w, op, NLM_F_ACK, 0, &s, &d) == -1)
 		return (luaL_error(L, "ipvs: message too large"));
 	ipvs_op_what(op, &s, &d, what, sizeof(what));
-	return (ipvs_simple(L, is, ipvs_convert(L, &w), ipvs_op_cmds[op], what));
+	ipvs_req_new(L, ipvs_op_cmds[op], what, &w, NULL);
+	return (ipvs_req_call(L, is, lua_gettop(L)));
 }
 
 static int
@@ -99,61 +101,104 @@ ipvs_batch_op(lua_State *L, lua_Integer i, struct ipvs_svc *s, struct ipvs_dest 
 	return (op);
 }
 
+/* An operation of batch, checked. */
+struct ipvs_batch_item {
+	enum ipvs_op	 op;
+	struct ipvs_svc	 s;
+	struct ipvs_dest d;
+};
+
+/* batch's request: its operations are written when its turn comes. */
+struct ipvs_batch_req {
+	struct nlreq		 r;
+	struct ipvs_sock	*is;
+	struct ipvs_batch_item	*items;		/* a userdata below it on the stack */
+	int			 n;
+	int			 sent;
+	int			 errs[IPVS_BATCH_MAX];
+};
+
+static int
+ipvs_batch_step(struct nlreq *r)
+{
+	struct ipvs_batch_req	*q = r->arg;
+	struct ipvs_wbuf	 w;
+	int			 i;
+
+	if (q->sent)
+		return (0);
+	q->sent = 1;
+	ipvs_batch_wbuf(q->is, &w);
+	for (i = 0; i < q->n; i++)
+		if (ipvs_wop(&w, q->items[i].op, i == q->n - 1 ? NLM_F_ACK : 0, 0,
+		    &q->items[i].s, &q->items[i].d) == -1) {
+			r->why = "message too large";
+			return (-1);
+		}
+	return (nlreq_send(r, w.p, w.len) == -1 ? -1 : 1);
+}
+
+/* An array with, per operation, true or "<operation>: <reason>"; or nil and why the batch failed. */
+static int
+ipvs_batch_push(lua_State *L, struct nlreq *r)
+{
+	struct ipvs_batch_req	*q = r->arg;
+	struct ipvs_batch_item	*it;
+	char			 what[200];
+	int			 i;
+
+	if (r->why != NULL)
+		return (ipvs_batch_fail(L, r->why));
+	lua_createtable(L, q->n, 0);
+	for (i = 0; i < q->n; i++) {
+		it = &q->items[i];
+		if (q->errs[i] == 0)
+			lua_pushboolean(L, 1);
+		else {
+			ipvs_op_what(it->op, &it->s, &it->d, what, sizeof(what));
+			lua_pushfstring(L, "%s: %s", what,
+			    ipvs_strerror(ipvs_op_cmds[it->op], q->errs[i]));
+		}
+		lua_rawseti(L, -2, i + 1);
+	}
+	return (1);
+}
+
 /*
  * batch(ops): sends up to IPVS_BATCH_MAX operations {op=, service=, dest=}
- * in one sendmsg (see ipvs_exchange). Returns an array with, per operation,
- * true or the message "<operation>: <reason>". Does not yield.
+ * as one message: the kernel carries them out in order and goes on after
+ * a failure, reporting each failure by its sequence number even unasked, so
+ * when the last answer arrives every failure has too. Returns an array with,
+ * per operation, true or the message "<operation>: <reason>". Waits in the
+ * calling task (nlreq_call).
  */
 static int
 ipvs_batch(lua_State *L)
 {
-	struct ipvs_sock *is;
-	struct ipvs_wbuf w;
-	struct ipvs_svc	 s;
-	struct ipvs_dest d;
-	int		 errs[IPVS_BATCH_MAX];
-	char		 what[200], why[200];
-	unsigned int	 seq0 = 0, seq;
-	lua_Integer	 i, n;
-	enum ipvs_op	 op;
+	struct ipvs_sock	*is;
+	struct ipvs_batch_item	*items;
+	struct ipvs_batch_req	*q;
+	lua_Integer		 i, n;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	n = luaL_len(L, 1);
 	luaL_argcheck(L, n >= 1 && n <= IPVS_BATCH_MAX, 1, "1 to 256 operations");
 	/* Every operation is checked, and may raise, before the kernel is asked. */
-	for (i = 1; i <= n; i++)
-		ipvs_batch_op(L, i, &s, &d);
+	items = lua_newuserdatauv(L, (size_t)n * sizeof(*items), 0);
+	for (i = 0; i < n; i++) {
+		memset(&items[i], 0, sizeof(items[i]));
+		items[i].op = ipvs_batch_op(L, i + 1, &items[i].s, &items[i].d);
+	}
 	if ((is = ipvs_need(L)) == NULL)
 		return (2);
-	/* A userdata, so that a message too large raising midway leaks nothing. */
-	w.cap = (size_t)n * IPVS_MSG_MAX;
-	w.p = lua_newuserdatauv(L, w.cap, 0);
-	w.len = 0;
-	w.family = is->family;
-	for (i = 1; i <= n; i++) {
-		op = ipvs_batch_op(L, i, &s, &d);
-		seq = ipvs_next_seq(is);
-		if (i == 1)
-			seq0 = seq;
-		if (ipvs_wop(&w, op, i == n ? NLM_F_ACK : 0, seq, &s, &d) == -1)
-			return (luaL_error(L, "ipvs: message too large"));
-	}
-	if (ipvs_exchange(is, &w, seq0, (int)n, errs, why, sizeof(why)) == -1)
-		return (luaha_fail(L, "%s", why));
-	lua_createtable(L, (int)n, 0);
-	for (i = 1; i <= n; i++) {
-		if (errs[i - 1] == 0)
-			lua_pushboolean(L, 1);
-		else {
-			/* Described only now: most batches have no failure. */
-			op = ipvs_batch_op(L, i, &s, &d);
-			ipvs_op_what(op, &s, &d, what, sizeof(what));
-			lua_pushfstring(L, "%s: %s", what,
-			    ipvs_strerror(ipvs_op_cmds[op], errs[i - 1]));
-		}
-		lua_rawseti(L, -2, i);
-	}
-	return (1);
+	q = ipvs_req_alloc(L, sizeof(*q));
+	q->r.step = ipvs_batch_step;
+	q->r.push = ipvs_batch_push;
+	q->r.errs = q->errs;
+	q->is = is;
+	q->items = items;
+	q->n = (int)n;
+	return (ipvs_req_call(L, is, lua_gettop(L)));
 }
 
 static int
@@ -161,10 +206,15 @@ ipvs_flush(lua_State *L)
 {
 	struct ipvs_sock	*is;
 
+	uint32_t		 buf[IPVS_MSG_MAX / 4];
+	struct ipvs_wbuf	 w = { (unsigned char *)buf, 0, sizeof(buf), 0 };
+
 	if ((is = ipvs_need(L)) == NULL)
 		return (2);
-	return (ipvs_simple(L, is, ipvs_msg(L, is, IPVS_CMD_FLUSH, 0), IPVS_CMD_FLUSH,
-	    "flush"));
+	w.family = is->family;
+	ipvs_wmsg(&w, IPVS_CMD_FLUSH, NLM_F_ACK, 0, NULL, 0, NULL, 0);
+	ipvs_req_new(L, IPVS_CMD_FLUSH, "flush", &w, NULL);
+	return (ipvs_req_call(L, is, lua_gettop(L)));
 }
 
 /* zero([service]): clears the counters of one service or of all. */
@@ -183,12 +233,13 @@ ipvs_zero(lua_State *L)
 	if ((is = ipvs_need(L)) == NULL)
 		return (2);
 	w.family = is->family;
-	if (ipvs_wmsg(&w, IPVS_CMD_ZERO, 0, 0, all ? NULL : &s, 0, NULL, 0) == -1)
+	if (ipvs_wmsg(&w, IPVS_CMD_ZERO, NLM_F_ACK, 0, all ? NULL : &s, 0, NULL, 0) == -1)
 		return (luaL_error(L, "ipvs: message too large"));
 	if (!all)
 		ipvs_svc_desc(&s, desc, sizeof(desc));
-	return (ipvs_simple(L, is, ipvs_convert(L, &w), IPVS_CMD_ZERO, all ? "zero" :
-	    lua_pushfstring(L, "zero service %s", desc)));
+	ipvs_req_new(L, IPVS_CMD_ZERO, all ? "zero" : lua_pushfstring(L,
+	    "zero service %s", desc), &w, NULL);
+	return (ipvs_req_call(L, is, lua_gettop(L)));
 }
 
 /* Pushes the counters of a STATS or STATS64 attribute as a table. */
@@ -226,13 +277,6 @@ ipvs_push_stats_of(lua_State *L, struct nlattr *s64, struct nlattr *s32)
 		lua_newtable(L);
 	lua_setfield(L, -2, "stats");
 }
-
-/* What a dump collects: the Lua array being filled. */
-struct ipvs_dump {
-	lua_State	*L;
-	int		 n;		/* entries pushed */
-	const struct ipvs_svc *svc;	/* the service whose destinations come */
-};
 
 static int
 ipvs_service_cb(struct nlmsghdr *h, void *arg)
@@ -277,48 +321,55 @@ ipvs_dest_cb(struct nlmsghdr *h, void *arg)
 /*
  * list_services(): every service with its counters and an empty dests, as
  * the kernel has them; luaha.ipvs.services fills dests with list_dests, one
- * dump per service, yielding between them. Does not yield.
+ * dump per service. Waits in the calling task.
  */
 static int
 ipvs_list_services(lua_State *L)
 {
-	struct ipvs_dump	 dump = { L, 0, NULL };
+	uint32_t		 buf[IPVS_MSG_MAX / 4];
+	struct ipvs_wbuf	 w = { (unsigned char *)buf, 0, sizeof(buf), 0 };
 	struct ipvs_sock	*is;
-	const char		*why;
-	int			 err;
+	struct ipvs_req		*q;
 
 	if ((is = ipvs_need(L)) == NULL)
 		return (2);
+	w.family = is->family;
+	ipvs_wmsg(&w, IPVS_CMD_GET_SERVICE, NLM_F_DUMP, 0, NULL, 0, NULL, 0);
+	q = ipvs_req_new(L, IPVS_CMD_GET_SERVICE, "list services", &w, NULL);
+	q->dump.L = L;
+	ipvs_req_parse(q, ipvs_service_cb, &q->dump);
 	lua_newtable(L);
-	err = ipvs_request(is, ipvs_msg(L, is, IPVS_CMD_GET_SERVICE, NLM_F_DUMP),
-	    ipvs_service_cb, &dump, &why);
-	if (err != 0)
-		return (ipvs_fail(L, IPVS_CMD_GET_SERVICE, err, why, "list services"));
-	return (1);
+	q->result = lua_gettop(L);
+	return (ipvs_req_call(L, is, lua_gettop(L) - 1));
 }
 
-/* list_dests(service): the service's destinations with their counters. Does not yield. */
+/* list_dests(service): the service's destinations with their counters. Waits in the calling task. */
 static int
 ipvs_list_dests(lua_State *L)
 {
+	uint32_t		 buf[IPVS_MSG_MAX / 4];
+	struct ipvs_wbuf	 w = { (unsigned char *)buf, 0, sizeof(buf), 0 };
 	struct ipvs_svc		 s;
-	struct ipvs_dump	 dump = { L, 0, &s };
 	struct ipvs_sock	*is;
-	const char		*why;
-	char			 desc[96];
-	int			 err;
+	struct ipvs_req		*q;
+	char			 desc[96], what[120];
 
 	ipvs_check_service(L, 1, &s);
 	if ((is = ipvs_need(L)) == NULL)
 		return (2);
+	w.family = is->family;
+	if (ipvs_wmsg(&w, IPVS_CMD_GET_DEST, NLM_F_DUMP, 0, &s, 0, NULL, 0) == -1)
+		return (luaL_error(L, "ipvs: message too large"));
+	ipvs_svc_desc(&s, desc, sizeof(desc));
+	snprintf(what, sizeof(what), "list destinations of %s", desc);
+	q = ipvs_req_new(L, IPVS_CMD_GET_DEST, what, &w, NULL);
+	q->svc = s;
+	q->dump.L = L;
+	q->dump.svc = &q->svc;
+	ipvs_req_parse(q, ipvs_dest_cb, &q->dump);
 	lua_newtable(L);
-	if ((err = ipvs_request(is, ipvs_dests_msg(L, is, &s), ipvs_dest_cb, &dump,
-	    &why)) != 0) {
-		ipvs_svc_desc(&s, desc, sizeof(desc));
-		return (ipvs_fail(L, IPVS_CMD_GET_DEST, err, why,
-		    lua_pushfstring(L, "list destinations of %s", desc)));
-	}
-	return (1);
+	q->result = lua_gettop(L);
+	return (ipvs_req_call(L, is, lua_gettop(L) - 1));
 }
 
 /*

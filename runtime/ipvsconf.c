@@ -14,6 +14,29 @@
 #include "luaha.h"
 #include "ipvs.h"
 
+/*
+ * A request for cmd whose answer fills a new table with parse(message, L):
+ * returns the table, or nil and "<what>: <reason>". Waits in the calling task.
+ */
+static int
+ipvsconf_get(lua_State *L, int cmd, int flags, const char *what, ipvs_parse_fn parse)
+{
+	uint32_t		 buf[IPVS_MSG_MAX / 4];
+	struct ipvs_wbuf	 w = { (unsigned char *)buf, 0, sizeof(buf), 0 };
+	struct ipvs_sock	*is;
+	struct ipvs_req		*q;
+
+	if ((is = ipvs_need(L)) == NULL)
+		return (2);
+	w.family = is->family;
+	ipvs_wmsg(&w, cmd, flags, 0, NULL, 0, NULL, 0);
+	q = ipvs_req_new(L, cmd, what, &w, NULL);
+	ipvs_req_parse(q, parse, L);
+	lua_newtable(L);
+	q->result = lua_gettop(L);
+	return (ipvs_req_call(L, is, lua_gettop(L) - 1));
+}
+
 static int
 ipvsconf_info_cb(struct nlmsghdr *h, void *arg)
 {
@@ -39,17 +62,7 @@ ipvsconf_info_cb(struct nlmsghdr *h, void *arg)
 static int
 ipvsconf_info(lua_State *L)
 {
-	struct ipvs_sock	*is;
-	const char		*why;
-	int			 err;
-
-	if ((is = ipvs_need(L)) == NULL)
-		return (2);
-	lua_newtable(L);
-	if ((err = ipvs_request(is, ipvs_msg(L, is, IPVS_CMD_GET_INFO, 0),
-	    ipvsconf_info_cb, L, &why)) != 0)
-		return (ipvs_fail(L, IPVS_CMD_GET_INFO, err, why, "info"));
-	return (1);
+	return (ipvsconf_get(L, IPVS_CMD_GET_INFO, 0, "info", ipvsconf_info_cb));
 }
 
 static int
@@ -73,17 +86,7 @@ ipvsconf_timeouts_cb(struct nlmsghdr *h, void *arg)
 static int
 ipvsconf_timeouts(lua_State *L)
 {
-	struct ipvs_sock	*is;
-	const char		*why;
-	int			 err;
-
-	if ((is = ipvs_need(L)) == NULL)
-		return (2);
-	lua_newtable(L);
-	if ((err = ipvs_request(is, ipvs_msg(L, is, IPVS_CMD_GET_CONFIG, 0),
-	    ipvsconf_timeouts_cb, L, &why)) != 0)
-		return (ipvs_fail(L, IPVS_CMD_GET_CONFIG, err, why, "timeouts"));
-	return (1);
+	return (ipvsconf_get(L, IPVS_CMD_GET_CONFIG, 0, "timeouts", ipvsconf_timeouts_cb));
 }
 
 /* set_timeouts{tcp=, tcpfin=, udp=}: those given change, the others stay (0 to the kernel). */
@@ -112,7 +115,9 @@ ipvsconf_set_timeouts(lua_State *L)
 			nlmsg_free(msg);
 			return (luaL_error(L, "ipvs: message too large"));
 		}
-	return (ipvs_simple(L, is, msg, IPVS_CMD_SET_CONFIG, "set timeouts"));
+	nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_ACK;
+	ipvs_req_new(L, IPVS_CMD_SET_CONFIG, "set timeouts", NULL, msg);
+	return (ipvs_req_call(L, is, lua_gettop(L)));
 }
 
 static uint32_t
@@ -156,8 +161,10 @@ ipvsconf_start_daemon(lua_State *L)
 		nlmsg_free(msg);
 		return (luaL_error(L, "ipvs: message too large"));
 	}
-	return (ipvs_simple(L, is, msg, IPVS_CMD_NEW_DAEMON, state == IP_VS_STATE_MASTER ?
-	    "start master sync daemon" : "start backup sync daemon"));
+	nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_ACK;
+	ipvs_req_new(L, IPVS_CMD_NEW_DAEMON, state == IP_VS_STATE_MASTER ?
+	    "start master sync daemon" : "start backup sync daemon", NULL, msg);
+	return (ipvs_req_call(L, is, lua_gettop(L)));
 }
 
 /* stop_daemon("master"|"backup") */
@@ -166,10 +173,9 @@ ipvsconf_stop_daemon(lua_State *L)
 {
 	uint32_t		 state = ipvsconf_check_state(L, 1);
 	struct ipvs_sock	*is;
+	struct ipvs_req		*q;
 	struct nl_msg		*msg;
 	struct nlattr		*nest;
-	const char		*why;
-	int			 old, err;
 
 	if ((is = ipvs_need(L)) == NULL)
 		return (2);
@@ -182,19 +188,16 @@ ipvsconf_stop_daemon(lua_State *L)
 	}
 	/*
 	 * A daemon whose thread has not run yet (one started a moment ago) is
-	 * stopped with no answer at all (see ipvs_set_wait): a short wait, and
-	 * silence taken for done.
+	 * stopped with no answer at all (netlink_rcv_skb skips the
+	 * acknowledgement of a handler that returned -EINTR): a short wait,
+	 * and silence taken for done.
 	 */
 	nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_ACK;
-	old = ipvs_set_wait(is, IPVS_DAEMON_WAIT_MS);
-	err = ipvs_request(is, msg, NULL, NULL, &why);
-	ipvs_set_wait(is, old);
-	if (err == -1 && why == ipvs_no_answer)
-		err = 0;
-	if (err != 0)
-		return (ipvs_fail(L, IPVS_CMD_DEL_DAEMON, err, why, state == IP_VS_STATE_MASTER ?
-		    "stop master sync daemon" : "stop backup sync daemon"));
-	return (luaha_ok(L));
+	q = ipvs_req_new(L, IPVS_CMD_DEL_DAEMON, state == IP_VS_STATE_MASTER ?
+	    "stop master sync daemon" : "stop backup sync daemon", NULL, msg);
+	q->r.timeout = IPVS_DAEMON_WAIT_MS / 1000.0;
+	q->quiet_ok = 1;
+	return (ipvs_req_call(L, is, lua_gettop(L)));
 }
 
 static int
@@ -224,17 +227,8 @@ ipvsconf_daemon_cb(struct nlmsghdr *h, void *arg)
 static int
 ipvsconf_daemons(lua_State *L)
 {
-	struct ipvs_sock	*is;
-	const char		*why;
-	int			 err;
-
-	if ((is = ipvs_need(L)) == NULL)
-		return (2);
-	lua_newtable(L);
-	if ((err = ipvs_request(is, ipvs_msg(L, is, IPVS_CMD_GET_DAEMON, NLM_F_DUMP),
-	    ipvsconf_daemon_cb, L, &why)) != 0)
-		return (ipvs_fail(L, IPVS_CMD_GET_DAEMON, err, why, "list daemons"));
-	return (1);
+	return (ipvsconf_get(L, IPVS_CMD_GET_DAEMON, NLM_F_DUMP, "list daemons",
+	    ipvsconf_daemon_cb));
 }
 
 const luaL_Reg ipvsconf_funcs[] = {

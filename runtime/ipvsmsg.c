@@ -164,17 +164,6 @@ ipvs_wop(struct ipvs_wbuf *w, enum ipvs_op op, int flags, unsigned int seq,
 	    op >= OP_ADD_DEST ? d : NULL, op != OP_DEL_DEST));
 }
 
-/* The one request written in w as an nl_msg, for ipvs_request. */
-struct nl_msg *
-ipvs_convert(lua_State *L, struct ipvs_wbuf *w)
-{
-	struct nl_msg	*msg;
-
-	if ((msg = nlmsg_convert((struct nlmsghdr *)w->p)) == NULL)
-		luaL_error(L, "ipvs: out of memory");
-	return (msg);
-}
-
 /* Reads a service of a dump into s, its attributes into a; -1 (logged) when malformed. */
 int
 ipvs_parse_service(struct nlmsghdr *h, struct ipvs_svc *sp, struct nlattr **a)
@@ -242,16 +231,4 @@ ipvs_parse_dest(struct nlmsghdr *h, int af, struct ipvs_dest *d, struct nlattr *
 	if (a[IPVS_DEST_ATTR_L_THRESH] != NULL)
 		d->l_thresh = nla_get_u32(a[IPVS_DEST_ATTR_L_THRESH]);
 	return (0);
-}
-
-/* The request for a dump of the destinations of s. */
-struct nl_msg *
-ipvs_dests_msg(lua_State *L, const struct ipvs_sock *is, const struct ipvs_svc *s)
-{
-	uint32_t	 buf[IPVS_MSG_MAX / 4];
-	struct ipvs_wbuf w = { (unsigned char *)buf, 0, sizeof(buf), is->family };
-
-	if (ipvs_wmsg(&w, IPVS_CMD_GET_DEST, NLM_F_DUMP, 0, s, 0, NULL, 0) == -1)
-		luaL_error(L, "ipvs: message too large");
-	return (ipvs_convert(L, &w));
 }

@@ -1,4 +1,4 @@
--- tests/lua/ipvs-without-module.lua: without ip_vs in the kernel, luaha.ipvs says so as nil and "ipvs: ..." and still raises on bad arguments.
+-- tests/lua/ipvs-without-module.lua: without ip_vs, luaha.ipvs says so as nil and "ipvs: ..."; bad arguments still raise.
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local luaha = require "luaha"
