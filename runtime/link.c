@@ -1,10 +1,11 @@
-/* link.c: luaha.core.link: links and addresses over rtnetlink (libnl-route), the request socket; routes, sysctls and the watcher are in route.c, sysctl.c and linkwatch.c. */
+/* link.c: luaha.core.link: links and addresses over rtnetlink (libnl-route); its request socket, routes, sysctls and watcher are in linkreq.c, route.c, sysctl.c and linkwatch.c. */
 #include <sys/socket.h>
 #include <sys/types.h>
 
 #include <net/if.h>
 #include <arpa/inet.h>
 #include <linux/if.h>		/* IFF_LOWER_UP, which <net/if.h> lacks */
+#include <linux/rtnetlink.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -27,121 +28,8 @@
 #include "luaha.h"
 #include "link.h"
 
-/* libnl's codes for errors that did not come from the kernel, turned back into errnos. */
-static const struct {
-	int	 nlerr;
-	int	 errnum;
-} link_nlerrs[] = {
-	{ NLE_INTR, EINTR }, { NLE_BAD_SOCK, EBADF }, { NLE_AGAIN, EAGAIN },
-	{ NLE_NOMEM, ENOMEM }, { NLE_EXIST, EEXIST }, { NLE_INVAL, EINVAL },
-	{ NLE_RANGE, ERANGE }, { NLE_MSGSIZE, EMSGSIZE }, { NLE_OPNOTSUPP, EOPNOTSUPP },
-	{ NLE_AF_NOSUPPORT, EAFNOSUPPORT }, { NLE_OBJ_NOTFOUND, ENOENT },
-	{ NLE_NOADDR, EADDRNOTAVAIL }, { NLE_NOACCESS, EACCES }, { NLE_PERM, EPERM },
-	{ NLE_PROTO_MISMATCH, EPROTONOSUPPORT }, { NLE_BUSY, EBUSY }, { NLE_NODEV, ENODEV },
-	{ 0, 0 }
-};
-
 static const char *const addr_add_options[] = { "dev", "address", "label", "broadcast", NULL };
 static const char *const addr_del_options[] = { "dev", "address", "label", NULL };
-
-struct link_sock *
-link_sock(lua_State *L)
-{
-	return (lua_touserdata(L, lua_upvalueindex(1)));
-}
-
-/*
- * libnl folds the kernel's errno into its own codes, several errnos to one
- * code; this keeps the errno and the kernel's own explanation, if any.
- */
-static int
-link_sock_err(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
-{
-	struct link_sock	*ls = arg;
-	struct nlmsghdr		*hdr = (struct nlmsghdr *)((char *)e - NLMSG_HDRLEN);
-	struct nlattr		*msg;
-	size_t			 off;
-
-	(void)nla;
-	ls->kerr = -e->error;
-	ls->kmsg[0] = '\0';
-	if (!(hdr->nlmsg_flags & NLM_F_ACK_TLVS))
-		return (NL_STOP);
-	/* The attributes follow the request, unless the kernel left it out. */
-	off = sizeof(*e);
-	if (!(hdr->nlmsg_flags & NLM_F_CAPPED))
-		off += e->msg.nlmsg_len - NLMSG_HDRLEN;
-	off = NLMSG_ALIGN(off);
-	if (NLMSG_HDRLEN + off < hdr->nlmsg_len &&
-	    (msg = nla_find((struct nlattr *)((char *)e + off),
-	    hdr->nlmsg_len - NLMSG_HDRLEN - off, NLMSGERR_ATTR_MSG)) != NULL)
-		nla_strlcpy(ls->kmsg, msg, sizeof(ls->kmsg));
-	return (NL_STOP);
-}
-
-/* Opens the request socket if need be and forgets the last error; 0 or a libnl error. */
-int
-link_connect(struct link_sock *ls)
-{
-	int	 err, one = 1;
-
-	ls->kerr = 0;
-	ls->kmsg[0] = '\0';
-	if (ls->sk != NULL)
-		return (0);
-	if ((ls->sk = nl_socket_alloc()) == NULL)
-		return (-NLE_NOMEM);
-	if ((err = nl_connect(ls->sk, NETLINK_ROUTE)) < 0 ||
-	    (err = nl_socket_modify_err_cb(ls->sk, NL_CB_CUSTOM, link_sock_err,
-	    ls)) < 0) {
-		nl_socket_free(ls->sk);
-		ls->sk = NULL;
-		return (err);
-	}
-	/* Extended acks add the kernel's explanation; errors are still clear without. */
-	if (setsockopt(nl_socket_get_fd(ls->sk), SOL_NETLINK, NETLINK_EXT_ACK,
-	    &one, sizeof(one)) == -1 ||
-	    setsockopt(nl_socket_get_fd(ls->sk), SOL_NETLINK, NETLINK_CAP_ACK,
-	    &one, sizeof(one)) == -1)
-		log_warn("%s: netlink extended acks", __func__);
-	return (0);
-}
-
-/*
- * Why a request failed: the kernel's errno and explanation when it answered
- * with an error, else libnl's code turned back into an errno where one fits.
- * In the second case replies may be left unread on the socket, so it is
- * dropped and the next call opens another.
- */
-const char *
-link_reason(struct link_sock *ls, int err, char *buf, size_t len)
-{
-	int	 i;
-
-	if (ls != NULL && ls->kerr != 0) {
-		if (ls->kmsg[0] == '\0')
-			return (strerror(ls->kerr));
-		snprintf(buf, len, "%s (%s)", strerror(ls->kerr), ls->kmsg);
-		return (buf);
-	}
-	if (ls != NULL && ls->sk != NULL) {
-		nl_socket_free(ls->sk);
-		ls->sk = NULL;
-	}
-	for (i = 0; link_nlerrs[i].nlerr != 0; i++)
-		if (link_nlerrs[i].nlerr == abs(err))
-			return (strerror(link_nlerrs[i].errnum));
-	return (nl_geterror(err));
-}
-
-/* Pushes nil and "what: reason" for a failed request. */
-int
-link_fail(lua_State *L, struct link_sock *ls, int err, const char *what)
-{
-	char	 buf[256];
-
-	return (luaha_fail(L, "%s: %s", what, link_reason(ls, err, buf, sizeof(buf))));
-}
 
 /* Parses "192.0.2.1", "192.0.2.0/24" or "2001:db8::1/64"; no prefix means one host. */
 int
@@ -276,13 +164,37 @@ link_scope_name(int scope, char *buf, size_t len)
 	return (buf);
 }
 
-/* The name of the link with index, from links or else the kernel; NULL if it is gone. */
-const char *
-link_name(struct nl_cache *links, int index, char *buf)
+/* Called by nl_msg_parse with the object of a message: keeps it. */
+static void
+link_object_cb(struct nl_object *o, void *arg)
 {
-	if (links != NULL && rtnl_link_i2name(links, index, buf, IFNAMSIZ) != NULL)
-		return (buf);
-	return (if_indextoname(index, buf));
+	struct nl_object	**op = arg;
+
+	if (*op == NULL) {
+		nl_object_get(o);
+		*op = o;
+	}
+}
+
+/*
+ * The libnl object (link, address, route) of an rtnetlink message, to put
+ * with nl_object_put; NULL when libnl cannot read it (logged) or is out of
+ * memory.
+ */
+struct nl_object *
+link_object(struct nlmsghdr *h)
+{
+	struct nl_msg		*msg;
+	struct nl_object	*o = NULL;
+	int			 err;
+
+	if ((msg = nlmsg_convert(h)) == NULL)
+		return (NULL);
+	nlmsg_set_proto(msg, NETLINK_ROUTE);
+	if ((err = nl_msg_parse(msg, link_object_cb, &o)) < 0)
+		log_warnx("link: message type %d: %s", h->nlmsg_type, nl_geterror(err));
+	nlmsg_free(msg);
+	return (o);
 }
 
 /* Pushes {name=, index=, up=, carrier=, mac=, mtu=}. */
@@ -330,34 +242,40 @@ link_pushaddr(lua_State *L, struct rtnl_addr *a, const char *dev)
 	    sizeof(buf)));
 }
 
-/* links(): every link, as {name=, index=, up=, carrier=, mac=, mtu=}. */
+static int
+link_links_each(struct link_req *q, struct nlmsghdr *h)
+{
+	struct nl_object	*o;
+
+	/* Bridge ports report their state as AF_BRIDGE messages: not links of their own. */
+	if (h->nlmsg_type != RTM_NEWLINK ||
+	    h->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg)) ||
+	    ((struct ifinfomsg *)NLMSG_DATA(h))->ifi_family != AF_UNSPEC)
+		return (NL_OK);
+	if ((o = link_object(h)) == NULL) {
+		q->nomem = 1;
+		return (NL_STOP);
+	}
+	link_pushlink(q->r.L, (struct rtnl_link *)o);
+	lua_rawseti(q->r.L, -2, ++q->n);
+	nl_object_put(o);
+	return (NL_OK);
+}
+
+/* links(): every link, as {name=, index=, up=, carrier=, mac=, mtu=}. Waits in the calling task. */
 static int
 link_links(lua_State *L)
 {
-	struct link_sock	*ls = link_sock(L);
-	struct nl_cache		*cache;
-	struct nl_object	*o;
-	int			 err, n = 0;
-
-	if ((err = link_connect(ls)) < 0 ||
-	    (err = rtnl_link_alloc_cache(ls->sk, AF_UNSPEC, &cache)) < 0)
-		return (link_fail(L, ls, err, "links"));
-	lua_newtable(L);
-	for (o = nl_cache_get_first(cache); o != NULL; o = nl_cache_get_next(o)) {
-		link_pushlink(L, (struct rtnl_link *)o);
-		lua_rawseti(L, -2, ++n);
-	}
-	nl_cache_free(cache);
-	return (1);
+	return (link_req_dump(L, link_req_new(L, "links"), RTM_GETLINK, 0, link_links_each));
 }
 
-/* set_up(ifname, up): sets the link administratively up or down. */
+/* set_up(ifname, up): sets the link administratively up or down. Waits in the calling task. */
 static int
 link_set_up(lua_State *L)
 {
-	struct link_sock	*ls = link_sock(L);
 	const char		*ifname = luaL_checkstring(L, 1), *what;
 	struct rtnl_link	*change;
+	struct nl_msg		*msg;
 	unsigned int		 index;
 	int			 err;
 
@@ -365,10 +283,8 @@ link_set_up(lua_State *L)
 	what = lua_pushfstring(L, "set_up %s", ifname);
 	if ((index = if_nametoindex(ifname)) == 0)
 		return (luaha_fail_errno(L, what));
-	if ((err = link_connect(ls)) < 0)
-		return (link_fail(L, ls, err, what));
 	if ((change = rtnl_link_alloc()) == NULL)
-		return (link_fail(L, ls, -NLE_NOMEM, what));
+		return (luaha_fail(L, "%s: %s", what, strerror(ENOMEM)));
 	/*
 	 * The link is named by its index alone and the change carries IFF_UP
 	 * in its mask, so the kernel touches no other flag: the object serves
@@ -379,65 +295,69 @@ link_set_up(lua_State *L)
 		rtnl_link_set_flags(change, IFF_UP);
 	else
 		rtnl_link_unset_flags(change, IFF_UP);
-	err = rtnl_link_change(ls->sk, change, change, 0);
+	err = rtnl_link_build_change_request(change, change, 0, &msg);
 	rtnl_link_put(change);
 	if (err < 0)
-		return (link_fail(L, ls, err, what));
-	return (luaha_ok(L));
+		return (luaha_fail(L, "%s: %s", what, link_nlerror(err)));
+	return (link_req_change(L, link_req_new(L, what), msg));
 }
 
-/* addrs([ifname]): the IPv4 and IPv6 addresses of every link, or of one. */
+static int
+link_addrs_each(struct link_req *q, struct nlmsghdr *h)
+{
+	struct nl_object	*o;
+	struct rtnl_addr	*a;
+	const char		*dev;
+	char			 name[IFNAMSIZ];
+	int			 family;
+
+	if (h->nlmsg_type != RTM_NEWADDR)
+		return (NL_OK);
+	if ((o = link_object(h)) == NULL) {
+		q->nomem = 1;
+		return (NL_STOP);
+	}
+	a = (struct rtnl_addr *)o;
+	family = rtnl_addr_get_family(a);
+	/* A link that went away between the two dumps took its addresses. */
+	if ((family == AF_INET || family == AF_INET6) &&
+	    (q->index == 0 || rtnl_addr_get_ifindex(a) == q->index) &&
+	    (dev = link_name(&q->names, rtnl_addr_get_ifindex(a), name)) != NULL) {
+		link_pushaddr(q->r.L, a, dev);
+		lua_rawseti(q->r.L, -2, ++q->n);
+	}
+	nl_object_put(o);
+	return (NL_OK);
+}
+
+/* addrs([ifname]): the IPv4 and IPv6 addresses of every link, or of one. Waits in the calling task. */
 static int
 link_addrs(lua_State *L)
 {
-	struct link_sock	*ls = link_sock(L);
-	const char		*ifname = luaL_optstring(L, 1, NULL), *dev;
-	struct nl_cache		*links, *addrs;
-	struct nl_object	*o;
-	struct rtnl_addr	*a;
-	unsigned int		 index = 0;
-	int			 err, family, n = 0;
-	char			 name[IFNAMSIZ];
+	const char	*ifname = luaL_optstring(L, 1, NULL);
+	struct link_req	*q;
+	unsigned int	 index = 0;
 
 	if (ifname != NULL && (index = if_nametoindex(ifname)) == 0)
 		return (luaha_fail(L, "addrs %s: %s", ifname, strerror(errno)));
-	if ((err = link_connect(ls)) < 0 ||
-	    (err = rtnl_link_alloc_cache(ls->sk, AF_UNSPEC, &links)) < 0)
-		return (link_fail(L, ls, err, "addrs"));
-	if ((err = rtnl_addr_alloc_cache(ls->sk, &addrs)) < 0) {
-		nl_cache_free(links);
-		return (link_fail(L, ls, err, "addrs"));
-	}
-	lua_newtable(L);
-	for (o = nl_cache_get_first(addrs); o != NULL; o = nl_cache_get_next(o)) {
-		a = (struct rtnl_addr *)o;
-		family = rtnl_addr_get_family(a);
-		if ((family != AF_INET && family != AF_INET6) ||
-		    (index != 0 && rtnl_addr_get_ifindex(a) != (int)index))
-			continue;
-		/* A link that went away between the two dumps took its addresses. */
-		if ((dev = link_name(links, rtnl_addr_get_ifindex(a), name)) == NULL)
-			continue;
-		link_pushaddr(L, a, dev);
-		lua_rawseti(L, -2, ++n);
-	}
-	nl_cache_free(addrs);
-	nl_cache_free(links);
-	return (1);
+	q = link_req_new(L, "addrs");
+	q->index = (int)index;
+	return (link_req_dump(L, q, RTM_GETADDR, 1, link_addrs_each));
 }
 
 /*
  * addr_add{dev=, address=, label=, broadcast=} and addr_del{dev=, address=,
  * label=}. Arguments are checked, and may raise, before anything is
- * allocated; from then on every path frees what it made.
+ * allocated; from then on every path frees what it made. Waits in the
+ * calling task.
  */
 static int
 link_addr_change(lua_State *L, int del)
 {
-	struct link_sock	*ls = link_sock(L);
 	struct link_prefix	 local, bcast;
 	struct rtnl_addr	*a;
 	struct nl_addr		*nlocal = NULL, *nbcast = NULL;
+	struct nl_msg		*msg = NULL;
 	const char		*dev, *s, *label, *b, *what;
 	unsigned int		 index;
 	int			 err, i;
@@ -471,8 +391,6 @@ link_addr_change(lua_State *L, int del)
 	    s, dev);
 	if ((index = if_nametoindex(dev)) == 0)
 		return (luaha_fail_errno(L, what));
-	if ((err = link_connect(ls)) < 0)
-		return (link_fail(L, ls, err, what));
 
 	if ((a = rtnl_addr_alloc()) == NULL || (nlocal = link_nladdr(&local)) == NULL ||
 	    (b != NULL && (nbcast = link_nladdr(&bcast)) == NULL))
@@ -485,15 +403,15 @@ link_addr_change(lua_State *L, int del)
 		if (err == 0 && nbcast != NULL)
 			err = rtnl_addr_set_broadcast(a, nbcast);
 		if (err == 0)
-			err = del ? rtnl_addr_delete(ls->sk, a, 0) :
-			    rtnl_addr_add(ls->sk, a, NLM_F_EXCL);
+			err = del ? rtnl_addr_build_delete_request(a, 0, &msg) :
+			    rtnl_addr_build_add_request(a, NLM_F_EXCL, &msg);
 	}
 	nl_addr_put(nbcast);
 	nl_addr_put(nlocal);
 	rtnl_addr_put(a);
 	if (err < 0)
-		return (link_fail(L, ls, err, what));
-	return (luaha_ok(L));
+		return (luaha_fail(L, "%s: %s", what, link_nlerror(err)));
+	return (link_req_change(L, link_req_new(L, what), msg));
 }
 
 static int
@@ -506,18 +424,6 @@ static int
 link_addr_del(lua_State *L)
 {
 	return (link_addr_change(L, 1));
-}
-
-
-static int
-link_sock_gc(lua_State *L)
-{
-	struct link_sock	*ls = luaL_checkudata(L, 1, "luaha.link_sock");
-
-	if (ls->sk != NULL)
-		nl_socket_free(ls->sk);
-	ls->sk = NULL;
-	return (0);
 }
 
 static const luaL_Reg link_funcs[] = {
@@ -539,16 +445,10 @@ luaopen_luaha_core_link(lua_State *L)
 	static const luaL_Reg *const parts[] = {
 		link_funcs, route_funcs, sysctl_funcs, linkwatch_funcs, NULL
 	};
-	struct link_sock	*ls;
-	int			 i;
+	int	 i;
 
 	linkwatch_open(L);
-	ls = lua_newuserdatauv(L, sizeof(*ls), 0);
-	memset(ls, 0, sizeof(*ls));
-	luaL_newmetatable(L, "luaha.link_sock");
-	lua_pushcfunction(L, link_sock_gc);
-	lua_setfield(L, -2, "__gc");
-	lua_setmetatable(L, -2);
+	link_sock_new(L);
 	lua_createtable(L, 0, 10);
 	for (i = 0; parts[i] != NULL; i++) {
 		lua_pushvalue(L, -2);

@@ -3,6 +3,7 @@
 #include <sys/types.h>
 
 #include <net/if.h>
+#include <linux/rtnetlink.h>
 
 #include <errno.h>
 #include <stdint.h>
@@ -47,7 +48,7 @@ route_check_table(lua_State *L, int idx, int all)
 
 /* Sets gateway= and dev= of one nexthop in the table on top. */
 static void
-route_setnexthop(lua_State *L, struct rtnl_nexthop *nh, struct nl_cache *links)
+route_setnexthop(lua_State *L, struct rtnl_nexthop *nh, const struct link_names *links)
 {
 	struct nl_addr	*gw = rtnl_route_nh_get_gateway(nh);
 	char		 buf[LINK_ADDRSTRLEN], name[IFNAMSIZ];
@@ -65,7 +66,7 @@ route_setnexthop(lua_State *L, struct rtnl_nexthop *nh, struct nl_cache *links)
  * (local, broadcast, blackhole, ...) says so in type=.
  */
 static void
-route_push(lua_State *L, struct rtnl_route *r, struct nl_cache *links)
+route_push(lua_State *L, struct rtnl_route *r, const struct link_names *links)
 {
 	struct nl_addr	*dst = rtnl_route_get_dst(r);
 	char		 buf[LINK_ADDRSTRLEN];
@@ -98,16 +99,16 @@ route_push(lua_State *L, struct rtnl_route *r, struct nl_cache *links)
 /*
  * route_add{dst=, gateway=, dev=, table=, family=} and route_del{...}. dst
  * "default" (or 0.0.0.0/0, ::/0) is the default route; its family comes
- * from family=, else the gateway, else it is IPv4.
+ * from family=, else the gateway, else it is IPv4. Waits in the calling task.
  */
 static int
 route_change(lua_State *L, int del)
 {
-	struct link_sock	*ls = link_sock(L);
 	struct link_prefix	 dst, gw;
 	struct rtnl_route	*r = NULL;
 	struct rtnl_nexthop	*nh;
 	struct nl_addr		*ndst = NULL, *ngw = NULL;
+	struct nl_msg		*msg = NULL;
 	const char		*sdst, *sgw, *dev, *fam, *what;
 	uint32_t		 table = RT_TABLE_MAIN;
 	unsigned int		 index = 0;
@@ -149,8 +150,6 @@ route_change(lua_State *L, int del)
 		what = lua_pushfstring(L, "%s table %I", what, (lua_Integer)table);
 	if (dev != NULL && (index = if_nametoindex(dev)) == 0)
 		return (luaha_fail_errno(L, what));
-	if ((err = link_connect(ls)) < 0)
-		return (link_fail(L, ls, err, what));
 
 	err = -NLE_NOMEM;
 	if ((r = rtnl_route_alloc()) == NULL || (ndst = link_nladdr(&dst)) == NULL)
@@ -182,16 +181,16 @@ route_change(lua_State *L, int del)
 		rtnl_route_set_scope(r, RT_SCOPE_NOWHERE);
 		rtnl_route_set_protocol(r, RTPROT_UNSPEC);
 		if ((err = rtnl_route_set_type(r, RTN_UNSPEC)) == 0)
-			err = rtnl_route_delete(ls->sk, r, 0);
+			err = rtnl_route_build_del_request(r, 0, &msg);
 	} else
-		err = rtnl_route_add(ls->sk, r, NLM_F_EXCL);
+		err = rtnl_route_build_add_request(r, NLM_F_EXCL, &msg);
 out:
 	nl_addr_put(ngw);
 	nl_addr_put(ndst);
 	rtnl_route_put(r);
 	if (err < 0)
-		return (link_fail(L, ls, err, what));
-	return (luaha_ok(L));
+		return (luaha_fail(L, "%s: %s", what, link_nlerror(err)));
+	return (link_req_change(L, link_req_new(L, what), msg));
 }
 
 static int
@@ -206,86 +205,47 @@ route_del(lua_State *L)
 	return (route_change(L, 1));
 }
 
-/* A route dump in progress: where its routes go. */
-struct route_dump {
-	lua_State	*L;		/* the result table is on top */
-	struct nl_cache	*links;		/* for the names of devices */
-	uint32_t	 table;		/* RT_TABLE_UNSPEC for all */
-	int		 n;
-};
-
-static void
-route_obj(struct nl_object *o, void *arg)
-{
-	struct route_dump	*d = arg;
-	struct rtnl_route	*r = (struct rtnl_route *)o;
-	int			 family = rtnl_route_get_family(r);
-
-	/* The dump holds multicast routing tables too; they are not ours. */
-	if ((family != AF_INET && family != AF_INET6) ||
-	    (d->table != RT_TABLE_UNSPEC && rtnl_route_get_table(r) != d->table))
-		return;
-	route_push(d->L, r, d->links);
-	lua_rawseti(d->L, -2, ++d->n);
-}
-
 static int
-route_msg(struct nl_msg *msg, void *arg)
+route_each(struct link_req *q, struct nlmsghdr *h)
 {
-	int	 err;
+	struct nl_object	*o;
+	struct rtnl_route	*r;
+	int			 family;
 
-	if ((err = nl_msg_parse(msg, route_obj, arg)) < 0)
-		return (err);
+	if (h->nlmsg_type != RTM_NEWROUTE)
+		return (NL_OK);
+	if ((o = link_object(h)) == NULL) {
+		q->nomem = 1;
+		return (NL_STOP);
+	}
+	r = (struct rtnl_route *)o;
+	family = rtnl_route_get_family(r);
+	/* The dump holds multicast routing tables too; they are not ours. */
+	if ((family == AF_INET || family == AF_INET6) &&
+	    (q->table == RT_TABLE_UNSPEC || rtnl_route_get_table(r) == q->table)) {
+		route_push(q->r.L, r, &q->names);
+		lua_rawseti(q->r.L, -2, ++q->n);
+	}
+	nl_object_put(o);
 	return (NL_OK);
 }
 
 /*
  * routes([table]): the IPv4 and IPv6 routes of one table (default main), or
  * of "all". Not a libnl cache: it keys routes by destination and metric, so
- * fe80::/64 on two links would come out as one.
+ * fe80::/64 on two links would come out as one. Waits in the calling task.
  */
 static int
 route_routes(lua_State *L)
 {
-	struct link_sock	*ls = link_sock(L);
-	struct route_dump	 d;
-	struct nl_cb		*cb, *orig;
-	int			 err, tries;
+	uint32_t	 table = RT_TABLE_MAIN;
+	struct link_req	*q;
 
-	memset(&d, 0, sizeof(d));
-	d.L = L;
-	d.table = RT_TABLE_MAIN;
 	if (!lua_isnoneornil(L, 1))
-		d.table = route_check_table(L, 1, 1);
-	if ((err = link_connect(ls)) < 0 ||
-	    (err = rtnl_link_alloc_cache(ls->sk, AF_UNSPEC, &d.links)) < 0)
-		return (link_fail(L, ls, err, "routes"));
-	/* The clone keeps the socket's error callback. */
-	orig = nl_socket_get_cb(ls->sk);
-	cb = nl_cb_clone(orig);
-	nl_cb_put(orig);
-	if (cb == NULL || (err = nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM,
-	    route_msg, &d)) < 0) {
-		nl_cb_put(cb);
-		nl_cache_free(d.links);
-		return (link_fail(L, ls, cb == NULL ? -NLE_NOMEM : err, "routes"));
-	}
-	/* A dump that routes changed under is flagged; read it again. */
-	for (tries = 0; tries < 3; tries++) {
-		lua_newtable(L);
-		d.n = 0;
-		if ((err = nl_rtgen_request(ls->sk, RTM_GETROUTE, AF_UNSPEC,
-		    NLM_F_DUMP)) >= 0 && (err = nl_recvmsgs(ls->sk, cb)) >= 0)
-			break;
-		lua_pop(L, 1);
-		if (err != -NLE_DUMP_INTR)
-			break;
-	}
-	nl_cb_put(cb);
-	nl_cache_free(d.links);
-	if (err < 0)
-		return (link_fail(L, ls, err, "routes"));
-	return (1);
+		table = route_check_table(L, 1, 1);
+	q = link_req_new(L, "routes");
+	q->table = table;
+	return (link_req_dump(L, q, RTM_GETROUTE, 1, route_each));
 }
 
 const luaL_Reg route_funcs[] = {
