@@ -194,12 +194,18 @@ void	 ipvs_push_dest(lua_State *, const struct ipvs_dest *);
 
 /* ipvstable.c */
 int	 ipvs_grow(void **, size_t *, size_t, size_t);
+int	 ipvs_index_reserve(struct ipvs_table *, struct ipvs_index *, int, size_t);
+int	 ipvs_table_add_svc(struct ipvs_table *, const struct ipvs_svc *);
+int	 ipvs_table_add_dest(struct ipvs_table *, size_t, const struct ipvs_dest *);
 ssize_t	 ipvs_find_svc(const struct ipvs_table *, const struct ipvs_svc *);
 ssize_t	 ipvs_find_dest(const struct ipvs_table *, size_t, const struct ipvs_dest *);
 struct ipvs_table *ipvs_table_check(lua_State *, int, int);
 int	 ipvs_new_table(lua_State *);
 int	 ipvs_merge(lua_State *);
 void	 ipvs_table_open(lua_State *, int);
+
+/* ipvsread.c */
+int	 ipvs_table_read(lua_State *);
 
 /* ipvsops.c */
 int	 ipvs_diff(lua_State *);
