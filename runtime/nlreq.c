@@ -308,9 +308,18 @@ nlchan_message(struct nlchan *ch, struct nlmsghdr *h)
 			nlreq_next(r);
 		return;
 	}
-	/* After NL_STOP a dump is still read to its end. */
-	if (!r->stop && r->reply != NULL && r->reply(r, h) == NL_STOP)
-		r->stop = 1;
+	/*
+	 * After NL_STOP a dump is still read to its end. A reply may push onto
+	 * the caller's stack, that of a suspended task: room is made first.
+	 */
+	if (!r->stop && r->reply != NULL) {
+		if (r->L != NULL && !lua_checkstack(r->L, LUA_MINSTACK)) {
+			r->stop = 1;
+			if (r->kerr == 0)
+				r->kerr = ENOMEM;
+		} else if (r->reply(r, h) == NL_STOP)
+			r->stop = 1;
+	}
 	if (last && !(h->nlmsg_flags & NLM_F_MULTI))
 		nlreq_next(r);
 }
@@ -455,6 +464,8 @@ nlreq_done(lua_State *co, struct waiter *w, short what)
 	struct nlreq	*r = w->arg;
 
 	(void)what;
+	if (!lua_checkstack(co, LUA_MINSTACK))
+		return (0);		/* no results: the call returns nothing */
 	return (r->push(co, r));
 }
 
