@@ -158,7 +158,11 @@ local function dest_key(address, port)
     return ipvs.normalize({ address = address, port = port, dests = { { address = address } } }).dests[1].key
 end
 
--- A restart must not drop connections: what the kernel has is trusted until checked.
+--[[
+A restart must not drop connections: what the kernel has is trusted until checked. Read when the
+monitors are made, before their probes start: reading the kernel waits, and a check that ended
+meanwhile would be newer than the table.
+]]
 local function adopt_kernel_table()
     local current = ipvs.services()
     if not current then return end
@@ -401,7 +405,6 @@ end
 
 local function program_on_activation()
     state.table = nil
-    adopt_kernel_table()
     program("activate")
     start_reconcile()
 end
@@ -750,6 +753,7 @@ local function main(args)
     state.model, state.config = m, o.config
     if m.service ~= "fos" then
         start_monitors(nil)
+        adopt_kernel_table()
         start_probes()
     end
     local channels = channels_of(m, role)
