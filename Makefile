@@ -38,9 +38,13 @@ build/luaha-asan: $(ASANOBJS)
 build/asan/%.o: runtime/%.c runtime/luaha.h | build
 	$(CC) $(CFLAGS) $(SANITIZE) $(PKG_CFLAGS) -c -o $@ $<
 
-# The IPVS files share a header of their own.
+# The IPVS files share a header of their own,
 $(filter build/ipvs%.o build/asan/ipvs%.o,$(OBJS) $(ASANOBJS)): runtime/ipvs.h
+# And the HTTP server, the rtnetlink files, the half-open check and the tasks theirs.
 $(filter build/http%.o build/asan/http%.o,$(OBJS) $(ASANOBJS)): runtime/http.h
+$(filter %/link.o %/route.o %/sysctl.o %/linkwatch.o,$(OBJS) $(ASANOBJS)): runtime/link.h
+$(filter %/halfopen.o %/prober.o,$(OBJS) $(ASANOBJS)): runtime/halfopen.h
+$(filter %/task.o %/wait.o,$(OBJS) $(ASANOBJS)): runtime/task.h
 
 units: $(UNITS)
 

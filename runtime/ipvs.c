@@ -1,10 +1,11 @@
-/* ipvs.c: luaha.core.ipvs: services, destinations, batches, counters, timeouts, sync daemons; also registers apply's tables and operations. */
+/* ipvs.c: luaha.core.ipvs: services, destinations, batches, dumps, counters; also registers the settings (ipvsconf.c) and apply's tables and operations. */
 #include <sys/socket.h>
 
 #include <linux/ip_vs.h>
 #include <linux/netlink.h>
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <netlink/genl/genl.h>
@@ -19,37 +20,27 @@ static const char *const ipvs_op_names[] = {
 	"add_dest", "edit_dest", "del_dest", NULL
 };
 
-/* The index in names of the string at idx; raises naming what it is otherwise. */
-static int
-ipvs_name_index(lua_State *L, int idx, const char *const names[], const char *what)
-{
-	const char	*s = lua_tostring(L, idx);
-	int		 i;
-
-	for (i = 0; s != NULL && names[i] != NULL; i++)
-		if (strcmp(names[i], s) == 0)
-			return (i);
-	return (luaL_error(L, "ipvs: unknown %s \"%s\"", what, s != NULL ? s :
-	    luaL_typename(L, idx)));
-}
-
 static int
 ipvs_op(lua_State *L, enum ipvs_op op)
 {
-	uint32_t	 buf[IPVS_MSG_MAX / 4];
-	struct ipvs_wbuf w = { (unsigned char *)buf, 0, sizeof(buf) };
-	struct ipvs_svc	 s;
-	struct ipvs_dest d;
-	char		 what[200];
+	uint32_t		 buf[IPVS_MSG_MAX / 4];
+	struct ipvs_wbuf	 w = { (unsigned char *)buf, 0, sizeof(buf), 0 };
+	struct ipvs_sock	*is;
+	struct ipvs_svc		 s;
+	struct ipvs_dest	 d;
+	char			 what[200];
 
-	ipvs_need(L);
 	ipvs_check_service(L, 1, &s);
 	if (op >= OP_ADD_DEST)
 		ipvs_check_dest(L, 2, &s, &d);
-	if (ipvs_wop(&w, op, 0, 0, &s, &d) == -1)
+	if ((is = ipvs_need(L)) == NULL)
+		return (2);
+	w.family = is->family;
+	if (ipvs_wop(&w, op, NLM_F_ACK, 0, &s, &d) == -1)
 		return (luaL_error(L, "ipvs: message too large"));
 	ipvs_op_what(op, &s, &d, what, sizeof(what));
-	return (ipvs_simple(L, ipvs_convert(L, &w), ipvs_op_cmds[op], what));
+	ipvs_req_new(L, ipvs_op_cmds[op], what, &w, NULL);
+	return (ipvs_req_call(L, is, lua_gettop(L)));
 }
 
 static int
@@ -110,84 +101,145 @@ ipvs_batch_op(lua_State *L, lua_Integer i, struct ipvs_svc *s, struct ipvs_dest 
 	return (op);
 }
 
+/* An operation of batch, checked. */
+struct ipvs_batch_item {
+	enum ipvs_op	 op;
+	struct ipvs_svc	 s;
+	struct ipvs_dest d;
+};
+
+/* batch's request: its operations are written when its turn comes. */
+struct ipvs_batch_req {
+	struct nlreq		 r;
+	struct ipvs_sock	*is;
+	struct ipvs_batch_item	*items;		/* a userdata below it on the stack */
+	int			 n;
+	int			 sent;
+	int			 errs[IPVS_BATCH_MAX];
+};
+
+static int
+ipvs_batch_step(struct nlreq *r)
+{
+	struct ipvs_batch_req	*q = r->arg;
+	struct ipvs_wbuf	 w;
+	int			 i;
+
+	if (q->sent)
+		return (0);
+	q->sent = 1;
+	ipvs_batch_wbuf(q->is, &w);
+	for (i = 0; i < q->n; i++)
+		if (ipvs_wop(&w, q->items[i].op, i == q->n - 1 ? NLM_F_ACK : 0, 0,
+		    &q->items[i].s, &q->items[i].d) == -1) {
+			r->why = "message too large";
+			return (-1);
+		}
+	return (nlreq_send(r, w.p, w.len) == -1 ? -1 : 1);
+}
+
+/* An array with, per operation, true or "<operation>: <reason>"; or nil and why the batch failed. */
+static int
+ipvs_batch_push(lua_State *L, struct nlreq *r)
+{
+	struct ipvs_batch_req	*q = r->arg;
+	struct ipvs_batch_item	*it;
+	char			 what[200];
+	int			 i;
+
+	if (r->why != NULL)
+		return (ipvs_batch_fail(L, r->why));
+	lua_createtable(L, q->n, 0);
+	for (i = 0; i < q->n; i++) {
+		it = &q->items[i];
+		if (q->errs[i] == 0)
+			lua_pushboolean(L, 1);
+		else {
+			ipvs_op_what(it->op, &it->s, &it->d, what, sizeof(what));
+			lua_pushfstring(L, "%s: %s", what,
+			    ipvs_strerror(ipvs_op_cmds[it->op], q->errs[i]));
+		}
+		lua_rawseti(L, -2, i + 1);
+	}
+	return (1);
+}
+
 /*
  * batch(ops): sends up to IPVS_BATCH_MAX operations {op=, service=, dest=}
- * in one sendmsg (see ipvs_exchange). Returns an array with, per operation,
- * true or the message "<operation>: <reason>". Does not yield.
+ * as one message: the kernel carries them out in order and goes on after
+ * a failure, reporting each failure by its sequence number even unasked, so
+ * when the last answer arrives every failure has too. Returns an array with,
+ * per operation, true or the message "<operation>: <reason>". Waits in the
+ * calling task (nlreq_call).
  */
 static int
 ipvs_batch(lua_State *L)
 {
-	struct ipvs_wbuf w;
-	struct ipvs_svc	 s;
-	struct ipvs_dest d;
-	int		 errs[IPVS_BATCH_MAX];
-	char		 what[200], why[200];
-	unsigned int	 seq0 = 0, seq;
-	lua_Integer	 i, n;
-	enum ipvs_op	 op;
+	struct ipvs_sock	*is;
+	struct ipvs_batch_item	*items;
+	struct ipvs_batch_req	*q;
+	lua_Integer		 i, n;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	n = luaL_len(L, 1);
 	luaL_argcheck(L, n >= 1 && n <= IPVS_BATCH_MAX, 1, "1 to 256 operations");
-	ipvs_need(L);
-	/* A userdata, so that a malformed operation raising midway leaks nothing. */
-	w.cap = (size_t)n * IPVS_MSG_MAX;
-	w.p = lua_newuserdatauv(L, w.cap, 0);
-	w.len = 0;
-	for (i = 1; i <= n; i++) {
-		op = ipvs_batch_op(L, i, &s, &d);
-		seq = ipvs_next_seq();
-		if (i == 1)
-			seq0 = seq;
-		if (ipvs_wop(&w, op, i == n ? NLM_F_ACK : 0, seq, &s, &d) == -1)
-			return (luaL_error(L, "ipvs: message too large"));
+	/* Every operation is checked, and may raise, before the kernel is asked. */
+	items = lua_newuserdatauv(L, (size_t)n * sizeof(*items), 0);
+	for (i = 0; i < n; i++) {
+		memset(&items[i], 0, sizeof(items[i]));
+		items[i].op = ipvs_batch_op(L, i + 1, &items[i].s, &items[i].d);
 	}
-	if (ipvs_exchange(&w, seq0, (int)n, errs, why, sizeof(why)) == -1)
-		return (luaha_fail(L, "%s", why));
-	lua_createtable(L, (int)n, 0);
-	for (i = 1; i <= n; i++) {
-		if (errs[i - 1] == 0)
-			lua_pushboolean(L, 1);
-		else {
-			/* Described only now: most batches have no failure. */
-			op = ipvs_batch_op(L, i, &s, &d);
-			ipvs_op_what(op, &s, &d, what, sizeof(what));
-			lua_pushfstring(L, "%s: %s", what,
-			    ipvs_strerror(ipvs_op_cmds[op], errs[i - 1]));
-		}
-		lua_rawseti(L, -2, i);
-	}
-	return (1);
+	if ((is = ipvs_need(L)) == NULL)
+		return (2);
+	q = ipvs_req_alloc(L, sizeof(*q));
+	q->r.step = ipvs_batch_step;
+	q->r.push = ipvs_batch_push;
+	q->r.errs = q->errs;
+	q->is = is;
+	q->items = items;
+	q->n = (int)n;
+	return (ipvs_req_call(L, is, lua_gettop(L)));
 }
 
 static int
 ipvs_flush(lua_State *L)
 {
-	ipvs_need(L);
-	return (ipvs_simple(L, ipvs_msg(L, IPVS_CMD_FLUSH, 0), IPVS_CMD_FLUSH,
-	    "flush"));
+	struct ipvs_sock	*is;
+
+	uint32_t		 buf[IPVS_MSG_MAX / 4];
+	struct ipvs_wbuf	 w = { (unsigned char *)buf, 0, sizeof(buf), 0 };
+
+	if ((is = ipvs_need(L)) == NULL)
+		return (2);
+	w.family = is->family;
+	ipvs_wmsg(&w, IPVS_CMD_FLUSH, NLM_F_ACK, 0, NULL, 0, NULL, 0);
+	ipvs_req_new(L, IPVS_CMD_FLUSH, "flush", &w, NULL);
+	return (ipvs_req_call(L, is, lua_gettop(L)));
 }
 
 /* zero([service]): clears the counters of one service or of all. */
 static int
 ipvs_zero(lua_State *L)
 {
-	uint32_t	 buf[IPVS_MSG_MAX / 4];
-	struct ipvs_wbuf w = { (unsigned char *)buf, 0, sizeof(buf) };
-	struct ipvs_svc	 s;
-	char		 desc[96];
-	int		 all = lua_isnoneornil(L, 1);
+	uint32_t		 buf[IPVS_MSG_MAX / 4];
+	struct ipvs_wbuf	 w = { (unsigned char *)buf, 0, sizeof(buf), 0 };
+	struct ipvs_sock	*is;
+	struct ipvs_svc		 s;
+	char			 desc[96];
+	int			 all = lua_isnoneornil(L, 1);
 
-	ipvs_need(L);
 	if (!all)
 		ipvs_check_service(L, 1, &s);
-	if (ipvs_wmsg(&w, IPVS_CMD_ZERO, 0, 0, all ? NULL : &s, 0, NULL, 0) == -1)
+	if ((is = ipvs_need(L)) == NULL)
+		return (2);
+	w.family = is->family;
+	if (ipvs_wmsg(&w, IPVS_CMD_ZERO, NLM_F_ACK, 0, all ? NULL : &s, 0, NULL, 0) == -1)
 		return (luaL_error(L, "ipvs: message too large"));
 	if (!all)
 		ipvs_svc_desc(&s, desc, sizeof(desc));
-	return (ipvs_simple(L, ipvs_convert(L, &w), IPVS_CMD_ZERO, all ? "zero" :
-	    lua_pushfstring(L, "zero service %s", desc)));
+	ipvs_req_new(L, IPVS_CMD_ZERO, all ? "zero" : lua_pushfstring(L,
+	    "zero service %s", desc), &w, NULL);
+	return (ipvs_req_call(L, is, lua_gettop(L)));
 }
 
 /* Pushes the counters of a STATS or STATS64 attribute as a table. */
@@ -225,13 +277,6 @@ ipvs_push_stats_of(lua_State *L, struct nlattr *s64, struct nlattr *s32)
 		lua_newtable(L);
 	lua_setfield(L, -2, "stats");
 }
-
-/* What a dump collects: the Lua array being filled. */
-struct ipvs_dump {
-	lua_State	*L;
-	int		 n;		/* entries pushed */
-	const struct ipvs_svc *svc;	/* the service whose destinations come */
-};
 
 static int
 ipvs_service_cb(struct nlmsghdr *h, void *arg)
@@ -276,43 +321,55 @@ ipvs_dest_cb(struct nlmsghdr *h, void *arg)
 /*
  * list_services(): every service with its counters and an empty dests, as
  * the kernel has them; luaha.ipvs.services fills dests with list_dests, one
- * dump per service, yielding between them. Does not yield.
+ * dump per service. Waits in the calling task.
  */
 static int
 ipvs_list_services(lua_State *L)
 {
-	struct ipvs_dump	 dump = { L, 0, NULL };
-	const char		*why;
-	int			 err;
+	uint32_t		 buf[IPVS_MSG_MAX / 4];
+	struct ipvs_wbuf	 w = { (unsigned char *)buf, 0, sizeof(buf), 0 };
+	struct ipvs_sock	*is;
+	struct ipvs_req		*q;
 
-	ipvs_need(L);
+	if ((is = ipvs_need(L)) == NULL)
+		return (2);
+	w.family = is->family;
+	ipvs_wmsg(&w, IPVS_CMD_GET_SERVICE, NLM_F_DUMP, 0, NULL, 0, NULL, 0);
+	q = ipvs_req_new(L, IPVS_CMD_GET_SERVICE, "list services", &w, NULL);
+	q->dump.L = L;
+	ipvs_req_parse(q, ipvs_service_cb, &q->dump);
 	lua_newtable(L);
-	err = ipvs_request(ipvs_msg(L, IPVS_CMD_GET_SERVICE, NLM_F_DUMP),
-	    ipvs_service_cb, &dump, &why);
-	if (err != 0)
-		return (ipvs_fail(L, IPVS_CMD_GET_SERVICE, err, why, "list services"));
-	return (1);
+	q->result = lua_gettop(L);
+	return (ipvs_req_call(L, is, lua_gettop(L) - 1));
 }
 
-/* list_dests(service): the service's destinations with their counters. Does not yield. */
+/* list_dests(service): the service's destinations with their counters. Waits in the calling task. */
 static int
 ipvs_list_dests(lua_State *L)
 {
+	uint32_t		 buf[IPVS_MSG_MAX / 4];
+	struct ipvs_wbuf	 w = { (unsigned char *)buf, 0, sizeof(buf), 0 };
 	struct ipvs_svc		 s;
-	struct ipvs_dump	 dump = { L, 0, &s };
-	const char		*why;
-	char			 desc[96];
-	int			 err;
+	struct ipvs_sock	*is;
+	struct ipvs_req		*q;
+	char			 desc[96], what[120];
 
 	ipvs_check_service(L, 1, &s);
-	ipvs_need(L);
+	if ((is = ipvs_need(L)) == NULL)
+		return (2);
+	w.family = is->family;
+	if (ipvs_wmsg(&w, IPVS_CMD_GET_DEST, NLM_F_DUMP, 0, &s, 0, NULL, 0) == -1)
+		return (luaL_error(L, "ipvs: message too large"));
+	ipvs_svc_desc(&s, desc, sizeof(desc));
+	snprintf(what, sizeof(what), "list destinations of %s", desc);
+	q = ipvs_req_new(L, IPVS_CMD_GET_DEST, what, &w, NULL);
+	q->svc = s;
+	q->dump.L = L;
+	q->dump.svc = &q->svc;
+	ipvs_req_parse(q, ipvs_dest_cb, &q->dump);
 	lua_newtable(L);
-	if ((err = ipvs_request(ipvs_dests_msg(L, &s), ipvs_dest_cb, &dump, &why)) != 0) {
-		ipvs_svc_desc(&s, desc, sizeof(desc));
-		return (ipvs_fail(L, IPVS_CMD_GET_DEST, err, why,
-		    lua_pushfstring(L, "list destinations of %s", desc)));
-	}
-	return (1);
+	q->result = lua_gettop(L);
+	return (ipvs_req_call(L, is, lua_gettop(L) - 1));
 }
 
 /*
@@ -346,216 +403,6 @@ ipvs_normalize(lua_State *L)
 	return (1);
 }
 
-static int
-ipvs_info_cb(struct nlmsghdr *h, void *arg)
-{
-	lua_State	*L = arg;
-	struct nlattr	*a[IPVS_INFO_ATTR_MAX + 1];
-	uint32_t	 v;
-
-	if (genlmsg_parse(h, 0, a, IPVS_INFO_ATTR_MAX, NULL) < 0)
-		return (NL_SKIP);
-	if (a[IPVS_INFO_ATTR_VERSION] != NULL) {
-		v = nla_get_u32(a[IPVS_INFO_ATTR_VERSION]);
-		lua_pushfstring(L, "%d.%d.%d", (int)(v >> 16) & 0xff,
-		    (int)(v >> 8) & 0xff, (int)v & 0xff);
-		lua_setfield(L, -2, "version");
-	}
-	if (a[IPVS_INFO_ATTR_CONN_TAB_SIZE] != NULL)
-		ipvs_set_int(L, "conn_tab_size",
-		    nla_get_u32(a[IPVS_INFO_ATTR_CONN_TAB_SIZE]));
-	return (NL_OK);
-}
-
-/* info(): {version="1.2.1", conn_tab_size=4096} */
-static int
-ipvs_info(lua_State *L)
-{
-	const char	*why;
-	int		 err;
-
-	ipvs_need(L);
-	lua_newtable(L);
-	if ((err = ipvs_request(ipvs_msg(L, IPVS_CMD_GET_INFO, 0), ipvs_info_cb,
-	    L, &why)) != 0)
-		return (ipvs_fail(L, IPVS_CMD_GET_INFO, err, why, "info"));
-	return (1);
-}
-
-static int
-ipvs_timeouts_cb(struct nlmsghdr *h, void *arg)
-{
-	lua_State	*L = arg;
-	struct nlattr	*a[IPVS_CMD_ATTR_MAX + 1];
-
-	if (genlmsg_parse(h, 0, a, IPVS_CMD_ATTR_MAX, NULL) < 0)
-		return (NL_SKIP);
-	if (a[IPVS_CMD_ATTR_TIMEOUT_TCP] != NULL)
-		ipvs_set_int(L, "tcp", nla_get_u32(a[IPVS_CMD_ATTR_TIMEOUT_TCP]));
-	if (a[IPVS_CMD_ATTR_TIMEOUT_TCP_FIN] != NULL)
-		ipvs_set_int(L, "tcpfin", nla_get_u32(a[IPVS_CMD_ATTR_TIMEOUT_TCP_FIN]));
-	if (a[IPVS_CMD_ATTR_TIMEOUT_UDP] != NULL)
-		ipvs_set_int(L, "udp", nla_get_u32(a[IPVS_CMD_ATTR_TIMEOUT_UDP]));
-	return (NL_OK);
-}
-
-/* timeouts(): {tcp=, tcpfin=, udp=} in seconds. */
-static int
-ipvs_timeouts(lua_State *L)
-{
-	const char	*why;
-	int		 err;
-
-	ipvs_need(L);
-	lua_newtable(L);
-	if ((err = ipvs_request(ipvs_msg(L, IPVS_CMD_GET_CONFIG, 0),
-	    ipvs_timeouts_cb, L, &why)) != 0)
-		return (ipvs_fail(L, IPVS_CMD_GET_CONFIG, err, why, "timeouts"));
-	return (1);
-}
-
-/* set_timeouts{tcp=, tcpfin=, udp=}: those given change, the others stay (0 to the kernel). */
-static int
-ipvs_set_timeouts(lua_State *L)
-{
-	static const char *const names[] = { "tcp", "tcpfin", "udp", NULL };
-	static const int attrs[] = {
-		IPVS_CMD_ATTR_TIMEOUT_TCP, IPVS_CMD_ATTR_TIMEOUT_TCP_FIN,
-		IPVS_CMD_ATTR_TIMEOUT_UDP
-	};
-	struct nl_msg	*msg;
-	int		 i;
-
-	luaL_checktype(L, 1, LUA_TTABLE);
-	luaha_check_options(L, 1, names);
-	ipvs_need(L);
-	msg = ipvs_msg(L, IPVS_CMD_SET_CONFIG, 0);
-	for (i = 0; names[i] != NULL; i++)
-		if (nla_put_u32(msg, attrs[i], (uint32_t)ipvs_field_int(L, 1,
-		    names[i], 0, 0, INT32_MAX)) < 0) {
-			nlmsg_free(msg);
-			return (luaL_error(L, "ipvs: message too large"));
-		}
-	return (ipvs_simple(L, msg, IPVS_CMD_SET_CONFIG, "set timeouts"));
-}
-
-static uint32_t
-ipvs_check_state(lua_State *L, int idx)
-{
-	static const char *const states[] = { "master", "backup", NULL };
-
-	return (ipvs_name_index(L, idx, states, "daemon state") == 0 ?
-	    IP_VS_STATE_MASTER : IP_VS_STATE_BACKUP);
-}
-
-/* start_daemon{state="master"|"backup", ifname=, syncid=} */
-static int
-ipvs_start_daemon(lua_State *L)
-{
-	static const char *const opts[] = { "state", "ifname", "syncid", NULL };
-	struct nl_msg	*msg;
-	struct nlattr	*nest;
-	const char	*ifname;
-	uint32_t	 state;
-
-	luaL_checktype(L, 1, LUA_TTABLE);
-	luaha_check_options(L, 1, opts);
-	lua_getfield(L, 1, "state");
-	state = ipvs_check_state(L, -1);
-	lua_pop(L, 1);
-	if ((ifname = ipvs_field_string(L, 1, "ifname")) == NULL)
-		return (luaL_error(L, "ipvs: start_daemon needs an ifname"));
-	if (strlen(ifname) >= IP_VS_IFNAME_MAXLEN)
-		return (luaL_error(L, "ipvs: interface name \"%s\" is too long", ifname));
-	ipvs_need(L);
-	msg = ipvs_msg(L, IPVS_CMD_NEW_DAEMON, 0);
-	if ((nest = nla_nest_start(msg, IPVS_CMD_ATTR_DAEMON)) == NULL ||
-	    nla_put_u32(msg, IPVS_DAEMON_ATTR_STATE, state) < 0 ||
-	    nla_put_string(msg, IPVS_DAEMON_ATTR_MCAST_IFN, ifname) < 0 ||
-	    nla_put_u32(msg, IPVS_DAEMON_ATTR_SYNC_ID, (uint32_t)ipvs_field_int(L,
-	    1, "syncid", 0, 0, 255)) < 0 || nla_nest_end(msg, nest) < 0) {
-		nlmsg_free(msg);
-		return (luaL_error(L, "ipvs: message too large"));
-	}
-	return (ipvs_simple(L, msg, IPVS_CMD_NEW_DAEMON, state == IP_VS_STATE_MASTER ?
-	    "start master sync daemon" : "start backup sync daemon"));
-}
-
-/* stop_daemon("master"|"backup") */
-static int
-ipvs_stop_daemon(lua_State *L)
-{
-	uint32_t	 state = ipvs_check_state(L, 1);
-	struct nl_msg	*msg;
-	struct nlattr	*nest;
-	const char	*why;
-	int		 old, err;
-
-	ipvs_need(L);
-	msg = ipvs_msg(L, IPVS_CMD_DEL_DAEMON, 0);
-	if ((nest = nla_nest_start(msg, IPVS_CMD_ATTR_DAEMON)) == NULL ||
-	    nla_put_u32(msg, IPVS_DAEMON_ATTR_STATE, state) < 0 ||
-	    nla_nest_end(msg, nest) < 0) {
-		nlmsg_free(msg);
-		return (luaL_error(L, "ipvs: message too large"));
-	}
-	/*
-	 * A daemon whose thread has not run yet (one started a moment ago) is
-	 * stopped with no answer at all (see ipvs_set_wait): a short wait, and
-	 * silence taken for done.
-	 */
-	nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_ACK;
-	old = ipvs_set_wait(IPVS_DAEMON_WAIT_MS);
-	err = ipvs_request(msg, NULL, NULL, &why);
-	ipvs_set_wait(old);
-	if (err == -1 && why == ipvs_no_answer)
-		err = 0;
-	if (err != 0)
-		return (ipvs_fail(L, IPVS_CMD_DEL_DAEMON, err, why, state == IP_VS_STATE_MASTER ?
-		    "stop master sync daemon" : "stop backup sync daemon"));
-	return (luaha_ok(L));
-}
-
-static int
-ipvs_daemon_cb(struct nlmsghdr *h, void *arg)
-{
-	struct ipvs_dump	*dump = arg;
-	lua_State		*L = dump->L;
-	struct nlattr		*attrs[IPVS_CMD_ATTR_MAX + 1];
-	struct nlattr		*a[IPVS_DAEMON_ATTR_MAX + 1];
-
-	if (genlmsg_parse(h, 0, attrs, IPVS_CMD_ATTR_MAX, NULL) < 0 ||
-	    attrs[IPVS_CMD_ATTR_DAEMON] == NULL ||
-	    nla_parse_nested(a, IPVS_DAEMON_ATTR_MAX, attrs[IPVS_CMD_ATTR_DAEMON],
-	    NULL) < 0 || a[IPVS_DAEMON_ATTR_STATE] == NULL)
-		return (NL_SKIP);
-	lua_createtable(L, 0, 3);
-	ipvs_set_string(L, "state", nla_get_u32(a[IPVS_DAEMON_ATTR_STATE]) ==
-	    IP_VS_STATE_MASTER ? "master" : "backup");
-	if (a[IPVS_DAEMON_ATTR_MCAST_IFN] != NULL)
-		ipvs_set_string(L, "ifname", nla_get_string(a[IPVS_DAEMON_ATTR_MCAST_IFN]));
-	if (a[IPVS_DAEMON_ATTR_SYNC_ID] != NULL)
-		ipvs_set_int(L, "syncid", nla_get_u32(a[IPVS_DAEMON_ATTR_SYNC_ID]));
-	lua_rawseti(L, -2, ++dump->n);
-	return (NL_OK);
-}
-
-/* daemons(): the running sync daemons, {state=, ifname=, syncid=} each. */
-static int
-ipvs_daemons(lua_State *L)
-{
-	struct ipvs_dump	 dump = { L, 0, NULL };
-	const char		*why;
-	int			 err;
-
-	ipvs_need(L);
-	lua_newtable(L);
-	if ((err = ipvs_request(ipvs_msg(L, IPVS_CMD_GET_DAEMON, NLM_F_DUMP),
-	    ipvs_daemon_cb, &dump, &why)) != 0)
-		return (ipvs_fail(L, IPVS_CMD_GET_DAEMON, err, why, "list daemons"));
-	return (1);
-}
-
 static const luaL_Reg ipvs_funcs[] = {
 	{ "list_services", ipvs_list_services },
 	{ "list_dests", ipvs_list_dests },
@@ -569,23 +416,28 @@ static const luaL_Reg ipvs_funcs[] = {
 	{ "normalize", ipvs_normalize },
 	{ "flush", ipvs_flush },
 	{ "zero", ipvs_zero },
-	{ "info", ipvs_info },
-	{ "timeouts", ipvs_timeouts },
-	{ "set_timeouts", ipvs_set_timeouts },
-	{ "start_daemon", ipvs_start_daemon },
-	{ "stop_daemon", ipvs_stop_daemon },
-	{ "daemons", ipvs_daemons },
 	{ "new_table", ipvs_new_table },
 	{ "merge", ipvs_merge },
 	{ "diff", ipvs_diff },
 	{ NULL, NULL }
 };
 
+/*
+ * One module of the functions of ipvs.c and ipvsconf.c, every one of which,
+ * like the methods of apply's tables and operations, has the socket as its
+ * upvalue.
+ */
 int
 luaopen_luaha_core_ipvs(lua_State *L)
 {
-	ipvs_table_open(L);
-	ipvs_ops_open(L);
-	luaL_newlib(L, ipvs_funcs);
+	ipvs_sock_new(L);
+	ipvs_table_open(L, -1);
+	ipvs_ops_open(L, -1);
+	lua_createtable(L, 0, 21);
+	lua_pushvalue(L, -2);
+	luaL_setfuncs(L, ipvs_funcs, 1);
+	lua_pushvalue(L, -2);
+	luaL_setfuncs(L, ipvsconf_funcs, 1);
+	lua_remove(L, -2);
 	return (1);
 }

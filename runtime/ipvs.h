@@ -9,8 +9,10 @@
 #include <stdint.h>
 
 #include <lua.h>
+#include <lauxlib.h>
 
 struct nl_msg;
+struct nl_sock;
 struct nlattr;
 struct nlmsghdr;
 
@@ -60,6 +62,7 @@ struct ipvs_wbuf {
 	unsigned char	*p;		/* 4-byte aligned */
 	size_t		 len;		/* bytes written */
 	size_t		 cap;
+	int		 family;	/* the IPVS generic netlink family, for the headers */
 };
 
 /* Handles one message of a reply; returns NL_OK, or NL_STOP to ignore the rest. */
@@ -101,34 +104,80 @@ struct ipvs_table {
 
 #define IPVS_TABLE_MT	"luaha.ipvs.table"
 
+/* What a dump into a Lua array collects: the array is on top of L's stack. */
+struct ipvs_dump {
+	lua_State	*L;
+	int		 n;		/* entries pushed */
+	const struct ipvs_svc *svc;	/* the service whose destinations come */
+};
+
 /* ipvsnl.c */
 #define IPVS_WAIT_MS	5000	/* the longest wait for the kernel's answer */
-#define IPVS_DAEMON_WAIT_MS 200	/* the same when stopping a sync daemon (see ipvs_set_wait) */
-extern const char ipvs_no_answer[];
-int	 ipvs_set_wait(int);
+#define IPVS_DAEMON_WAIT_MS 200	/* the same when stopping a sync daemon (see ipvsconf.c) */
+#define IPVS_SOCK_MT	"luaha.ipvs.sock"
+#define IPVS_REQ_MT	"luaha.ipvs.request"
+
+/*
+ * The generic netlink socket to IPVS: one object, made by luaopen and shared
+ * by the module's functions and the methods of its tables and operations as
+ * their upvalue, so that lua_close frees it. Its requests go one at a time
+ * (nlreq.c), and a task waits for the answer to its own as an event.
+ */
+struct ipvs_sock {
+	struct nlchan	 ch;		/* the socket's fd, its requests, the buffer answers are read into */
+	struct nl_sock	*sk;		/* libnl's, for the family's resolution; NULL while closed */
+	int		 family;	/* the IPVS generic netlink family, once open */
+	/*
+	 * A batch is written here when its turn comes, allocated once: in UML
+	 * the page faults of a fresh buffer cost more than the batch.
+	 */
+	unsigned char	*sbuf;		/* IPVS_BATCH_MAX requests */
+};
+
+/* A request of one message, whose answer is an acknowledgement or a dump. */
+struct ipvs_req {
+	struct nlreq	 r;		/* first: the userdata is the nlreq */
+	int		 cmd;		/* errors are said as ipvsadm says them for it */
+	char		 what[200];	/* "add service TCP 192.0.2.10:80", for messages */
+	int		 result;	/* stack index of what success returns, 0: true */
+	int		 quiet_ok;	/* no answer is success: stopping a sync daemon */
+	int		 nomem;		/* a reply could not be kept */
+	int		 sent;
+	ipvs_parse_fn	 parse;		/* each message of the answer, with parse_arg */
+	void		*parse_arg;
+	struct ipvs_dump dump;		/* where a dump into Lua goes */
+	struct ipvs_svc	 svc;		/* the service whose destinations are dumped */
+	size_t		 len;
+	uint32_t	 msg[IPVS_MSG_MAX / 4];	/* the request */
+};
+
+void	 ipvs_sock_new(lua_State *);
+struct ipvs_sock *ipvs_sock(lua_State *);
+struct ipvs_sock *ipvs_need(lua_State *);
 const char *ipvs_strerror(int, int);
-void	 ipvs_need(lua_State *);
-int	 ipvs_genl_family(void);
-unsigned int ipvs_next_seq(void);
-void	 ipvs_batch_wbuf(struct ipvs_wbuf *);
-int	 ipvs_request(struct nl_msg *, ipvs_parse_fn, void *, const char **);
-int	 ipvs_fail(lua_State *, int, int, const char *, const char *);
-int	 ipvs_simple(lua_State *, struct nl_msg *, int, const char *);
-int	 ipvs_exchange(struct ipvs_wbuf *, unsigned int, int, int *, char *, size_t);
+void	 ipvs_batch_wbuf(struct ipvs_sock *, struct ipvs_wbuf *);
+int	 ipvs_batch_fail(lua_State *, const char *);
+void	*ipvs_req_alloc(lua_State *, size_t);
+struct ipvs_req *ipvs_req_new(lua_State *, int, const char *, struct ipvs_wbuf *,
+	    struct nl_msg *);
+void	 ipvs_req_parse(struct ipvs_req *, ipvs_parse_fn, void *);
+int	 ipvs_req_call(lua_State *, struct ipvs_sock *, int);
 
 /* ipvsmsg.c */
 extern const uint8_t ipvs_op_cmds[];
-struct nl_msg *ipvs_msg(lua_State *, int, int);
+struct nl_msg *ipvs_msg(lua_State *, const struct ipvs_sock *, int, int);
 int	 ipvs_wmsg(struct ipvs_wbuf *, int, int, unsigned int,
 	    const struct ipvs_svc *, int, const struct ipvs_dest *, int);
 int	 ipvs_wop(struct ipvs_wbuf *, enum ipvs_op, int, unsigned int,
 	    const struct ipvs_svc *, const struct ipvs_dest *);
-struct nl_msg *ipvs_convert(lua_State *, struct ipvs_wbuf *);
-struct nl_msg *ipvs_dests_msg(lua_State *, const struct ipvs_svc *);
 int	 ipvs_parse_service(struct nlmsghdr *, struct ipvs_svc *, struct nlattr **);
 int	 ipvs_parse_dest(struct nlmsghdr *, int, struct ipvs_dest *, struct nlattr **);
 
+/* ipvsconf.c */
+extern const luaL_Reg ipvsconf_funcs[];
+
 /* ipvslua.c */
+int	 ipvs_name_index(lua_State *, int, const char *const [], const char *);
 void	 ipvs_format_addr(int, const uint8_t [16], uint16_t, char *, size_t);
 lua_Integer ipvs_field_int(lua_State *, int, const char *, lua_Integer,
 	    lua_Integer, lua_Integer);
@@ -145,15 +194,21 @@ void	 ipvs_push_dest(lua_State *, const struct ipvs_dest *);
 
 /* ipvstable.c */
 int	 ipvs_grow(void **, size_t *, size_t, size_t);
+int	 ipvs_index_reserve(struct ipvs_table *, struct ipvs_index *, int, size_t);
+int	 ipvs_table_add_svc(struct ipvs_table *, const struct ipvs_svc *);
+int	 ipvs_table_add_dest(struct ipvs_table *, size_t, const struct ipvs_dest *);
 ssize_t	 ipvs_find_svc(const struct ipvs_table *, const struct ipvs_svc *);
 ssize_t	 ipvs_find_dest(const struct ipvs_table *, size_t, const struct ipvs_dest *);
 struct ipvs_table *ipvs_table_check(lua_State *, int, int);
 int	 ipvs_new_table(lua_State *);
 int	 ipvs_merge(lua_State *);
-void	 ipvs_table_open(lua_State *);
+void	 ipvs_table_open(lua_State *, int);
+
+/* ipvsread.c */
+int	 ipvs_table_read(lua_State *);
 
 /* ipvsops.c */
 int	 ipvs_diff(lua_State *);
-void	 ipvs_ops_open(lua_State *);
+void	 ipvs_ops_open(lua_State *, int);
 
 #endif

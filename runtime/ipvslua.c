@@ -17,6 +17,20 @@ static const char *const ipvs_op_verbs[] = {
 	"add destination", "edit destination", "delete destination"
 };
 
+/* The index in names of the string at idx; raises naming what it is otherwise. */
+int
+ipvs_name_index(lua_State *L, int idx, const char *const names[], const char *what)
+{
+	const char	*s = lua_tostring(L, idx);
+	int		 i;
+
+	for (i = 0; s != NULL && names[i] != NULL; i++)
+		if (strcmp(names[i], s) == 0)
+			return (i);
+	return (luaL_error(L, "ipvs: unknown %s \"%s\"", what, s != NULL ? s :
+	    luaL_typename(L, idx)));
+}
+
 /* Reads an address string into a 16-byte nf_inet_addr; returns the family or 0. */
 static int
 ipvs_parse_addr(const char *s, uint8_t addr[16])

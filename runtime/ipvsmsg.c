@@ -24,13 +24,13 @@ const uint8_t ipvs_op_cmds[] = {
 
 /* A request for cmd built by libnl, for those that add attributes of their own. */
 struct nl_msg *
-ipvs_msg(lua_State *L, int cmd, int flags)
+ipvs_msg(lua_State *L, const struct ipvs_sock *is, int cmd, int flags)
 {
 	struct nl_msg	*msg;
 
 	if ((msg = nlmsg_alloc()) == NULL)
 		luaL_error(L, "ipvs: out of memory");
-	if (genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, ipvs_genl_family(), 0, flags,
+	if (genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, is->family, 0, flags,
 	    cmd, IPVS_GENL_VERSION) == NULL) {
 		nlmsg_free(msg);
 		luaL_error(L, "ipvs: cannot build a message");
@@ -138,7 +138,7 @@ ipvs_wmsg(struct ipvs_wbuf *w, int cmd, int flags, unsigned int seq,
 		return (-1);
 	h = (struct nlmsghdr *)(w->p + start);
 	memset(h, 0, NLMSG_HDRLEN + GENL_HDRLEN);
-	h->nlmsg_type = ipvs_genl_family();
+	h->nlmsg_type = w->family;
 	h->nlmsg_flags = NLM_F_REQUEST | flags;
 	h->nlmsg_seq = seq;
 	g = (struct genlmsghdr *)(w->p + start + NLMSG_HDRLEN);
@@ -162,17 +162,6 @@ ipvs_wop(struct ipvs_wbuf *w, enum ipvs_op op, int flags, unsigned int seq,
 	return (ipvs_wmsg(w, ipvs_op_cmds[op], flags, seq, s,
 	    op == OP_ADD_SERVICE || op == OP_EDIT_SERVICE,
 	    op >= OP_ADD_DEST ? d : NULL, op != OP_DEL_DEST));
-}
-
-/* The one request written in w as an nl_msg, for ipvs_request. */
-struct nl_msg *
-ipvs_convert(lua_State *L, struct ipvs_wbuf *w)
-{
-	struct nl_msg	*msg;
-
-	if ((msg = nlmsg_convert((struct nlmsghdr *)w->p)) == NULL)
-		luaL_error(L, "ipvs: out of memory");
-	return (msg);
 }
 
 /* Reads a service of a dump into s, its attributes into a; -1 (logged) when malformed. */
@@ -242,16 +231,4 @@ ipvs_parse_dest(struct nlmsghdr *h, int af, struct ipvs_dest *d, struct nlattr *
 	if (a[IPVS_DEST_ATTR_L_THRESH] != NULL)
 		d->l_thresh = nla_get_u32(a[IPVS_DEST_ATTR_L_THRESH]);
 	return (0);
-}
-
-/* The request for a dump of the destinations of s. */
-struct nl_msg *
-ipvs_dests_msg(lua_State *L, const struct ipvs_svc *s)
-{
-	uint32_t	 buf[IPVS_MSG_MAX / 4];
-	struct ipvs_wbuf w = { (unsigned char *)buf, 0, sizeof(buf) };
-
-	if (ipvs_wmsg(&w, IPVS_CMD_GET_DEST, NLM_F_DUMP, 0, s, 0, NULL, 0) == -1)
-		luaL_error(L, "ipvs: message too large");
-	return (ipvs_convert(L, &w));
 }

@@ -1,12 +1,12 @@
-/* ipvsnl.c: the generic netlink socket to IPVS: requests and batches sent, replies read, the kernel's errors as ipvsadm says them. */
+/* ipvsnl.c: the generic netlink socket to IPVS, an object of the module, and its requests (nlreq.c); the kernel's errors as ipvsadm says them. */
 #include <sys/socket.h>
-#include <poll.h>
 
 #include <linux/ip_vs.h>
 #include <linux/netlink.h>
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,25 +53,6 @@ static const struct {
 	{ 0, 0, NULL }
 };
 
-#define IPVS_RECV_MAX	2	/* datagrams per receive call */
-#define IPVS_RECV_SIZE	32768	/* holds any datagram of ours: a dump's are at most 32 KiB */
-
-static struct nl_sock	*ipvs_sk;	/* one socket for every request */
-static int		 ipvs_family;	/* resolved once */
-/*
- * Every reply is read into this one buffer, allocated with the socket:
- * libnl allocates a buffer per receive, and in UML the page faults of a
- * fresh 64 KiB buffer cost more than the dump it receives.
- */
-static unsigned char	*ipvs_rbuf;
-static unsigned char	*ipvs_sbuf;	/* likewise, the requests of a batch */
-
-/* The datagrams of one receive call, in ipvs_rbuf. */
-struct ipvs_rx {
-	int		 n;
-	int		 len[IPVS_RECV_MAX];
-};
-
 /* The kernel's errno err, answered to cmd, in ipvsadm's words. */
 const char *
 ipvs_strerror(int cmd, int err)
@@ -86,264 +67,247 @@ ipvs_strerror(int cmd, int err)
 }
 
 /*
- * Opens the socket and resolves the family once. Errors in the kernel's
- * acks are not echoed with their payload (NETLINK_CAP_ACK): a failing batch
- * must not overflow our receive buffer.
+ * Opens the socket and resolves the family; the channel's open. Errors in
+ * the kernel's acks are not echoed with their payload (NETLINK_CAP_ACK): a
+ * failing batch must not overflow our receive buffer. A kernel without
+ * ip_vs is the usual failure, tried again at the next request.
  */
-static const char *
-ipvs_open(void)
+static int
+ipvs_open(struct nlchan *ch, const char **why)
 {
-	int	 one = 1, r;
+	struct ipvs_sock	*is = ch->owner;
+	int			 one = 1, r;
 
-	if (ipvs_sk != NULL)
-		return (NULL);
-	if ((ipvs_rbuf == NULL &&
-	    (ipvs_rbuf = malloc(IPVS_RECV_MAX * IPVS_RECV_SIZE)) == NULL) ||
-	    (ipvs_sbuf == NULL &&
-	    (ipvs_sbuf = malloc(IPVS_BATCH_MAX * IPVS_MSG_MAX)) == NULL))
-		return ("out of memory");
-	if ((ipvs_sk = nl_socket_alloc()) == NULL)
-		return ("cannot allocate a netlink socket");
-	if ((r = genl_connect(ipvs_sk)) < 0 ||
-	    (r = nl_socket_set_buffer_size(ipvs_sk, 1 << 20, 1 << 20)) < 0) {
-		nl_socket_free(ipvs_sk);
-		ipvs_sk = NULL;
-		return (nl_geterror(r));
+	if (is->sbuf == NULL &&
+	    (is->sbuf = malloc(IPVS_BATCH_MAX * IPVS_MSG_MAX)) == NULL) {
+		*why = "out of memory";
+		return (-1);
 	}
-	/*
-	 * libnl's automatic ACK would leave an ACK queued behind every reply
-	 * that is not read: commands that only acknowledge ask for one
-	 * themselves (ipvs_simple). Replies are read by ipvs_recv, except
-	 * genl_ctrl_resolve's: peeking doubles its receive calls.
-	 */
-	nl_socket_disable_auto_ack(ipvs_sk);
-	nl_socket_disable_msg_peek(ipvs_sk);
-	if ((r = nl_socket_set_msg_buf_size(ipvs_sk, 65536)) < 0)
-		log_warnx("ipvs: message buffer: %s", nl_geterror(r));
-	if (setsockopt(nl_socket_get_fd(ipvs_sk), SOL_NETLINK, NETLINK_CAP_ACK,
+	if ((is->sk = nl_socket_alloc()) == NULL) {
+		*why = "cannot allocate a netlink socket";
+		return (-1);
+	}
+	if ((r = genl_connect(is->sk)) < 0 ||
+	    (r = nl_socket_set_buffer_size(is->sk, 1 << 20, 1 << 20)) < 0) {
+		nl_socket_free(is->sk);
+		is->sk = NULL;
+		*why = nl_geterror(r);
+		return (-1);
+	}
+	/* genl_ctrl_resolve reads its answer with libnl: peeking doubles its receive calls. */
+	nl_socket_disable_msg_peek(is->sk);
+	if (setsockopt(nl_socket_get_fd(is->sk), SOL_NETLINK, NETLINK_CAP_ACK,
 	    &one, sizeof(one)) == -1)
 		log_warn("ipvs: setsockopt NETLINK_CAP_ACK");
-	if ((ipvs_family = genl_ctrl_resolve(ipvs_sk, IPVS_GENL_NAME)) < 0) {
-		nl_socket_free(ipvs_sk);
-		ipvs_sk = NULL;
-		return ("IPVS is not available in this kernel (is ip_vs loaded?)");
+	if ((is->family = genl_ctrl_resolve(is->sk, IPVS_GENL_NAME)) < 0) {
+		nl_socket_free(is->sk);
+		is->sk = NULL;
+		*why = "IPVS is not available in this kernel (is ip_vs loaded?)";
+		return (-1);
 	}
-	return (NULL);
+	ch->fd = nl_socket_get_fd(is->sk);
+	return (0);
 }
 
-/* Raises unless the socket is open: only a kernel without IPVS says no here. */
-void
+/* The channel's drop: the socket is closed, and opened again at the next request. */
+static void
+ipvs_drop(struct nlchan *ch)
+{
+	struct ipvs_sock	*is = ch->owner;
+
+	nl_socket_free(is->sk);
+	is->sk = NULL;
+}
+
+/* The module's socket: the upvalue of every function of luaha.core.ipvs and of its methods. */
+struct ipvs_sock *
+ipvs_sock(lua_State *L)
+{
+	return (lua_touserdata(L, lua_upvalueindex(1)));
+}
+
+/*
+ * The socket, opened if need be; or NULL after pushing nil and "ipvs:
+ * <why>": a kernel without IPVS is the world saying no, not a mistake of
+ * the program. Callers check their arguments first, so that those raise
+ * whatever the kernel: `if ((is = ipvs_need(L)) == NULL) return (2);`.
+ * The family is known from then on: requests are written with it.
+ */
+struct ipvs_sock *
 ipvs_need(lua_State *L)
 {
-	const char	*err;
+	struct ipvs_sock	*is = ipvs_sock(L);
+	const char		*why;
 
-	if ((err = ipvs_open()) != NULL)
-		luaL_error(L, "ipvs: %s", err);
+	if (nlchan_ready(&is->ch, &why) == -1) {
+		luaha_fail(L, "ipvs: %s", why);
+		return (NULL);
+	}
+	return (is);
 }
 
-/* The family's id, for the header of a request: known once ipvs_need has returned. */
+/*
+ * Pushes nil and why a batch failed as a whole: "ipvs batch: send: <reason>"
+ * or "ipvs batch: receive: <reason>" (then some of it may have been carried out).
+ */
 int
-ipvs_genl_family(void)
+ipvs_batch_fail(lua_State *L, const char *why)
 {
-	return (ipvs_family);
-}
-
-/* The next sequence number of the socket, for a request written by hand. */
-unsigned int
-ipvs_next_seq(void)
-{
-	return (nl_socket_use_seq(ipvs_sk));
+	if (strncmp(why, "send: ", 6) == 0 || strncmp(why, "receive: ", 9) == 0)
+		return (luaha_fail(L, "ipvs batch: %s", why));
+	return (luaha_fail(L, "ipvs batch: receive: %s", why));
 }
 
 /* Points w, empty, at the buffer kept for a batch's requests: IPVS_BATCH_MAX of them. */
 void
-ipvs_batch_wbuf(struct ipvs_wbuf *w)
+ipvs_batch_wbuf(struct ipvs_sock *is, struct ipvs_wbuf *w)
 {
-	w->p = ipvs_sbuf;
+	w->p = is->sbuf;
 	w->len = 0;
 	w->cap = IPVS_BATCH_MAX * IPVS_MSG_MAX;
+	w->family = is->family;
 }
 
-/*
- * How long a request waits for the kernel's answer. The kernel answers at once,
- * except that it sends nothing at all for a request whose handler returned
- * -EINTR (netlink_rcv_skb skips the acknowledgement): stopping a sync daemon
- * whose thread has not run yet does that. A request never waits forever.
- */
-static int		 ipvs_wait_ms = IPVS_WAIT_MS;
-const char		 ipvs_no_answer[] = "the kernel did not answer";
-
-/* Sets how long requests wait for the kernel's answer; returns the previous setting. */
-int
-ipvs_set_wait(int ms)
-{
-	int	 old = ipvs_wait_ms;
-
-	ipvs_wait_ms = ms;
-	return (old);
-}
-
-/*
- * Reads the datagrams waiting, at least one, at most IPVS_RECV_MAX, into
- * ipvs_rbuf: 0, or -1 with why set. One call takes both the last part of a
- * dump and its end: the kernel writes the next part of a dump as the
- * previous one is read, so it is there for the second datagram. A system
- * call is what UML makes expensive, and a table is read with one dump per
- * service.
- */
 static int
-ipvs_recv(struct ipvs_rx *rx, const char **why)
+ipvs_sock_gc(lua_State *L)
 {
-	struct mmsghdr		 mm[IPVS_RECV_MAX];
-	struct iovec		 iov[IPVS_RECV_MAX];
-	int			 i, n;
+	struct ipvs_sock	*is = luaL_checkudata(L, 1, IPVS_SOCK_MT);
 
-	struct pollfd		 pfd = { .fd = nl_socket_get_fd(ipvs_sk), .events = POLLIN };
-
-	do
-		n = poll(&pfd, 1, ipvs_wait_ms);
-	while (n == -1 && errno == EINTR);
-	if (n <= 0) {
-		*why = n == 0 ? ipvs_no_answer : strerror(errno);
-		return (-1);
-	}
-	memset(mm, 0, sizeof(mm));
-	for (i = 0; i < IPVS_RECV_MAX; i++) {
-		iov[i].iov_base = ipvs_rbuf + i * IPVS_RECV_SIZE;
-		iov[i].iov_len = IPVS_RECV_SIZE;
-		mm[i].msg_hdr.msg_iov = &iov[i];
-		mm[i].msg_hdr.msg_iovlen = 1;
-	}
-	do
-		n = recvmmsg(nl_socket_get_fd(ipvs_sk), mm, IPVS_RECV_MAX,
-		    MSG_WAITFORONE, NULL);
-	while (n == -1 && errno == EINTR);
-	if (n == -1) {
-		*why = strerror(errno);
-		return (-1);
-	}
-	for (i = 0; i < n; i++) {
-		if (mm[i].msg_len == 0 || (mm[i].msg_hdr.msg_flags & MSG_TRUNC)) {
-			*why = mm[i].msg_len == 0 ? "no answer" : "reply truncated";
-			return (-1);
-		}
-		rx->len[i] = (int)mm[i].msg_len;
-	}
-	rx->n = n;
+	nlchan_free(&is->ch);
+	free(is->sbuf);
+	is->sbuf = NULL;
 	return (0);
 }
 
-/*
- * Sends msg (freed here) and reads the replies, handing each to parse: all
- * of a dump, up to its end, or the one reply or acknowledgement of another
- * request. Returns 0, or the kernel's errno (positive), or -1 with *why set
- * for a failure of our own.
- */
-int
-ipvs_request(struct nl_msg *msg, ipvs_parse_fn parse, void *arg,
-    const char **why)
+static int
+ipvs_req_gc(lua_State *L)
 {
-	struct nlmsghdr	*h = nlmsg_hdr(msg);
-	struct ipvs_rx	 rx;
-	unsigned int	 seq = nl_socket_use_seq(ipvs_sk);
-	int		 kerr = 0, done = 0, stop = 0, i, n, r;
+	nlreq_gc(luaL_checkudata(L, 1, IPVS_REQ_MT));
+	return (0);
+}
 
-	*why = NULL;
-	h->nlmsg_seq = seq;
-	h->nlmsg_pid = 0;
-	h->nlmsg_flags |= NLM_F_REQUEST;
-	r = nl_sendto(ipvs_sk, h, h->nlmsg_len);
+/* Pushes the module's socket, closed: it opens on first use. Makes the requests' metatable. */
+void
+ipvs_sock_new(lua_State *L)
+{
+	struct ipvs_sock	*is;
+
+	luaL_newmetatable(L, IPVS_REQ_MT);
+	lua_pushcfunction(L, ipvs_req_gc);
+	lua_setfield(L, -2, "__gc");
+	lua_pop(L, 1);
+	is = lua_newuserdatauv(L, sizeof(*is), 0);
+	memset(is, 0, sizeof(*is));
+	nlchan_init(&is->ch, ipvs_open, ipvs_drop, is);
+	if (luaL_newmetatable(L, IPVS_SOCK_MT)) {
+		lua_pushcfunction(L, ipvs_sock_gc);
+		lua_setfield(L, -2, "__gc");
+	}
+	lua_setmetatable(L, -2);
+}
+
+/*
+ * A request to IPVS is a userdata on the calling function's stack, which
+ * keeps it while the task waits: size bytes, beginning with a struct nlreq
+ * (a struct ipvs_req, or a larger record of ipvstable.c or ipvsops.c). The
+ * caller sets its step and push, or uses ipvs_req's.
+ */
+void *
+ipvs_req_alloc(lua_State *L, size_t size)
+{
+	struct nlreq	*r = lua_newuserdatauv(L, size, 0);
+
+	memset(r, 0, size);
+	nlreq_init(r);
+	r->arg = r;
+	r->timeout = IPVS_WAIT_MS / 1000.0;
+	luaL_setmetatable(L, IPVS_REQ_MT);
+	return (r);
+}
+
+/* Sends the one message of a request, then it is over. */
+static int
+ipvs_req_step(struct nlreq *r)
+{
+	struct ipvs_req	*q = r->arg;
+
+	if (q->sent)
+		return (0);
+	q->sent = 1;
+	return (nlreq_send(r, q->msg, q->len) == -1 ? -1 : 1);
+}
+
+static int
+ipvs_req_reply(struct nlreq *r, struct nlmsghdr *h)
+{
+	struct ipvs_req	*q = r->arg;
+
+	return (q->parse(h, q->parse_arg));
+}
+
+/* nil and "<what>: <reason>", the value at q->result, or true. */
+static int
+ipvs_req_push(lua_State *L, struct nlreq *r)
+{
+	struct ipvs_req	*q = r->arg;
+
+	if (r->why != NULL && !(q->quiet_ok && r->why == nlreq_no_answer))
+		return (luaha_fail(L, "%s: %s", q->what, r->why));
+	if (r->kerr != 0)
+		return (luaha_fail(L, "%s: %s", q->what, ipvs_strerror(q->cmd, r->kerr)));
+	if (q->nomem)
+		return (luaha_fail(L, "%s: %s", q->what, strerror(ENOMEM)));
+	if (q->result == 0)
+		return (luaha_ok(L));
+	lua_pushvalue(L, q->result);
+	return (1);
+}
+
+/*
+ * Pushes a request for cmd (its errors are said as ipvsadm says them for it)
+ * of one message: written in w, or built by libnl in msg (freed here). what
+ * names it in messages: "add service TCP 192.0.2.10:80". Raises when the
+ * message does not fit.
+ */
+struct ipvs_req *
+ipvs_req_new(lua_State *L, int cmd, const char *what, struct ipvs_wbuf *w,
+    struct nl_msg *msg)
+{
+	struct ipvs_req	*q = ipvs_req_alloc(L, sizeof(*q));
+	size_t		 len = msg != NULL ? nlmsg_hdr(msg)->nlmsg_len : w->len;
+
+	q->r.step = ipvs_req_step;
+	q->r.push = ipvs_req_push;
+	q->cmd = cmd;
+	snprintf(q->what, sizeof(q->what), "%s", what);
+	if (len > sizeof(q->msg)) {
+		nlmsg_free(msg);
+		luaL_error(L, "ipvs: message too large");
+	}
+	memcpy(q->msg, msg != NULL ? (void *)nlmsg_hdr(msg) : (void *)w->p, len);
+	q->len = len;
 	nlmsg_free(msg);
-	if (r < 0) {
-		*why = nl_geterror(r);
-		return (-1);
-	}
-	while (!done) {
-		if (ipvs_recv(&rx, why) == -1)
-			return (-1);
-		for (i = 0; i < rx.n && !done; i++) {
-			h = (struct nlmsghdr *)(ipvs_rbuf + i * IPVS_RECV_SIZE);
-			for (n = rx.len[i]; !done && NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
-				if (h->nlmsg_seq != seq || h->nlmsg_type == NLMSG_NOOP)
-					continue;	/* not an answer to this request */
-				if (h->nlmsg_type == NLMSG_DONE)
-					done = 1;
-				else if (h->nlmsg_type == NLMSG_ERROR) {
-					kerr = -((struct nlmsgerr *)NLMSG_DATA(h))->error;
-					done = 1;
-				} else {
-					/* After NL_STOP a dump is still read to its end. */
-					if (!stop && parse != NULL && parse(h, arg) == NL_STOP)
-						stop = 1;
-					if (!(h->nlmsg_flags & NLM_F_MULTI))
-						done = 1;
-				}
-			}
-		}
-	}
-	return (kerr);
+	return (q);
 }
 
-/* Pushes nil and "<what>: <reason>" for a failed request. */
-int
-ipvs_fail(lua_State *L, int cmd, int err, const char *why, const char *what)
+/* Sets the function and argument each message of q's answer goes to. */
+void
+ipvs_req_parse(struct ipvs_req *q, ipvs_parse_fn parse, void *arg)
 {
-	return (luaha_fail(L, "%s: %s", what, err > 0 ?
-	    ipvs_strerror(cmd, err) : why));
-}
-
-/* Sends a command that only acknowledges: true or nil, "<what>: <reason>". */
-int
-ipvs_simple(lua_State *L, struct nl_msg *msg, int cmd, const char *what)
-{
-	const char	*why;
-	int		 err;
-
-	nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_ACK;
-	if ((err = ipvs_request(msg, NULL, NULL, &why)) != 0)
-		return (ipvs_fail(L, cmd, err, why, what));
-	return (luaha_ok(L));
+	q->parse = parse;
+	q->parse_arg = arg;
+	q->r.reply = ipvs_req_reply;
 }
 
 /*
- * Sends the n requests in w, numbered seq0 .. seq0 + n - 1 of which only the
- * last asks for an acknowledgement, and stores the kernel's errno for each
- * in errs (0: carried out). The kernel handles a batch in order and reports
- * each failure by its sequence number even unasked, so when the last answer
- * arrives every failure has too; it goes on after a failure. Returns 0, or
- * -1 with why set when the batch could not be sent or its answers read.
+ * Carries out the request at index req (ipvs_req_alloc's) and returns what
+ * its push pushes: waiting in the task for the answer, or blocking outside
+ * one (see nlreq_call). A dump's array, which the answer fills, must be on
+ * top of the stack, above the request. The last call of a Lua-facing
+ * function: `return (ipvs_req_call(L, is, lua_gettop(L)));`.
  */
 int
-ipvs_exchange(struct ipvs_wbuf *w, unsigned int seq0, int n, int *errs,
-    char *why, size_t whylen)
+ipvs_req_call(lua_State *L, struct ipvs_sock *is, int req)
 {
-	struct nlmsghdr		*hdr;
-	struct ipvs_rx		 rx;
-	const char		*reason;
-	int			 i, k, r, done = 0;
-
-	memset(errs, 0, n * sizeof(*errs));
-	if ((r = nl_sendto(ipvs_sk, w->p, w->len)) < 0) {
-		snprintf(why, whylen, "ipvs batch: send: %s", nl_geterror(r));
-		return (-1);
-	}
-	while (!done) {
-		if (ipvs_recv(&rx, &reason) == -1) {
-			snprintf(why, whylen, "ipvs batch: receive: %s", reason);
-			return (-1);
-		}
-		for (k = 0; k < rx.n; k++) {
-			hdr = (struct nlmsghdr *)(ipvs_rbuf + k * IPVS_RECV_SIZE);
-			for (r = rx.len[k]; nlmsg_ok(hdr, r); hdr = nlmsg_next(hdr, &r)) {
-				if (hdr->nlmsg_type != NLMSG_ERROR ||
-				    hdr->nlmsg_seq < seq0 || hdr->nlmsg_seq >= seq0 + n)
-					continue;	/* not one of ours */
-				i = hdr->nlmsg_seq - seq0;
-				errs[i] = -((struct nlmsgerr *)nlmsg_data(hdr))->error;
-				if (i == n - 1)
-					done = 1;
-			}
-		}
-	}
-	return (0);
+	return (nlreq_call(L, &is->ch, lua_touserdata(L, req), req));
 }

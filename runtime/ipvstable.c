@@ -1,16 +1,13 @@
-/* ipvstable.c: ipvs.apply's tables: a whole IPVS table in flat arrays, loaded from Lua, read from the kernel or merged. */
+/* ipvstable.c: ipvs.apply's tables: a whole IPVS table in flat arrays, loaded from Lua or merged; read from the kernel in ipvsread.c. */
 #include <sys/socket.h>
 
 #include <linux/ip_vs.h>
-#include <linux/netlink.h>
 #include <netinet/in.h>
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <netlink/netlink.h>
 
 #include "luaha.h"
 #include "ipvs.h"
@@ -86,7 +83,7 @@ ipvs_dest_same(const struct ipvs_dest *a, const struct ipvs_dest *b)
  * those in the table when it grows. Memory is sized once where the count
  * is known in advance: in UML each page first touched costs a fault.
  */
-static int
+int
 ipvs_index_reserve(struct ipvs_table *t, struct ipvs_index *x, int dests, size_t want)
 {
 	uint32_t	*slot;
@@ -156,7 +153,7 @@ ipvs_find_dest(const struct ipvs_table *t, size_t si, const struct ipvs_dest *d)
 }
 
 /* Appends a service (no destinations yet) and indexes it; -1 when out of memory. */
-static int
+int
 ipvs_table_add_svc(struct ipvs_table *t, const struct ipvs_svc *s)
 {
 	size_t	 k;
@@ -207,7 +204,7 @@ ipvs_table_push_dest(struct ipvs_table *t, size_t si)
 	return (0);
 }
 
-static int
+int
 ipvs_table_add_dest(struct ipvs_table *t, size_t si, const struct ipvs_dest *d)
 {
 	if (ipvs_table_room(t, 1) == -1)
@@ -381,120 +378,6 @@ ipvs_table_load(lua_State *L)
 	return (1);
 }
 
-/* What a dump into a table collects. */
-struct ipvs_fill {
-	struct ipvs_table	*t;
-	size_t			 si;		/* the service whose destinations come */
-	int			 af;		/* its family */
-	int			 nomem;
-};
-
-/*
- * A service as apply compares it: the kernel's flags reduced to those a
- * service is given, and persistence settings only for a persistent one
- * (as normalize shows them).
- */
-static void
-ipvs_svc_canon(struct ipvs_svc *s)
-{
-	s->flags &= IPVS_SVC_FLAGS;
-	if (!(s->flags & IP_VS_SVC_F_PERSISTENT)) {
-		s->timeout = 0;
-		s->netmask = s->af == AF_INET6 ? 128 : 0xffffffff;
-	}
-}
-
-static int
-ipvs_fill_service_cb(struct nlmsghdr *h, void *arg)
-{
-	struct ipvs_fill	*f = arg;
-	struct nlattr		*a[IPVS_SVC_ATTR_MAX + 1];
-	struct ipvs_svc		 s;
-
-	if (ipvs_parse_service(h, &s, a) == -1)
-		return (NL_SKIP);
-	ipvs_svc_canon(&s);
-	if (ipvs_table_add_svc(f->t, &s) == -1) {
-		f->nomem = 1;
-		return (NL_STOP);
-	}
-	return (NL_OK);
-}
-
-static int
-ipvs_fill_dest_cb(struct nlmsghdr *h, void *arg)
-{
-	struct ipvs_fill	*f = arg;
-	struct nlattr		*a[IPVS_DEST_ATTR_MAX + 1];
-	struct ipvs_dest	 d;
-
-	if (ipvs_parse_dest(h, f->af, &d, a) == -1)
-		return (NL_SKIP);
-	d.fwd &= IP_VS_CONN_F_FWD_MASK;
-	if (ipvs_table_add_dest(f->t, f->si, &d) == -1) {
-		f->nomem = 1;
-		return (NL_STOP);
-	}
-	return (NL_OK);
-}
-
-/*
- * table:read([deadline]): fills the table from the kernel: the services in
- * one dump, then the destinations of each, one dump per service (the kernel
- * has no dump of all), until deadline has passed. Returns true when
- * complete, false when to be called again, or nil, "list services: ..." or
- * "list destinations of <service>: ...". Does not yield.
- */
-static int
-ipvs_table_read(lua_State *L)
-{
-	struct ipvs_table	*t = ipvs_table_check(L, 1, 0);
-	double			 deadline = luaL_optnumber(L, 2, -1);
-	struct ipvs_fill	 f = { t, 0, 0, 0 };
-	struct ipvs_entry	*e;
-	const char		*why;
-	char			 desc[96];
-	int			 err;
-
-	ipvs_need(L);
-	t->unindexed = 1;
-	if (!t->listed) {
-		err = ipvs_request(ipvs_msg(L, IPVS_CMD_GET_SERVICE, NLM_F_DUMP),
-		    ipvs_fill_service_cb, &f, &why);
-		if (f.nomem)
-			return (luaL_error(L, "ipvs: out of memory"));
-		if (err != 0)
-			return (ipvs_fail(L, IPVS_CMD_GET_SERVICE, err, why, "list services"));
-		t->listed = 1;
-	}
-	/* Destinations arrive in service order, so each service's are contiguous. */
-	for (; t->next < t->nsvcs; t->next++) {
-		/* The clock is a system call in UML: look at it now and then. */
-		if (t->next % 16 == 0 && deadline >= 0 && loop_now() >= deadline) {
-			lua_pushboolean(L, 0);
-			return (1);
-		}
-		e = &t->svcs[t->next];
-		e->first = t->ndests;
-		f.si = t->next;
-		f.af = e->s.af;
-		err = ipvs_request(ipvs_dests_msg(L, &e->s), ipvs_fill_dest_cb, &f, &why);
-		if (f.nomem)
-			return (luaL_error(L, "ipvs: out of memory"));
-		if (err != 0) {
-			ipvs_svc_desc(&e->s, desc, sizeof(desc));
-			return (ipvs_fail(L, IPVS_CMD_GET_DEST, err, why,
-			    lua_pushfstring(L, "list destinations of %s", desc)));
-		}
-	}
-	t->unindexed = 0;
-	if (ipvs_index_reserve(t, &t->by_dest, 1, t->ndests) == -1)
-		return (luaL_error(L, "ipvs: out of memory"));
-	t->complete = 1;
-	lua_pushboolean(L, 1);
-	return (1);
-}
-
 /* merge(want, current): want, then what only current has: the table after an apply without pruning. */
 int
 ipvs_merge(lua_State *L)
@@ -582,13 +465,16 @@ static const luaL_Reg ipvs_table_meta[] = {
 	{ NULL, NULL }
 };
 
-/* Makes the metatable of the tables new_table and merge return. */
+/* Makes the metatable of the tables new_table and merge return; the socket at sock is the methods' upvalue. */
 void
-ipvs_table_open(lua_State *L)
+ipvs_table_open(lua_State *L, int sock)
 {
+	sock = lua_absindex(L, sock);
 	luaL_newmetatable(L, IPVS_TABLE_MT);
 	luaL_setfuncs(L, ipvs_table_meta, 0);
-	luaL_newlib(L, ipvs_table_methods);
+	luaL_newlibtable(L, ipvs_table_methods);
+	lua_pushvalue(L, sock);
+	luaL_setfuncs(L, ipvs_table_methods, 1);
 	lua_setfield(L, -2, "__index");
 	lua_pop(L, 1);
 }

@@ -3,7 +3,6 @@
 
 static const luaL_Reg libs_core[] = {
 	{ "luaha.core.log", luaopen_luaha_core_log },
-	{ "luaha.core.loop", luaopen_luaha_core_loop },
 	{ "luaha.core.task", luaopen_luaha_core_task },
 	{ "luaha.core.timer", luaopen_luaha_core_timer },
 	{ "luaha.core.signal", luaopen_luaha_core_signal },

@@ -16,8 +16,10 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/rtnl.h>
+#include <linux/rtnetlink.h>
 
 #include "luaha.h"
+#include "link.h"
 
 #define WATCH_RCVBUF	(1 << 20)	/* the kernel caps it at net.core.rmem_max */
 #define WATCH_BATCH	64		/* datagrams per callback, so others get a turn */
@@ -34,7 +36,12 @@ struct watch {
 	struct event		*ev;		/* NULL unless armed */
 	lua_State		*L;		/* the main thread */
 	int			 self_ref;	/* anchors the watcher while armed */
-	struct link_sock	*ls;		/* to re-read the links after an overrun */
+	int			 idx;		/* its stack index in the call that made it */
+	struct link_sock	*ls;		/* to read the links, at first and after an overrun */
+	struct nlreq		 sync;		/* that reading, a dump of the links */
+	int			 sent;		/* the dump is sent */
+	int			 nomem;
+	int			 again;		/* events were lost while it ran: read again */
 	struct watch_link	*links;
 	size_t			 nlinks;
 	size_t			 maxlinks;
@@ -43,6 +50,7 @@ struct watch {
 static void
 watch_disarm(struct watch *w)
 {
+	nlreq_cancel(&w->sync);
 	if (w->ev != NULL) {
 		event_free(w->ev);
 		w->ev = NULL;
@@ -100,27 +108,6 @@ watch_note(struct watch *w, struct rtnl_link *link, int gone)
 		return (0);
 	l->flags = flags;
 	return (1);
-}
-
-/* Reads every link's state into w through the request socket; 0 or a libnl error. */
-static int
-watch_reload(struct watch *w)
-{
-	struct nl_cache		*cache;
-	struct nl_object	*o;
-	int			 err;
-
-	if ((err = link_connect(w->ls)) < 0 ||
-	    (err = rtnl_link_alloc_cache(w->ls->sk, AF_UNSPEC, &cache)) < 0)
-		return (err);
-	w->nlinks = 0;
-	for (o = nl_cache_get_first(cache); o != NULL; o = nl_cache_get_next(o))
-		if (watch_note(w, (struct rtnl_link *)o, 0) == -1) {
-			err = -NLE_NOMEM;
-			break;
-		}
-	nl_cache_free(cache);
-	return (err);
 }
 
 /* Starts fn(event) as a task with the event table on top of the stack, popping it. */
@@ -207,28 +194,115 @@ watch_msg(struct watch *w, struct nlmsghdr *hdr)
 }
 
 /*
+ * Reads every link's state into w through the request socket: a dump of the
+ * links, each message noted (watch_note). w->links is emptied when the dump
+ * is sent, and filled as it comes; events read meanwhile are noted too, and
+ * repeat nothing, as a link is noted once by its index.
+ */
+static int
+watch_sync_step(struct nlreq *r)
+{
+	struct watch	*w = r->arg;
+	uint32_t	 buf[LINK_DUMP_LEN / 4];
+
+	if (w->sent)
+		return (0);
+	w->sent = 1;
+	w->nlinks = 0;
+	return (nlreq_send(r, buf, link_dump_msg(buf, RTM_GETLINK)) == -1 ? -1 : 1);
+}
+
+static int
+watch_sync_reply(struct nlreq *r, struct nlmsghdr *h)
+{
+	struct watch		*w = r->arg;
+	struct nl_object	*o;
+
+	if (h->nlmsg_type != RTM_NEWLINK ||
+	    h->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg)) ||
+	    ((struct ifinfomsg *)NLMSG_DATA(h))->ifi_family != AF_UNSPEC)
+		return (NL_OK);
+	if ((o = link_object(h)) == NULL || watch_note(w, (struct rtnl_link *)o, 0) == -1)
+		w->nomem = 1;
+	if (o != NULL)
+		nl_object_put(o);
+	return (w->nomem ? NL_STOP : NL_OK);
+}
+
+/* Why the reading of the links failed, in buf; NULL if it did not. */
+static const char *
+watch_sync_error(struct watch *w, char *buf, size_t len)
+{
+	struct nlreq	*r = &w->sync;
+
+	if (r->kerr != 0)
+		snprintf(buf, len, "%s", strerror(r->kerr));
+	else if (r->why != NULL)
+		snprintf(buf, len, "%s", r->why);
+	else if (w->nomem)
+		snprintf(buf, len, "%s", strerror(ENOMEM));
+	else
+		return (NULL);
+	return (buf);
+}
+
+/* Sets up the reading of the links, to be called (nlreq_call) or submitted. */
+static void
+watch_sync_init(struct watch *w)
+{
+	waiter_close(&w->sync.w);	/* idle: frees the event of an earlier wait */
+	nlreq_init(&w->sync);
+	w->sync.arg = w;
+	w->sync.step = watch_sync_step;
+	w->sync.reply = watch_sync_reply;
+	w->sent = 0;
+	w->nomem = 0;
+}
+
+/* The links are read again after events were lost: the policy gets {type="resync"}. */
+static void
+watch_resynced(struct nlreq *r)
+{
+	struct watch	*w = r->arg;
+	char		 buf[256];
+
+	if (watch_sync_error(w, buf, sizeof(buf)) != NULL)
+		log_warnx("link watch: reading the links: %s", buf);
+	lua_createtable(w->L, 0, 1);
+	link_setstr(w->L, "type", "resync");
+	watch_emit(w);
+	if (w->again && w->ev != NULL) {
+		w->again = 0;
+		watch_sync_init(w);
+		w->sync.finish = watch_resynced;
+		nlreq_submit(&w->ls->ch, &w->sync);
+	}
+}
+
+/*
  * The kernel dropped messages because we read too slowly (ENOBUFS), or one
  * did not fit: what w knows may be stale. What is still queued is older than
- * what a fresh read gives, so it is dropped, the links are read again, and
- * the policy gets {type="resync"} to re-read whatever it keeps.
+ * what a fresh read gives, so it is dropped, the links are read again (a
+ * request of no task, in its turn on the request socket), and then the
+ * policy gets {type="resync"} to re-read whatever it keeps.
  */
 static void
 watch_resync(struct watch *w, int fd)
 {
-	char	 buf[256];
-	int	 err, i;
+	int	 i;
 
 	log_warnx("link watch: events were lost, re-reading the links");
 	for (i = 0; i < 100000; i++)
 		if (recv(fd, NULL, 0, MSG_TRUNC | MSG_DONTWAIT) == -1 &&
 		    errno != EINTR && errno != ENOBUFS)
 			break;
-	if ((err = watch_reload(w)) < 0)
-		log_warnx("link watch: reading the links: %s",
-		    link_reason(w->ls, err, buf, sizeof(buf)));
-	lua_createtable(w->L, 0, 1);
-	link_setstr(w->L, "type", "resync");
-	watch_emit(w);
+	if (w->sync.state == NLREQ_QUEUED || w->sync.state == NLREQ_SENT) {
+		w->again = 1;		/* that read may have begun before the loss */
+		return;
+	}
+	watch_sync_init(w);
+	w->sync.finish = watch_resynced;
+	nlreq_submit(&w->ls->ch, &w->sync);
 }
 
 /* The watcher's socket is readable: each datagram holds one or more messages. */
@@ -270,23 +344,51 @@ watch_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The links are read: the watcher is armed and returned, or nil and "watch: <reason>". */
+static int
+watch_created(lua_State *L, struct nlreq *r)
+{
+	struct watch	*w = r->arg;
+	char		 buf[256];
+
+	if (watch_sync_error(w, buf, sizeof(buf)) != NULL) {
+		watch_disarm(w);
+		return (luaha_fail(L, "watch: %s", buf));
+	}
+	w->ev = event_new(loop_base(), nl_socket_get_fd(w->sk), EV_READ | EV_PERSIST,
+	    watch_cb, w);
+	if (w->ev == NULL || event_add(w->ev, NULL) == -1) {
+		if (w->ev != NULL)
+			event_free(w->ev);
+		w->ev = NULL;
+		watch_disarm(w);
+		return (luaha_fail(L, "watch: cannot add an event"));
+	}
+	lua_pushvalue(L, w->idx);
+	w->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	loop_ref();
+	lua_pushvalue(L, w->idx);
+	return (1);
+}
+
 /*
  * watch(fn): runs fn(event) as a task when a link goes up or down, gains or
  * loses its carrier, appears or goes, and when an address is added or
- * removed. Returns the watcher, which keeps the program alive until cancelled.
+ * removed. Returns the watcher, which keeps the program alive until
+ * cancelled. Waits in the calling task while it reads the links.
  */
-int
+static int
 link_watch(lua_State *L)
 {
 	struct link_sock	*ls = link_sock(L);
 	struct watch		*w;
-	char			 buf[256];
 	int			 err;
 
 	luaL_checktype(L, 1, LUA_TFUNCTION);
 	w = lua_newuserdatauv(L, sizeof(*w), 2);
 	memset(w, 0, sizeof(*w));
 	w->self_ref = LUA_NOREF;
+	w->idx = lua_gettop(L);
 	luaL_setmetatable(L, "luaha.link_watch");
 	lua_pushvalue(L, 1);
 	lua_setiuservalue(L, -2, 1);
@@ -303,23 +405,10 @@ link_watch(lua_State *L)
 	    RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, 0)) < 0 ||
 	    (err = nl_socket_set_nonblocking(w->sk)) < 0 ||
 	    (err = nl_socket_set_buffer_size(w->sk, WATCH_RCVBUF, 0)) < 0)
-		return (luaha_fail(L, "watch: %s", link_reason(NULL, err, buf,
-		    sizeof(buf))));
-	if ((err = watch_reload(w)) < 0)
-		return (link_fail(L, ls, err, "watch"));
-	w->ev = event_new(loop_base(), nl_socket_get_fd(w->sk), EV_READ | EV_PERSIST,
-	    watch_cb, w);
-	if (w->ev == NULL)
-		return (luaL_error(L, "watch: cannot create an event"));
-	if (event_add(w->ev, NULL) == -1) {
-		event_free(w->ev);
-		w->ev = NULL;
-		return (luaL_error(L, "watch: cannot add an event"));
-	}
-	lua_pushvalue(L, -1);
-	w->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	loop_ref();
-	return (1);
+		return (luaha_fail(L, "watch: %s", link_nlerror(err)));
+	watch_sync_init(w);
+	w->sync.push = watch_created;
+	return (nlreq_call(L, &ls->ch, &w->sync, w->idx));
 }
 
 /* cancel(): returns true if the watcher was still armed. */
@@ -336,7 +425,10 @@ link_watch_cancel(lua_State *L)
 static int
 link_watch_gc(lua_State *L)
 {
-	watch_disarm(luaL_checkudata(L, 1, "luaha.link_watch"));
+	struct watch	*w = luaL_checkudata(L, 1, "luaha.link_watch");
+
+	watch_disarm(w);
+	waiter_close(&w->sync.w);
 	return (0);
 }
 
@@ -358,6 +450,11 @@ static const luaL_Reg watch_meta[] = {
 	{ "__gc", link_watch_gc },
 	{ "__close", link_watch_gc },
 	{ "__tostring", link_watch_tostring },
+	{ NULL, NULL }
+};
+
+const luaL_Reg linkwatch_funcs[] = {
+	{ "watch", link_watch },
 	{ NULL, NULL }
 };
 

@@ -1,7 +1,5 @@
-/* loop.c: the libevent base, what keeps the program running, the monotonic clock, luaha.exit. */
-#include <errno.h>
+/* loop.c: the libevent base, what keeps the program running, the monotonic clock; below the tasks, it knows nothing of them. */
 #include <math.h>
-#include <stdlib.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -161,36 +159,4 @@ loop_tv(double seconds, struct timeval *tv)
 		tv->tv_usec -= 1000000;
 	}
 	return (tv);
-}
-
-/*
- * exit([code]): stops the program after the running task yields. Inside a
- * task the caller never resumes; elsewhere the process exits at once.
- */
-static int
-loop_lua_exit(lua_State *L)
-{
-	int	 code;
-
-	if (lua_isboolean(L, 1))
-		code = lua_toboolean(L, 1) ? 0 : 1;
-	else
-		code = (int)luaL_optinteger(L, 1, 0);
-	loop_exit(code);
-	if (task_current(L) != NULL && lua_isyieldable(L))
-		return (lua_yield(L, 0));
-	fflush(NULL);
-	exit(code);
-}
-
-static const luaL_Reg loop_funcs[] = {
-	{ "exit", loop_lua_exit },
-	{ NULL, NULL }
-};
-
-int
-luaopen_luaha_core_loop(lua_State *L)
-{
-	luaL_newlib(L, loop_funcs);
-	return (1);
 }

@@ -19,6 +19,16 @@
 #define LUAHA_LUADIR	"/usr/local/share/luaha"
 #endif
 
+/* luaha.c */
+int	 luaha_ok(lua_State *);
+int	 luaha_fail(lua_State *, const char *, ...) __attribute__((format(printf, 2, 3)));
+int	 luaha_fail_errno(lua_State *, const char *);
+void	 luaha_check_options(lua_State *, int, const char *const []);
+double	 luaha_opt_number(lua_State *, int, const char *, double);
+double	 luaha_opt_seconds(lua_State *, int, const char *, double);
+const char *luaha_opt_string(lua_State *, int, const char *);
+double	 luaha_check_timeout(lua_State *, int);
+
 /* log.c */
 enum log_level {
 	LOG_LEVEL_ERR, LOG_LEVEL_WARNING, LOG_LEVEL_NOTICE, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG
@@ -49,10 +59,16 @@ double			 loop_now(void);
 double			 loop_timeout(double, double);
 lua_State		*loop_main_thread(lua_State *);
 struct timeval		*loop_tv(double, struct timeval *);
-int			 luaopen_luaha_core_loop(lua_State *);
 
 /* task.c */
 struct task;
+struct task	*task_current(lua_State *);
+#define TASK_FATAL	0x1		/* its failure ends the program with status 1 */
+int		 task_spawn(lua_State *, int, const char *, int);
+int		 task_alive(lua_State *, int);
+int		 luaopen_luaha_core_task(lua_State *);
+
+/* wait.c */
 struct waiter;
 
 /*
@@ -72,7 +88,6 @@ struct waiter {
 	int		 anchor_ref;	/* keeps a handle alive while waiting, if > 0 */
 };
 
-struct task	*task_current(lua_State *);
 int		 task_wait(lua_State *, struct waiter *, evutil_socket_t, short, double,
 		    waiter_done_fn, void *, int);
 int		 task_wait_at(lua_State *, struct waiter *, evutil_socket_t, short, double,
@@ -80,10 +95,6 @@ int		 task_wait_at(lua_State *, struct waiter *, evutil_socket_t, short, double,
 void		 task_wake(struct waiter *);
 struct waiter	*task_self_waiter(lua_State *);
 void		 waiter_close(struct waiter *);
-#define TASK_FATAL	0x1		/* its failure ends the program with status 1 */
-int		 task_spawn(lua_State *, int, const char *, int);
-int		 task_alive(lua_State *, int);
-int		 luaopen_luaha_core_task(lua_State *);
 
 /* timer.c */
 int	 luaopen_luaha_core_timer(lua_State *);
@@ -100,14 +111,78 @@ int	 net_nonblock(int);
 int	 net_connect_error(int, short);
 uint32_t net_cksum_add(const void *, size_t, uint32_t);
 uint16_t net_cksum(const void *, size_t, uint32_t);
-int	 luaha_ok(lua_State *);
-int	 luaha_fail(lua_State *, const char *, ...) __attribute__((format(printf, 2, 3)));
-int	 luaha_fail_errno(lua_State *, const char *);
-void	 luaha_check_options(lua_State *, int, const char *const []);
-double	 luaha_opt_number(lua_State *, int, const char *, double);
-double	 luaha_opt_seconds(lua_State *, int, const char *, double);
-const char *luaha_opt_string(lua_State *, int, const char *);
-double	 luaha_check_timeout(lua_State *, int);
+
+/* nlreq.c */
+struct nlmsghdr;
+struct nlreq;
+struct nlchan;
+
+enum nlreq_state { NLREQ_IDLE, NLREQ_QUEUED, NLREQ_SENT, NLREQ_DONE };
+
+/*
+ * Sends r's next message with nlreq_send and returns 1; or returns 0 when
+ * r is over (its results in kerr, why and what reply gathered), or -1 with
+ * r->why set. Called when r's turn comes, then each time a message of r
+ * has been answered in full.
+ */
+typedef int (*nlreq_step_fn)(struct nlreq *);
+/* Takes one message of an answer; returns NL_OK, or NL_STOP to ignore the rest of it. */
+typedef int (*nlreq_reply_fn)(struct nlreq *, struct nlmsghdr *);
+/* Pushes the results of r, over, onto L; returns their count. */
+typedef int (*nlreq_push_fn)(lua_State *, struct nlreq *);
+
+/* A request: the first member of a userdata, or of the record of a request with no task. */
+struct nlreq {
+	struct nlchan	*ch;		/* while queued or in flight */
+	TAILQ_ENTRY(nlreq) entry;	/* in the channel's queue */
+	enum nlreq_state state;
+	lua_State	*L;		/* the caller's thread: replies and results go there */
+	struct waiter	 w;		/* its task waits here */
+	nlreq_step_fn	 step;
+	nlreq_reply_fn	 reply;		/* NULL: no reply but the acknowledgement */
+	nlreq_push_fn	 push;		/* for a task's request */
+	void		(*finish)(struct nlreq *);	/* for a request of no task */
+	void		(*release)(struct nlreq *);	/* frees what the request holds, if set */
+	void		*arg;		/* for the functions above */
+	double		 timeout;	/* seconds a message waits for its answer (5) */
+	unsigned int	 seq0;		/* the message in flight: seq0 .. seq0 + n - 1 */
+	int		 n;
+	int		*errs;		/* a batch's: the kernel's errno for each part */
+	int		 kerr;		/* the kernel's errno, 0 if none (not with errs) */
+	char		 kmsg[160];	/* its extended ack message, "" if none */
+	const char	*why;		/* a failure of our own, NULL if none */
+	char		 whybuf[120];
+	int		 stop;		/* reply said to ignore the rest of this answer */
+	int		 intr;		/* a dump was interrupted (NLM_F_DUMP_INTR) */
+};
+
+/* A netlink socket and its requests; its owner opens and closes the socket. */
+struct nlchan {
+	int		 fd;		/* -1 while closed: opened at the next request */
+	int		(*open)(struct nlchan *, const char **);	/* sets fd; -1 and why */
+	void		(*drop)(struct nlchan *);	/* closes the socket */
+	void		*owner;
+	struct nlreq	*cur;		/* the request in flight */
+	TAILQ_HEAD(, nlreq) queue;	/* and those waiting their turn */
+	unsigned int	 seq;		/* the next sequence number */
+	double		 deadline;	/* for the answer in flight */
+	struct event	*rev;		/* the socket is readable (persistent) */
+	struct event	*tev;		/* the deadline */
+	unsigned char	*rbuf;		/* answers are read here */
+	char		 whybuf[120];
+};
+
+extern const char nlreq_no_answer[];
+void	 nlchan_init(struct nlchan *, int (*)(struct nlchan *, const char **),
+	    void (*)(struct nlchan *), void *);
+int	 nlchan_ready(struct nlchan *, const char **);
+void	 nlchan_free(struct nlchan *);
+void	 nlreq_init(struct nlreq *);
+int	 nlreq_send(struct nlreq *, void *, size_t);
+int	 nlreq_call(lua_State *, struct nlchan *, struct nlreq *, int);
+void	 nlreq_submit(struct nlchan *, struct nlreq *);
+void	 nlreq_cancel(struct nlreq *);
+void	 nlreq_gc(struct nlreq *);
 
 /* udp.c */
 int	 luaopen_luaha_core_udp(lua_State *);
@@ -151,36 +226,8 @@ int	 luaopen_luaha_core_halfopen(lua_State *);
 /* ipvs.c */
 int	 luaopen_luaha_core_ipvs(lua_State *);
 
-/* link.c */
-struct nl_sock;
-struct rtnl_link;
-struct rtnl_addr;
-
-/*
- * The request socket, shared by the module's functions as their upvalue, so
- * lua_close frees it. A request blocks until the kernel answers, which takes
- * microseconds: none of these functions yields.
- */
-struct link_sock {
-	struct nl_sock	*sk;		/* opened on first use; NULL when in doubt */
-	int		 kerr;		/* errno of the kernel's NLMSG_ERROR, 0 if none */
-	char		 kmsg[160];	/* its extended ack message, "" if none */
-};
-
-struct link_sock *link_sock(lua_State *);
-int	 link_connect(struct link_sock *);
-const char *link_reason(struct link_sock *, int, char *, size_t);
-int	 link_fail(lua_State *, struct link_sock *, int, const char *);
-void	 link_setstr(lua_State *, const char *, const char *);
-void	 link_setint(lua_State *, const char *, lua_Integer);
-void	 link_setbool(lua_State *, const char *, int);
-void	 link_pushlink(lua_State *, struct rtnl_link *);
-void	 link_pushaddr(lua_State *, struct rtnl_addr *, const char *);
+/* link.c (route.c, sysctl.c and linkwatch.c share link.h) */
 int	 luaopen_luaha_core_link(lua_State *);
-
-/* linkwatch.c */
-int	 link_watch(lua_State *);
-void	 linkwatch_open(lua_State *);
 
 /* arp.c */
 int	 luaopen_luaha_core_arp(lua_State *);

@@ -1,7 +1,6 @@
 -- lua/luaha/init.lua: the public face, `require "luaha"`, assembled from the C modules luaha.core.*.
 local task = require "luaha.core.task"
 local timer = require "luaha.core.timer"
-local loop = require "luaha.core.loop"
 local signal = require "luaha.core.signal"
 local udp = require "luaha.core.udp"
 local tcp = require "luaha.core.tcp"
@@ -21,7 +20,7 @@ local luaha = {
     time = timer.time,
     after = timer.after,
     every = timer.every,
-    exit = loop.exit,
+    exit = task.exit,
     on_signal = signal.on_signal,
     log = require "luaha.core.log",
     proc = require "luaha.core.proc",

@@ -24,10 +24,11 @@ local function addrport(family, address, port)
 end
 
 --[[
-Long loops call pace(): inside a task it yields once `slice` seconds have
-passed since the last yield (pace(true): now), so a large apply never
-holds the loop (and the heartbeats behind it) for long. Outside a task it
-does nothing.
+Every request of luaha.core.ipvs waits in its task for the kernel's answer
+(outside a task it blocks). Long loops call pace() as well: inside a task
+it yields once `slice` seconds have passed since the last yield (pace(true):
+now), so a large apply never holds the loop (and the heartbeats behind it)
+for long. Outside a task it does nothing.
 deadline() is when the C loops of apply should hand back to pace(): nil,
 no limit, outside a task.
 ]]
@@ -163,7 +164,12 @@ end
 --[[
 Sends ops in batches, yielding between them (always: a fast kernel may carry
 out a whole apply within one slice) so that no batch holds the loop much
-longer than `slice`. Stops after the first batch with a failure.
+longer than `slice`. The kernel carries a batch out inside the system call
+that sends it, which is what holds the loop; the answer is then waited for
+in the task (ops:send). A cold load of 10 000 real servers in 1000 services
+is 11 000 operations: about 45 batches, each holding the loop about 5 ms
+(at most 256 operations), the first of 64. Stops after the first batch with
+a failure.
 Returns true, or nil, the first failure and its operation's text; ops
 marks those the kernel carried out (it goes on after a failure in a batch).
 ]]

@@ -1,4 +1,4 @@
-/* tests/unit/net.c: numeric address parsing and formatting, option tables, nil-and-message results. */
+/* tests/unit/net.c: numeric address parsing and formatting. */
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
@@ -6,8 +6,6 @@
 
 #include <errno.h>
 #include <string.h>
-
-#include <lualib.h>
 
 #include "luaha.h"
 #include "unit.h"
@@ -79,47 +77,6 @@ test_pushaddr_roundtrip(void)
 	lua_close(L);
 }
 
-static const char *const opts_valid[] = { "timeout", "source", NULL };
-
-static int
-call_check_options(lua_State *L)
-{
-	luaha_check_options(L, 1, opts_valid);
-	lua_pushnumber(L, luaha_opt_number(L, 1, "timeout", 60));
-	return (1);
-}
-
-static void
-test_options(void)
-{
-	lua_State	*L = luaL_newstate();
-
-	luaL_openlibs(L);
-	lua_pushcfunction(L, call_check_options);
-	lua_setglobal(L, "f");
-	CHECK(luaL_dostring(L, "return f{timeout = 2}") == LUA_OK && lua_tonumber(L, -1) == 2);
-	CHECK(luaL_dostring(L, "return f()") == LUA_OK && lua_tonumber(L, -1) == 60);
-	CHECK(luaL_dostring(L, "return f{timeuot = 2}") != LUA_OK);
-	CHECK(strstr(lua_tostring(L, -1), "unknown option 'timeuot'") != NULL);
-	CHECK(luaL_dostring(L, "return f{timeout = 'x'}") != LUA_OK);
-	CHECK(strstr(lua_tostring(L, -1), "must be a number") != NULL);
-	lua_close(L);
-}
-
-static void
-test_fail_errno(void)
-{
-	lua_State	*L = luaL_newstate();
-
-	errno = ECONNREFUSED;
-	CHECK(luaha_fail_errno(L, "connect") == 2);
-	CHECK(lua_isnil(L, -2));
-	CHECK(strcmp(lua_tostring(L, -1), "connect: Connection refused") == 0);
-	CHECK(luaha_fail(L, "add service %s: %s", "192.0.2.1:80", "File exists") == 2);
-	CHECK(strcmp(lua_tostring(L, -1), "add service 192.0.2.1:80: File exists") == 0);
-	lua_close(L);
-}
-
 int
 main(void)
 {
@@ -127,7 +84,5 @@ main(void)
 	RUN("net-addr-ipv6-scope", test_addr_ipv6_and_scope);
 	RUN("net-addr-rejects", test_addr_rejects);
 	RUN("net-pushaddr-roundtrip", test_pushaddr_roundtrip);
-	RUN("net-options", test_options);
-	RUN("net-fail-errno", test_fail_errno);
 	UNIT_EXIT();
 }
