@@ -20,6 +20,7 @@ Exit status: 0 done, 1 the kernel or the configuration said no, 2 bad arguments.
 ]]
 local luaha = require "luaha"
 local lvscf = require "luaha.lvscf"
+local datafile = require "luaha.datafile"
 
 local link = luaha.link
 
@@ -58,59 +59,15 @@ local function say(fmt, ...) print(fmt:format(...)) end
 -- A line of the plan for something already as it should be, printed in its turn.
 local function note(changes, fmt, ...) changes[#changes + 1] = { line = "nothing to do: " .. fmt:format(...) } end
 
--- A dotted quad as the kernel's parser takes it: no octet above 255, none with a leading zero.
-local function ipv4_key(s)
-    local octets = { s:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$") }
-    if #octets ~= 4 then return nil end
-    for _, x in ipairs(octets) do
-        if #x > 3 or tonumber(x) > 255 or (#x > 1 and x:sub(1, 1) == "0") then return nil end
-    end
-    return s
-end
-
--- The 16-bit groups of an IPv6 text, nil unless there are 1 to 4 hex digits in each.
-local function ipv6_groups(text, groups)
-    if text == "" then return true end
-    for g in (text .. ":"):gmatch("([^:]*):") do
-        if not g:match("^%x%x?%x?%x?$") then return nil end
-        groups[#groups + 1] = tonumber(g, 16)
-    end
-    return true
-end
-
-local function ipv6_key(s)
-    local pre, a, b, c, d = s:match("^(.*:)(%d+)%.(%d+)%.(%d+)%.(%d+)$")
-    if pre then         -- a trailing dotted quad is the last two groups
-        if not ipv4_key(table.concat({ a, b, c, d }, ".")) then return nil end
-        s = ("%s%x:%x"):format(pre, a * 256 + b, c * 256 + d)
-    end
-    local head, tail = s:match("^(.-)::(.*)$")
-    local front, back = {}, {}
-    if not head then
-        if not ipv6_groups(s, front) or #front ~= 8 then return nil end
-    elseif tail:find("::", 1, true) or not ipv6_groups(head, front) or not ipv6_groups(tail, back)
-        or #front + #back > 7 then
-        return nil
-    end
-    while #front + #back < 8 do front[#front + 1] = 0 end
-    table.move(back, 1, #back, #front + 1, front)
-    for i, g in ipairs(front) do front[i] = ("%x"):format(g) end
-    return table.concat(front, ":")
-end
-
 --[[
 A VIP from the command line or a configuration: its text as given, a key that is the same for
 every spelling of the address ("2001:DB8::1", "2001:db8:0::1"), its family; nil if it is not a
-numeric address. A host prefix (/32, /128) is allowed and dropped.
+numeric address (luaha.net.parse_addr). A host prefix (/32, /128) is allowed and dropped.
 ]]
 local function parse_address(s)
-    local text, len = s:match("^(.-)/(%d+)$")
-    text = text or s
-    local key = ipv4_key(text)
-    if key and (not len or len == "32") then return { text = text, key = key, family = "inet" } end
-    key = text:find(":", 1, true) and ipv6_key(text:lower())
-    if key and (not len or len == "128") then return { text = text, key = key, family = "inet6" } end
-    return nil
+    local key, family, prefix = luaha.net.parse_addr(s)
+    if not key or (prefix and prefix ~= (family == "inet" and 32 or 128)) then return nil end
+    return { text = s:match("^[^/]*"), key = key, family = family }
 end
 
 local function same_address(a, b)
@@ -221,27 +178,6 @@ local function check_mode(o, down)
     return true
 end
 
-local function is_identifier(k) return type(k) == "string" and k:match("^[%a_][%w_]*$") end
-
--- A state as Lua source, keys sorted: the same state is always the same text.
-local function serialize(v, indent)
-    if type(v) ~= "table" then return ("%q"):format(v) end
-    local inner, items = indent .. "    ", {}
-    if #v > 0 then
-        for _, x in ipairs(v) do items[#items + 1] = inner .. serialize(x, inner) end
-    else
-        local keys = {}
-        for k in pairs(v) do keys[#keys + 1] = k end
-        table.sort(keys)
-        for _, k in ipairs(keys) do
-            local name = is_identifier(k) and k or ("[%q]"):format(k)
-            items[#items + 1] = ("%s%s = %s"):format(inner, name, serialize(v[k], inner))
-        end
-    end
-    if #items == 0 then return "{}" end
-    return "{\n" .. table.concat(items, ",\n") .. ",\n" .. indent .. "}"
-end
-
 --[[
 The record the up runs keep:
     sysctls = { [name] = value found before the first change },
@@ -253,48 +189,16 @@ local function empty_state() return { sysctls = {}, addrs = {}, links = {} } end
 
 -- Returns the state and whether the file exists, or nil and the reason it cannot be read.
 local function read_state(path)
-    local f, err, code = io.open(path)
-    if not f then
-        if code == 2 then return empty_state(), false end      -- ENOENT: nothing was set up
-        return nil, err
-    end
-    local text = f:read("a")
-    f:close()
-    local chunk, perr = load(text, "@" .. path, "t", {})     -- an empty environment: it is data
-    if not chunk then return nil, "not a state file: " .. perr end
-    local ok, st = pcall(chunk)
-    if not ok or type(st) ~= "table" then return nil, ("not a state file: %s: %s"):format(path, tostring(st)) end
-    local fresh = empty_state()
-    for k, v in pairs(fresh) do st[k] = st[k] or v end
+    local st, exists = datafile.read(path)
+    if exists == false then return empty_state(), false end     -- nothing was set up
+    if not st then return nil, (exists:gsub("not a data file", "not a state file")) end
+    for k, v in pairs(empty_state()) do st[k] = st[k] or v end
     return st, true
-end
-
-local function write_file(path, text)
-    local f, err = io.open(path, "w")
-    if not f then return nil, err end
-    local ok, werr = f:write(text)
-    local closed, cerr = f:close()
-    if not ok or not closed then return nil, path .. ": " .. tostring(werr or cerr) end
-    return true
 end
 
 -- Writes the state to a new file renamed over the old one, so that a crash leaves one or the other.
 local function save_state(path, st)
-    local tmp = path .. ".new"
-    local text = "-- what policies/realserver.lua changed and the values it found; its --down undoes it.\nreturn "
-        .. serialize(st, "") .. "\n"
-    local ok, err = write_file(tmp, text)
-    if not ok and err:find("No such file or directory", 1, true) then
-        local r = luaha.proc.run({ "mkdir", "-p", (path:match("^(.*)/[^/]*$") or ".") })
-        if r and r.status == 0 then ok, err = write_file(tmp, text) end
-    end
-    if not ok then return nil, err end
-    local renamed, rerr = os.rename(tmp, path)
-    if not renamed then
-        os.remove(tmp)
-        return nil, rerr
-    end
-    return true
+    return datafile.write(path, st, "what policies/realserver.lua changed and the values it found; its --down undoes it.")
 end
 
 --[[
@@ -478,11 +382,11 @@ local function up(o)
     if not st then return nil, err end
     local changes, perr = plan_up(o, modes[o.mode])
     if not changes then return nil, perr end
-    local before = serialize(st, "")
+    local before = datafile.serialize(st)
     for _, c in ipairs(changes) do
         if c.record then c.record(st) end
     end
-    if serialize(st, "") ~= before then
+    if datafile.serialize(st) ~= before then
         local ok, serr = save_state(o.state, st)
         if not ok then return nil, "state " .. serr end
     end

@@ -6,6 +6,7 @@ static const luaL_Reg libs_core[] = {
 	{ "luaha.core.task", luaopen_luaha_core_task },
 	{ "luaha.core.timer", luaopen_luaha_core_timer },
 	{ "luaha.core.signal", luaopen_luaha_core_signal },
+	{ "luaha.core.net", luaopen_luaha_core_net },
 	{ "luaha.core.udp", luaopen_luaha_core_udp },
 	{ "luaha.core.tcp", luaopen_luaha_core_tcp },
 	{ "luaha.core.listen", luaopen_luaha_core_listen },

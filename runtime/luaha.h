@@ -111,6 +111,7 @@ int	 net_nonblock(int);
 int	 net_connect_error(int, short);
 uint32_t net_cksum_add(const void *, size_t, uint32_t);
 uint16_t net_cksum(const void *, size_t, uint32_t);
+int	 luaopen_luaha_core_net(lua_State *);
 
 /* nlreq.c */
 struct nlmsghdr;

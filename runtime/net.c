@@ -135,3 +135,62 @@ net_cksum(const void *data, size_t len, uint32_t sum)
 		sum = (sum & 0xffff) + (sum >> 16);
 	return (htons(~sum & 0xffff));
 }
+
+/*
+ * parse_addr(text): the one address parser: a numeric IPv4 or IPv6 address,
+ * "ADDRESS" or "ADDRESS/PREFIX" (inet_pton's rules: no leading zeros in a
+ * dotted quad, no names). Returns the address in its canonical text
+ * (inet_ntop's: "2001:db8::1" for every spelling), its family ("inet" or
+ * "inet6") and its prefix length (nil without one); or nil and "not an IPv4
+ * or IPv6 address" or "bad prefix length".
+ */
+static int
+net_parse_addr(lua_State *L)
+{
+	size_t		 len;
+	const char	*text = luaL_checklstring(L, 1, &len), *slash;
+	char		 buf[INET6_ADDRSTRLEN + 8], out[INET6_ADDRSTRLEN], *end;
+	unsigned char	 bin[sizeof(struct in6_addr)];
+	long		 prefix = -1;
+	int		 family;
+
+	if (len >= sizeof(buf))
+		return (luaha_fail(L, "not an IPv4 or IPv6 address"));
+	memcpy(buf, text, len + 1);
+	if ((slash = strchr(text, '/')) != NULL) {
+		buf[slash - text] = '\0';
+		errno = 0;
+		prefix = strtol(slash + 1, &end, 10);
+		if (slash[1] < '0' || slash[1] > '9' || *end != '\0' || errno != 0 || prefix < 0 || prefix > 128)
+			return (luaha_fail(L, "bad prefix length"));
+	}
+	if (inet_pton(AF_INET, buf, bin) == 1)
+		family = AF_INET;
+	else if (inet_pton(AF_INET6, buf, bin) == 1)
+		family = AF_INET6;
+	else
+		return (luaha_fail(L, "not an IPv4 or IPv6 address"));
+	if (family == AF_INET && prefix > 32)
+		return (luaha_fail(L, "bad prefix length"));
+	if (inet_ntop(family, bin, out, sizeof(out)) == NULL)
+		return (luaha_fail_errno(L, "inet_ntop"));
+	lua_pushstring(L, out);
+	lua_pushstring(L, family == AF_INET ? "inet" : "inet6");
+	if (prefix < 0)
+		lua_pushnil(L);
+	else
+		lua_pushinteger(L, prefix);
+	return (3);
+}
+
+static const luaL_Reg net_funcs[] = {
+	{ "parse_addr", net_parse_addr },
+	{ NULL, NULL }
+};
+
+int
+luaopen_luaha_core_net(lua_State *L)
+{
+	luaL_newlib(L, net_funcs);
+	return (1);
+}

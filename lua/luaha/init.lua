@@ -32,6 +32,7 @@ local luaha = {
     http = require "luaha.core.http",
     part = require "luaha.core.part",
     net = {
+        parse_addr = require("luaha.core.net").parse_addr,
         udp = udp.udp,
         tcp = tcp.tcp,
         unix = tcp.unix,

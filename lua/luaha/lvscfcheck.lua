@@ -5,7 +5,10 @@ Shared by the lvs.cf reader (lvscfread), the Lua-config reader (lvscflua) and th
 value (converted: 1 is true for a boolean) or nil and the problem, the tail of a message
 `FILE:LINE: OPTION: PROBLEM`.
 ]]
+local luaha = require "luaha"
 local model = require "luaha.lvscfmodel"
+
+local parse_addr = luaha.net.parse_addr
 
 local check = {}
 
@@ -17,9 +20,7 @@ every 256 steps, and the task stays within its instruction budget.
 local steps = 0
 function check.breathe()
     steps = steps + 1
-    if steps % 256 ~= 0 or not coroutine.isyieldable() then return end
-    local task = require "luaha.core.task"
-    if task.current() then task.sleep(0) end
+    if steps % 256 == 0 then luaha.breathe() end
 end
 
 -- A value as messages show it: quoted, and cut after 64 bytes.
@@ -38,17 +39,16 @@ function check.in_list(list, v)
 end
 local in_list = check.in_list
 
--- dotted_quad(s): the IPv4 address s as a number, or nil when s is no dotted quad.
+--[[
+dotted_quad(s): the IPv4 address s as a number, or nil when s is no dotted quad as the rest of
+luaha takes one (luaha.net.parse_addr: no leading zeros, which inet_aton would read as octal).
+]]
 function check.dotted_quad(s)
-    if type(s) ~= "string" then return nil end
-    local a, b, c, d = s:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
-    if not a then return nil end
-    local n = 0
-    for _, x in ipairs({ a, b, c, d }) do
-        if #x > 3 or tonumber(x) > 255 then return nil end
-        n = n * 256 + tonumber(x)
-    end
-    return n
+    if type(s) ~= "string" or s:find("/", 1, true) then return nil end
+    local addr, family = parse_addr(s)
+    if family ~= "inet" then return nil end
+    local a, b, c, d = addr:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+    return ((tonumber(a) * 256 + tonumber(b)) * 256 + tonumber(c)) * 256 + tonumber(d)
 end
 local dotted_quad = check.dotted_quad
 
