@@ -32,10 +32,11 @@ end
 
 -- parse_listen(text): address, port; or nil and why.
 function lvshttp.parse_listen(text)
-    local addr, port = text:match("^%[([%x:]+)%]:(%d+)$")
-    if not addr then addr, port = text:match("^([%d%.]+):(%d+)$") end
+    local addr, port = text:match("^%[([^%]]+)%]:(%d+)$")
+    if not addr then addr, port = text:match("^([^:]+):(%d+)$") end
     port = tonumber(port)
-    if not addr or not port or port < 1 or port > 65535 then
+    local family = addr and select(2, luaha.net.parse_addr(addr))
+    if not family or addr:find("/", 1, true) or not port or port < 1 or port > 65535 then
         return nil, ("status_listen %q: not ADDRESS:PORT"):format(text)
     end
     return addr, port
