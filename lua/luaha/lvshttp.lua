@@ -35,8 +35,8 @@ function lvshttp.parse_listen(text)
     local addr, port = text:match("^%[([^%]]+)%]:(%d+)$")
     if not addr then addr, port = text:match("^([^:]+):(%d+)$") end
     port = tonumber(port)
-    local family = addr and select(2, luaha.net.parse_addr(addr))
-    if not family or addr:find("/", 1, true) or not port or port < 1 or port > 65535 then
+    local numeric = addr and luaha.net.parse_addr(addr)
+    if not numeric or addr:find("/", 1, true) or not port or port < 1 or port > 65535 then
         return nil, ("status_listen %q: not ADDRESS:PORT"):format(text)
     end
     return addr, port
