@@ -235,6 +235,21 @@ task_lua_sleep(lua_State *L)
 	return (task_wait(L, &t->self_w, -1, 0, s, task_sleep_done, NULL, 0));
 }
 
+/*
+ * breathe(): the one cooperative yield: inside a task, one turn of the loop
+ * (the others run, this one gets a fresh budget); elsewhere nothing.
+ */
+static int
+task_lua_breathe(lua_State *L)
+{
+	struct task	*t = task_current(L);
+
+	if (t == NULL || !lua_isyieldable(L))
+		return (0);
+	t->self_w.cancel = NULL;
+	return (task_wait(L, &t->self_w, -1, 0, 0, task_sleep_done, NULL, 0));
+}
+
 static int
 task_lua_spawn(lua_State *L)
 {
@@ -485,6 +500,7 @@ task_lua_exit(lua_State *L)
 static const luaL_Reg task_funcs[] = {
 	{ "spawn", task_lua_spawn },
 	{ "sleep", task_lua_sleep },
+	{ "breathe", task_lua_breathe },
 	{ "current", task_lua_current },
 	{ "set_budget", task_lua_set_budget },
 	{ "park", task_lua_park },

@@ -13,6 +13,7 @@ local luaha = {
     version = "0.1.0",
     spawn = task.spawn,
     sleep = task.sleep,
+    breathe = task.breathe,     -- the one cooperative yield: a turn of the loop inside a task, else nothing
     park = task.park,
     current = task.current,
     set_budget = task.set_budget,
@@ -43,15 +44,6 @@ local luaha = {
         tcp_check = tcpcheck.tcp_check,
     },
 }
-
---[[
-breathe(): the one cooperative yield: inside a task, the other tasks get a turn (and this one a
-fresh instruction budget); elsewhere (the main thread, a plain coroutine) nothing happens. Long
-loops over thousands of items call it every few hundred steps.
-]]
-function luaha.breathe()
-    if task.current() and coroutine.isyieldable() then task.sleep(0) end
-end
 
 -- luaha.daemon also holds the process's scheduling: realtime(priority), lock_memory(), scheduling().
 for name, f in pairs(require "luaha.core.realtime") do luaha.daemon[name] = f end

@@ -40,7 +40,7 @@ end
 
 local function pace(always)
     if (always or now() - last_yield >= slice) and can_yield() then
-        task.sleep(0)
+        task.breathe()
         last_yield = now()
     end
 end
