@@ -209,6 +209,8 @@ end
 -- stop(detach): an orderly end: with a partner it hands over; alone, with detach, the VIPs stay up.
 local function stop(detach)
     local p = part.pulse
+    if part.stopping then return end      -- a SIGTERM and the work part's stop may both come
+    part.stopping = true
     if detach and #part.cfg.channels == 0 then
         stop_announcing()
         p:close()
