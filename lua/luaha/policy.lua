@@ -93,8 +93,9 @@ function policy.run(args, spec)
     local cache = not (o.check or o.dry_run) and lvscf.cache() or nil
     local m, errors, warnings = lvscf.load_any(o.config, cache)
     for _, w in ipairs(warnings or {}) do log.warning("%s", w) end
-    local key
-    if m then key, errors = conf.check(m, o.config) end
+    local key, digest
+    if m then key, digest = conf.check(m, o.config, cache) end
+    if key == nil then errors = digest or errors end
     if not m or key == nil then
         for _, e in ipairs(errors) do io.stderr:write(e, "\n") end
         return 1
@@ -119,7 +120,7 @@ function policy.run(args, spec)
         if not ok then return fail("%s: %s", spec.name, err) end
     end
     local r = router.new(m, { config = o.config, role = role, forceactive = o.forceactive, name = spec.name,
-        cache = cache, key = key or nil, activate = spec.activate, deactivate = spec.deactivate,
+        cache = cache, key = key or nil, digest = digest, activate = spec.activate, deactivate = spec.deactivate,
         announce = spec.announce })
     if spec.prepare then spec.prepare(r, o) end
     local ok

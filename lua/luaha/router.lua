@@ -42,13 +42,14 @@ local function key(v, rs) return v.name .. "/" .. rs.name end
 new(model, opts): a router, not started. opts: config (the file's path, for a reload), role
 ("primary" | "backup": else from the addresses), forceactive, name (of the control socket,
 default "piranha"), cache (lvscf.cache() the model was read with), key (the heartbeat key,
-read), activate, deactivate, announce (hooks; the defaults otherwise).
+read), digest (the model's, if known), activate, deactivate, announce (hooks; the defaults
+otherwise).
 ]]
 function router.new(model, opts)
     opts = opts or {}
     local r = setmetatable({
         model = model, config = opts.config, name = opts.name or "piranha", forced_role = opts.role,
-        forceactive = opts.forceactive, key = opts.key, cache = opts.cache or lvscf.cache(),
+        forceactive = opts.forceactive, key = opts.key, digest = opts.digest, cache = opts.cache or lvscf.cache(),
         desired = lvs.cache(), events = {}, disabled = {}, weights = {}, programming = false,
         held = {}, blocked = {},
     }, R)
@@ -441,7 +442,7 @@ function R:start()
         self.probes:start()
     end
     if #self.channels > 0 then self:step("sync daemon", self.syncdaemon, self, "backup") end
-    self.digest = heartbeat.digest(lvscf.write_parts(m, self.cache))
+    self.digest = self.digest or heartbeat.digest(lvscf.write_parts(m, self.cache))
     local cfg = conf.pulse_config(self)
     cfg.held, cfg.blocked = self.held, self.blocked
     self.pulse = pulseproxy.new(cfg, {

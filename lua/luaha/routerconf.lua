@@ -77,12 +77,13 @@ function conf.not_live(old, new)
 end
 
 --[[
-check(model, path): what the daemon does with a model before it touches anything, so that what
---check accepts the daemon runs: the written text and its digest, the table it would program,
-the status listener's settings and password file, the heartbeat key file. Returns the key (or
-false), the digest; or nil and a list of errors naming the file.
+check(model, path [, cache]): what the daemon does with a model before it touches anything, so
+that what --check accepts the daemon runs: the written text and its digest (with the parse
+cache the model was read with, the text of unchanged blocks is not written again), the table it
+would program, the status listener's settings and password file, the heartbeat key file.
+Returns the key (or false), the digest; or nil and a list of errors naming the file.
 ]]
-function conf.check(m, path)
+function conf.check(m, path, cache)
     local errors = {}
     local function try(what, f, ...)
         local ok, res, err = pcall(f, ...)
@@ -94,7 +95,7 @@ function conf.check(m, path)
         return ok and res
     end
     local digest = try("the configuration cannot be written back", function()
-        return heartbeat.digest(lvscf.write_parts(m))
+        return heartbeat.digest(lvscf.write_parts(m, cache))
     end)
     try("the IPVS table", function()
         for _, s in ipairs(lvs.desired(m)) do ipvs.normalize(s) end
