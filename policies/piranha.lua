@@ -116,20 +116,25 @@ end
 local function active() return not state.pulse or state.pulse.want == "active" end
 
 --[[
-Makes the kernel's table what the model and the health say. Logs what it changed; returns the
-report or nil. One at a time, each computing the table when its turn comes: an update that waited
-must not apply the health of before.
+Makes the kernel's table what the model and the health say, for our services only (state.table,
+those last programmed, and the model's): other programs' services stay. fresh: read the kernel
+rather than trust state.table. Logs what it changed; returns the report or nil. One at a time,
+each computing the table when its turn comes: an update that waited must not apply the health of
+before.
 ]]
 local programming = false
-local function program(why)
+local function program(why, fresh)
     while programming do luaha.sleep(0.001) end
     programming = true
     local _ <close> = setmetatable({}, { __close = function() programming = false end })
-    local report, err = ipvs.apply(lvs.desired(state.model, weight_of, state.desired), { current = state.table })
-    if not report and state.table then
-        -- The kernel changed behind our back: the attempt was undone; read it and try again.
-        state.table = nil
-        report, err = ipvs.apply(lvs.desired(state.model, weight_of, state.desired))
+    local report, err
+    if state.table and not fresh then
+        report, err = ipvs.apply(lvs.desired(state.model, weight_of, state.desired), { current = state.table })
+    end
+    if not report then
+        -- None yet, a reconcile, or the kernel changed behind our back (that attempt was undone):
+        -- read it; the services we programmed before are still ours to remove.
+        report, err = ipvs.apply(lvs.desired(state.model, weight_of, state.desired), { owned = state.table })
     end
     if not report then
         log.err("ipvs (%s): %s", why, err)
@@ -308,8 +313,7 @@ local function start_reconcile()
     if state.reconcile then state.reconcile:cancel() end
     state.reconcile = luaha.every(state.model.reconcile, function()
         if not active() then return end
-        state.table = nil           -- read the kernel, not what we last applied
-        local report = program("reconcile")
+        local report = program("reconcile", true)     -- read the kernel, not what we last applied
         if report and #report.ops > 0 then
             log.warning("reconcile: repaired the kernel's table: %s", table.concat(report.ops, "; "))
         end
@@ -408,8 +412,10 @@ end
 
 local function remove_services()
     if state.reconcile then state.reconcile:cancel() end
+    -- Ours only: those last programmed or, when none were (a restart), those the model names.
+    local owned = state.table or lvs.desired(state.model)
     state.reconcile, state.table = nil, nil
-    local report, err = ipvs.apply({})
+    local report, err = ipvs.apply({}, { owned = owned })
     if not report then return nil, err end
     for _, op in ipairs(report.ops) do log.info("ipvsadm %s (deactivate)", op) end
     return true

@@ -101,6 +101,16 @@ struct ipvs_table {
 
 #define IPVS_TABLE_MT	"luaha.ipvs.table"
 
+/*
+ * Which services of the current table, besides those the desired one names,
+ * are the caller's to remove (see ipvs_owner_check): every one, or those a
+ * third table names, or none.
+ */
+struct ipvs_owner {
+	int			 all;
+	const struct ipvs_table	*t;	/* when not all: the caller's, or NULL */
+};
+
 /* ipvsnl.c */
 #define IPVS_WAIT_MS	5000	/* the longest wait for the kernel's answer */
 #define IPVS_DAEMON_WAIT_MS 200	/* the same when stopping a sync daemon (see ipvs_set_wait) */
@@ -153,6 +163,8 @@ int	 ipvs_merge(lua_State *);
 void	 ipvs_table_open(lua_State *);
 
 /* ipvsops.c */
+void	 ipvs_owner_check(lua_State *, int, struct ipvs_owner *);
+int	 ipvs_owns(const struct ipvs_owner *, const struct ipvs_svc *);
 int	 ipvs_diff(lua_State *);
 void	 ipvs_ops_open(lua_State *);
 
