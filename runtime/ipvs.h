@@ -111,6 +111,16 @@ struct ipvs_dump {
 	const struct ipvs_svc *svc;	/* the service whose destinations come */
 };
 
+/*
+ * Which services of the current table, besides those the desired one names,
+ * are the caller's to remove (see ipvs_owner_check): every one, or those a
+ * third table names, or none.
+ */
+struct ipvs_owner {
+	int			 all;
+	const struct ipvs_table	*t;	/* when not all: the caller's, or NULL */
+};
+
 /* ipvsnl.c */
 #define IPVS_WAIT_MS	5000	/* the longest wait for the kernel's answer */
 #define IPVS_DAEMON_WAIT_MS 200	/* the same when stopping a sync daemon (see ipvsconf.c) */
@@ -208,6 +218,8 @@ void	 ipvs_table_open(lua_State *, int);
 int	 ipvs_table_read(lua_State *);
 
 /* ipvsops.c */
+void	 ipvs_owner_check(lua_State *, int, struct ipvs_owner *);
+int	 ipvs_owns(const struct ipvs_owner *, const struct ipvs_svc *);
 int	 ipvs_diff(lua_State *);
 void	 ipvs_ops_open(lua_State *, int);
 

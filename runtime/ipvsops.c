@@ -129,10 +129,37 @@ ipvs_opv_dest(const struct ipvs_ops *o, const struct ipvs_opv *v)
 }
 
 /*
- * diff(current, want, prune): the operations that turn current into want:
- * adds and edits first, then the deletions, so that a real server moving
- * between services is never missing from both. Edits keep what they
- * replace, for undo.
+ * The owner at idx: false or nil, no service but the desired ones; true,
+ * every service; a table (complete), the services it names. Raises otherwise.
+ */
+void
+ipvs_owner_check(lua_State *L, int idx, struct ipvs_owner *o)
+{
+	o->all = 0;
+	o->t = NULL;
+	if (lua_isuserdata(L, idx))
+		o->t = ipvs_table_check(L, idx, 1);
+	else if (lua_isnoneornil(L, idx) || lua_isboolean(L, idx))
+		o->all = lua_toboolean(L, idx);
+	else
+		luaL_typeerror(L, idx, "boolean or ipvs table");
+}
+
+/* Whether service s, which the desired table does not name, is the caller's. */
+int
+ipvs_owns(const struct ipvs_owner *o, const struct ipvs_svc *s)
+{
+	return (o->all || (o->t != NULL && ipvs_find_svc(o->t, s) != -1));
+}
+
+/*
+ * diff(current, want, prune, owner): the operations that turn current into
+ * want: adds and edits first, then the deletions, so that a real server
+ * moving between services is never missing from both. Edits keep what
+ * they replace, for undo. The services of want are the caller's, with all
+ * their destinations; of the others, only those owner names are removed
+ * (see ipvs_owner_check), so that other programs' services stay. Without
+ * prune nothing is removed.
  */
 int
 ipvs_diff(lua_State *L)
@@ -140,11 +167,13 @@ ipvs_diff(lua_State *L)
 	struct ipvs_table	*c = ipvs_table_check(L, 1, 1);
 	struct ipvs_table	*w = ipvs_table_check(L, 2, 1);
 	int			 prune = lua_toboolean(L, 3);
+	struct ipvs_owner	 own;
 	struct ipvs_ops		*o;
 	struct ipvs_entry	*we, *ce;
 	ssize_t			 ci, cj;
 	size_t			 i, j;
 
+	ipvs_owner_check(L, 4, &own);
 	o = ipvs_ops_new(L, 1, 2, w->nsvcs + w->ndests + c->nsvcs + c->ndests);
 	for (i = 0; i < w->nsvcs; i++) {
 		we = &w->svcs[i];
@@ -175,7 +204,7 @@ ipvs_diff(lua_State *L)
 				ipvs_ops_add(L, o, OP_DEL_DEST, OPV_S_CUR | OPV_D_CUR, ci, j, 0);
 	}
 	for (i = 0; i < c->nsvcs; i++)
-		if (ipvs_find_svc(w, &c->svcs[i].s) == -1)
+		if (ipvs_find_svc(w, &c->svcs[i].s) == -1 && ipvs_owns(&own, &c->svcs[i].s))
 			ipvs_ops_add(L, o, OP_DEL_SERVICE, OPV_S_CUR, i, 0, 0);
 	return (1);
 }

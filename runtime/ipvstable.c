@@ -378,18 +378,21 @@ ipvs_table_load(lua_State *L)
 	return (1);
 }
 
-/* merge(want, current): want, then what only current has: the table after an apply without pruning. */
+/* merge(want, current, owner): want, then what only current has of it and of owner's: after an apply without pruning. */
 int
 ipvs_merge(lua_State *L)
 {
 	struct ipvs_table	*w = ipvs_table_check(L, 1, 1);
 	struct ipvs_table	*c = ipvs_table_check(L, 2, 1);
-	struct ipvs_table	*t = ipvs_table_new(L);
+	struct ipvs_table	*t;
+	struct ipvs_owner	 own;
 	struct ipvs_entry	*e;
 	ssize_t			 ci;
 	size_t			 i, j;
 	int			 r = 0;
 
+	ipvs_owner_check(L, 3, &own);
+	t = ipvs_table_new(L);
 	for (i = 0; i < w->nsvcs && r == 0; i++) {
 		e = &w->svcs[i];
 		r = ipvs_table_add_svc(t, &e->s);
@@ -404,7 +407,7 @@ ipvs_merge(lua_State *L)
 	}
 	for (i = 0; i < c->nsvcs && r == 0; i++) {
 		e = &c->svcs[i];
-		if (ipvs_find_svc(w, &e->s) != -1)
+		if (ipvs_find_svc(w, &e->s) != -1 || !ipvs_owns(&own, &e->s))
 			continue;
 		r = ipvs_table_add_svc(t, &e->s);
 		for (j = e->first; j < e->first + e->n && r == 0; j++)

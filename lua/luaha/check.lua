@@ -1,8 +1,11 @@
--- lua/luaha/check.lua: nanny's health checks (TCP and UDP dialogues, send_program) as waiting calls.
+-- lua/luaha/check.lua: nanny's health checks (TCP and UDP dialogues, send_program) and an HTTP check, as waiting calls.
 --[==[
 Each check waits in the calling task and returns true, or nil and a reason for a log line:
 "timeout" (nothing came back in time), "connect: Connection refused", `expected "HTTP" but got
 "SSH-2.0..."`, "run prog: No such file or directory", "prog exited with status 1".
+Asked with `reply = true`, a check also hands back what the server said, as a third value, so
+that a custom check can read it; check.http always does. Unasked, a check takes the very path it
+took before, and nanny's thousands of checks a second make no more garbage.
 
 Where luaha differs from nanny 0.8.6 (spec §2.5, §7), on purpose:
 - `timeout` bounds the whole check (connect, send and read together), not each step.
@@ -34,10 +37,12 @@ local defaults = {
     http_expect = "HTTP",
 }
 
-local tcp_options = { send = true, expect = true, use_regex = true, timeout = true, source = true }
+local tcp_options = { send = true, expect = true, use_regex = true, timeout = true, source = true, reply = true }
 local halfopen_options = { timeout = true, source = true }
-local udp_options = { send = true, expect = true, use_regex = true, timeout = true }
-local program_options = { expect = true, use_regex = true, timeout = true, port = true }
+local udp_options = { send = true, expect = true, use_regex = true, timeout = true, reply = true }
+local program_options = { expect = true, use_regex = true, timeout = true, port = true, reply = true }
+local http_options = { path = true, method = true, headers = true, body = true, expect = true, timeout = true,
+    source = true, max_body = true }
 local string_options = { "send", "expect", "source" }
 
 --[[
@@ -169,17 +174,37 @@ local function receive_some(conn, room, deadline)
 end
 
 --[[
+whole(conn, m, deadline): the reply until the peer closes, max_reply bytes are in or the time
+is up (after the first byte), judged whole: true, nil, reply; or nil, a reason and the reply.
+]]
+local function whole(conn, m, deadline)
+    local reply = ""
+    while #reply < defaults.max_reply do
+        local more, err = receive_some(conn, defaults.max_reply - #reply, deadline)
+        if not more then
+            if err ~= "closed" and not (err == "timeout" and #reply > 0) then return nil, err, reply end
+            break
+        end
+        reply = reply .. more
+    end
+    if m.judge(reply, true) then return true, nil, reply end
+    local _, why = mismatch(m, reply)
+    return nil, why, reply
+end
+
+--[[
 The TCP check with its options checked, as separate values: check.run calls it without making an
 options table per check. luaha.net.tcp reads its options before it waits, so one table serves all.
+keep: read the whole reply and hand it back (whole) rather than stop where expect is decided.
 ]]
 local connect_options = {}
 
-local function tcp(address, port, send, expect, use_regex, timeout, source)
+local function tcp(address, port, send, expect, use_regex, timeout, source, keep)
     local m, rerr = matcher(expect, use_regex)
     if not m then return nil, rerr end
     timeout = timeout or defaults.timeout
     connect_options.timeout, connect_options.source = timeout, source
-    if not send and not expect then
+    if not send and not expect and not keep then
         -- Connect only: no connection object, thousands of checks a second make no garbage.
         local took, err = luaha.net.tcp_check(address, port, connect_options)
         if not took then return nil, err end
@@ -193,6 +218,7 @@ local function tcp(address, port, send, expect, use_regex, timeout, source)
         local sent, serr = conn:send(send)
         if not sent then return nil, serr end
     end
+    if keep then return whole(conn, m, deadline) end
     if expect == nil then return true end
     local reply = ""
     while true do
@@ -211,12 +237,15 @@ local function tcp(address, port, send, expect, use_regex, timeout, source)
     end
 end
 
--- ok, err = check.tcp(address, port [, opts]): connect, send, read until expect matches. Waits.
+--[[
+ok, err [, reply] = check.tcp(address, port [, opts]): connect, send, read until expect matches;
+with opts.reply, until the server closes, and the reply comes back too. Waits.
+]]
 function check.tcp(address, port, opts)
     if type(address) ~= "string" then argerror("tcp", 1, "string expected, got " .. type(address)) end
     check_port("tcp", 2, port)
     opts = check_opts("tcp", 3, opts, tcp_options)
-    return tcp(address, port, opts.send, opts.expect, opts.use_regex, opts.timeout, opts.source)
+    return tcp(address, port, opts.send, opts.expect, opts.use_regex, opts.timeout, opts.source, opts.reply)
 end
 
 --[[
@@ -241,7 +270,7 @@ function check.halfopen(address, port, opts)
     return halfopen(address, port, opts.timeout, opts.source)
 end
 
--- ok, err = check.udp(address, port [, opts]): send a datagram, wait for a matching reply. Waits.
+-- ok, err [, reply] = check.udp(address, port [, opts]): send a datagram, wait for a matching reply. Waits.
 function check.udp(address, port, opts)
     if type(address) ~= "string" then argerror("udp", 1, "string expected, got " .. type(address)) end
     check_port("udp", 2, port)
@@ -258,8 +287,13 @@ function check.udp(address, port, opts)
         local data, from, fport = sock:recvfrom(remaining(deadline))
         if not data then return nil, from end
         if fport == port and from:lower() == address:lower() then
-            if m.judge(data, true) then return true end
-            return mismatch(m, data)
+            if m.judge(data, true) then
+                if opts.reply then return true, nil, data end
+                return true
+            end
+            local _, why = mismatch(m, data)
+            if opts.reply then return nil, why, data end
+            return nil, why
         end
     end
 end
@@ -276,7 +310,7 @@ local function program_argv(command, address, port)
     return argv
 end
 
--- ok, err = check.program(command, address [, opts]): run send_program, match its output. Waits.
+-- ok, err [, output] = check.program(command, address [, opts]): run send_program, match its output. Waits.
 function check.program(command, address, opts)
     if type(command) ~= "string" then argerror("program", 1, "string expected, got " .. type(command)) end
     if type(address) ~= "string" then argerror("program", 2, "string expected, got " .. type(address)) end
@@ -297,8 +331,13 @@ function check.program(command, address, opts)
     if r.signal then return nil, ("%s killed by signal %d"):format(argv[1], r.signal) end
     if r.status ~= 0 then return nil, ("%s exited with status %d"):format(argv[1], r.status) end
     local out = r.stdout:gsub("\n$", "")
-    if m.judge(out, true) then return true end
-    return mismatch(m, out)
+    if m.judge(out, true) then
+        if opts.reply then return true, nil, out end
+        return true
+    end
+    local _, why = mismatch(m, out)
+    if opts.reply then return nil, why, out end
+    return nil, why
 end
 
 -- Raises if spec is not what check.run takes; fname names the public function in the message.
@@ -315,6 +354,7 @@ local function check_spec(fname, spec)
     if spec.half_open and not spec.send_program and (protocol ~= "tcp" or spec.send or spec.expect) then
         bad("half_open: a TCP check without send or expect expected")
     end
+    if spec.half_open and not spec.send_program and spec.reply then bad("half_open: no reply to hand back") end
     if not spec.send_program and protocol == "tcp" then check_values(fname, 1, spec, 5) end
 end
 
@@ -322,10 +362,11 @@ end
 local function runner(spec)
     local address, port = spec.address, spec.port or model.blocks.port.default
     local protocol = spec.protocol or model.blocks.protocol.default
-    local timeout, source = spec.timeout, spec.source
+    local timeout, source, keep = spec.timeout, spec.source, spec.reply
     if spec.send_program then
         -- nanny never used the regex for a program's output: an exact comparison, kept here.
-        local command, opts = spec.send_program, { expect = spec.expect, timeout = timeout, port = port }
+        local command = spec.send_program
+        local opts = { expect = spec.expect, timeout = timeout, port = port, reply = keep }
         return function() return check.program(command, address, opts) end
     end
     if spec.half_open then
@@ -336,17 +377,17 @@ local function runner(spec)
         send, expect = defaults.http_send, defaults.http_expect
     end
     if protocol == "udp" then
-        local opts = { send = send, expect = expect, use_regex = use_regex, timeout = timeout }
+        local opts = { send = send, expect = expect, use_regex = use_regex, timeout = timeout, reply = keep }
         return function() return check.udp(address, port, opts) end
     end
-    return function() return tcp(address, port, send, expect, use_regex, timeout, source) end
+    return function() return tcp(address, port, send, expect, use_regex, timeout, source, keep) end
 end
 
 --[[
-ok, err = check.run(spec): the check nanny ran for a real server, from a table with a virtual
-server's options (protocol, port, send, expect, use_regex, send_program, half_open, timeout) and
-the real server's address; other keys are ignored, so a merged virtual/server table can be passed.
-Waits.
+ok, err [, reply] = check.run(spec): the check nanny ran for a real server, from a table with a
+virtual server's options (protocol, port, send, expect, use_regex, send_program, half_open,
+timeout) and the real server's address; other keys are ignored, so a merged virtual/server table
+can be passed. spec.reply: the reply comes back too, as with the checks' reply option. Waits.
 ]]
 function check.run(spec)
     check_spec("run", spec)
@@ -360,6 +401,35 @@ run() waits and returns what check.run(spec) would. For a check made thousands o
 function check.prepare(spec)
     check_spec("prepare", spec)
     return runner(spec)
+end
+
+--[[
+ok, err, response = check.http(address, port [, opts]): one HTTP request (luaha.http.request) that
+passes when the status is opts.expect (200 by default). response, {status=, headers=, body=},
+comes back whenever a reply came, passing or not, so that a custom check can read its body.
+Waits.
+]]
+function check.http(address, port, opts)
+    if type(address) ~= "string" then argerror("http", 1, "string expected, got " .. type(address)) end
+    check_port("http", 2, port)
+    if opts == nil then opts = {} end
+    if type(opts) ~= "table" then argerror("http", 3, "table expected, got " .. type(opts)) end
+    for k in pairs(opts) do
+        if not http_options[k] then argerror("http", 3, "unknown option '" .. tostring(k) .. "'") end
+    end
+    local expect = opts.expect or 200
+    if math.type(expect) ~= "integer" or expect < 100 or expect > 599 then
+        argerror("http", 3, "expect: a status 100-599 expected, got " .. tostring(expect))
+    end
+    local status, headers, body = luaha.http.request({ host = address, port = port, path = opts.path,
+        method = opts.method, headers = opts.headers, body = opts.body, source = opts.source,
+        timeout = opts.timeout or defaults.timeout, max_body = opts.max_body })
+    if not status then return nil, headers end
+    local response = { status = status, headers = headers, body = body }
+    if status ~= expect then
+        return nil, ("expected status %d but got %d"):format(expect, status), response
+    end
+    return true, nil, response
 end
 
 return check

@@ -9,6 +9,10 @@ local icmp = require "luaha.core.icmp"
 local halfopen = require "luaha.core.halfopen"
 local tcpcheck = require "luaha.core.tcpcheck"
 
+-- luaha.http: the C server (listen) and the Lua client (request), in one table.
+local http = { request = require("luaha.httpclient").request }
+for name, fn in pairs(require "luaha.core.http") do http[name] = fn end
+
 local luaha = {
     version = "0.1.0",
     spawn = task.spawn,
@@ -30,7 +34,7 @@ local luaha = {
     arp = require "luaha.core.arp",
     auth = require "luaha.core.auth",
     daemon = require "luaha.core.daemon",
-    http = require "luaha.core.http",
+    http = http,
     part = require "luaha.core.part",
     net = {
         parse_addr = require("luaha.core.net").parse_addr,

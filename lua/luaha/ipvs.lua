@@ -191,28 +191,40 @@ local function send(ops)
     return true
 end
 
-local apply_options = { dry_run = true, prune = true, current = true }
+local apply_options = { dry_run = true, prune = true, current = true, owned = true, exclusive = true }
 
 -- One apply at a time: two interleaved would each diff against a table the other is changing.
 local applying = false
 
 --[[
-apply(desired [, {dry_run=, prune=true, current=}]): makes the kernel's
-table equal to desired with the fewest operations. Returns a report
-{added=, changed=, removed=, ops={...}, table=} (ops as ipvsadm command
-lines; table the kernel's table afterwards, normalized), or nil and
+apply(desired [, {dry_run=, prune=true, current=, owned=, exclusive=}]): makes
+the kernel's table of the caller's services equal to desired with the fewest
+operations. The caller's services are those desired names, with all their
+real servers (they are taken over as the kernel has them); those of current
+(a previous report's table, which then stands for the kernel's table and
+saves reading it, a dump per service) and of owned (an array of services,
+only their identity read); or, with exclusive, every service in the kernel.
+Any other service is another program's and stays as it is.
+Returns a report {added=, changed=, removed=, ops={...}, table=} (ops as
+ipvsadm command lines; table the caller's services afterwards, normalized:
+desired, or merged with what stays without prune), or nil and
 "<operation>: <kernel's reason> (<ipvsadm line>)" after undoing what had
-been done. current, a previous report's table, saves reading the kernel
-(a dump per service); if the kernel was changed behind it an operation
-fails, what was done is undone, and the caller applies again without it. Malformed
-input raises before anything is sent. May yield.
+been done. If the kernel was changed behind current an operation fails,
+what was done is undone, and the caller applies again without it.
+Malformed input raises before anything is sent. May yield.
 ]]
 function ipvs.apply(desired, opts)
     opts = opts or {}
     for k in pairs(opts) do
         if not apply_options[k] then error("ipvs.apply: unknown option '" .. tostring(k) .. "'", 2) end
     end
+    if opts.exclusive ~= nil and type(opts.exclusive) ~= "boolean" then
+        error("ipvs.apply: exclusive must be a boolean", 2)
+    end
     local want = load(desired, "desired", 3)
+    -- true: every service of the table compared is the caller's; a C table: those it names.
+    local owner = opts.exclusive or (opts.current and true) or false
+    if not owner and opts.owned ~= nil then owner = load(opts.owned, "owned", 3) end
     while applying do
         if not can_yield() then return nil, "ipvs.apply: another apply is running" end
         task.sleep(0.001)
@@ -226,15 +238,13 @@ function ipvs.apply(desired, opts)
         current, err = read()
         if not current then return nil, err end
     end
-    local ops = core.diff(current, want, opts.prune ~= false)
+    local prune = opts.prune ~= false
+    local ops = core.diff(current, want, prune, owner)
     local n, added, changed, removed = ops:count()
     local texts, filled = lua_ops(ops)
     local report = { added = added, changed = changed, removed = removed, ops = texts }
-    if opts.dry_run then
-        report.table = opts.current or lua_table(current)
-        return report
-    end
-    report.table = lua_table(opts.prune == false and core.merge(want, current) or want)
+    report.table = lua_table(prune and want or core.merge(want, current, owner))
+    if opts.dry_run then return report end
     --[[
     Memory first touched is what a large apply costs most in UML (a page
     fault there costs about as much as a kernel operation): what nothing

@@ -87,22 +87,24 @@ function R:active()
 end
 
 --[[
-apply(why [, model, at]): makes the kernel's table what model and the health (at: monitors by
-block) say, by default the running ones. Logs what it changed; returns the report, or nil and
-the kernel's reason. One at a time, each computing the table when its turn comes: an update that
-waited must not apply the health of before.
+apply(why, model, at, fresh): makes the kernel's table of this router's services what model and
+the health (at: monitors by block) say, by default (nil) the running ones. The router's services
+are those it programmed last (self.table) and those the model names: another program's services
+stay as they are. The last table stands for the kernel's, saving a read of it, unless fresh.
+Logs what it changed; returns the report, or nil and the kernel's reason. One at a time, each
+computing the table when its turn comes: an update that waited must not apply the health of before.
 ]]
-function R:apply(why, m, at)
+function R:apply(why, m, at, fresh)
     while self.programming do luaha.sleep(0.001) end
     self.programming = true
     local _ <close> = setmetatable({}, { __close = function() self.programming = false end })
     local weight_of = function(v, rs) return self:weight_of(v, rs, at) end
     local desired = lvs.desired(m or self.model, weight_of, self.desired)
-    local report, err = ipvs.apply(desired, { current = self.table })
-    if not report and self.table then
-        -- The kernel changed behind our back: the attempt was undone; read it and try again.
-        self.table = nil
-        report, err = ipvs.apply(desired)
+    local report, err
+    if self.table and not fresh then report, err = ipvs.apply(desired, { current = self.table }) end
+    if not report then
+        -- Read the kernel (someone may have changed it behind the last table: that attempt was undone).
+        report, err = ipvs.apply(desired, { owned = self.table })
     end
     if not report then
         log.err("ipvs (%s): %s", why, err)
@@ -174,8 +176,7 @@ function R:start_reconcile()
     if self.reconciler then self.reconciler:cancel() end
     self.reconciler = luaha.every(self.model.reconcile, function()
         if not self:active() then return end
-        self.table = nil           -- read the kernel, not what we last applied
-        local report = self:program("reconcile")
+        local report = self:apply("reconcile", nil, nil, true)     -- the kernel read, not the last table
         if report and #report.ops > 0 then
             log.warning("reconcile: repaired the kernel's table: %s", table.concat(report.ops, "; "))
         end
@@ -193,23 +194,27 @@ function R:set_timeouts()
 end
 
 -- take_table(): the table on activation: the timeouts, the kernel's entries adopted until checked, the
--- program; reconciled from then on.
+-- program (from the kernel as it is); reconciled from then on.
 function R:take_table()
-    self.table = nil
     local ok, err = self:set_timeouts()
     if not ok then log.err("ipvs timeouts: %s", err) end
     self:adopt_kernel_table()
     local report
-    report, err = self:program("activate")
+    report, err = self:apply("activate", nil, nil, true)
     self:start_reconcile()
     return report and true, err
 end
 
--- release_table(): the services go, on deactivation.
+--[[
+release_table(): this router's services go, on deactivation: those it programmed last or, when it
+programmed none since it started (a router that learns it is passive), those the model names.
+Another program's services stay.
+]]
 function R:release_table()
     if self.reconciler then self.reconciler:cancel() end
+    local owned = self.table or lvs.desired(self.model)
     self.reconciler, self.table = nil, nil
-    local report, err = ipvs.apply({})
+    local report, err = ipvs.apply({}, { owned = owned })
     if not report then return nil, err end
     for _, op in ipairs(report.ops) do log.info("ipvsadm %s (deactivate)", op) end
     return true

@@ -51,10 +51,14 @@ CF
 config 0 1
 "$LUAHA" policies/piranha.lua -c "$tmp/lvs.cf" --check | grep -qx "$tmp/lvs.cf: OK" || fail "--check"
 
+# Another program's service, which the policy must leave alone throughout.
+ipvsadm -A -u 192.0.2.53:53 -s rr && ipvsadm -a -u 192.0.2.53:53 -r 192.0.2.205:53 -g || fail "a foreign service"
+foreign_stays() { table_has "UDP  192.0.2.53:53 rr" && table_has "192.0.2.205:53 *Route"; }
 start_policy
 until_ok table_has "192.0.2.205:80 *Route *1 " || fail "real servers never came in"
 until_ok table_has "192.0.2.204:80 *Route *1 " || fail "rs204 never came in"
 table_has "TCP  192.0.2.212:80 wrr persistent 30" || fail "service line"
+foreign_stays || fail "the policy removed another program's service"
 echo "PASS $name-programs-the-seed"
 
 kill "$serve_rs1"; wait "$serve_rs1" 2> /dev/null
@@ -68,6 +72,7 @@ echo "PASS $name-follows-health"
 ipvsadm -D -t 192.0.2.212:80
 until_ok table_has "192.0.2.204:80 *Route" || fail "a service deleted by hand was not repaired"
 grep -q "reconcile: repaired" "$tmp/policy.log" || fail "no reconcile log line"
+foreign_stays || fail "reconcile removed another program's service"
 echo "PASS $name-repairs-drift"
 
 before=$(ipvsadm -Ln)
@@ -131,6 +136,7 @@ kill -TERM "$policy"; wait "$policy"; rc=$?
 policy=
 [ "$rc" = 0 ] || fail "SIGTERM exit status $rc"
 table_has "192.0.2.204:80" || fail "SIGTERM flushed the table"
+foreign_stays || fail "a restart removed another program's service"
 echo "PASS $name-restarts-without-flushing"
 grep -q "stack traceback" "$tmp/policy.log" && fail "a Lua traceback in the log"
 exit 0

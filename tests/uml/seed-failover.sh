@@ -80,11 +80,15 @@ seed_start r2
 until_ok grep -q "partner active: staying passive" "$tmp/r2.log" || fail "r2 did not see r1 active"
 kill -TERM "$pid_r1"; wait "$pid_r1"
 until_ok only_active r2 || fail "r2 did not take over from a stopping r1"
+# Another program's service on r2: deactivating removes r2's own services only.
+ip netns exec r2 sh -c "ipvsadm -A -u 198.51.100.53:53 -s rr && ipvsadm -a -u 198.51.100.53:53 -r 192.0.2.204:53 -g" ||
+	fail "a foreign service on r2"
 seed_start r1 --forceactive
 until_ok only_active r1 || fail "--forceactive did not make r1 the active router"
 until_ok seed_neigh_is r1 || fail "the client still sends the VIP to r2"
 grep -q "Forced active on startup: activating lvs" "$tmp/r1.log" || fail "no forced activation logged"
 grep -q "partner active: deactivating LVS" "$tmp/r2.log" || fail "r2 did not stand down for the primary"
+ip netns exec r2 ipvsadm -Ln | grep -q "UDP  198.51.100.53:53 rr" || fail "r2's deactivation removed another program's service"
 echo "PASS seed-forceactive-failback"
 
 # The work part of the active r1 stopped (SIGSTOP) for 4 x deadtime: its heartbeat part, a process of its own, goes on:

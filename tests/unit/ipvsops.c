@@ -21,8 +21,9 @@ new_state(void)
 	lua_pop(L, 1);
 	if (luaL_dostring(L,
 	    "function tab(list) local t = ipvs.new_table(); assert(t:load(list, 1)); return t end\n"
-	    "function diff(cur, want, prune)\n"
-	    "  local ops = ipvs.diff(tab(cur), tab(want), prune ~= false)\n"
+	    "function diff(cur, want, prune, owner)\n"
+	    "  if owner == nil then owner = true end\n"
+	    "  local ops = ipvs.diff(tab(cur), tab(want), prune ~= false, owner)\n"
 	    "  local texts = {}; ops:texts(texts)\n"
 	    "  local n, a, c, r = ops:count()\n"
 	    "  return n, a, c, r, table.concat(texts, '\\n'), ops\n"
@@ -151,6 +152,24 @@ test_no_prune_and_move(void)
 }
 
 /* What a service compares: persistence settings count only for a persistent one. */
+/* Without ownership of the whole table, a service desired does not name stays; one owned goes. */
+static void
+test_owner(void)
+{
+	lua_State	*L = new_state();
+
+	CHECK(run(L, "local cur = { { address = '192.0.2.1', port = 80 }, { protocol = 'udp', address = '192.0.2.9', port = 53 } }\n"
+	    "local want = { { address = '192.0.2.1', port = 80 } }\n"
+	    "local a = select(5, diff(cur, want, true, false))\n"
+	    "local b = select(5, diff(cur, want, true, tab({ { protocol = 'udp', address = '192.0.2.9', port = 53 } })))\n"
+	    "local c = select(5, diff(cur, want, true, true))\n"
+	    "return a, b, c"));
+	CHECK(strcmp(lua_tostring(L, 1), "") == 0);
+	CHECK(strcmp(lua_tostring(L, 2), "-D -u 192.0.2.9:53") == 0);
+	CHECK(strcmp(lua_tostring(L, 3), "-D -u 192.0.2.9:53") == 0);
+	lua_close(L);
+}
+
 static void
 test_what_differs(void)
 {
@@ -199,6 +218,7 @@ main(void)
 	RUN("ipvsops-edits-and-prune-order", test_edits_and_prune_order);
 	RUN("ipvsops-no-prune-and-move", test_no_prune_and_move);
 	RUN("ipvsops-what-differs", test_what_differs);
+	RUN("ipvsops-leaves-what-is-not-owned", test_owner);
 	RUN("ipvsops-undo-and-text-bounds", test_undo_and_text_bounds);
 	UNIT_EXIT();
 }

@@ -225,7 +225,7 @@ test_fill_normalizes(void)
 	lua_close(L);
 }
 
-/* merge(want, current): want's entries, then what only current has. */
+/* merge(want, current, owner): want's entries, then what only current has (of the caller's services). */
 static void
 test_merge(void)
 {
@@ -238,7 +238,7 @@ test_merge(void)
 	    "cur:load({ { address = '192.0.2.9', port = 25 },\n"
 	    "  { address = '192.0.2.1', port = 80, scheduler = 'rr', dests = {\n"
 	    "    { address = '198.51.100.1', weight = 1 }, { address = '198.51.100.2' } } } }, 1)\n"
-	    "local m = ipvs.merge(want, cur)\n"
+	    "local m = ipvs.merge(want, cur, true)\n"
 	    "local out = {}; m:fill(out)\n"
 	    "local ns, nd = m:size()\n"
 	    "return ns, nd, out[1].scheduler, out[1].dests[1].weight, out[1].dests[2].address,\n"

@@ -161,16 +161,16 @@ end)
 
 t.test("dry-run-and-prune", function()
     local before = ipvsadm("-Ln")
-    local report = assert(ipvs.apply({}, { dry_run = true }))
+    local report = assert(ipvs.apply({}, { dry_run = true, exclusive = true }))
     t.eq(report.removed, 100, "removed in dry run")
     t.eq(ipvsadm("-Ln"), before, "dry run changed the table")
     local keep = big_table()
     keep = { keep[1] }
-    report = assert(ipvs.apply(keep, { prune = false }))
+    report = assert(ipvs.apply(keep, { prune = false, exclusive = true }))
     t.eq(#report.ops, 0, "prune=false ops")
     t.eq(#report.table, 100, "the table without pruning keeps all services")
     t.eq(#assert(ipvs.apply(report.table, { current = report.table })).ops, 0, "merged table is the kernel's")
-    report = assert(ipvs.apply(keep))
+    report = assert(ipvs.apply(keep, { exclusive = true }))
     t.eq(report.removed, 99, "pruned services")
     same_as_ipvsadm("after pruning")
 end)
@@ -189,7 +189,7 @@ t.test("ipv6-fwmark-flags-format", function()
         { protocol = "tcp", address = "192.0.2.55", port = 80, scheduler = "sh", flags = { "sh-fallback", "sh-port" },
             dests = { { address = "203.0.113.55" } } },
     }
-    assert(ipvs.apply(desired))
+    assert(ipvs.apply(desired, { exclusive = true }))
     same_as_ipvsadm("ipv6, fwmark, flags")
     t.eq(#assert(ipvs.apply(desired)).ops, 0, "second apply")
     local s = assert(ipvs.services())
@@ -227,6 +227,7 @@ t.test("randomized-operations-match-ipvsadm", function()
     local model = {}    -- key -> service, the desired table kept by hand
     local nops = 0
     local steps = 0
+    local last      -- the previous report's table: the services that are ours
     while nops < 1000 and steps < 200 do
         steps = steps + 1
         for _ = 1, math.random(5, 15) do
@@ -259,7 +260,9 @@ t.test("randomized-operations-match-ipvsadm", function()
         end
         local desired = {}
         for _, s in pairs(model) do desired[#desired + 1] = s end
-        local report = assert(ipvs.apply(desired))
+        -- Services dropped from the model are removed as ours: named by owned, or by exclusive.
+        local report = assert(ipvs.apply(desired, steps % 2 == 0 and { owned = last } or { exclusive = true }))
+        last = report.table
         nops = nops + #report.ops
         same_as_ipvsadm("step " .. steps)
         t.eq(#assert(ipvs.apply(desired)).ops, 0, "step " .. steps .. " converged")
@@ -283,7 +286,7 @@ end)
 
 t.test("seed-config-programs-what-piranha-did", function()
     local m = assert(require("luaha.lvscf").load("tests/lua/data/seed.cf"))
-    assert(ipvs.apply(require("luaha.lvs").desired(m)))
+    assert(ipvs.apply(require("luaha.lvs").desired(m), { exclusive = true }))
     local shown = ipvsadm("-Ln"):gsub(" +\n", "\n")
     t.eq(shown, table.concat({      -- piranha.md 4.3, the seed on the active router
         "IP Virtual Server version 1.2.1 (size=4096)",
