@@ -38,19 +38,12 @@ function ctl.register(name, fn, usage, own_json)
     ctl.commands[name] = { fn = fn, usage = usage or name, own_json = own_json }
 end
 
-local quiet, last_logged = 0, -math.huge
+local limited = luaha.log.limiter(log, LOG_EVERY)
 
 -- refuse(fmt, ...): counts a refused client or line in ctl.refused; logs it unless one was logged less than LOG_EVERY ago.
 local function refuse(fmt, ...)
     ctl.refused = ctl.refused + 1
-    local now = luaha.now()
-    if now - last_logged < LOG_EVERY then
-        quiet = quiet + 1
-        return
-    end
-    local more = quiet > 0 and (" (%d more refused since the last such line)"):format(quiet) or ""
-    log.warning("ctl: %s%s", fmt:format(...), more)
-    last_logged, quiet = now, 0
+    limited("refused", "ctl: " .. fmt, ...)
 end
 
 --[[

@@ -94,22 +94,13 @@ function httpauth.new(users)
         good = {},                                  -- key of a right pair: true
         failures = memory(MAX_FAILURES, FAILURE_TTL),
         buckets = {}, nbuckets = 0,                 -- source: { tokens, at }
-        logged = {},                                -- reason: { at, quiet }
+        logged = luaha.log.limiter(luaha.log, LOG_EVERY),   -- refusals logged, a line per reason at most so often
         dummy = users[names[1]],                    -- an unknown name is verified against this
     }
 
     local function refuse(reason, peer, status, body, headers)
         guard.refused[reason] = guard.refused[reason] + 1
-        local l = guard.logged[reason] or { at = -math.huge, quiet = 0 }
-        guard.logged[reason] = l
-        local now = luaha.now()
-        if now - l.at < LOG_EVERY then
-            l.quiet = l.quiet + 1
-        else
-            luaha.log.warning("status: %s was refused: %s%s", peer, body:match("^[^\n]*"),
-                l.quiet > 0 and (" (and %d more in %d s)"):format(l.quiet, math.floor(now - l.at)) or "")
-            l.at, l.quiet = now, 0
-        end
+        guard.logged(reason, "status: %s was refused: %s", peer, body:match("^[^\n]*"))
         return nil, status, body, headers
     end
 

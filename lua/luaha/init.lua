@@ -66,6 +66,37 @@ function luaha.log.prefixed(name)
 end
 
 --[[
+log.limiter(logger [, seconds]): a warning that a flood cannot turn into a flood of lines:
+limited(kind, fmt, ...) logs with logger.warning at most one line of each kind every seconds
+(default 10), counting those it drops and saying so in the next one, "(and N more in S s)".
+Returns limited and the table of kinds (kind: {at =, quiet =}); past MAX_KINDS kinds, new ones
+share one, so that an attacker who chooses the kind cannot grow it. limited returns whether it
+logged.
+]]
+local MAX_KINDS = 64
+function luaha.log.limiter(logger, seconds)
+    seconds = seconds or 10
+    local kinds, n = {}, 0
+    return function(kind, fmt, ...)
+        local l = kinds[kind]
+        if not l then
+            if n >= MAX_KINDS then kind = "(others)" end
+            l = kinds[kind] or { at = -math.huge, quiet = 0 }
+            if not kinds[kind] then kinds[kind], n = l, n + 1 end
+        end
+        local now = luaha.now()
+        if now - l.at < seconds then
+            l.quiet = l.quiet + 1
+            return false
+        end
+        local more = l.quiet > 0 and (" (and %d more in %d s)"):format(l.quiet, math.floor(now - l.at)) or ""
+        logger.warning("%s%s", fmt:format(...), more)
+        l.at, l.quiet = now, 0
+        return true
+    end, kinds
+end
+
+--[[
 pacer([seconds]): a function to call between the steps of a long piece of work in a task: once
 seconds (default 0.002) have passed since the loop last ran, it waits one turn of the loop
 (luaha.sleep(0)), so that the work holds the loop no longer than that and one step. It reads

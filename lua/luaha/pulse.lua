@@ -62,25 +62,10 @@ function pulse.new(opts)
         state = "starting", want = "passive", counter = 0, blocked = {}, held = {}, tasks = {}, sockets = {},
         peer = { state = "unknown", counter = 0 },
         stats = { sent = 0, received = 0, refused = {}, send_errors = 0, max_gap = 0 },
-        transitions = {}, logged = {},
+        transitions = {},
     }, P)
+    p.warn_limited, p.logged = luaha.log.limiter(log, LOG_EVERY)
     return p
-end
-
--- warn_limited(kind, fmt, ...): a warning, at most one per LOG_EVERY seconds per kind, counting the rest.
-function P:warn_limited(kind, fmt, ...)
-    local l = self.logged[kind] or { at = -math.huge, quiet = 0 }
-    self.logged[kind] = l
-    local now = luaha.now()
-    if now - l.at < LOG_EVERY then
-        l.quiet = l.quiet + 1
-        return
-    end
-    local args = table.pack(...)
-    args.n = args.n + 1
-    args[args.n] = l.quiet > 0 and (" (and %d more in %d s)"):format(l.quiet, math.floor(now - l.at)) or ""
-    log.warning(fmt .. "%s", table.unpack(args, 1, args.n))
-    l.at, l.quiet = now, 0
 end
 
 -- The state this router announces.
@@ -111,7 +96,7 @@ function P:send()
                 self.stats.sent = self.stats.sent + 1
             else
                 self.stats.send_errors = self.stats.send_errors + 1
-                self:warn_limited("send" .. i, "heartbeat to %s: %s", ch.peer, err)
+                self.warn_limited("send" .. i, "heartbeat to %s: %s", ch.peer, err)
             end
         end
     end
@@ -121,7 +106,7 @@ end
 function P:refuse(why, from)
     local kind = why:gsub(" %d+$", "")
     self.stats.refused[kind] = (self.stats.refused[kind] or 0) + 1
-    self:warn_limited("refused " .. kind, "heartbeat from %s refused: %s", from, why)
+    self.warn_limited("refused " .. kind, "heartbeat from %s refused: %s", from, why)
 end
 
 --[[
@@ -201,16 +186,16 @@ function P:receive(pkt, from)
     peer.state, peer.role, peer.counter, peer.serial = pkt.state, pkt.role, pkt.counter, pkt.serial
     peer.work_late = pkt.work_late
     if pkt.work_late and changed then
-        self:warn_limited("peer work", "partner %s says its work part (health checks, IPVS) is late", from)
+        self.warn_limited("peer work", "partner %s says its work part (health checks, IPVS) is late", from)
     end
     peer.heard_at, peer.address = now, from
     self.deadline = now + self.deadtime
     if pkt.digest ~= self.digest then
-        self:warn_limited("digest", "partner's configuration differs from ours (serial_no %d there, %d here)",
+        self.warn_limited("digest", "partner's configuration differs from ours (serial_no %d there, %d here)",
             pkt.serial, self.serial)
     end
     if pkt.role == self.role then
-        self:warn_limited("role", "partner %s says it is %s too: check the primary and backup addresses",
+        self.warn_limited("role", "partner %s says it is %s too: check the primary and backup addresses",
             from, pkt.role)
     end
     if changed then self.on_change() end
@@ -227,7 +212,7 @@ function P:receive(pkt, from)
         else
             self:send()
             if self.old_counter and pkt.heard < self.old_counter then
-                self:warn_limited("oneway", "partner %s is active and does not hear us: heartbeats are lost one way", from)
+                self.warn_limited("oneway", "partner %s is active and does not hear us: heartbeats are lost one way", from)
             end
             self:announce("partner active: resending arps")
         end
@@ -268,7 +253,7 @@ function P:listen(i)
             -- moment (it restarts). Nothing to read from that; the next packet is.
             self.stats.unreachable = (self.stats.unreachable or 0) + 1
         else
-            self:warn_limited("recv" .. i, "heartbeat channel %s: %s", ch.address, from)
+            self.warn_limited("recv" .. i, "heartbeat channel %s: %s", ch.address, from)
             luaha.sleep(self.keepalive)
         end
     end
