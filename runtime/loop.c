@@ -126,7 +126,14 @@ loop_now(void)
  * taken at the first call in it, later than the truth by the time libevent
  * spent on expired timeouts, which a margin of 1% (at most 2 ms) covers: a
  * timeout ends at most that late.
+ * Once the turn has run LOOP_TURN_STALE, libevent's cached time is read anew
+ * instead: libevent also computes how long to wait for the next timeout from
+ * that time, at the end of the turn, so a timeout made up for a turn that ran
+ * long would end late by as much (a 10 ms sleep after a task held the loop for
+ * 9 s slept 9 s).
  */
+#define LOOP_TURN_STALE	0.001
+
 double
 loop_timeout(double now, double seconds)
 {
@@ -139,7 +146,10 @@ loop_timeout(double now, double seconds)
 	if (tv.tv_sec != seen.tv_sec || tv.tv_usec != seen.tv_usec) {
 		seen = tv;
 		turn_began = now;
-	}
+	} else if (now - turn_began > LOOP_TURN_STALE &&
+	    event_base_update_cache_time(base) == 0 &&
+	    event_base_gettimeofday_cached(base, &seen) == 0)
+		turn_began = now;	/* the cache was read after now: never early */
 	return (seconds + (now - turn_began) + fmin(seconds * 0.01, 0.002));
 }
 

@@ -71,19 +71,33 @@ t.test("signals-run-handlers-as-tasks", function()
     t.eq(r.stdout, "1\tUser defined signal 1\n", "stdout")
 end)
 
+-- signalled(setup, sig): luaha -e setup in the background, sent sig once it printed "ready" (its handlers are in
+-- place then: before, an INT is ignored, as in any background job of sh); sh's status line and luaha's output.
+-- Unstopped, it would sleep far beyond proc.run's timeout.
+local function signalled(setup, sig)
+    local out = os.tmpname()
+    local code = 'local l = require("luaha") ' .. setup .. ' print("ready") io.stdout:flush() l.sleep(600)'
+    local r = assert(luaha.proc.run({ "sh", "-c", '"$0" -e "$1" > "$2" & pid=$!; i=0; ' ..
+        'until grep -qx ready "$2" || [ $i -ge 400 ]; do sleep 0.05; i=$((i + 1)); done; ' ..
+        'kill -"$3" $pid; wait $pid; echo $?', t.exe(), code, out, sig }, { timeout = 60 }))
+    local f = assert(io.open(out))
+    local text = f:read("a")
+    f:close()
+    os.remove(out)
+    t.eq(r.timed_out, false, sig .. " timed out")
+    return r.stdout, text
+end
+
 t.test("term-and-int-stop-cleanly", function()
     for _, sig in ipairs({ "TERM", "INT" }) do
-        local r = assert(luaha.proc.run({ "sh", "-c", t.exe() ..
-            " -e 'require(\"luaha\").sleep(20)' & pid=$!; sleep 0.3; kill -" .. sig .. " $pid; wait $pid; echo $?" },
-            { timeout = 10 }))
-        t.eq(r.stdout, "0\n", sig .. " exit status")
-        t.eq(r.timed_out, false, sig .. " timed out")
+        local status, out = signalled("", sig)
+        t.eq(status, "0\n", sig .. " exit status")
+        t.eq(out, "ready\n", sig .. " output")
     end
     -- with a handler, TERM runs it instead
-    local handler = [[local l = require("luaha") l.on_signal("TERM", function() print("handled") l.exit(5) end) ]]
-    local r = assert(luaha.proc.run({ "sh", "-c", t.exe() .. " -e '" .. handler .. "l.sleep(20)' & " ..
-        "pid=$!; sleep 0.3; kill -TERM $pid; wait $pid; echo $?" }, { timeout = 10 }))
-    t.eq(r.stdout, "handled\n5\n", "handler")
+    local status, out = signalled('l.on_signal("TERM", function() print("handled") l.exit(5) end)', "TERM")
+    t.eq(status, "5\n", "handler's exit status")
+    t.eq(out, "ready\nhandled\n", "handler")
     t.checkerr("not one of HUP", luaha.on_signal, "KILL", print)
 end)
 

@@ -62,16 +62,39 @@ t.test("other-tasks-run-meanwhile", function()
     for i = 1, 5 do t.eq(tasks[i]:join(5).stdout, i .. "\n", "child " .. i) end
 end)
 
+-- running(pid): whether pid is a live process (a zombie has ended; its parent reaps it).
+local function running(pid)
+    local f = io.open("/proc/" .. pid .. "/stat")
+    if not f then return false end
+    local stat = f:read("a")
+    f:close()
+    return stat:match("^%d+ %b() (%a)") ~= "Z"
+end
+
+-- The child is known by the pid it writes, not by its name: other tests may run sleep 30 at the same time.
 t.test("cancel-kills-the-child", function()
-    local task = luaha.spawn(proc.run, { "sh", "-c", "echo $$ > /dev/null; exec sleep 30" })
-    luaha.sleep(0.1)
-    local before = assert(proc.run({ "pgrep", "-f", "^sleep 30$" }))
-    assert(before.stdout ~= "", "child not found")
+    local pidfile = os.tmpname()
+    local task = luaha.spawn(proc.run, { "sh", "-c", 'echo $$ > "$0"; exec sleep 30', pidfile })
+    local pid, cmd
+    for _ = 1, 200 do                   -- up to 10 s for sh to start and become sleep
+        local f = io.open(pidfile)
+        pid = f and f:read("n")
+        if f then f:close() end
+        f = pid and io.open("/proc/" .. pid .. "/cmdline")
+        cmd = f and f:read("a")
+        if f then f:close() end
+        if cmd == "sleep\0" .. "30\0" then break end
+        luaha.sleep(0.05)
+    end
+    os.remove(pidfile)
+    t.eq(cmd, "sleep\0" .. "30\0", "the child " .. tostring(pid))
     task:cancel()
     collectgarbage()
-    luaha.sleep(0.1)
-    local after = assert(proc.run({ "pgrep", "-f", "^sleep 30$" }))
-    t.eq(after.stdout, "", "child left running")
+    for _ = 1, 100 do                   -- up to 5 s for the kill to take effect
+        if not running(pid) then break end
+        luaha.sleep(0.05)
+    end
+    t.eq(running(pid), false, "child " .. pid .. " left running")
 end)
 
 t.test("errors", function()

@@ -122,6 +122,26 @@ t.test("sleep-and-clock", function()
     t.checkerr("number expected", luaha.sleep, "x")
 end)
 
+-- A task that held the loop (a blocking call here, a long config elsewhere) and then waits briefly waits from
+-- its call, not from when the loop's turn began: a 10 ms sleep, a breathe and a join after 1 s held took 1 s more.
+t.test("wait-after-a-long-turn-is-not-late", function()
+    local task = luaha.spawn(function()
+        os.execute("sleep 1")
+        local took = {}
+        for _, wait in ipairs({ function() luaha.sleep(0.01) end, luaha.breathe,
+                function() luaha.spawn(function() end):join(5) end }) do
+            local t0 = luaha.now()
+            wait()
+            took[#took + 1] = luaha.now() - t0
+        end
+        return took
+    end)
+    local took = assert(task:join(30))
+    for i, what in ipairs({ "a 10 ms sleep", "a breathe", "a join" }) do
+        assert(took[i] < 0.5, ("%s after the loop was held 1 s took %.3f s"):format(what, took[i]))
+    end
+end)
+
 t.test("park-and-unpark", function()
     local got = {}
     local w = luaha.spawn(function()

@@ -49,15 +49,19 @@ failover web {
 CF
 
 start() { ip netns exec "$1" "$LUAHA" --ctl "$tmp/$2.sock" policies/piranha.lua -c "$tmp/lvs.cf" --foreground >> "$tmp/$2.log" 2>&1 & }
-start "$r2" r2
-netns_background $!
-start "$r1" r1
-netns_background $!
 served_by() { [ "$(ip netns exec "$client" curl -s -m 1 http://192.0.2.100:8080/)" = "$1" ]; }
 has_vip() { ip -n "$1" -o -4 addr show dev eth0 | grep -q ' 192.0.2.100/'; }
 until_() { local i; for i in $(seq 100); do "$@" && return 0; sleep 0.1; done; return 1; }
+# r1 first, then r2 once r1 serves: started together, a primary slower to start than deadtime finds the
+# backup active and rightly stays passive (on a busy machine a start can take that long).
+start "$r1" r1
+netns_background $!
 until_ served_by 192.0.2.1 || fail "r1 does not serve the VIP"
+start "$r2" r2
+netns_background $!
+until_ grep -q "partner active: staying passive" "$tmp/r2.log" || fail "r2 did not see r1 active"
 until_ grep -q "Starting monitor for 192.0.2.100:8080" "$tmp/r2.log" || fail "r2 does not watch the service"
+served_by 192.0.2.1 || fail "r1 no longer serves the VIP once r2 started"
 has_vip "$r2" && fail "the passive r2 holds the VIP"
 echo "PASS fos-active-runs-the-service-passive-watches"
 

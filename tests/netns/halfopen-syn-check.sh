@@ -31,7 +31,7 @@ s:close()
 LUA
 ip netns exec "$b" "$LUAHA" "$tmp/listener.lua" "$tmp/accepted" > "$tmp/listener.log" 2>&1 &
 listener=$!
-trap 'kill $listener 2> /dev/null' EXIT
+netns_background $listener
 for _ in $(seq 1 50); do ip netns exec "$b" ss -Htln 'sport = :8080' | grep -q . && break; sleep 0.1; done
 
 cat > "$tmp/halfopen.lua" <<'LUA'

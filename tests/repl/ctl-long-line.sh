@@ -10,8 +10,12 @@ ctld_start
 # A client sends "attach", then one line of 64 MiB, and prints the frames it gets until the daemon closes.
 cat > "$tmp/client.lua" <<'LUA'
 local luaha = require "luaha"
+-- The line is made before connecting: seconds in the ASan build on a busy machine, and the daemon waits
+-- 10 s for a client's first line.
+local long = string.rep("x", 64 * 1024 * 1024) .. "\n"
 local c = assert(luaha.net.unix(arg[1], { timeout = 60 }))
-c:send(arg[2] .. "\n" .. string.rep("x", 64 * 1024 * 1024) .. "\n")  -- fails once the daemon closes
+c:send(arg[2] .. "\n")
+c:send(long)                                                    -- fails once the daemon closes
 while true do
     local head = c:receive("*l")
     if not head then break end
