@@ -209,7 +209,7 @@ chaos_setup()
 	seed_setup
 	seed_node mallory 192.0.2.66
 	echo "admin:$PASSWD_HASH" > "$tmp/status.passwd"
-	seed_config "monitor_links = 1" "status_listen = 0.0.0.0:3636" "status_passwd = $tmp/status.passwd"
+	seed_config "monitor_links = 1" "syncdaemon = 1" "syncd_iface = eth0" "syncd_id = 7" "status_listen = 0.0.0.0:3636" "status_passwd = $tmp/status.passwd"
 	cp "$tmp/lvs.cf" "$tmp/small.cf"
 	expect_table 0
 	# Heartbeats through netem: a prio qdisc sends UDP port 539 to a band of its own.
@@ -296,6 +296,7 @@ fault_link()
 	ev begin "$1" $kind "$v"
 	mark "$v"
 	ip link set "v-$v" down
+	ev cut "$1"
 	nap "$3"
 	ip link set "v-$v" up
 	ev heal "$1"
@@ -345,6 +346,7 @@ fault_netem()
 	reset_gaps
 	ev begin "$f" $kind
 	hb_netem "$where" "$@"
+	ev cut "$f"
 	nap "$secs"
 	hb_clear "$where"
 	ev heal "$f"
@@ -360,6 +362,7 @@ fault_partition()
 	[ "$2" = both ] && kind=split
 	ev begin "$1" $kind "$(victim passive)"
 	hb_netem "$2" loss 100%
+	ev cut "$1"
 	nap "$3"
 	hb_clear "$2"
 	ev heal "$1"
@@ -508,6 +511,10 @@ chaos_end()
 	for ns in r1 r2; do
 		grep -q "stack traceback" "$tmp/$ns.log" && chaos_fail traceback "a Lua traceback in $ns's log"
 	done
-	grep -c "^PASS" "$dir/results" | xargs echo "chaos: faults passed:"
+	awk '/^(PASS|FAIL) chaos-/ { n++ } /^PASS/ { p++ }
+		match($0, /both held it [0-9.]+ s/) { b = substr($0, RSTART + 13, RLENGTH - 15) + 0; if (b > mb) mb = b }
+		END { printf "chaos: %d of %d faults passed; both routers held the VIP %.3f s at the most\n", p, n, mb }' "$dir/results"
+	grep -o "held the VIP [0-9.]* s after" "$dir/results" | awk '{ print $4 }' | sort -n |
+		awk '{ t[NR] = $1 } END { if (NR) printf "chaos: the VIP held again after a death in %d faults: min %.3f s, median %.3f s, max %.3f s\n", NR, t[1], t[int((NR + 1) / 2)], t[NR] }'
 	((chaos_failed == 0))
 }
