@@ -20,7 +20,7 @@ ASANOBJS = $(SRCS:runtime/%.c=build/asan/%.o)
 ASANLIB	 = $(LIBSRCS:runtime/%.c=build/asan/%.o)
 UNITS	 = $(patsubst tests/unit/%.c,build/unit/%.test,$(wildcard tests/unit/*.c))
 
-.PHONY: all asan units test demo bench deps lint install uninstall clean
+.PHONY: all asan units test demo bench chaos deps lint install uninstall clean
 
 all: luaha
 
@@ -53,6 +53,13 @@ build:
 # Every suite, ending with the line "N passed, N failed, N skipped".
 test: luaha asan units lint
 	tests/run
+
+# The chaos suite's random schedule in UML: CHAOS_SECONDS (1800) of faults drawn from CHAOS_SEED (printed first).
+CHAOS_SECONDS ?= 1800
+chaos: luaha
+	CHAOS_SECONDS=$(CHAOS_SECONDS) UML_MEM=512M UML_TIMEOUT=$$(($(CHAOS_SECONDS) + 900)) \
+	    UML_MODULES="sch_netem sch_prio cls_u32" UML_PASSENV="CHAOS_SEED CHAOS_SECONDS CHAOS_RELOAD" \
+	    tests/uml/run tests/chaos/long.sh
 
 # Installs what is missing (Debian 12, as root), builds, and runs the main job: the seed topology in UML.
 demo: deps luaha
