@@ -317,14 +317,18 @@ hb_tc()
 # own; nothing else is touched. WHERE: out, in or both. hb_clear WHERE undoes it.
 hb_netem()
 {
-	local where=$1 w
+	local where=$1 w dev
 	shift
 	[ "$where" = both ] && where="out in"
 	for w in $where; do
-		hb_tc $w qdisc add root handle 1: prio bands 4 &&
-			hb_tc $w qdisc add parent 1:4 handle 40: netem "$@" &&
-			hb_tc $w filter add parent 1: protocol ip prio 1 u32 \
-				match ip protocol 17 0xff match ip dport $HB_PORT 0xffff flowid 1:4 ||
+		dev=v-r1
+		[ $w = out ] && dev=eth0
+		# One tc for the three commands: a fork takes up to a second in a busy UML.
+		printf '%s\n' "qdisc add dev $dev root handle 1: prio bands 4" \
+			"qdisc add dev $dev parent 1:4 handle 40: netem $*" \
+			"filter add dev $dev parent 1: protocol ip prio 1 u32 match ip protocol 17 0xff match ip dport $HB_PORT 0xffff flowid 1:4" \
+			> "$tmp/tc.batch"
+		if [ $w = out ]; then tc -n r1 -batch "$tmp/tc.batch"; else tc -batch "$tmp/tc.batch"; fi ||
 			fail "netem $* on the heartbeats $w"
 	done
 }
@@ -412,7 +416,7 @@ chaos_big_config()
 		{ print }
 		END { for (i = 1; i <= n; i++) {
 			printf "virtual big%d {\n active = 1\n address = %s eth0:1\n vip_nmask = 255.255.255.0\n port = %d\n", i, vip, 10000 + i
-			printf " scheduler = wrr\n protocol = tcp\n timeout = 2\n check_interval = 20\n reentry = 1\n weight_ramp = 0\n"
+			printf " scheduler = wrr\n protocol = tcp\n timeout = 2\n check_interval = 5\n reentry = 1\n weight_ramp = 0\n"
 			printf " server a%d {\n  address = 192.0.2.204\n  active = 1\n  weight = 1\n }\n", i
 			printf " server b%d {\n  address = 192.0.2.205\n  active = %d\n  weight = 1\n }\n}\n", i, i % 7 ? 1 : 0
 		} }' "$tmp/small.cf" > "$tmp/big.cf"
@@ -421,11 +425,19 @@ chaos_big_config()
 # fault_reload NAME N: both routers reload a configuration of 2 N more real servers (SIGHUP), then the seed's again.
 fault_reload()
 {
-	local ns t0 rs
+	local ns t0 rs i
 	chaos_big_config "$2"
 	for rs in rs1 rs2; do
 		ip netns exec $rs "$LUAHA" tests/lib/http-name.lua $rs 10001 "$2" > "$tmp/$rs-big.log" 2>&1 &
 		eval "pid_big_$rs=$!"
+	done
+	# The first checks run at once: the real servers listen before the reload.
+	local l1 l2
+	for ((i = 0; i < 300; i++)); do
+		read -r l1 < "$tmp/rs1-big.log"
+		read -r l2 < "$tmp/rs2-big.log"
+		[ "$l1$l2" = listeninglistening ] && break
+		nap 0.1
 	done
 	ev begin "$1" steady
 	t0=$EPOCHREALTIME

@@ -1,5 +1,6 @@
 -- tests/lib/http-name.lua: a real server for the seed scenario: answers every HTTP request on port 80 (or more) with its name.
 -- Usage: luaha tests/lib/http-name.lua NAME [PORT [COUNT]]   (COUNT ports from PORT: the chaos suite's large configuration)
+-- Prints "listening" once it listens on every port.
 local luaha = require "luaha"
 
 local name, port = assert(arg[1], "usage: http-name.lua NAME [PORT [COUNT]]"), tonumber(arg[2]) or 80
@@ -16,3 +17,5 @@ for p = port, port + count - 1 do
         conn:close()
     end))
 end
+io.stdout:write("listening\n")
+io.stdout:flush()
