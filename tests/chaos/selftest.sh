@@ -67,8 +67,8 @@ chaos_settled broken-takeover > /dev/null
 expect_fail takeover "did not hold the VIP within|nobody held the VIP"
 
 # A heal after which the backup is kept from standing down (its heartbeat part frozen): both hold the VIP too long.
-hb_netem both loss 100%
 ev begin broken-split split "$(victim passive)"
+hb_netem both loss 100%
 ev cut broken-split
 nap 2
 s=$(hb_part r2)
