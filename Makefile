@@ -86,7 +86,7 @@ bench: deps luaha
 	UML_MEM=512M UML_TIMEOUT=1500 tests/uml/run bench/failover.sh
 
 lint:
-	luacheck -q $(wildcard lua policies examples tests/lua tests/uml/lua tests/lib bench)
+	luacheck -q $(wildcard lua policies examples tests/lua tests/uml/lua tests/lib tests/chaos bench)
 	mandoc -T lint -W warning doc/*.[0-9]
 
 UNITDIR	 = $(PREFIX)/lib/systemd/system

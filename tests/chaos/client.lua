@@ -25,11 +25,11 @@ end
 local function get()
     local conn, err = luaha.net.tcp(addr, 80, { timeout = timeout })
     if not conn then return nil, err end
-    local ok
+    local ok, reply
     ok, err = conn:send("GET / HTTP/1.0\r\nHost: " .. addr .. "\r\n\r\n")
-    local reply = ok and conn:receive("*a")
+    if ok then reply, err = conn:receive("*a") end
     conn:close()
-    if not reply then return nil, err or "no reply" end
+    if not reply then return nil, "reply: " .. tostring(err) end
     if not reply:find("^HTTP/1%.[01] 200") then return nil, "not 200" end
     return (reply:match("\r\n\r\n(.-)%s*$"))
 end

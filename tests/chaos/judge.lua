@@ -21,8 +21,9 @@ The fault NAME is judged from the previous fault's end (or the start) to its own
              deadtime + 0.5 s, and holds it at the end; else nothing changes
   split      VICTIM is frozen or cut off both ways: the passive router holds the VIP within
              deadtime + 0.5 s, both may hold it until the heal, then the primary (r1) alone
-  handover   the active router hands over (SIGTERM, ctl failover): not one request fails, and
-             the other holds the VIP at the end
+  handover   the active router hands over (SIGTERM, ctl failover): not one request under way
+             from the fault's start to 0.5 s after the VIP's last move fails, and the other router
+             holds the VIP at the end
   oneway     the heartbeat is lost one way: both may hold the VIP for deadtime + one keepalive +
              MARGIN (the time it takes the primary to be sure that the active backup does not
              hear it, and to stand down), never longer
@@ -265,12 +266,24 @@ end
 figure("nobody %.3f s", longest_nobody)
 if after == "both" or after == "nobody" then fail("%s held the VIP at the end", after) end
 
--- The client: requests under way in the window (a connection the handover broke counts); in a handover, not one may fail.
+-- The client: requests under way in the window (a connection the handover broke counts); in a handover, not
+-- one may fail from its start to 0.5 s after the VIP's last move (later ones are the busy machine's).
+local last_move
+for _, ns in ipairs(ROUTERS) do
+    for _, c in ipairs(changes[ns]) do
+        if c.t >= b and c.t <= e and c.what ~= "init" then last_move = math.max(last_move or c.t, c.t) end
+    end
+end
+local until_ = e
+if kind == "handover" then
+    if not last_move then fail("the VIP did not move") end
+    until_ = (last_move or e) + 0.5 + stalled(b, e)
+end
 local n, failed, first_ok, slowest = 0, 0, nil, 0
 for line in lines(dir .. "/client") do
     local w = words(line)
     local start, stop = w[1], tonumber(w[2])
-    if start and stop and stop >= b and start <= e then
+    if start and stop and stop >= b and start <= until_ then
         n = n + 1
         if w[3] == "OK" then
             if not first_ok and failed > 0 then first_ok = start end
@@ -280,8 +293,8 @@ for line in lines(dir .. "/client") do
         end
     end
 end
-figure("%d of %d requests failed%s", failed, n,
-    first_ok and (", first good reply after a failure at %+.3f s"):format(first_ok - b) or "")
+figure("%d of %d requests failed%s, the slowest good one took %.3f s", failed, n,
+    first_ok and (", first good reply after a failure at %+.3f s"):format(first_ok - b) or "", slowest)
 if kind == "handover" then
     if n < 10 then fail("the client made %d requests during the handover", n) end
     if failed > 0 then fail("a planned handover lost %d requests", failed) end
