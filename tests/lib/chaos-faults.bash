@@ -197,7 +197,8 @@ fault_reload()
 	local ns t0 rs i
 	chaos_big_config "$2"
 	for rs in rs1 rs2; do
-		ip netns exec $rs "$LUAHA" tests/lib/http-name.lua $rs 10001 "$2" > "$tmp/$rs-big.log" 2>&1 &
+		: > "$tmp/$rs-big.log"
+		ip netns exec $rs "$LUAHA" tests/lib/http-name.lua $rs 10001 "$2" >> "$tmp/$rs-big.log" 2>&1 &
 		eval "pid_big_$rs=$!"
 	done
 	# The first checks run at once: the real servers listen before the reload.

@@ -16,6 +16,6 @@ fault_netem duplicate-reorder both 4 delay 20ms reorder 25% 50% duplicate 50%
 fault_flood flood 5 20000
 fault_passwd passwd 5 8
 fault_busy busy 5
-fault_reload reload 100
+fault_reload reload 50
 fault_rs_down rs-down 1
 chaos_end
