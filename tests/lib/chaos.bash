@@ -32,17 +32,28 @@ ev()
 # nap SECS: sleep without a fork (a fork costs 50-140 ms in UML), a read with a timeout on a FIFO nobody writes.
 nap()
 {
+	[ -n "${nap_fd:-}" ] || { sleep "$1"; return; }
 	read -r -t "$1" -u "$nap_fd"
 }
 
 chaos_cleanup()
 {
-	local p
+	local p i
 	for p in "${chaos_busy[@]}"; do kill -9 "$p" 2> /dev/null; done
 	if [ -n "${UML_OUT:-}" ] && [ -d "$dir" ]; then
 		mkdir -p "$UML_OUT/$name" && cp "$dir"/* "$tmp"/*.log "$tmp"/*.cf "$UML_OUT/$name/" 2> /dev/null
 	fi
+	# The client first, its last requests answered, then the real servers: a real server killed with connections
+	# open to a client whose namespace is gone keeps orphan sockets retransmitting their FIN for minutes, and they
+	# hold its namespace, and v-rs2 on the bridge, after `ip netns del` (the next scenario's rs2 cannot be made).
+	if [ -n "${pid_client:-}" ] && kill -TERM "$pid_client" 2> /dev/null; then
+		for ((i = 0; i < 40; i++)); do kill -0 "$pid_client" 2> /dev/null || break; nap 0.1; done
+	fi
+	for p in rs1 rs2; do ip netns pids $p 2> /dev/null | xargs -r kill -9; done
+	nap 0.5
 	seed_cleanup
+	for ((i = 0; i < 100; i++)); do ip -o link | grep -q " v-" || break; nap 0.1; done
+	ip -o link | grep -q " v-" && echo "FAIL $name: left behind, held by something in a deleted namespace:$(ip -o link | grep -o ' v-[^@:]*' | paste -sd' ')"
 }
 
 # other NS: the other router.
