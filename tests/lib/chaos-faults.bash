@@ -113,10 +113,11 @@ hb_clear()
 # deadtime, duplication, reordering): the link still delivers a heartbeat per deadtime: no failover.
 fault_netem()
 {
-	local f=$1 where=$2 secs=$3 kind=steady
+	local f=$1 where=$2 secs=$3 kind=steady gap=""
 	shift 3
-	[[ " $* " = *" loss "* ]] && kind=steady-lossy
-	reset_gaps
+	# Only a lossy link may excuse a failover, by the longest gap the routers heard.
+	[[ " $* " = *" loss "* ]] && kind=steady-lossy gap=gap
+	[ -n "$gap" ] && reset_gaps
 	ev begin "$f" $kind
 	hb_netem "$where" "$@"
 	ev cut "$f"
@@ -124,7 +125,7 @@ fault_netem()
 	hb_clear "$where"
 	ev heal "$f"
 	nap 1
-	chaos_settled "$f" gap
+	chaos_settled "$f" $gap
 }
 
 # fault_partition NAME WHERE SECS: every heartbeat lost, both ways (WHERE both: a split brain, the primary wins at

@@ -11,8 +11,7 @@ chaos_setup
 # The heartbeat link delivers a heartbeat per deadtime, whatever else happens: no failover.
 fault_stop_work stop-work active 3
 fault_netem loss-30 both 8 loss 30%
-fault_netem delay both 4 delay 250ms
-fault_netem duplicate-reorder both 4 delay 20ms reorder 25% 50% duplicate 50%
+fault_netem delay-duplicate-reorder both 5 delay 250ms reorder 25% 50% duplicate 50%
 fault_flood flood 5 20000
 fault_passwd passwd 5 8
 fault_busy busy 5
