@@ -43,16 +43,15 @@ chaos_cleanup()
 	if [ -n "${UML_OUT:-}" ] && [ -d "$dir" ]; then
 		mkdir -p "$UML_OUT/$name" && cp "$dir"/* "$tmp"/*.log "$tmp"/*.cf "$UML_OUT/$name/" 2> /dev/null
 	fi
-	# The client first, its last requests answered, then the real servers: a real server killed with connections
-	# open to a client whose namespace is gone keeps orphan sockets retransmitting their FIN for minutes, and they
-	# hold its namespace, and v-rs2 on the bridge, after `ip netns del` (the next scenario's rs2 cannot be made).
+	# The client first, its last requests answered, then the real servers, and then the rest (see chaos_setup:
+	# orphan sockets hold a deleted namespace, and the next scenario cannot make rs2).
 	if [ -n "${pid_client:-}" ] && kill -TERM "$pid_client" 2> /dev/null; then
 		for ((i = 0; i < 40; i++)); do kill -0 "$pid_client" 2> /dev/null || break; nap 0.1; done
 	fi
 	for p in rs1 rs2; do ip netns pids $p 2> /dev/null | xargs -r kill -9; done
 	nap 0.5
 	seed_cleanup
-	for ((i = 0; i < 100; i++)); do ip -o link | grep -q " v-" || break; nap 0.1; done
+	for ((i = 0; i < 30; i++)); do ip -o link | grep -q " v-" || break; nap 1; done
 	ip -o link | grep -q " v-" && echo "FAIL $name: left behind, held by something in a deleted namespace:$(ip -o link | grep -o ' v-[^@:]*' | paste -sd' ')"
 }
 
@@ -220,6 +219,13 @@ chaos_setup()
 	mkfifo "$tmp/nap" && exec {nap_fd}<> "$tmp/nap" || exit 2
 	seed_setup
 	seed_node mallory 192.0.2.66
+	# A connection cut at the end (a real server killed while a router's check or the client's request was under
+	# way) leaves orphan sockets retransmitting their FIN, or waiting in FIN_WAIT2, for up to minutes, and they hold
+	# their namespace, and its veth on the bridge, after `ip netns del`: here they give up within seconds.
+	local ns
+	for ns in client r1 r2 rs1 rs2; do
+		ip netns exec $ns sysctl -qw net.ipv4.tcp_fin_timeout=1 net.ipv4.tcp_orphan_retries=1 || fail "sysctl in $ns"
+	done
 	echo "admin:$PASSWD_HASH" > "$tmp/status.passwd"
 	seed_config "monitor_links = 1" "syncdaemon = 1" "syncd_iface = eth0" "syncd_id = 7" "status_listen = 0.0.0.0:3636" "status_passwd = $tmp/status.passwd"
 	cp "$tmp/lvs.cf" "$tmp/small.cf"
