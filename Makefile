@@ -20,7 +20,7 @@ ASANOBJS = $(SRCS:runtime/%.c=build/asan/%.o)
 ASANLIB	 = $(LIBSRCS:runtime/%.c=build/asan/%.o)
 UNITS	 = $(patsubst tests/unit/%.c,build/unit/%.test,$(wildcard tests/unit/*.c))
 
-.PHONY: all asan units test fuzz demo bench deps lint install uninstall clean
+.PHONY: all asan units test fuzz demo bench chaos deps lint install uninstall clean
 
 all: luaha
 
@@ -66,6 +66,13 @@ fuzz: asan
 		FUZZ_SEED=$$seed FUZZ_TIME=$(FUZZ_TIME) build/luaha-asan $$f || exit 1; \
 	done
 
+# The chaos suite's random schedule in UML: CHAOS_SECONDS (1800) of faults drawn from CHAOS_SEED (printed first).
+CHAOS_SECONDS ?= 1800
+chaos: luaha
+	CHAOS_SECONDS=$(CHAOS_SECONDS) UML_MEM=512M UML_TIMEOUT=$$(($(CHAOS_SECONDS) + 900)) \
+	    UML_MODULES="sch_netem sch_prio cls_u32" UML_PASSENV="CHAOS_SEED CHAOS_SECONDS CHAOS_RELOAD" \
+	    tests/uml/run tests/chaos/long.sh
+
 # Installs what is missing (Debian 12, as root), builds, and runs the main job: the seed topology in UML.
 demo: deps luaha
 	UML_TIMEOUT=300 tests/uml/run examples/demo.sh
@@ -91,7 +98,7 @@ bench: deps luaha
 	UML_MEM=512M UML_TIMEOUT=1500 tests/uml/run bench/failover.sh
 
 lint:
-	luacheck -q $(wildcard lua policies examples tests/lua tests/fuzz/*.lua tests/uml/lua tests/lib bench)
+	luacheck -q $(wildcard lua policies examples tests/lua tests/fuzz/*.lua tests/uml/lua tests/lib tests/chaos bench)
 	mandoc -T lint -W warning doc/*.[0-9]
 
 UNITDIR	 = $(PREFIX)/lib/systemd/system

@@ -13,6 +13,10 @@ Piranha's log texts (piranha.md 3.4), improved where the spec asks:
   - a peer that is leaving (stopping, handing over, or whose link failed) is replaced at once;
   - when both are active, the backup stands down at the first heartbeat it hears and the
     primary re-announces its addresses (the `announce` hook, at most once per deadtime);
+    but when the active backup has not heard the primary for a deadtime while the primary
+    has heard it all along (heartbeats lost one way), the primary announces nothing, and if
+    that lasts another deadtime it stands down: the backup, hearing nobody, stays active,
+    and two routers holding the addresses would fight over them;
   - a blocked router (its link failed) stands down and tells its peer it is leaving;
   - a held router (a policy's condition is not met, its work part is late) does not become
     active, but one that is active stays so.
@@ -183,6 +187,7 @@ function P:receive(pkt, from)
     if peer.heard_at then self.stats.max_gap = math.max(self.stats.max_gap, now - peer.heard_at) end
     if pkt.state == "passive" and peer.state ~= "passive" then peer.passive_since = now end
     local changed = pkt.state ~= peer.state or pkt.work_late ~= peer.work_late
+    if peer.state == "dead" or peer.state == "unknown" then peer.alive_since = now end
     peer.state, peer.role, peer.counter, peer.serial = pkt.state, pkt.role, pkt.counter, pkt.serial
     peer.work_late = pkt.work_late
     if pkt.work_late and changed then
@@ -201,6 +206,11 @@ function P:receive(pkt, from)
     if changed then self.on_change() end
     if self.leaving then return end        -- stopping: the peer's word is only awaited (stop)
     if pkt.state ~= "active" then self.taking = nil end       -- a takeover is done once the peer stood down
+    local unheard = self.unheard      -- kept only while the active peer goes on not hearing us
+    self.unheard = nil
+    if unheard and pkt.state ~= "active" and self.want == "active" then
+        self:announce("partner stood down: resending arps")       -- the announcing held back below
+    end
     if pkt.state == "active" and pkt.takeover and self.want == "active" then
         self:set("passive", "PARTNER HAS TOLD US TO GO INACTIVE!")
     elseif pkt.state == "active" and self.want == "active" and self.taking then
@@ -211,6 +221,24 @@ function P:receive(pkt, from)
             self:set("passive", "partner active: deactivating LVS")
         else
             self:send()
+            -- The active partner heard nothing we sent in the last deadtime (a counter is the wall clock
+            -- in microseconds when it was sent), and we heard it all along: not a partition that heals.
+            -- Either it was late reading (it reads what we sent, its word of what it heard moves on, and
+            -- it stands down: we announce then) or heartbeats are lost one way and, hearing nobody, it
+            -- will stay active. We hold back our announcing meanwhile; when, for a deadtime and three of
+            -- its heartbeats, what it heard has not moved, the primary gives way rather than fight over
+            -- the addresses with ARP for as long as the loss lasts (as Piranha's did).
+            if pkt.heard > 0 and luaha.time() - pkt.heard / 1e6 >= self.deadtime
+                and now - peer.alive_since >= self.deadtime then
+                if not unheard or unheard.heard ~= pkt.heard then unheard = { since = now, heard = pkt.heard, n = 0 } end
+                unheard.n = unheard.n + 1
+                if now - unheard.since < self.deadtime or unheard.n < 3 then
+                    self.unheard = unheard
+                    return
+                end
+                log.warning("partner %s is active and does not hear us: heartbeats are lost one way", from)
+                return self:set("passive", "partner active and does not hear us: deactivating LVS")
+            end
             if self.old_counter and pkt.heard < self.old_counter then
                 self.warn_limited("oneway", "partner %s is active and does not hear us: heartbeats are lost one way", from)
             end

@@ -145,6 +145,55 @@ test("split-brain-primary-wins", function()
     b.p:close()
 end)
 
+-- deaf(r, on): r hears nothing (its heartbeats still go out): a one-way loss.
+local function deaf(r, on)
+    r.p.receive = on and function() end or nil
+end
+
+test("oneway-loss-primary-gives-way", function()
+    local a = router("primary")
+    local b = router("backup")
+    assert(until_(function() return a.p.state == "active" and b.p.state == "passive" end, 5), "not settled")
+    -- The backup stops hearing the primary: it takes over, and the primary, which hears that it is not
+    -- heard, stands down after another deadtime rather than fight over the addresses.
+    local before = #a.log
+    deaf(b, true)
+    assert(until_(function() return b.p.state == "active" end, 5), "the deaf backup did not take over")
+    late.reset()
+    local t0 = luaha.now()
+    assert(until_(function() return a.p.state == "passive" end, 5), "the primary kept the service")
+    local took = luaha.now() - t0
+    assert(took < DEADTIME + 4 * KEEPALIVE + late.max,
+        ("the primary stood down after %.3f s, the loop late by %.3f s at most"):format(took, late.max))
+    t.eq(a.log[#a.log], "deactivate: partner active and does not hear us: deactivating LVS", "reason")
+    t.eq(#a.log, before + 1, "the primary announced nothing before it stood down")
+    -- Healed: the backup keeps the service, the primary stays passive.
+    deaf(b, false)
+    luaha.sleep(2 * DEADTIME)
+    t.eq(a.p.state, "passive", "primary after the heal")
+    t.eq(b.p.state, "active", "backup after the heal")
+    a.p:close()
+    b.p:close()
+end)
+
+test("partition-heals-primary-stays", function()
+    local a = router("primary")
+    local b = router("backup")
+    assert(until_(function() return a.p.state == "active" and b.p.state == "passive" end, 5), "not settled")
+    deaf(a, true)
+    deaf(b, true)
+    assert(until_(function() return b.p.state == "active" end, 5), "split brain expected")
+    luaha.sleep(0.2)
+    deaf(a, false)
+    deaf(b, false)
+    assert(until_(function() return b.p.state == "passive" end, 5), "the backup did not stand down")
+    luaha.sleep(2 * DEADTIME)
+    t.eq(a.p.state, "active", "the primary stays active after the heal")
+    for _, l in ipairs(a.log) do assert(not l:find("deactivate"), "the primary stood down: " .. l) end
+    a.p:close()
+    b.p:close()
+end)
+
 test("forged-and-replayed-refused", function()
     local a = router("primary")
     local b = router("backup")
