@@ -285,13 +285,14 @@ function pulsepart.main()
         part.parent:close()
         return luaha.exit(1)
     end
+    -- The first message the work part reads says the part runs: nothing else can come before it,
+    -- since the pulse's tasks (and its transitions) run only once this one waits, which it may do
+    -- below (monitor_links asks the kernel for the links and their addresses).
+    send({ op = "status", status = status() })
     luaha.on_signal("TERM", function() stop(true) end)
     if cfg.monitor_links and #cfg.channels > 0 then monitor_links() end
     luaha.spawn(watch_work):name("heartbeat part: the work part's ticks")
     luaha.every(STATUS_EVERY, changed)
-    -- The first message the work part reads says the part runs: nothing else can come before it,
-    -- since the pulse's tasks (and its transitions) run only once this one waits.
-    send({ op = "status", status = status() })
     while true do
         local msg
         msg, err = part.parent:receive()

@@ -142,7 +142,12 @@ function P:spawn()
         self.spawned_at = self.heard
         return true
     end
-    err = msg and msg.op == "failed" and msg.err or err or "it said nothing"
+    if msg and msg.op == "failed" then
+        err = msg.err
+    elseif msg then
+        err = ("its first message was %s, not its status"):format(type(msg) == "table" and msg.op or type(msg))
+    end
+    err = err or "it said nothing"
     part:kill(9)
     part:wait(1)
     part:close()
