@@ -1,6 +1,7 @@
 -- tests/lua/pulse.lua: the heartbeat packet and two pulses on loopback addresses: who becomes active, and what is refused.
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
+local until_ = t.until_
 local luaha = require "luaha"
 local heartbeat = require "luaha.heartbeat"
 local pulse = require "luaha.pulse"
@@ -85,16 +86,6 @@ local function test(name, fn)
     t.test(name, fn)
     for _, p in ipairs(made) do p:close() end
     made = {}
-end
-
--- until_(cond, secs): waits for cond() to hold, at most secs seconds.
-local function until_(cond, secs)
-    local stop = luaha.now() + secs
-    while not cond() do
-        if luaha.now() > stop then return false end
-        luaha.sleep(0.005)
-    end
-    return true
 end
 
 test("started-together-primary-ends-active", function()

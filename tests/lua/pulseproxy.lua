@@ -1,7 +1,7 @@
 -- tests/lua/pulseproxy.lua: the work part's side of the heartbeat part (pulseproxy) against a real heartbeat part process.
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
-local luaha = require "luaha"
+local until_ = t.until_
 local lvscf = require "luaha.lvscf"
 local conf = require "luaha.routerconf"
 local pulseproxy = require "luaha.pulseproxy"
@@ -18,16 +18,6 @@ local function config(opts)
     cfg.realtime, cfg.lock_memory = 0, 0
     for k, v in pairs(opts) do cfg[k] = v end
     return cfg
-end
-
--- until_(cond, secs): waits for cond() to hold, at most secs seconds.
-local function until_(cond, secs)
-    local stop = luaha.now() + secs
-    while not cond() do
-        if luaha.now() > stop then return false end
-        luaha.sleep(0.005)
-    end
-    return true
 end
 
 -- A transition at once (forceactive) while the heartbeat part waits on the kernel for its links (monitor_links):

@@ -50,6 +50,17 @@ function t.same(a, b, path)
     return true
 end
 
+-- until_(cond, secs): waits (in the calling task) for cond() to hold, at most secs seconds; whether it held.
+function t.until_(cond, secs)
+    local luaha = require "luaha"
+    local stop = luaha.now() + secs
+    while not cond() do
+        if luaha.now() > stop then return false end
+        luaha.sleep(0.005)
+    end
+    return true
+end
+
 -- exe(): the luaha binary running this test (as it was invoked), for tests that start another.
 function t.exe()
     return arg[-1]
