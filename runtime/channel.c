@@ -151,12 +151,20 @@ channel_try_receive(lua_State *L, struct channel *ch)
 static int
 channel_receive_done(lua_State *co, struct waiter *w, short what)
 {
+	int	 n;
+
+	/*
+	 * A message that came by the deadline is the answer even when the loop,
+	 * busy elsewhere, runs the timeout first.
+	 */
+	if ((n = channel_try_receive(co, w->arg)) >= 0)
+		return (n);
 	if (what & EV_TIMEOUT) {
 		lua_pushnil(co);
 		lua_pushliteral(co, "timeout");
 		return (2);
 	}
-	return (channel_try_receive(co, w->arg));
+	return (n);
 }
 
 /*

@@ -86,6 +86,19 @@ t.test("part-busy-does-not-hold-the-parent", function()
     assert(gap < 0.4, ("the parent's loop stalled %.3f s while the part spun 0.5 s"):format(gap))
 end)
 
+-- The answer came by the deadline while another task held the loop past it: it is the answer, not a timeout.
+t.test("part-answer-in-time-beats-a-late-loop", function()
+    local p <close> = start()
+    assert(p:send({ op = "echo", value = "in time" }))
+    luaha.spawn(function()
+        local until_ = os.clock() + 0.5
+        while os.clock() < until_ do end        -- holds the loop; the echo arrives meanwhile
+    end)
+    local got, err = p:receive(0.2)
+    t.eq(err, nil, "receive")
+    t.eq(got and got.echo, "in time", "the echo")
+end)
+
 t.test("part-flood-arrives-whole-and-in-order", function()
     local p <close> = start()
     assert(p:send({ op = "flood", count = 2000, size = 1000 }))
