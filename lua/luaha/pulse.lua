@@ -72,9 +72,11 @@ function pulse.new(opts)
     return p
 end
 
--- The state this router announces.
+-- The state this router announces. A planned takeover (the peer leaving, and keeping its VIPs until
+-- it hears this router active) is announced once the activation hooks have run.
 function P:announced_state()
     if self.leaving or next(self.blocked) then return "leaving" end
+    if self.want == "active" and self.state ~= "active" and self.peer.state == "leaving" then return "passive" end
     return self.want
 end
 
@@ -137,6 +139,7 @@ function P:drive()
             if hook then ok, err = xpcall(hook, debug.traceback, self, reason) end
             if not ok then log.err("%s: %s", to == "active" and "activate" or "deactivate", err) end
             self.state = to
+            if to == "active" then self:send() end     -- a leaving peer waits for this word
             local t = { at = luaha.time(), to = to, reason = reason, seconds = luaha.now() - started, ok = ok }
             table.insert(self.transitions, t)
             if #self.transitions > HISTORY then table.remove(self.transitions, 1) end

@@ -5,7 +5,10 @@ the work part (lua/luaha/pulseproxy.lua) with luaha.part.start("luaha.pulsepart"
 receives the heartbeats, decides when the partner is dead, and does the first steps of a
 takeover itself, at once: the VIPs come up and gratuitous ARPs go out, whatever the work part
 (health checks, IPVS, ctl, HTTP, reloads) is busy with. It runs at real-time priority with its
-memory locked where the system allows it. Nothing here waits for the work part.
+memory locked where the system allows it. Nothing here waits for the work part, but for one
+thing: in a planned handover (the partner alive and leaving, holding the VIPs until it hears
+this router active) the VIPs come up once the work part has programmed IPVS, deadtime / 2 at
+most, so that no request reaches a VIP without its service.
 
 Messages from the work part (tables, field op):
   config {role, channels, port, keepalive, deadtime, key, serial, digest, forceactive, vips,
@@ -20,8 +23,9 @@ Messages from the work part (tables, field op):
   tick                  the work part turns: sent every TICK seconds
   stop {detach}         an orderly end (detach: leave the VIPs up, the router being alone); the
                         part answers stopped and exits
+  activated {id}        the work part ran its hooks for the transition to active of that id
 To the work part:
-  transition {to = "active"|"passive", reason}   the work part runs its hooks (IPVS, commands)
+  transition {to = "active"|"passive", reason, id}   the work part runs its hooks (IPVS, commands)
   announce {reason}     the VIPs were announced again (split brain): the work part's hook
   status {status}       the pulse's status (pulse:status() and the VIPs held), on every change
                         and every STATUS_EVERY seconds
@@ -78,8 +82,17 @@ The pulse's hooks, run in its transition task. Activation tells the work part fi
 programming IPVS meanwhile), then brings the VIPs up and announces them; deactivation takes them
 down first, then tells the work part (which removes the services behind them).
 ]]
-local function activate(_, reason)
-    send({ op = "transition", to = "active", reason = reason })
+local function activate(p, reason)
+    part.activations = (part.activations or 0) + 1
+    local id = part.activations
+    send({ op = "transition", to = "active", reason = reason, id = id })
+    if p.peer.state == "leaving" then
+        local until_ = luaha.now() + p.deadtime / 2
+        while part.work_activated ~= id and luaha.now() < until_ do luaha.sleep(0.002) end
+        if part.work_activated ~= id then
+            log.warning("the work part did not program IPVS within %g s: the VIPs come up now", p.deadtime / 2)
+        end
+    end
     part.vips = part.cfg.vips
     local ok, err = vips.up(part.vips)
     if not ok then log.err("VIPs: %s", err) end
@@ -227,6 +240,7 @@ local handlers = {
     block = function(msg) part.pulse:block(msg.name, msg.why) end,
     hold = function(msg) part.pulse:hold(msg.name, msg.why) end,
     tick = function() end,
+    activated = function(msg) part.work_activated = msg.id end,
     handover = function(msg)
         luaha.spawn(function()
             local ok, err = part.pulse:handover()

@@ -46,12 +46,13 @@ local function run_transitions(self)
         self.work_state = t.to
         local ok, err = xpcall(hook, debug.traceback, t.reason)
         if not ok then log.err("%s: %s", t.to == "active" and "activate" or "deactivate", err) end
+        if t.id then send(self, { op = "activated", id = t.id }) end
     end
     self.runner = nil
 end
 
-local function transition(self, to, reason)
-    self.transitions[#self.transitions + 1] = { to = to, reason = reason }
+local function transition(self, to, reason, id)
+    self.transitions[#self.transitions + 1] = { to = to, reason = reason, id = id }
     if not self.runner then
         self.runner = luaha.spawn(run_transitions, self)
         self.runner:name("router transition")
@@ -59,7 +60,7 @@ local function transition(self, to, reason)
 end
 
 local handlers = {
-    transition = function(self, msg) transition(self, msg.to, msg.reason) end,
+    transition = function(self, msg) transition(self, msg.to, msg.reason, msg.id) end,
     announce = function(self, msg)
         if not self.hooks.announce then return end
         luaha.spawn(function()

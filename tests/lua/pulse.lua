@@ -124,6 +124,22 @@ test("started-together-primary-ends-active", function()
     a.p:close()
 end)
 
+-- A planned stop of the active router: it keeps the service until its partner has run its activation hooks
+-- (programmed IPVS), so that no request reaches a VIP without its service.
+test("planned-stop-waits-for-the-partner-s-activation", function()
+    local a = router("primary")
+    local b = router("backup")
+    assert(until_(function() return a.p.state == "active" and b.p.state == "passive" end, 5), "not settled")
+    local activated_at, deactivated_at
+    b.p.hooks.activate = function() luaha.sleep(0.2) activated_at = luaha.now() end
+    a.p.hooks.deactivate = function() deactivated_at = luaha.now() end
+    a.p:stop()
+    assert(until_(function() return b.p.state == "active" end, 5), "the backup did not take over")
+    assert(activated_at and deactivated_at, "hooks did not run")
+    assert(deactivated_at >= activated_at, ("the leaving router stood down %.3f s before its partner was ready")
+        :format(activated_at - deactivated_at))
+end)
+
 test("split-brain-primary-wins", function()
     local a = router("primary")
     assert(until_(function() return a.p.state == "active" end, 5), "lone primary not active")
