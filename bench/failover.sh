@@ -159,9 +159,10 @@ trial()
 
 # run_trials LABEL TRIALS MAXSECS SETTLED RESTORE TRANSITIONS MIN: TRIALS timed failovers, each from the
 # settled state (SETTLED, after RESTORE). After 2 x TRIALS discarded ones it gives up, with fewer.
+# (Its start is not t0: trial sets that one, and bash's locals are seen by the functions called.)
 run_trials()
 {
-	local label=$1 trials=$2 n=1 discarded=0 t0=$EPOCHREALTIME
+	local label=$1 trials=$2 n=1 discarded=0 started=$EPOCHREALTIME
 	: > "$tmp/$label.times"
 	while ((n <= trials)); do
 		until_ok "$4" || until_ok "$4" || fail "$label: r1 is not the only active router serving the client"
@@ -178,7 +179,7 @@ run_trials()
 	done
 	echo "$discarded" > "$tmp/$label.discarded"
 	host_load
-	echo "$label: $((n - 1)) trials timed, $discarded discarded, in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s; $load"
+	echo "$label: $((n - 1)) trials timed, $discarded discarded, in $(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s; $load"
 }
 
 # explain_luaha T0: where r2's time went, from its log (milliseconds): when its heartbeat part found r1
