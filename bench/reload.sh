@@ -33,9 +33,10 @@
 cd "$(dirname "$0")/.." || exit 2
 LUAHA=${LUAHA:-./luaha}
 SERVICES=${SERVICES:-2300} SERVERS=${SERVERS:-37000} RELOADS=${RELOADS:-3}
-NVIP=$(((SERVICES + 9) / 10)) NRS=160 FIRST=10001 NPORTS=10
+NVIP=$(((SERVICES + 9) / 10))
 CHANGED=$(((SERVERS + 99) / 100))
 tmp=$(mktemp -d) || exit 2
+. bench/genconf.bash
 pids=() failed=0
 miss() { echo "FAIL reload: $*"; failed=1; }	# a FAIL that does not stop the measurement
 cleanup()
@@ -70,49 +71,24 @@ wait_for()
 	return 1
 }
 
-# The configurations: lvs.cf and keepalived.conf with every real server at weight 1 (a) or every
-# 100th at 2 (b). Real server i of service j is the (16 j + i)-th of the 160 addresses.
+# The configurations (bench/genconf.bash): lvs.cf and keepalived.conf with every real server at weight 1 (a)
+# or every 100th at 2 (b).
 gen()
 {
-	awk -v services="$SERVICES" -v servers="$SERVERS" -v nrs=$NRS -v first=$FIRST -v nports=$NPORTS \
-	    -v what="$1" -v out="$2" -v weights="$3" 'BEGIN {
-		base = int(servers / services); extra = servers - base * services; g = 0
-		if (what == "lvs") {
-			print "serial_no = 1\nservice = lvs\nnetwork = direct\nbackup_active = 0\nreconcile = 3600" > out
-			print "garp_count = 0\ngarp_refresh = 0" > out
-		} else
-			print "global_defs {\n  router_id bench\n}" > out
-		for (j = 0; j < services; j++) {
-			vip = "198.51.100." (1 + int(j / nports)); port = first + j % nports
-			n = base + (j < extra ? 1 : 0)
-			if (what == "lvs")
-				printf "virtual vs%d {\n  active = 1\n  address = %s dummy0\n  port = %d\n  protocol = tcp\n  scheduler = wrr\n  timeout = 10\n  reentry = 10\n  quiesce_server = 0\n  weight_ramp = 0\n", j, vip, port > out
-			else
-				printf "virtual_server %s %d {\n  lb_algo wrr\n  lb_kind DR\n  protocol TCP\n", vip, port > out
-			for (i = 0; i < n; i++) {
-				rs = "203.0.113." (1 + (16 * j + i) % nrs)
-				w = (weights == "b" && g % 100 == 0) ? 2 : 1
-				if (what == "lvs")
-					printf "  server rs%d {\n    address = %s\n    active = 1\n    weight = %d\n  }\n", g, rs, w > out
-				else
-					printf "  real_server %s %d {\n    weight %d\n  }\n", rs, port, w > out
-				g++
-			}
-			print "}" > out
-		}
-	}'
+	if [ "$1" = lvs ]; then
+		printf 'serial_no = 1\nservice = lvs\nnetwork = direct\nbackup_active = 0\nreconcile = 3600\n'
+		printf 'garp_count = 0\ngarp_refresh = 0\n'
+	else
+		printf 'global_defs {\n  router_id bench\n}\n'
+	fi
+	genconf_virtuals "$1" "$SERVICES" "$SERVERS" "$2"
 }
-gen lvs "$tmp/lvs-a.cf" a && gen lvs "$tmp/lvs-b.cf" b && gen ka "$tmp/ka-a.conf" a && gen ka "$tmp/ka-b.conf" b || exit 1
+gen lvs a > "$tmp/lvs-a.cf" && gen lvs b > "$tmp/lvs-b.cf" && gen ka a > "$tmp/ka-a.conf" && gen ka b > "$tmp/ka-b.conf" || exit 1
 
 # namespace NS: a dummy interface with the VIPs and the real servers' addresses.
 namespace()
 {
-	ip netns add "$1" && ip -n "$1" link set lo up && ip -n "$1" link add name dummy0 type dummy &&
-	    ip -n "$1" link set dummy0 up || return 1
-	{
-		for i in $(seq 1 $NVIP); do echo "address add 198.51.100.$i/32 dev dummy0"; done
-		for i in $(seq 1 $NRS); do echo "address add 203.0.113.$i/32 dev dummy0"; done
-	} | ip -n "$1" -batch -
+	ip netns add "$1" && ip -n "$1" link set lo up && genconf_addresses "$1" "$NVIP"
 }
 
 # changed_in NS: how many real servers the kernel has at weight 2 (reads the whole table: ~10 s here).
@@ -143,7 +119,7 @@ if ! "$LUAHA" policies/piranha.lua -c "$tmp/lvs.cf" --check > "$tmp/check.log" 2
 		{ echo "FAIL reload: lvs.cf rejected"; head -5 "$tmp/check.log"; exit 1; }
 	echo "  (measured with luaha -e '$budget')"
 fi
-ip netns exec lh "$LUAHA" bench/check-listener.lua $FIRST $NPORTS "$tmp/count" > /dev/null 2>&1 &
+ip netns exec lh "$LUAHA" bench/check-listener.lua $GEN_FIRST $GEN_NPORTS "$tmp/count" > /dev/null 2>&1 &
 pids+=($!)
 t0=$EPOCHREALTIME
 ip netns exec lh "$LUAHA" ${budget:+-e "$budget"} policies/piranha.lua -c "$tmp/lvs.cf" --foreground > "$tmp/luaha.log" 2>&1 &
