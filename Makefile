@@ -100,8 +100,9 @@ bench: deps luaha
 # The heartbeat's benchmarks alone (issue 12), each against keepalived in the same run: failover time and
 # false failovers (bench/failover.sh), the heartbeat's gaps under disturbances (bench/heartbeat-gaps.sh).
 # About 30 minutes on 2 cores with the defaults (half of it starting the 37 000-server pairs). Their
-# variables (each script's header says what they do) pass into UML: make bench-heartbeat GAP_SECS=100 FALSE_SECS=300. bench/hostload.sh keeps the host's load
-# where the scripts print it with their figures: UML's CPU is one host thread, its timings follow the host's.
+# variables (each script's header says what they do) pass into UML: make bench-heartbeat GAP_SECS=100
+# FALSE_SECS=300. bench/hostload.sh keeps the host's load where the scripts print it with their figures:
+# UML's CPU is one host thread, its timings follow the host's.
 BENCH_VARS = LUAHA_TRIALS KA_TRIALS KA1_TRIALS FALSE_SECS IDLE_SECS KA_FALSE FALSE_DEADTIME SLOW_SECS KA_SLOW \
 	BUSY PROBE_INTERVAL GAP_SECS WINDOWS KA LOGIN_RATE FLOOD_RATE STATUS_EVERY RELOAD_EVERY \
 	STATUS_SERVICES STATUS_SERVERS RELOAD_SERVICES RELOAD_SERVERS
