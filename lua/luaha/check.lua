@@ -157,6 +157,20 @@ local function mismatch(m, reply)
     return nil, ("expected %s but got %s"):format(m.what, quote(reply))
 end
 
+--[[
+judged(m, text, keep): text judged by matcher m: true, or nil and why; with keep, text comes back
+as a third value either way (the checks' reply option).
+]]
+local function judged(m, text, keep)
+    if m.judge(text, true) then
+        if keep then return true, nil, text end
+        return true
+    end
+    local _, why = mismatch(m, text)
+    if keep then return nil, why, text end
+    return nil, why
+end
+
 local function remaining(deadline)
     return math.max(deadline - luaha.now(), 0)
 end
@@ -187,9 +201,7 @@ local function whole(conn, m, deadline)
         end
         reply = reply .. more
     end
-    if m.judge(reply, true) then return true, nil, reply end
-    local _, why = mismatch(m, reply)
-    return nil, why, reply
+    return judged(m, reply, true)
 end
 
 --[[
@@ -286,15 +298,7 @@ function check.udp(address, port, opts)
     while true do
         local data, from, fport = sock:recvfrom(remaining(deadline))
         if not data then return nil, from end
-        if fport == port and from:lower() == address:lower() then
-            if m.judge(data, true) then
-                if opts.reply then return true, nil, data end
-                return true
-            end
-            local _, why = mismatch(m, data)
-            if opts.reply then return nil, why, data end
-            return nil, why
-        end
+        if fport == port and from:lower() == address:lower() then return judged(m, data, opts.reply) end
     end
 end
 
@@ -331,13 +335,7 @@ function check.program(command, address, opts)
     if r.signal then return nil, ("%s killed by signal %d"):format(argv[1], r.signal) end
     if r.status ~= 0 then return nil, ("%s exited with status %d"):format(argv[1], r.status) end
     local out = r.stdout:gsub("\n$", "")
-    if m.judge(out, true) then
-        if opts.reply then return true, nil, out end
-        return true
-    end
-    local _, why = mismatch(m, out)
-    if opts.reply then return nil, why, out end
-    return nil, why
+    return judged(m, out, opts.reply)
 end
 
 -- Raises if spec is not what check.run takes; fname names the public function in the message.
