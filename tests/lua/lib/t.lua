@@ -74,6 +74,13 @@ function t.run_luaha(args, opts)
     return assert(proc.run(argv, opts or { timeout = 30 }))
 end
 
+-- ipvsadm(...): ipvsadm's output for these arguments; raises if it fails (the UML tests' view of the kernel).
+function t.ipvsadm(...)
+    local r = assert(require("luaha").proc.run({ "ipvsadm", ... }, { timeout = 30 }))
+    assert(r.status == 0, "ipvsadm failed: " .. r.stderr)
+    return r.stdout
+end
+
 -- pid(): this process's id.
 function t.pid()
     local f = assert(io.open("/proc/self/stat"))

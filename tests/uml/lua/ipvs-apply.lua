@@ -1,15 +1,10 @@
 -- tests/uml/lua/ipvs-apply.lua: ipvs.apply, services, format and batch against the real kernel (run inside UML).
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
+local ipvsadm = t.ipvsadm
 local luaha = require "luaha"
 local ipvs = luaha.ipvs
 local pretty = require "luaha.pretty"
-
-local function ipvsadm(...)
-    local r = assert(luaha.proc.run({ "ipvsadm", ... }, { timeout = 30 }))
-    assert(r.status == 0, "ipvsadm failed: " .. r.stderr)
-    return r.stdout
-end
 
 -- Compares format() with ipvsadm -Ln and fails with both texts when they differ.
 local function same_as_ipvsadm(what)

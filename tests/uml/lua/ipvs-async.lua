@@ -1,14 +1,9 @@
 -- tests/uml/lua/ipvs-async.lua: IPVS requests wait in their task (inside UML): a ticker runs, requests queue, cancel, block.
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
+local ipvsadm = t.ipvsadm
 local luaha = require "luaha"
 local ipvs = luaha.ipvs
-
-local function ipvsadm(...)
-    local r = assert(luaha.proc.run({ "ipvsadm", ... }, { timeout = 30 }))
-    assert(r.status == 0, "ipvsadm failed: " .. r.stderr)
-    return r.stdout
-end
 
 local function same_as_ipvsadm(what)
     local ours = assert(ipvs.format())

@@ -1,14 +1,9 @@
 -- tests/uml/lua/ipvs-own.lua: ipvs.apply's ownership: current, owned, exclusive, against the real kernel (in UML).
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
+local ipvsadm = t.ipvsadm
 local luaha = require "luaha"
 local ipvs = luaha.ipvs
-
-local function ipvsadm(...)
-    local r = assert(luaha.proc.run({ "ipvsadm", ... }, { timeout = 30 }))
-    assert(r.status == 0, "ipvsadm failed: " .. r.stderr)
-    return r.stdout
-end
 
 -- Another program's service: UDP 192.0.2.53:53 with one real server, added with ipvsadm.
 local foreign_line = "UDP  192.0.2.53:53 rr"
