@@ -67,7 +67,7 @@ function reload.run(r)
     local saved_disabled, saved_weights = r.disabled, r.weights
     r.disabled, r.weights = {}, {}
     local report, err
-    if r:active() and plan then
+    if r:keeps_table(m) and plan then
         report, err = r:apply("reload", m, plan.monitor_at)
         if not report then
             r.disabled, r.weights = saved_disabled, saved_weights
@@ -82,7 +82,11 @@ function reload.run(r)
         collector.resume()
         r.probes:start()        -- the checks go on once the table is there
     end
-    if r:active() and m.service ~= "fos" then r:start_reconcile() end
+    if r:keeps_table() and m.service ~= "fos" then
+        r:start_reconcile()
+    elseif old.standby_table and not r:active() and old.service ~= "fos" then
+        r:step("ipvs", r.release_table, r)    -- the standby table turned off (or fos): it goes
+    end
     local later = conf.not_live(old, m)
     if #later > 0 then
         log.warning("reload: %s changed, which takes a restart to apply; the running values stay",

@@ -87,6 +87,20 @@ function R:active()
 end
 
 --[[
+standby(m): whether this passive router keeps a standby table: the model m (default the running
+one) says `standby_table = 1`, the router runs IPVS (not fos), is started and not stopping.
+]]
+function R:standby(m)
+    m = m or self.model
+    return m.standby_table and m.service ~= "fos" and self.pulse ~= nil and not self.stopping and not self:active()
+end
+
+-- keeps_table(m): whether this router programs its table: it is active, or passive with a standby table.
+function R:keeps_table(m)
+    return self:active() or self:standby(m)
+end
+
+--[[
 apply(why, model, at, fresh): makes the kernel's table of this router's services what model and
 the health (at: monitors by block) say, by default (nil) the running ones. The router's services
 are those it programmed last (self.table) and those the model names: another program's services
@@ -122,15 +136,16 @@ end
 
 --[[
 changed(mon): a monitor's weight changed (probes call it). Changes in one turn of the loop are
-applied together, by the active router only. A policy may wrap it to follow health.
+applied together, by the router that keeps a table (keeps_table: the active one, and the passive
+one with `standby_table`). A policy may wrap it to follow health.
 ]]
 function R:changed(mon)
     if mon then self:event("%s in virtual %s: %s", mon.name, mon.v.name, mon.state) end
-    if self.pending or not self:active() then return end
+    if self.pending or not self:keeps_table() then return end
     self.pending = true
     luaha.spawn(function()
         self.pending = false
-        if self:active() then self:program("health") end
+        if self:keeps_table() then self:program("health") end
     end)
 end
 
@@ -175,7 +190,7 @@ end
 function R:start_reconcile()
     if self.reconciler then self.reconciler:cancel() end
     self.reconciler = luaha.every(self.model.reconcile, function()
-        if not self:active() then return end
+        if not self:keeps_table() then return end
         local report = self:apply("reconcile", nil, nil, true)     -- the kernel read, not the last table
         if report and #report.ops > 0 then
             log.warning("reconcile: repaired the kernel's table: %s", table.concat(report.ops, "; "))
@@ -193,14 +208,17 @@ function R:set_timeouts()
     return ok, err
 end
 
--- take_table(): the table on activation: the timeouts, the kernel's entries adopted until checked, the
--- program (from the kernel as it is); reconciled from then on.
-function R:take_table()
+--[[
+take_table([why]): the table on activation: the timeouts, the kernel's entries adopted until checked,
+the program (from the kernel as it is); reconciled from then on. With a standby table it is in the
+kernel already, and the program finds nothing to change.
+]]
+function R:take_table(why)
     local ok, err = self:set_timeouts()
     if not ok then log.err("ipvs timeouts: %s", err) end
     self:adopt_kernel_table()
     local report
-    report, err = self:apply("activate", nil, nil, true)
+    report, err = self:apply(why or "activate", nil, nil, true)
     self:start_reconcile()
     return report and true, err
 end
@@ -208,9 +226,12 @@ end
 --[[
 release_table(): this router's services go, on deactivation: those it programmed last or, when it
 programmed none since it started (a router that learns it is passive), those the model names.
-Another program's services stay.
+Another program's services stay. With `standby_table` (standby()) the table stays instead, kept as
+the health says, as on the active router, so that a takeover finds it programmed; a router that
+stops releases it all the same.
 ]]
 function R:release_table()
+    if self:standby() then return self:take_table("standby") end
     if self.reconciler then self.reconciler:cancel() end
     local owned = self.table or lvs.desired(self.model)
     self.reconciler, self.table = nil, nil
