@@ -9,7 +9,7 @@ function M.main()
     while true do
         local msg, err = parent:receive()
         if not msg then
-            io.stderr:write("part-echo: ", err, "\n")
+            io.stderr:write("part-echo: " .. err .. "\n")     -- one write: the parent prints PASS lines to the same file
             return luaha.exit(err == "closed" and 0 or 1)
         end
         if msg.op == "echo" then
