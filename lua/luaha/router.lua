@@ -109,9 +109,24 @@ Logs what it changed; returns the report, or nil and the kernel's reason. One at
 computing the table when its turn comes: an update that waited must not apply the health of before.
 ]]
 function R:apply(why, m, at, fresh)
+    local _ <close> = self:table_turn()
+    return self:apply_now(why, m, at, fresh)
+end
+
+--[[
+table_turn(): waits until no other task changes the kernel's table through this router, and
+returns the turn, a value to close (local turn <close>) when done. Without it a deactivation could
+remove a service between a health update's read and its write, or a health update that waited
+could put back the services of a router that has just become passive.
+]]
+function R:table_turn()
     while self.programming do luaha.sleep(0.001) end
     self.programming = true
-    local _ <close> = setmetatable({}, { __close = function() self.programming = false end })
+    return setmetatable({}, { __close = function() self.programming = false end })
+end
+
+-- apply_now(why, m, at, fresh): apply's work, by the task that has the table's turn.
+function R:apply_now(why, m, at, fresh)
     local weight_of = function(v, rs) return self:weight_of(v, rs, at) end
     local desired = lvs.desired(m or self.model, weight_of, self.desired)
     local report, err
@@ -129,9 +144,16 @@ function R:apply(why, m, at, fresh)
     return report
 end
 
--- program(why): makes the kernel's table what the model and the health say; the report, or nil and why.
+--[[
+program(why): makes the kernel's table what the model and the health say, when this router keeps
+one (keeps_table, judged when its turn comes); the report, or nil and why. A passive router without
+a standby table programs nothing (a report of no operations): what ctl changed applies when it
+becomes active.
+]]
 function R:program(why)
-    return self:apply(why or "program")
+    local _ <close> = self:table_turn()
+    if not self:keeps_table() then return { ops = {}, table = self.table } end
+    return self:apply_now(why or "program")
 end
 
 --[[
@@ -233,6 +255,7 @@ stops releases it all the same.
 function R:release_table()
     if self:standby() then return self:take_table("standby") end
     if self.reconciler then self.reconciler:cancel() end
+    local _ <close> = self:table_turn()
     local owned = self.table or lvs.desired(self.model)
     self.reconciler, self.table = nil, nil
     local report, err = ipvs.apply({}, { owned = owned })

@@ -67,6 +67,14 @@ until_ok no_table r1 || fail "r1 kept its standby table after the reload turned 
 has_table r2 2 || fail "the active r2 lost its table"
 echo "PASS standby-table-reload-turns-it-off"
 
+# Without a standby table, a ctl change on the passive r1 programs nothing there (it applies when r1 is active).
+"$LUAHA" ctl "$tmp/r1.sock" disable rs204 > "$tmp/ctl.out" 2>&1 || fail "ctl disable on r1: $(cat "$tmp/ctl.out")"
+sleep 0.5
+no_table r1 || fail "a ctl disable on the passive r1 programmed its table"
+"$LUAHA" ctl "$tmp/r1.sock" enable rs204 > "$tmp/ctl.out" 2>&1 || fail "ctl enable on r1: $(cat "$tmp/ctl.out")"
+no_table r1 || fail "a ctl enable on the passive r1 programmed its table"
+echo "PASS passive-router-ctl-programs-nothing"
+
 # A planned stop of the active r2 hands over to r1, which programs its table; the stopped r2 leaves none.
 kill -TERM "$pid_r2"; wait "$pid_r2"
 until_ok seed_has_vip r1 || fail "r1 did not take over from a stopping r2"
