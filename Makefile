@@ -1,4 +1,5 @@
 # Makefile: builds ./luaha (and an ASan/UBSan variant), runs the tests, the demo and the benchmarks.
+# SPDX-License-Identifier: GPL-2.0-or-later
 PREFIX	?= /usr/local
 LUADIR	 = $(PREFIX)/share/luaha
 PKGS	 = lua5.4 libevent libedit libnl-3.0 libnl-genl-3.0 libnl-route-3.0 libsodium

@@ -1,4 +1,5 @@
 /* libs.c: the C modules luaha.core.*, put in package.preload as Lua's linit.c opens its libraries. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "luaha.h"
 
 static const luaL_Reg libs_core[] = {

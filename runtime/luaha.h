@@ -1,4 +1,5 @@
 /* luaha.h: declarations shared by the runtime's files, grouped by the file that defines them. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #ifndef LUAHA_H
 #define LUAHA_H
 

@@ -1,4 +1,5 @@
 /* main.c: options, the Lua state, the main chunk run as a task, and the loop until nothing is left. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/resource.h>
 #include <sys/stat.h>
 

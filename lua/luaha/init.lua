@@ -1,4 +1,5 @@
 -- lua/luaha/init.lua: the public face, `require "luaha"`, assembled from the C modules luaha.core.*.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 local task = require "luaha.core.task"
 local timer = require "luaha.core.timer"
 local signal = require "luaha.core.signal"
