@@ -14,8 +14,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 
-#define LUAHA_VERSION	"0.1.0"
-
+/* LUAHA_VERSION comes from the Makefile's VERSION, its one home. */
 #ifndef LUAHA_LUADIR
 #define LUAHA_LUADIR	"/usr/local/share/luaha"
 #endif

@@ -15,7 +15,7 @@ local http = { request = require("luaha.httpclient").request }
 for name, fn in pairs(require "luaha.core.http") do http[name] = fn end
 
 local luaha = {
-    version = "0.1.0",
+    version = require("luaha.core.build").version,     -- the Makefile's VERSION
     spawn = task.spawn,
     sleep = task.sleep,
     breathe = task.breathe,     -- the one cooperative yield: a turn of the loop inside a task, else nothing
