@@ -9,6 +9,9 @@ cd "$(dirname "$0")/../.." || exit 2
 name=debian-package
 tmp=$(mktemp -d) || exit 2
 trap 'rm -rf "$tmp"' EXIT
+# lintian leaves a temporary file (mldbm-elf-*) behind: in a directory removed with ours.
+export TMPDIR=$tmp/tmp
+mkdir "$TMPDIR" || exit 2
 fail() { echo "FAIL $name: $*"; [ -f "$tmp/build.log" ] && tail -40 "$tmp/build.log" | sed 's/^/  | /'; exit 1; }
 for c in dpkg-buildpackage dh lintian; do
 	if ! command -v $c > /dev/null; then
