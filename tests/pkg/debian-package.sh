@@ -44,6 +44,7 @@ r=$tmp/root
 readelf -d "$r/usr/sbin/luaha" | grep -q 'FLAGS.*BIND_NOW' || fail "luaha is not linked with -z now: LDFLAGS ignored"
 nm -D "$r/usr/sbin/luaha" | grep -v __stack_chk | grep -q '__[a-z]*_chk@' || fail "no fortified function in luaha: CPPFLAGS ignored"
 [ -f "$r/lib/systemd/system/luaha-piranha.service" ] || fail "no unit in /lib/systemd/system"
+grep -q "/usr/share/luaha" "$r/usr/sbin/luaha" || fail "the binary was not built for PREFIX=/usr"
 dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./postinst 2> /dev/null | grep -q 'luaha-piranha.service' ||
 	fail "dh_installsystemd did not pick the unit up"
 
