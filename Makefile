@@ -1,14 +1,19 @@
 # Makefile: builds ./luaha (and an ASan/UBSan variant), runs the tests, the demo and the benchmarks.
-PREFIX	?= /usr/local
-LUADIR	 = $(PREFIX)/share/luaha
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+# The version's one home: luaha --version, luaha.version and the trial Debian package's check take it from here.
+VERSION	 = 0.1.0
 PKGS	 = lua5.4 libevent libedit libnl-3.0 libnl-genl-3.0 libnl-route-3.0 libsodium
 
+# A packager's CC, CFLAGS, CPPFLAGS and LDFLAGS are honoured (make CFLAGS=-O0 builds); what luaha needs is
+# added after them with override. libnet-config's -D_BSD_SOURCE is deprecated by glibc (an error under -Werror):
+# its modern equivalents.
 CC	?= cc
-WARN	 = -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 CFLAGS	?= -O2 -g
-# libnet-config's -D_BSD_SOURCE is deprecated by glibc (an error under -Werror): its modern equivalents
-CFLAGS	+= -std=gnu11 $(WARN) -D_GNU_SOURCE -D_DEFAULT_SOURCE -DHAVE_NET_ETHERNET_H \
-	   -DLUAHA_LUADIR='"$(LUADIR)"'
+WARN	 = -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
+override CFLAGS   += -std=gnu11 $(WARN)
+override CPPFLAGS += -D_GNU_SOURCE -D_DEFAULT_SOURCE -DHAVE_NET_ETHERNET_H \
+	   -DLUAHA_VERSION='"$(VERSION)"' -DLUAHA_LUADIR='"$(LUADIR)"'
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lnet -lm
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -20,23 +25,23 @@ ASANOBJS = $(SRCS:runtime/%.c=build/asan/%.o)
 ASANLIB	 = $(LIBSRCS:runtime/%.c=build/asan/%.o)
 UNITS	 = $(patsubst tests/unit/%.c,build/unit/%.test,$(wildcard tests/unit/*.c))
 
-.PHONY: all asan units test fuzz demo bench bench-heartbeat chaos deps lint install uninstall clean
+.PHONY: all asan units test fuzz demo bench bench-heartbeat chaos deps lint install uninstall clean print-version
 
 all: luaha
 
 luaha: $(OBJS)
-	$(CC) $(CFLAGS) -o $@ $(OBJS) $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(PKG_LIBS)
 
 build/%.o: runtime/%.c runtime/luaha.h | build
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 asan: build/luaha-asan
 
 build/luaha-asan: $(ASANOBJS)
-	$(CC) $(CFLAGS) $(SANITIZE) -o $@ $(ASANOBJS) $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(SANITIZE) $(LDFLAGS) -o $@ $(ASANOBJS) $(PKG_LIBS)
 
 build/asan/%.o: runtime/%.c runtime/luaha.h | build
-	$(CC) $(CFLAGS) $(SANITIZE) $(PKG_CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANITIZE) $(PKG_CFLAGS) -c -o $@ $<
 
 # The IPVS files share a header of their own,
 $(filter build/ipvs%.o build/asan/ipvs%.o,$(OBJS) $(ASANOBJS)): runtime/ipvs.h
@@ -49,7 +54,7 @@ $(filter %/task.o %/wait.o,$(OBJS) $(ASANOBJS)): runtime/task.h
 units: $(UNITS)
 
 build/unit/%.test: tests/unit/%.c tests/unit/unit.h $(ASANLIB) | build
-	$(CC) $(CFLAGS) $(SANITIZE) $(PKG_CFLAGS) -Iruntime -o $@ $< $(ASANLIB) $(PKG_LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANITIZE) $(PKG_CFLAGS) -Iruntime $(LDFLAGS) -o $@ $< $(ASANLIB) $(PKG_LIBS)
 
 build:
 	mkdir -p build/asan build/unit
@@ -119,26 +124,44 @@ lint:
 	luacheck -q $(wildcard lua policies examples tests/lua tests/fuzz/*.lua tests/uml/lua tests/lib tests/chaos bench)
 	mandoc -T lint -W warning doc/*.[0-9]
 
-UNITDIR	 = $(PREFIX)/lib/systemd/system
+# Installation. The binary finds its Lua library at ../share/luaha from wherever it is (runtime/main.c), so
+# `make && make install PREFIX=/usr` needs no rebuild, and DESTDIR stages it. The unit goes where systemd
+# says (UNITDIR), with its paths under PREFIX; the hardening drop-in, /etc/default/luaha and the lvs.cf
+# samples are examples in DOCDIR.
+PREFIX	?= /usr/local
+SBINDIR	 = $(PREFIX)/sbin
+LUADIR	 = $(PREFIX)/share/luaha
+MANDIR	 = $(PREFIX)/share/man
+DOCDIR	 = $(PREFIX)/share/doc/luaha
+UNITDIR	?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2> /dev/null || echo /lib/systemd/system)
 
 install: luaha
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(LUADIR)/luaha $(DESTDIR)$(LUADIR)/policies \
-	    $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man7 \
-	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(UNITDIR)
-	install -m 755 luaha $(DESTDIR)$(PREFIX)/sbin/luaha
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LUADIR)/luaha $(DESTDIR)$(LUADIR)/policies \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(DOCDIR)/examples/lvs.cf.d $(DESTDIR)$(DOCDIR)/examples/luaha-piranha.service.d
+	install -m 755 luaha $(DESTDIR)$(SBINDIR)/luaha
 	install -m 644 lua/luaha/*.lua $(DESTDIR)$(LUADIR)/luaha/
 	install -m 644 policies/*.lua $(DESTDIR)$(LUADIR)/policies/
 	sed 's|/usr/local|$(PREFIX)|g' contrib/luaha-piranha.service > $(DESTDIR)$(UNITDIR)/luaha-piranha.service
-	install -m 644 doc/luaha.8 $(DESTDIR)$(PREFIX)/share/man/man8/
-	install -m 644 doc/luaha-lua.7 doc/luaha-policy.7 $(DESTDIR)$(PREFIX)/share/man/man7/
-	install -m 644 doc/lvs.cf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 644 doc/luaha.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 doc/luaha-lua.7 doc/luaha-policy.7 $(DESTDIR)$(MANDIR)/man7/
+	install -m 644 doc/lvs.cf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 README.md NEWS $(DESTDIR)$(DOCDIR)/
+	install -m 644 examples/lvs.cf examples/lvs.lua examples/careful-takeover.lua \
+	    examples/gateway-handover.lua contrib/default-luaha $(DESTDIR)$(DOCDIR)/examples/
+	install -m 644 examples/lvs.cf.d/*.cf $(DESTDIR)$(DOCDIR)/examples/lvs.cf.d/
+	install -m 644 contrib/luaha-piranha.service.d/hardening.conf \
+	    $(DESTDIR)$(DOCDIR)/examples/luaha-piranha.service.d/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/sbin/luaha $(DESTDIR)$(PREFIX)/share/man/man8/luaha.8 \
-	    $(DESTDIR)$(PREFIX)/share/man/man7/luaha-lua.7 $(DESTDIR)$(PREFIX)/share/man/man7/luaha-policy.7 \
-	    $(DESTDIR)$(PREFIX)/share/man/man5/lvs.cf.5 \
-	    $(DESTDIR)$(UNITDIR)/luaha-piranha.service
-	rm -rf $(DESTDIR)$(LUADIR)
+	rm -f $(DESTDIR)$(SBINDIR)/luaha $(DESTDIR)$(MANDIR)/man8/luaha.8 \
+	    $(DESTDIR)$(MANDIR)/man7/luaha-lua.7 $(DESTDIR)$(MANDIR)/man7/luaha-policy.7 \
+	    $(DESTDIR)$(MANDIR)/man5/lvs.cf.5 $(DESTDIR)$(UNITDIR)/luaha-piranha.service
+	rm -rf $(DESTDIR)$(LUADIR) $(DESTDIR)$(DOCDIR)
+
+# For the tests and the trial Debian package: the version, alone.
+print-version:
+	@echo $(VERSION)
 
 clean:
 	rm -rf build luaha tests/out

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
 # bench/arrivals.py: the kernel's arrival time of each heartbeat (luaha's UDP, keepalived's VRRP) from one sender, a line each.
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Usage: python3 bench/arrivals.py udp|vrrp SOURCE [PORT] >> FILE, in the receiving router's namespace.
 # A raw socket of the protocol gets a copy of every packet of that protocol delivered to the

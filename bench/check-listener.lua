@@ -1,4 +1,5 @@
 -- bench/check-listener.lua: the real servers of the health-check benchmark: accepts on PORTS ports, counts connections.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 -- Usage: luaha bench/check-listener.lua FIRST_PORT NPORTS COUNTFILE; every 0.1 s writes the total to COUNTFILE.
 local luaha = require "luaha"
 local first, n, countfile = tonumber(arg[1]), tonumber(arg[2]), arg[3]

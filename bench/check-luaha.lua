@@ -1,4 +1,5 @@
 -- bench/check-luaha.lua: N real servers checked every second by luaha's nanny monitors (probes.start_probe), for SECONDS.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 -- Usage: luaha bench/check-luaha.lua N SECONDS FIRST_PORT NPORTS COUNTFILE[,COUNTFILE...]; prints its CPU
 -- seconds, the wall time, the connections the listeners counted meanwhile (their COUNTFILEs, see check-listener.lua),
 -- its VmRSS and VmHWM in KiB, how many servers are not in (failed their last check), and its user and

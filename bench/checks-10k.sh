@@ -1,5 +1,6 @@
 #!/bin/bash
 # bench/checks-10k.sh: on the host as root, no UML: 10 000 real servers checked every second, in < 10% of one core?
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Two kinds of check, each in every set-up: `connect` (nanny's: a TCP connection, closed at once)
 # and `half-open` (lvs.cf's half_open = 1: a SYN on a shared raw socket, the SYN-ACK answered with

@@ -1,5 +1,6 @@
 #!/bin/bash
 # bench/checks.sh: inside UML (tests/uml/run bench/checks.sh): health-check cost, luaha against keepalived's TCP_CHECK.
+# SPDX-License-Identifier: GPL-2.0-or-later
 # For 100, 500 and 1000 real servers checked every second: CPU per check, checks per second, RSS.
 # luaha runs two kinds of check: connect (nanny's, as keepalived's TCP_CHECK) and half-open
 # (half_open = 1: a SYN, no connection); the checks counted are those that passed.

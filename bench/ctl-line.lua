@@ -1,4 +1,5 @@
 -- bench/ctl-line.lua: 64 MiB lines on a daemon's control socket, one after the other, for a time.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 Usage: luaha bench/ctl-line.lua SOCKET SECS
 Each round connects, sends "attach" and a line of 64 MiB, and reads what the daemon answers

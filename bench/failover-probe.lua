@@ -1,4 +1,5 @@
 -- bench/failover-probe.lua: the client of bench/failover.sh: a request through the VIP every 2 ms, each in its own task.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[=[
 Usage: luaha bench/failover-probe.lua ADDR SECS [INTERVAL [TIMEOUT]]
 

@@ -1,5 +1,6 @@
 #!/bin/bash
 # bench/failover.sh: inside UML (tests/uml/run bench/failover.sh): failover time of luaha against keepalived's VRRP, and false failovers under CPU load.
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Run: make bench-heartbeat, or UML_MEM=512M UML_TIMEOUT=2400 bench/hostload.sh tests/uml/run bench/failover.sh
 # Environment (passed in with UML_PASSENV="FALSE_SECS ..."): LUAHA_TRIALS (10), KA_TRIALS (10, keepalived

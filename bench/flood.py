@@ -1,5 +1,6 @@
 #!/usr/bin/python3
 # bench/flood.py: a flood of packets at a router's heartbeat port from a third address, at a rate, as fast as UML allows.
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Usage: python3 bench/flood.py udp|vrrp DEST RATE SECS [PORT], in the attacker's namespace.
 # udp: 64-byte datagrams to DEST:PORT (539), from port PORT, as a forger of luaha heartbeats would

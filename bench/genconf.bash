@@ -1,4 +1,5 @@
 # bench/genconf.bash: the large configurations of the benchmarks (lvs.cf virtual blocks, keepalived virtual_server blocks) and the addresses they need; sourced, not run.
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # SERVICES direct-routing services on VIPs 198.51.100.1-230 (ten services a VIP, ports 10001-10010)
 # with SERVERS real servers among them (SERVERS / SERVICES a service, the first ones one more), weight

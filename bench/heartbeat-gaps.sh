@@ -1,5 +1,6 @@
 #!/bin/bash
 # bench/heartbeat-gaps.sh: inside UML (tests/uml/run bench/heartbeat-gaps.sh): the gaps between the active router's heartbeats as its partner receives them while the active router is disturbed, luaha against keepalived's VRRP.
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Run: make bench-heartbeat, or UML_MEM=1G UML_TIMEOUT=3600 bench/hostload.sh tests/uml/run bench/heartbeat-gaps.sh
 # Environment (passed in with UML_PASSENV="GAP_SECS ..."): GAP_SECS (30: each window), WINDOWS (those

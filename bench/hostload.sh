@@ -1,5 +1,6 @@
 #!/bin/bash
 # bench/hostload.sh: runs CMD (tests/uml/run ...) with the host's load average kept in $UML_OUT/hostload, for a benchmark inside UML to print.
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Usage: bench/hostload.sh CMD [ARGS...]; exits with CMD's status.
 # UML's CPU is one host thread, so its timings follow what else the host runs; inside UML,

@@ -1,4 +1,5 @@
 -- bench/http-load.lua: load on a router's status listener: wrong-password logins at a rate, or a status document polled.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 Usage:
   luaha bench/http-load.lua logins ADDR PORT USER RATE SECS

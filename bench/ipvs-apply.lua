@@ -1,4 +1,5 @@
 -- bench/ipvs-apply.lua: 1000 services x 10 real servers: ipvs.apply against ipvsadm-restore, and a 1% change (inside UML).
+-- SPDX-License-Identifier: GPL-2.0-or-later
 -- Run by bench/ipvs-apply.sh in one UML boot. A flush leaves the destinations in the kernel's dest
 -- trash for about two minutes and every add scans it, so loads are compared like with like: ipvsadm
 -- on the fresh boot and again after a flush, luaha after a flush only.

@@ -1,4 +1,5 @@
 # bench/pair.bash: the two routers of the seed topology run by the UML benchmarks, luaha's or keepalived's, and reading their logs; sourced after tests/lib/seed.bash, not run.
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Nothing here forks while a measurement runs, where it can be helped: a fork stalls everything in
 # UML for tens of ms. The caller sets $tmp; the routers' logs are $tmp/r1.log and $tmp/r2.log.

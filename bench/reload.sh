@@ -1,5 +1,6 @@
 #!/bin/bash
 # bench/reload.sh: inside UML (tests/uml/run bench/reload.sh): SIGHUP to applied IPVS table, luaha's piranha against keepalived.
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Run: UML_MEM=512M tests/uml/run bench/reload.sh
 # Environment (UML_PASSENV passes them in): SERVICES (2300), SERVERS (37000), RELOADS (3).

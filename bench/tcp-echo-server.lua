@@ -1,4 +1,5 @@
 -- bench/tcp-echo-server.lua: the listener for the round-trip benchmark: answers one line per connection, then closes.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 -- Usage: luaha bench/tcp-echo-server.lua PORTFILE; writes its port to PORTFILE, ends on a line "quit".
 local luaha = require "luaha"
 

@@ -1,4 +1,5 @@
 -- bench/tcp-roundtrip.lua: N concurrent tasks each connect, send, receive and close; compared with Python asyncio.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 -- Usage: luaha bench/tcp-roundtrip.lua [N] [ROUNDS]. The listener runs in a second luaha process, as the
 -- peer's does in a second Python process, so each process holds N descriptors, not 2N.
 local luaha = require "luaha"

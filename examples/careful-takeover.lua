@@ -1,4 +1,5 @@
 -- examples/careful-takeover.lua: a custom failover policy: Piranha's, taking over only with enough healthy real servers.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 Usage: luaha examples/careful-takeover.lua [--min-healthy N] [policies/piranha.lua's options]
 

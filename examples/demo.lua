@@ -1,4 +1,5 @@
 -- examples/demo.lua: what `make demo` runs: tasks, timers, sockets, a child process and a budget, told step by step.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 local luaha = require "luaha"
 
 local t0 = luaha.now()

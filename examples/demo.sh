@@ -1,5 +1,6 @@
 #!/bin/bash
 # examples/demo.sh: `make demo`: the seed's Piranha topology in a User-Mode Linux sandbox, narrated: table, request, failover.
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Run by `make demo` as `tests/uml/run examples/demo.sh`: inside UML, namespaces on a bridge
 # make a client, two routers running policies/piranha.lua and two direct-routing real servers.

@@ -1,4 +1,5 @@
 -- examples/gateway-handover.lua: Piranha's policy, handing the service to the partner when the gateway stops answering.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 Usage: luaha examples/gateway-handover.lua [--gateway ADDRESS] [policies/piranha.lua's options]
 

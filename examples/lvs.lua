@@ -1,4 +1,5 @@
 -- examples/lvs.lua: the seed topology (spec section 6) as a Lua config: one DR web service on two real servers.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 -- Read with require("luaha.lvscf").load_any("examples/lvs.lua"); options and defaults are those of lvs.cf(5).
 local function web_server(name, address)
     return { name = name, address = address, active = true, weight = 1 }

@@ -1,5 +1,6 @@
 #!/bin/bash
 # examples/topology.sh: the seed topology in User-Mode Linux with any policy on both routers: try a policy against a real kernel.
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Usage (on the host, as root): tests/uml/run examples/topology.sh [--policy FILE] [--args "ARGS"] [--then SCRIPT]
 #

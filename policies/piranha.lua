@@ -1,4 +1,5 @@
 -- policies/piranha.lua: Piranha's pulse, lvs and nanny in one daemon: heartbeat and takeover, the IPVS table, health checks.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 Usage: luaha policies/piranha.lua [-c FILE] [--check] [--dry-run] [--role primary|backup]
                                   [--forceactive] [--foreground] [--pidfile FILE]

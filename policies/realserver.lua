@@ -1,4 +1,5 @@
 -- policies/realserver.lua: set up a real server for LVS: VIPs and ARP sysctls (dr, tun), default route (nat); --down undoes it.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 Usage: luaha policies/realserver.lua [-c FILE] --mode dr|tun|nat --vip ADDR [--vip ADDR ...]
                                      [--gateway ADDR] [--state FILE] [--down]

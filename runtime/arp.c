@@ -1,4 +1,5 @@
 /* arp.c: gratuitous ARP and neighbour advertisements for the addresses we take over (libnet); ARP probes. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 
 #include <arpa/inet.h>

@@ -1,4 +1,5 @@
 /* auth.c: keyed message authentication and hashing from libsodium (luaha.core.auth), for heartbeats and passwords. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,4 +1,5 @@
 /* channel.c: messages over a stream socket between a daemon's parts: framing, a write buffer, waiting for the next one. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

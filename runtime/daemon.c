@@ -1,4 +1,5 @@
 /* daemon.c: becoming a system service (luaha.daemon): daemonize with a pid file, ready, sd_notify, the watchdog. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>

@@ -1,4 +1,5 @@
 /* file.c: a whole regular file read with a size cap, never blocking on a FIFO or a device (luaha.core.file). */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/stat.h>
 
 #include <errno.h>

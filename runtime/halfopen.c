@@ -1,4 +1,5 @@
 /* halfopen.c: luaha.net.tcp_halfopen, a TCP check that sends a SYN and waits for the SYN-ACK or RST, making no connection; its raw sockets are in prober.c. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 
 #include <netinet/in.h>

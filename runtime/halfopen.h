@@ -1,4 +1,5 @@
 /* halfopen.h: declarations shared by halfopen.c (the probes, luaha.net.tcp_halfopen) and prober.c (their raw sockets) only. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #ifndef LUAHA_HALFOPEN_H
 #define LUAHA_HALFOPEN_H
 

@@ -1,4 +1,5 @@
 /* http.c: an HTTP server on libevent's evhttp, its connections bounded in number and time; handlers run as tasks. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 
 #include <netinet/in.h>

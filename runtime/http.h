@@ -1,4 +1,5 @@
 /* http.h: what the HTTP server's files share: the server and its limits (http.c), its requests (httpreq.c). */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #ifndef HTTP_H
 #define HTTP_H
 

@@ -1,4 +1,5 @@
 /* httpreq.c: the HTTP server's requests: each runs its handler in a task, and the reply goes when it returns. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,5 @@
 /* icmp.c: luaha.net.ping, an ICMP or ICMPv6 echo from a task, on a ping socket or a raw one. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 
 #include <netinet/in.h>

@@ -1,4 +1,5 @@
 /* ipvs.c: luaha.core.ipvs: services, destinations, batches, dumps, counters; also registers the settings (ipvsconf.c) and apply's tables and operations. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 
 #include <linux/ip_vs.h>

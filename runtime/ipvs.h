@@ -1,4 +1,5 @@
 /* ipvs.h: declarations shared by the ipvs*.c files only, grouped by the file that defines them. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #ifndef LUAHA_IPVS_H
 #define LUAHA_IPVS_H
 

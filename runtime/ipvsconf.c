@@ -1,4 +1,5 @@
 /* ipvsconf.c: the kernel's IPVS settings, part of luaha.core.ipvs: its version, connection timeouts, sync daemons. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 
 #include <linux/ip_vs.h>

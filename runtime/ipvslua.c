@@ -1,4 +1,5 @@
 /* ipvslua.c: services and destinations between Lua and C: tables checked into structs, structs pushed as normalize's tables, both said in messages. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 
 #include <arpa/inet.h>

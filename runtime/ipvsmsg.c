@@ -1,4 +1,5 @@
 /* ipvsmsg.c: IPVS's netlink messages: requests written straight into a buffer, services and destinations read from replies. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 
 #include <arpa/inet.h>

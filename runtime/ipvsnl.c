@@ -1,4 +1,5 @@
 /* ipvsnl.c: the generic netlink socket to IPVS, an object of the module, and its requests (nlreq.c); the kernel's errors as ipvsadm says them. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 
 #include <linux/ip_vs.h>

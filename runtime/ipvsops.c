@@ -1,4 +1,5 @@
 /* ipvsops.c: ipvs.apply's operations: the difference of two tables, as ipvsadm command lines, sent in batches, undone. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 
 #include <arpa/inet.h>

@@ -1,4 +1,5 @@
 /* ipvsread.c: table:read: the kernel's IPVS table read into one of apply's tables, a dump of the services, then one per service, each in a turn of the loop. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 
 #include <linux/ip_vs.h>

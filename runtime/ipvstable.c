@@ -1,4 +1,5 @@
 /* ipvstable.c: ipvs.apply's tables: a whole IPVS table in flat arrays, loaded from Lua or merged; read from the kernel in ipvsread.c. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 
 #include <linux/ip_vs.h>

@@ -1,7 +1,19 @@
 /* libs.c: the C modules luaha.core.*, put in package.preload as Lua's linit.c opens its libraries. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "luaha.h"
 
+/* luaha.core.build: what the Makefile wrote into this binary, {version = "0.1.0"}. */
+static int
+luaopen_luaha_core_build(lua_State *L)
+{
+	lua_createtable(L, 0, 1);
+	lua_pushliteral(L, LUAHA_VERSION);
+	lua_setfield(L, -2, "version");
+	return (1);
+}
+
 static const luaL_Reg libs_core[] = {
+	{ "luaha.core.build", luaopen_luaha_core_build },
 	{ "luaha.core.log", luaopen_luaha_core_log },
 	{ "luaha.core.task", luaopen_luaha_core_task },
 	{ "luaha.core.timer", luaopen_luaha_core_timer },

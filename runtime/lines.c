@@ -1,4 +1,5 @@
 /* lines.c: bounded lines out of a buffer that fills as bytes arrive, for connections and stdin. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <event2/buffer.h>
 
 #include "luaha.h"

@@ -1,4 +1,5 @@
 /* link.c: luaha.core.link: links and addresses over rtnetlink (libnl-route); its request socket, routes, sysctls and watcher are in linkreq.c, route.c, sysctl.c and linkwatch.c. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 #include <sys/types.h>
 

@@ -1,4 +1,5 @@
 /* link.h: declarations shared by the rtnetlink files only (link.c, route.c, sysctl.c, linkwatch.c), grouped by the file that defines them. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #ifndef LUAHA_LINK_H
 #define LUAHA_LINK_H
 

@@ -1,4 +1,5 @@
 /* linkreq.c: luaha.core.link's rtnetlink request socket, the upvalue of its functions, and its requests (nlreq.c): a change, or dumps after the links' names. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 
 #include <net/if.h>

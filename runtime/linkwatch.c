@@ -1,4 +1,5 @@
 /* linkwatch.c: link.watch: link and address changes from rtnetlink multicast, each handed to a task. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 #include <sys/types.h>
 

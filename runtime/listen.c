@@ -1,4 +1,5 @@
 /* listen.c: TCP and Unix listeners whose connections each run a handler in a task of their own. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>

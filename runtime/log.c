@@ -1,4 +1,5 @@
 /* log.c: logging to stderr with a timestamp or to syslog, for C and for Lua (luaha.log). */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/time.h>
 
 #include <errno.h>

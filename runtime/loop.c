@@ -1,4 +1,5 @@
 /* loop.c: the libevent base, what keeps the program running, the monotonic clock; below the tasks, it knows nothing of them. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <math.h>
 #include <time.h>
 

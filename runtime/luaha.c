@@ -1,4 +1,5 @@
 /* luaha.c: the luaha_* helpers the Lua-facing files share: results, option checks, timeouts (as Lua's lauxlib.c). */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>

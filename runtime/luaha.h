@@ -1,4 +1,5 @@
 /* luaha.h: declarations shared by the runtime's files, grouped by the file that defines them. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #ifndef LUAHA_H
 #define LUAHA_H
 
@@ -13,8 +14,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 
-#define LUAHA_VERSION	"0.1.0"
-
+/* LUAHA_VERSION comes from the Makefile's VERSION, its one home. */
 #ifndef LUAHA_LUADIR
 #define LUAHA_LUADIR	"/usr/local/share/luaha"
 #endif

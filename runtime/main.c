@@ -1,4 +1,5 @@
 /* main.c: options, the Lua state, the main chunk run as a task, and the loop until nothing is left. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -56,31 +57,37 @@ version(void)
 }
 
 /*
- * Finds lua/ and policies/ next to the binary (a source tree) or else the
- * installed copies (LUAHA_LUADIR and its policies/), so that a policy can
- * require another as a module: require "piranha".
+ * Finds the Lua library and the policies next to the binary: lua/ and
+ * policies/ in a source tree (./luaha, then build/luaha-asan), or
+ * ../share/luaha and its policies/ where `make install` put them, whatever
+ * PREFIX or DESTDIR was; else the compiled-in LUAHA_LUADIR. So that a policy
+ * can require another as a module: require "piranha".
  */
 static void
 main_set_path(lua_State *L)
 {
+	static const char *const where[][2] = {	/* the library, the policies */
+		{ "/lua", "/policies" },
+		{ "/../lua", "/../policies" },
+		{ "/../share/luaha", "/../share/luaha/policies" },
+	};
 	char		 exe[PATH_MAX], probe[PATH_MAX + 32], policies[PATH_MAX + 32];
 	const char	*dir = LUAHA_LUADIR;
 	struct stat	 st;
 	ssize_t		 n;
-	int		 i;
+	size_t		 i;
 
 	snprintf(policies, sizeof(policies), "%s/policies", LUAHA_LUADIR);
 	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
 		exe[n] = '\0';
 		dirname(exe);
-		for (i = 0; i < 2; i++) {	/* ./luaha, then build/luaha-asan */
-			snprintf(probe, sizeof(probe), "%s%s/lua/luaha/init.lua",
-			    exe, i == 0 ? "" : "/..");
+		for (i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+			snprintf(probe, sizeof(probe), "%s%s/luaha/init.lua",
+			    exe, where[i][0]);
 			if (stat(probe, &st) == 0) {
-				snprintf(probe, sizeof(probe), "%s%s/lua", exe,
-				    i == 0 ? "" : "/..");
-				snprintf(policies, sizeof(policies), "%s%s/policies", exe,
-				    i == 0 ? "" : "/..");
+				snprintf(probe, sizeof(probe), "%s%s", exe, where[i][0]);
+				snprintf(policies, sizeof(policies), "%s%s", exe,
+				    where[i][1]);
 				dir = probe;
 				break;
 			}

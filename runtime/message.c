@@ -1,4 +1,5 @@
 /* message.c: Lua values as bytes and back, for the messages between a daemon's parts (part.c). */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>

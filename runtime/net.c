@@ -1,4 +1,5 @@
 /* net.c: what the socket files share: numeric addresses, non-blocking sockets and connects, the Internet checksum. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 
 #include <arpa/inet.h>

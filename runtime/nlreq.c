@@ -1,4 +1,5 @@
 /* nlreq.c: netlink requests to the kernel, one at a time per socket, their answers waited for in the calling task as an event (or, outside a task, in poll). */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 
 #include <linux/netlink.h>

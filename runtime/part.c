@@ -1,4 +1,5 @@
 /* part.c: a daemon's parts (luaha.part): a child luaha running a Lua module, and the message channel between the two. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>

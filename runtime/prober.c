@@ -1,4 +1,5 @@
 /* prober.c: the raw sockets of luaha.net.tcp_halfopen: opened with their filter, SYNs sent, answers read and SYN-ACKs reset in batches. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/random.h>
 #include <sys/socket.h>
 

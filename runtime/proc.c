@@ -1,4 +1,5 @@
 /* proc.c: child processes (luaha.proc.run): no shell, output captured, the group killed at the timeout. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>

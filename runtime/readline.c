@@ -1,4 +1,5 @@
 /* readline.c: line input for the REPL: libedit on a terminal, plain lines otherwise; reading yields the task. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,4 +1,5 @@
 /* realtime.c: real-time scheduling and locked memory for a time-critical process (luaha.daemon.realtime, lock_memory). */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/mman.h>
 #include <sys/resource.h>
 

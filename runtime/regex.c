@@ -1,4 +1,5 @@
 /* regex.c: POSIX extended regular expressions (luaha.core.regex), as nanny's use_regex matched replies. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <regex.h>
 #include <string.h>
 

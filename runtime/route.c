@@ -1,4 +1,5 @@
 /* route.c: routes over rtnetlink (libnl-route): listed, added, deleted; part of luaha.core.link. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 #include <sys/types.h>
 

@@ -1,4 +1,5 @@
 /* signal.c: luaha.on_signal (handlers run as tasks) and the default clean stop on INT and TERM. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <signal.h>
 #include <string.h>
 

@@ -1,4 +1,5 @@
 /* sysctl.c: sysctls read and written as /proc/sys files; part of luaha.core.link. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,5 @@
 /* task.c: Lua tasks (coroutines) run by the loop: spawn, resume, join, cancel, budgets, exit; their waiting is in wait.c. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

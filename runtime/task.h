@@ -1,4 +1,5 @@
 /* task.h: what task.c and wait.c share only: a task's record and how the loop resumes it. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #ifndef LUAHA_TASK_H
 #define LUAHA_TASK_H
 

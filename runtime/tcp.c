@@ -1,4 +1,5 @@
 /* tcp.c: stream connections over TCP and Unix sockets: connect, send, receive bytes, lines or all, close. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 #include <sys/un.h>
 

@@ -1,4 +1,5 @@
 /* tcpcheck.c: luaha.net.tcp_check, a health check that connects and closes at once, making no connection object. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 
 #include <errno.h>

@@ -1,4 +1,5 @@
 /* timer.c: luaha.after and luaha.every (callbacks run as tasks), luaha.now and luaha.time. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <string.h>
 #include <time.h>
 

@@ -1,4 +1,5 @@
 /* udp.c: UDP sockets (luaha.net.udp), IPv4 and IPv6; recvfrom yields the task. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 
 #include <netinet/in.h>

@@ -1,4 +1,5 @@
 /* wait.c: a task waiting in a primitive (the cosockets' mechanism): on an fd, a timeout or a wake, resumed with the primitive's results. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <event2/event.h>
 
 #include "luaha.h"

@@ -1,4 +1,5 @@
 /* worker.c: a worker thread for work that would hold the loop (a password hash); its task waits as for I/O. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/eventfd.h>
 
 #include <errno.h>

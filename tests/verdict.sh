@@ -1,4 +1,5 @@
 # tests/verdict.sh: judge one test file's exit status and log; sourced by tests/run and tests/uml/suite.
+# SPDX-License-Identifier: GPL-2.0-or-later
 
 # Lines starting with "  | " quote another file's log (a failing scenario's, a
 # console's) and are ignored here, so quoted results do not count twice.

@@ -1,4 +1,5 @@
 # bench/peer/asyncio_roundtrip.py: the peer for bench/tcp-roundtrip.lua: the same job with Python's asyncio.
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Usage: python3 bench/peer/asyncio_roundtrip.py [N] [ROUNDS]; the echo server runs in a child process.
 import asyncio
 import multiprocessing

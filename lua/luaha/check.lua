@@ -1,4 +1,5 @@
 -- lua/luaha/check.lua: nanny's health checks (TCP and UDP dialogues, send_program) and an HTTP check, as waiting calls.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[==[
 Each check waits in the calling task and returns true, or nil and a reason for a log line:
 "timeout" (nothing came back in time), "connect: Connection refused", `expected "HTTP" but got

@@ -1,4 +1,5 @@
 -- lua/luaha/ctl.lua: the control socket of a daemon: `luaha attach` sessions (a REPL inside it) and `luaha ctl` commands.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 A daemon listens on a Unix socket, by default /run/luaha/NAME.sock (mode 0600), and serves only
 peers whose uid (SO_PEERCRED) is 0 or its own. A client's first line chooses:

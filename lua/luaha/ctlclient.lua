@@ -1,4 +1,5 @@
 -- lua/luaha/ctlclient.lua: the client side of a daemon's control socket: `luaha attach` and `luaha ctl`.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 The socket, the first line and the frames the daemon answers with are described at the top of
 lua/luaha/ctl.lua. A line sent is at most ctl.MAX_LINE bytes with its "eval<TAB>": a longer

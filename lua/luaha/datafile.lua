@@ -1,4 +1,5 @@
 -- lua/luaha/datafile.lua: a table of plain data kept in a file as Lua source: written whole, read without running code.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 local luaha = require "luaha"
 
 local datafile = {}

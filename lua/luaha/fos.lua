@@ -1,4 +1,5 @@
 -- lua/luaha/fos.lua: failover services mode (service = fos): the passive router watches the partner's services at their VIPs.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 As Piranha's `fos --monitor` and `nanny --fos` did (piranha.md 1.7): each active failover block's
 service is checked at its VIP and port every `timeout` seconds (check_interval if set). A

@@ -1,4 +1,5 @@
 -- lua/luaha/heartbeat.lua: luaha's heartbeat packet, version 1: encoding, authentication and key files.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 Every field is big-endian; 36 bytes, or 68 with a tag:
 

@@ -1,4 +1,5 @@
 -- lua/luaha/httpauth.lua: HTTP basic auth against a password file, Argon2id off the loop and tries bounded.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 A wrong password must not be a way to slow the daemon or to learn its user names:
 

@@ -1,4 +1,5 @@
 -- lua/luaha/httpclient.lua: luaha.http.request, an HTTP/1.1 and 1.0 client over luaha.net.tcp with one time limit.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[==[
 One request per connection ("Connection: close"), so that a reply ends where its length says or
 where the server closes, and nothing is left for a next request to trip on. The whole exchange,

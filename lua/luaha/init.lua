@@ -1,4 +1,5 @@
 -- lua/luaha/init.lua: the public face, `require "luaha"`, assembled from the C modules luaha.core.*.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 local task = require "luaha.core.task"
 local timer = require "luaha.core.timer"
 local signal = require "luaha.core.signal"
@@ -14,7 +15,7 @@ local http = { request = require("luaha.httpclient").request }
 for name, fn in pairs(require "luaha.core.http") do http[name] = fn end
 
 local luaha = {
-    version = "0.1.0",
+    version = require("luaha.core.build").version,     -- the Makefile's VERSION
     spawn = task.spawn,
     sleep = task.sleep,
     breathe = task.breathe,     -- the one cooperative yield: a turn of the loop inside a task, else nothing

@@ -1,4 +1,5 @@
 -- lua/luaha/ipvs.lua: luaha.ipvs: the kernel table (luaha.core.ipvs), apply as one difference, ipvsadm text.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 local core = require "luaha.core.ipvs"
 local task = require "luaha.core.task"
 local now = require("luaha.core.timer").now

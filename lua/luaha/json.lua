@@ -1,4 +1,5 @@
 -- lua/luaha/json.lua: JSON text from Lua values and back, for `luaha ctl --json` and the status document.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 encode(value [, pace]): nil is null; booleans, numbers (integers as integers; other numbers with
 14 significant digits; NaN and infinities raise), strings (UTF-8 passed through, control bytes

@@ -1,4 +1,5 @@
 -- lua/luaha/lvs.lua: the IPVS table a configuration asks for, as luaha.ipvs.apply takes it.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 The model is lvscf's (lua/luaha/lvscf.lua). Only `active` virtual servers are programmed, and
 of their real servers only the `active` ones, as lvsd and nanny did. A real server's weight is

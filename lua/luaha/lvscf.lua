@@ -1,4 +1,5 @@
 -- lua/luaha/lvscf.lua: reads and writes Piranha's lvs.cf and Lua configs into one config model (luaha.lvscf).
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[==[
 The model (what parse, load, load_lua and load_any return; what write takes):
 

@@ -1,4 +1,5 @@
 -- lua/luaha/lvscfcheck.lua: the config model's checks: values, host names, defaults, the checks across options, messages.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 Shared by the lvs.cf reader (lvscfread), the Lua-config reader (lvscflua) and the writer
 (lvscfwrite); the facts they check against are lvscfmodel's option tables. A check returns the

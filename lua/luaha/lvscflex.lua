@@ -1,4 +1,5 @@
 -- lua/luaha/lvscflex.lua: lvs.cf's lexical rules (spec 2.1): a line into tokens, a token into a Lua value.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 local check = require "luaha.lvscfcheck"
 
 local lex = {}

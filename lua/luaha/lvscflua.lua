@@ -1,4 +1,5 @@
 -- lua/luaha/lvscflua.lua: Lua configs: the chunk run sandboxed and bounded; the table it returns checked into the model.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 load(text, path [, opts]): the model of a Lua config, or nil, errors; warnings third. The chunk
 runs with no io, os, require, load or debug, in a coroutine of its own with a budget of

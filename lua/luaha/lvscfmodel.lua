@@ -1,4 +1,5 @@
 -- lua/luaha/lvscfmodel.lua: the config model's option tables: every option's type, default and range.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 The one home of every option's facts: the checks (lvscfcheck), the lvs.cf reader (lvscfread),
 the Lua-config reader (lvscflua), the writer (lvscfwrite), the modules that use an option's

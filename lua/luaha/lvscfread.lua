@@ -1,4 +1,5 @@
 -- lua/luaha/lvscfread.lua: the lvs.cf reader: lines to tokens to the config model, with the parse cache.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[==[
 parse(text, filename [, cache] [, opts]) reads a whole file with a parser object (one per
 read): its state is the open block and server, the line, the messages and the parse cache's

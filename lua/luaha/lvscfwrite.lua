@@ -1,4 +1,5 @@
 -- lua/luaha/lvscfwrite.lua: the lvs.cf writer: a config model to text that reads back to the same model.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 Every value a reader accepts can be written: the value checks (lvscfcheck) refuse a string that
 could not be one token (check.writable), so nothing here raises on a checked model. Options are

@@ -1,4 +1,5 @@
 -- lua/luaha/lvsctl.lua: what `luaha ctl` and `luaha attach` see of an LVS router: its status document and its commands.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 register(r) gives a running router (lua/luaha/router.lua) the control commands status [--json],
 disable SERVER, enable SERVER, weight VIRTUAL SERVER W, drain SERVER [SECONDS], reload, failover

@@ -1,4 +1,5 @@
 -- lua/luaha/lvshttp.lua: an LVS router's status over HTTP: /status.json, /metrics (Prometheus), an HTML page; basic auth.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 start(r, listen, passwd_path): serves the running router r's status (lua/luaha/lvsctl.lua) on
 listen, "ADDR:PORT" ("[ADDR]:PORT" for IPv6). Beyond loopback a password file is required, and

@@ -1,4 +1,5 @@
 -- lua/luaha/nanny.lua: one real server's health as Piranha's nanny kept it: checks, re-entry, quiesce, slow start.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 A monitor is out (not in the IPVS table), in (at its working weight) or quiesced (in at weight
 0, with `quiesce_server`). As in nanny (piranha.md 2.5): a server is brought in after `threshold`

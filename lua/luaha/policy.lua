@@ -1,4 +1,5 @@
 -- lua/luaha/policy.lua: what a policy's main does: its options, --check, --dry-run, becoming a daemon, starting its router.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 A policy (policies/piranha.lua, examples/careful-takeover.lua) is a Lua file that luaha runs as
 a script or that another policy requires as a module. policy.run(args, spec) is its main:

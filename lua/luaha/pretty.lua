@@ -1,4 +1,5 @@
 -- lua/luaha/pretty.lua: values as readable text for the REPL: nested tables with sorted keys, quoted strings.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 local pretty = {}
 
 local defaults = {

@@ -1,4 +1,5 @@
 -- lua/luaha/probes.lua: when health checks run: a probe per distinct check, queues per interval, workers; kept across a reload.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 The one place that decides when each check runs and what becomes of its answer, as OpenBSD
 relayd's hce.c: nanny.lua keeps one real server's monitor (what a result means: rise, fall,

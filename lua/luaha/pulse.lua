@@ -1,4 +1,5 @@
 -- lua/luaha/pulse.lua: two routers' heartbeat and the decision which of them is active, as Piranha's pulse made it.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 A pulse sends luaha heartbeats (lua/luaha/heartbeat.lua) to its peer every `keepalive` seconds
 over each channel (a public and optionally a private address pair), and declares the peer dead

@@ -1,4 +1,5 @@
 -- lua/luaha/pulsepart.lua: the heartbeat part: a process of its own that runs the pulse, holds the VIPs and announces them.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 A router runs in two processes (luaha(8), "What runs where"). This is the small one, started by
 the work part (lua/luaha/pulseproxy.lua) with luaha.part.start("luaha.pulsepart"): it sends and

@@ -1,4 +1,5 @@
 -- lua/luaha/pulseproxy.lua: the work part's handle on the heartbeat part (lua/luaha/pulsepart.lua): start it, ask it, follow it.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 proxy.new(cfg, hooks) gives the work part an object with a pulse's face (status, block, hold,
 handover, takeover, stop) whose pulse runs in the heartbeat part, a process of its own. cfg is

@@ -1,4 +1,5 @@
 -- lua/luaha/reload.lua: a router's reload: read, check, plan, apply, commit: the whole of it, or nothing at all.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 run(r) reads r.config again (with the parse cache: only the blocks whose text changed are read
 anew), runs the checks --check runs (routerconf.check), plans the monitors of the new model

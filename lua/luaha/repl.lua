@@ -1,4 +1,5 @@
 -- lua/luaha/repl.lua: the interactive loop of `luaha -i`: read a chunk, run it in this task, show what it returns.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 Chunks run in the task that called repl.run, so they may wait
 (luaha.sleep(1) at the prompt) while other tasks go on; between lines the

@@ -1,4 +1,5 @@
 -- lua/luaha/router.lua: an LVS router: the model, the IPVS table and its weights, the monitors, the heartbeat part, control.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 router.new(model, opts) makes a router from a configuration model (lua/luaha/lvscf.lua);
 r:start() runs it: the health checks (lua/luaha/probes.lua), the heartbeat part (a process of

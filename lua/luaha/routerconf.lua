@@ -1,4 +1,5 @@
 -- lua/luaha/routerconf.lua: what a configuration means to a router: role, channels, the heartbeat part's settings, checks.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 local luaha = require "luaha"
 local lvscf = require "luaha.lvscf"
 local lvs = require "luaha.lvs"

@@ -1,4 +1,5 @@
 -- lua/luaha/vips.lua: the virtual addresses an active router holds: which they are, bringing them up and down, announcing them.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 A VIP is {address=, dev=, label=, prefix=}: `address = 192.0.2.212 eth0:1` in lvs.cf gives dev
 "eth0" (the physical interface, where gratuitous ARPs go out) and label "eth0:1". The prefix is

@@ -1,4 +1,5 @@
 -- tests/chaos/client.lua: the chaos suite's client: a request through the VIP every 10 ms, each in a task of its own.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[=[
 Usage: luaha tests/chaos/client.lua ADDR SECS [INTERVAL [TIMEOUT]]
 

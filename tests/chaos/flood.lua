@@ -1,4 +1,5 @@
 -- tests/chaos/flood.lua: the chaos suite's attackers: datagrams at the heartbeat port, wrong passwords at the status page.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 Usage:
   luaha tests/chaos/flood.lua udp ADDR PORT RATE SECS

@@ -1,4 +1,5 @@
 -- tests/chaos/judge.lua: the chaos suite's judge: an HA pair's invariants, checked on the observers' and client's logs.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 Usage: luaha tests/chaos/judge.lua DIR NAME
 

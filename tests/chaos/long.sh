@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/chaos/long.sh: the chaos suite's random schedule, inside UML (make chaos): faults drawn from a seed for CHAOS_SECONDS.
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Run: make chaos, or UML_MODULES="sch_netem sch_prio cls_u32" UML_PASSENV="CHAOS_SEED CHAOS_SECONDS CHAOS_RELOAD" \
 #      UML_TIMEOUT=2400 tests/uml/run tests/chaos/long.sh

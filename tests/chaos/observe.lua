@@ -1,4 +1,5 @@
 -- tests/chaos/observe.lua: the chaos suite's observer in a router's namespace: when the VIP comes and goes, when UML stalled.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 Usage: ip netns exec r1 chrt -r 5 luaha tests/chaos/observe.lua VIP [SECS]
 

@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/chaos/selftest.sh: the chaos suite's judge against deliberately broken runs, inside UML: every check must be able to fail.
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Run: UML_MODULES="sch_netem sch_prio cls_u32" UML_TIMEOUT=900 tests/uml/run tests/chaos/selftest.sh
 # Each case breaks the pair on purpose, in a way luaha cannot help, and passes when the judge fails the fault for

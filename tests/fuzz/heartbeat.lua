@@ -1,4 +1,5 @@
 -- tests/fuzz/heartbeat.lua: fuzzes the heartbeat receiver: packets from the partner's address, mutated and random.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 Usage: luaha tests/fuzz/heartbeat.lua, with FUZZ_SEED (default: from the clock, printed), FUZZ_TIME
 (seconds of random packets, default 3) and FUZZ_OUT (where failing packets are saved, default

@@ -1,4 +1,5 @@
 -- tests/fuzz/lvscf.lua: fuzzes the lvs.cf and Lua-config readers: no raise, no hang, every message FILE:LINE:, and round trips.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 Usage: luaha tests/fuzz/lvscf.lua, with FUZZ_SEED (default: from the clock, printed), FUZZ_TIME
 (seconds of random inputs after the fixed ones, default 3) and FUZZ_OUT (where a failing input

@@ -1,4 +1,5 @@
 # tests/lib/chaos-faults.bash: the chaos suite's faults, one function each, each ending in chaos_settled; sourced by chaos.bash.
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # fault_NAME LABEL ARGS...: LABEL names the fault in the events and the verdict (unique in a run); a WHO is r1, r2,
 # active or passive (tests/lib/chaos.bash, victim).

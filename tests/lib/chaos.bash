@@ -1,4 +1,5 @@
 # tests/lib/chaos.bash: the chaos suite in UML: the seed pair watched, faults as functions, each judged; sourced after seed.bash.
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # The seed topology (tests/lib/seed.bash) with monitor_links and the status listener (user admin,
 # password s3cret), a third namespace "mallory" (192.0.2.66) for the floods, an observer in r1 and

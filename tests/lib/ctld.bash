@@ -1,4 +1,5 @@
 # tests/lib/ctld.bash: a daemon with a control socket for the tests/repl/attach-*.sh and ctl-*.sh scenarios; sourced, not run.
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # The caller sets $name and $tmp (a directory of its own, removed at exit by ctld_cleanup).
 #   ctld_start [LUA]   starts "$LUAHA --ctl $tmp/d.sock" on a script with a ticker every 10 ms that keeps the

@@ -1,4 +1,5 @@
 -- tests/lib/heartbeat-forge.lua: an attacker for the seed scenario: heartbeats sent from the partner's address, to be refused.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 Usage: luaha tests/lib/heartbeat-forge.lua FROM TO PORT KEYFILE ROLE
 

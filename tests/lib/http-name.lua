@@ -1,4 +1,5 @@
 -- tests/lib/http-name.lua: a real server for the seed scenario: answers every HTTP request on port 80 (or more) with its name.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 -- Usage: luaha tests/lib/http-name.lua NAME [PORT [COUNT]]   (COUNT ports from PORT: the chaos suite's large configuration)
 -- Prints "listening" once it listens on every port.
 local luaha = require "luaha"

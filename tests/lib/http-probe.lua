@@ -1,4 +1,5 @@
 -- tests/lib/http-probe.lua: a client for the seed scenario: requests through the VIP, and the time a failover takes.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 Usage:
   luaha tests/lib/http-probe.lua get ADDR          one request to ADDR:80; prints the body, exit 0 if 200

@@ -1,4 +1,5 @@
 # tests/lib/netns.bash: the shared setup of the tests/netns/*.sh scenarios (namespaces, veth pairs, cleanup, fail); sourced, not run.
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # A scenario sources this, calls netns_test NAME first, and then:
 #   netns_add NS...                    namespaces with lo up, deleted at exit

@@ -1,4 +1,5 @@
 -- tests/lib/netns.lua: check, raises and fds for the Lua scripts of the tests/netns/*.sh scenarios.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 -- A failed check prints "FAIL what" and exits 1: the scenario reports the last line of the script's log.
 local M = {}
 

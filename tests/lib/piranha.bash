@@ -1,4 +1,5 @@
 # tests/lib/piranha.bash: the shared setup of the tests/uml/piranha-*.sh scenarios (run inside UML); sourced, not run.
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # A scenario sources this, calls piranha_test NAME first, and then:
 #   piranha_bridge NS...      br0 (192.0.2.1/24, this namespace is the director) and NS on it, lo up

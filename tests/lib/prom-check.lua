@@ -1,4 +1,5 @@
 -- tests/lib/prom-check.lua: parses Prometheus text (on stdin) as a scraper would, and checks the metrics asked for.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 -- Usage: luaha tests/lib/prom-check.lua NAME[{LABEL=VALUE}]=VALUE...; prints what is wrong, exit 1 if anything is.
 local luaha = require "luaha"
 

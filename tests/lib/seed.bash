@@ -1,4 +1,5 @@
 # tests/lib/seed.bash: the seed's topology (piranha.md 6) in namespaces, for the UML scenario and `make demo`; sourced, not run.
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # In the root namespace of a UML instance: a bridge br0 and, on it, the namespaces client
 # (192.0.2.10), r1 (primary, .210), r2 (backup, .211), rs1 (.204) and rs2 (.205), VIP .212.

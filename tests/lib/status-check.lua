@@ -1,4 +1,5 @@
 -- tests/lib/status-check.lua: reads `luaha ctl status --json` on stdin and `ipvsadm -Ln` in a file, and checks they agree.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 -- Usage: luaha tests/lib/status-check.lua IPVSADM-OUTPUT-FILE < status.json; prints what differs, exit 1 if anything does.
 local luaha = require "luaha"
 local json = require "luaha.json"

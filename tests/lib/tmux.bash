@@ -1,4 +1,5 @@
 # tests/lib/tmux.bash: a person at a terminal, for the tests/repl/*-tty.sh scenarios: a tmux server of the test's own; sourced, not run.
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # The caller sets $tmp (the server's socket lives there) and $pane (the window typed into), and kills the
 # server at exit with `tm kill-server`.

@@ -1,4 +1,5 @@
 -- tests/lua/check.lua: luaha.check and luaha.core.regex against loopback listeners and small programs.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local luaha = require "luaha"

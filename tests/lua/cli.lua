@@ -1,4 +1,5 @@
 -- tests/lua/cli.lua: the luaha command: arg, -e, exit statuses, errors in the main chunk, signals, logging.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local luaha = require "luaha"

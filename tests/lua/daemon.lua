@@ -1,4 +1,5 @@
 -- tests/lua/daemon.lua: luaha.daemon: daemonize (double fork, pid file, ready), sd_notify datagrams, the watchdog.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local luaha = require "luaha"

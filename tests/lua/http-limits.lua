@@ -1,4 +1,5 @@
 -- tests/lua/http-limits.lua: luaha.http's bounds: methods (405), max_connections, the whole-request deadline, out of descriptors.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local luaha = require "luaha"

@@ -1,4 +1,5 @@
 -- tests/lua/http.lua: luaha.http on loopback: requests reaching handlers, concurrency, errors, bodies, HEAD, clients gone, close.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local luaha = require "luaha"

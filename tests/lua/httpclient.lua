@@ -1,4 +1,5 @@
 -- tests/lua/httpclient.lua: luaha.http.request against luaha.http.listen and raw servers: framing, splits, bounds, errors.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local luaha = require "luaha"

@@ -1,4 +1,5 @@
 -- tests/lua/ipvs-without-module.lua: without ip_vs, luaha.ipvs says so as nil and "ipvs: ..."; bad arguments still raise.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local luaha = require "luaha"

@@ -1,4 +1,5 @@
 -- tests/lua/lvs.lua: the IPVS table built from an lvs.cf model: active blocks, forwarding, persistence, weights, sorry server.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local luaha = require "luaha"

@@ -1,4 +1,5 @@
 -- tests/lua/lvscf-cache.lua: a parse with lvscf.cache() gives exactly what a fresh parse gives, after any edit.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local lvscf = require "luaha.lvscf"

@@ -1,4 +1,5 @@
 -- tests/lua/lvscf-doc.lua: lvs.cf(5) gives every option's range and default as lvscfmodel's option tables have them.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local model = require "luaha.lvscfmodel"

@@ -1,4 +1,5 @@
 -- tests/lua/lvscf-roundtrip.lua: for random values of every option, write(parse(x)) parses back to the same model.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local lvscf = require "luaha.lvscf"

@@ -1,4 +1,5 @@
 -- tests/lua/lvscf-strict.lua: what the readers accept, the daemon can run: the refusals of issue 12 (--check means it will run).
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local luaha = require "luaha"

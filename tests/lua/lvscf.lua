@@ -1,4 +1,5 @@
 -- tests/lua/lvscf.lua: the lvs.cf and Lua config readers: values, defaults, every error class, quoting, round trips.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local lvscf = require "luaha.lvscf"

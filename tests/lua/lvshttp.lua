@@ -1,4 +1,5 @@
 -- tests/lua/lvshttp.lua: the status listener does not hold the loop: wrong passwords, 1000 x 10 status and metrics.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local luaha = require "luaha"

@@ -1,4 +1,5 @@
 -- tests/lua/nanny.lua: a real server's health: re-entry, fall, quiesce, slow start, and one probe serving several virtuals.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local luaha = require "luaha"

@@ -1,4 +1,5 @@
 -- tests/lua/net.lua: TCP, Unix and UDP sockets on loopback: receive patterns, timeouts, errors, concurrency.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local luaha = require "luaha"

@@ -1,4 +1,5 @@
 -- tests/lua/part.lua: luaha.part: a child luaha running a module, messages both ways, its end seen by the parent.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local luaha = require "luaha"

@@ -1,4 +1,5 @@
 -- tests/lua/piranha-cli.lua: policies/piranha.lua's --check and --dry-run, and its usage errors, as an operator runs them.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local luaha = require "luaha"

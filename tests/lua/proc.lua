@@ -1,4 +1,5 @@
 -- tests/lua/proc.lua: luaha.proc.run: status, signal, output, stdin, env, timeouts that kill the group.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local luaha = require "luaha"

@@ -1,4 +1,5 @@
 -- tests/lua/pulse.lua: the heartbeat packet and two pulses on loopback addresses: who becomes active, and what is refused.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local until_ = t.until_

@@ -1,4 +1,5 @@
 -- tests/lua/pulseproxy.lua: the work part's side of the heartbeat part (pulseproxy) against a real heartbeat part process.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local until_ = t.until_

@@ -1,4 +1,5 @@
 -- tests/lua/repl.lua: pretty.format's layout, and repl.run fed scripted lines: values, continuation, errors, waiting, help.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local harness = require "t"
 local luaha = require "luaha"

@@ -1,4 +1,5 @@
 -- tests/lua/tasks.lua: tasks, sleep, join, cancel, budgets, errors in tasks, timers and the clock.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local luaha = require "luaha"

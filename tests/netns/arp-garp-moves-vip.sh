@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/netns/arp-garp-moves-vip.sh: arp.garp from r1 then r2 moves a VIP (IPv4 and IPv6) in a client's neighbour table; bursts yield; errors.
+# SPDX-License-Identifier: GPL-2.0-or-later
 . "$(dirname "$0")/../lib/netns.bash" || exit 2
 netns_test arp-garp-moves-vip
 sw=luaha-sw-$$ client=luaha-client-$$ r1=luaha-r1-$$ r2=luaha-r2-$$

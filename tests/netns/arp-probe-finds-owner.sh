@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/netns/arp-probe-finds-owner.sh: arp.probe from a client finds the MAC of the namespace that has the address, times out for nobody's.
+# SPDX-License-Identifier: GPL-2.0-or-later
 . "$(dirname "$0")/../lib/netns.bash" || exit 2
 netns_test arp-probe-finds-owner
 client=luaha-client-$$ r1=luaha-r1-$$

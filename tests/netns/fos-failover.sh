@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/netns/fos-failover.sh: service = fos: the active router runs the service; the passive one watches it at the VIP and takes over when it fails, unless its own gateway is gone.
+# SPDX-License-Identifier: GPL-2.0-or-later
 . "$(dirname "$0")/../lib/netns.bash" || exit 2
 netns_test fos-failover
 sw=luaha-fsw-$$ client=luaha-fc-$$ r1=luaha-fr1-$$ r2=luaha-fr2-$$

@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/netns/halfopen-syn-check.sh: net.tcp_halfopen and nanny's half_open check against a peer namespace: SYN-ACK, RST, silence, no connection made, IPv4 and IPv6, many at once, cancel, errors.
+# SPDX-License-Identifier: GPL-2.0-or-later
 . "$(dirname "$0")/../lib/netns.bash" || exit 2
 netns_test halfopen-syn-check
 a=luaha-a-$$ b=luaha-b-$$

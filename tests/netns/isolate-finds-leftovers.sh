@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/netns/isolate-finds-leftovers.sh: tests/isolate fails a test file for the processes, namespaces, mounts and files it leaves, and removes them.
+# SPDX-License-Identifier: GPL-2.0-or-later
 . "$(dirname "$0")/../lib/netns.bash" || exit 2
 netns_test isolate-finds-leftovers
 

@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/netns/link-addresses-and-labels.sh: luaha.link against ip(8) in a namespace: links, labelled and IPv6 addresses, routes, sysctls, errors.
+# SPDX-License-Identifier: GPL-2.0-or-later
 . "$(dirname "$0")/../lib/netns.bash" || exit 2
 netns_test link-addresses-and-labels
 a=luaha-la-$$ b=luaha-lb-$$

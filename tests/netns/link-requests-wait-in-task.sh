@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/netns/link-requests-wait-in-task.sh: luaha.link requests wait in their task, one at a time, while other tasks run; cancelled and blocking callers leave the socket usable.
+# SPDX-License-Identifier: GPL-2.0-or-later
 . "$(dirname "$0")/../lib/netns.bash" || exit 2
 netns_test link-requests-wait-in-task
 a=luaha-lr-$$

@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/netns/link-watch-sees-peer.sh: link.watch sees the veth peer go down and up, addresses come and go, and an overrun as a resync.
+# SPDX-License-Identifier: GPL-2.0-or-later
 . "$(dirname "$0")/../lib/netns.bash" || exit 2
 netns_test link-watch-sees-peer
 a=luaha-wa-$$ b=luaha-wb-$$

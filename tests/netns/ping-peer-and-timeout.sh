@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/netns/ping-peer-and-timeout.sh: net.ping to a peer namespace over IPv4 and IPv6, on raw and on ping sockets: round trips, timeouts, concurrency, dev= and source=, errors.
+# SPDX-License-Identifier: GPL-2.0-or-later
 . "$(dirname "$0")/../lib/netns.bash" || exit 2
 netns_test ping-peer-and-timeout
 a=luaha-a-$$ b=luaha-b-$$

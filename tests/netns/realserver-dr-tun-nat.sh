@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/netns/realserver-dr-tun-nat.sh: policies/realserver.lua in a namespace: dr, tun and nat up, again (nothing to do), --down restoring what was there; -c; bad arguments.
+# SPDX-License-Identifier: GPL-2.0-or-later
 . "$(dirname "$0")/../lib/netns.bash" || exit 2
 netns_test realserver-dr-tun-nat
 rs_ns=luaha-rs-$$ router=luaha-rr-$$

@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/netns/tcp-udp-between-namespaces.sh: luaha in two namespaces over veth: TCP and UDP both ways, source address, refused vs timeout.
+# SPDX-License-Identifier: GPL-2.0-or-later
 . "$(dirname "$0")/../lib/netns.bash" || exit 2
 netns_test tcp-udp-between-namespaces
 a=luaha-a-$$ b=luaha-b-$$

@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/repl/attach-disconnect.sh: a client that leaves has its running line cancelled quietly; what detach() started goes on.
+# SPDX-License-Identifier: GPL-2.0-or-later
 cd "$(dirname "$0")/../.." || exit 2
 name=attach-disconnect
 tmp=$(mktemp -d) || exit 2

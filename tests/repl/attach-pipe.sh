@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/repl/attach-pipe.sh: `luaha attach` fed by a pipe or -e: exit statuses, strings as text, io and print to the client, ctl commands as functions, help().
+# SPDX-License-Identifier: GPL-2.0-or-later
 cd "$(dirname "$0")/../.." || exit 2
 name=attach-pipe
 tmp=$(mktemp -d) || exit 2

@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/repl/attach-tty.sh: `luaha attach` in a terminal (a tmux pane) as a person uses it: values, multi-line input, ^C, ^D, two at once.
+# SPDX-License-Identifier: GPL-2.0-or-later
 cd "$(dirname "$0")/../.." || exit 2
 name=attach-tty
 LUAHA=${LUAHA:-./luaha}	# or build/luaha-asan

@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/repl/ctl-long-line.sh: a 64 MiB control line is refused at 64 KiB, the client disconnected, and the daemon's 10 ms ticker never stalls.
+# SPDX-License-Identifier: GPL-2.0-or-later
 cd "$(dirname "$0")/../.." || exit 2
 name=ctl-long-line
 tmp=$(mktemp -d) || exit 2

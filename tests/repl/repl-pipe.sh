@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/repl/repl-pipe.sh: `luaha -i` reading a pipe prints values and errors, no prompts, and goes on after an error or a line over 1 MiB.
+# SPDX-License-Identifier: GPL-2.0-or-later
 cd "$(dirname "$0")/../.." || exit 2
 name=repl-pipe
 LUAHA=${LUAHA:-./luaha}	# or build/luaha-asan

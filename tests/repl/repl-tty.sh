@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/repl/repl-tty.sh: a person at a terminal (a tmux pane): values, tables, a multi-line function, history, ^D.
+# SPDX-License-Identifier: GPL-2.0-or-later
 cd "$(dirname "$0")/../.." || exit 2
 name=repl-tty
 LUAHA=${LUAHA:-./luaha}	# or build/luaha-asan

@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/uml/chaos-failover.sh: the chaos suite's fixed schedule, part 2: partitions, a frozen router, a pulled cable, a dead machine, handovers.
+# SPDX-License-Identifier: GPL-2.0-or-later
 cd "$(dirname "$0")/../.." || exit 2
 name=chaos-failover
 tmp=$(mktemp -d) || exit 2

@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/uml/chaos-steady.sh: the chaos suite's fixed schedule, part 1: faults that must not move the VIP (tests/lib/chaos.bash).
+# SPDX-License-Identifier: GPL-2.0-or-later
 cd "$(dirname "$0")/../.." || exit 2
 name=chaos-steady
 tmp=$(mktemp -d) || exit 2

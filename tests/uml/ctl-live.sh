@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/uml/ctl-live.sh: `luaha attach` and `luaha ctl` against the running piranha policy of the seed topology.
+# SPDX-License-Identifier: GPL-2.0-or-later
 cd "$(dirname "$0")/../.." || exit 2
 name=ctl
 tmp=$(mktemp -d) || exit 2

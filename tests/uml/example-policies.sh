@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/uml/example-policies.sh: the example policies on the seed topology: hand over when the gateway stops answering; drain a real server.
+# SPDX-License-Identifier: GPL-2.0-or-later
 cd "$(dirname "$0")/../.." || exit 2
 name=example-policies
 tmp=$(mktemp -d) || exit 2

@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/uml/ipvs-bed-works.sh: the UML bed has IPVS, netns, veth and bridge, and a VIP is answered by DR real servers.
+# SPDX-License-Identifier: GPL-2.0-or-later
 set -u
 name=ipvs-bed-works
 nss="client r1 rs1 rs2"

@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/uml/piranha-lvs-nanny.sh: policies/piranha.lua programs IPVS from lvs.cf, follows real-server health, repairs, reloads, restarts without flushing.
+# SPDX-License-Identifier: GPL-2.0-or-later
 . "$(dirname "$0")/../lib/piranha.bash"
 piranha_test piranha-lvs-nanny
 serve()		# serve NS: an HTTP answer on port 80 in namespace NS, after reading the request line

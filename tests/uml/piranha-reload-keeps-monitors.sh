@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/uml/piranha-reload-keeps-monitors.sh: a reload keeps the monitors and probe tasks of what did not change, and restarts only the rest.
+# SPDX-License-Identifier: GPL-2.0-or-later
 . "$(dirname "$0")/../lib/piranha.bash"
 piranha_test piranha-reload-keeps-monitors
 

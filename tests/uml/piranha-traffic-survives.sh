@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/uml/piranha-traffic-survives.sh: a client reaches the real servers through the VIP (DR), and a long-lived connection survives a reload and a kill -9 restart.
+# SPDX-License-Identifier: GPL-2.0-or-later
 . "$(dirname "$0")/../lib/piranha.bash"
 piranha_test piranha-traffic-survives
 

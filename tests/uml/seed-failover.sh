@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/uml/seed-failover.sh: the seed topology end to end: two routers, heartbeats, takeover, split brain, link loss, forged heartbeats.
+# SPDX-License-Identifier: GPL-2.0-or-later
 cd "$(dirname "$0")/../.." || exit 2
 name=seed
 tmp=$(mktemp -d) || exit 2

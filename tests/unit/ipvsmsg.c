@@ -1,4 +1,5 @@
 /* tests/unit/ipvsmsg.c: IPVS's netlink messages written and read back, batches, errors in ipvsadm's words; no kernel. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 
 #include <arpa/inet.h>

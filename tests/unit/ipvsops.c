@@ -1,4 +1,5 @@
 /* tests/unit/ipvsops.c: ipvs.apply's difference of two tables and its ipvsadm text, without a kernel. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <string.h>
 
 #include <lualib.h>

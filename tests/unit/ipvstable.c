@@ -1,4 +1,5 @@
 /* tests/unit/ipvstable.c: ipvs.apply's tables without a kernel: load, index, repeats, merge, fill. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 
 #include <arpa/inet.h>

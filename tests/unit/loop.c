@@ -1,4 +1,5 @@
 /* tests/unit/loop.c: the liveness count that ends the program, loop_exit, the clock and timeval helper. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/time.h>
 
 #include <event2/event.h>

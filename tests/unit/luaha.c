@@ -1,4 +1,5 @@
 /* tests/unit/luaha.c: the luaha_* helpers: nil-and-message results, option tables, timeout arguments. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <string.h>
 

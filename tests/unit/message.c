@@ -1,4 +1,5 @@
 /* tests/unit/message.c: Lua values as message bytes and back; hostile bytes refused; a channel's frames and limits. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 
 #include <fcntl.h>

@@ -1,4 +1,5 @@
 /* tests/unit/net.c: numeric address parsing and formatting. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 
 #include <arpa/inet.h>

@@ -1,4 +1,5 @@
 /* tests/unit/nlreq.c: netlink requests one at a time on an rtnetlink socket: answers read by the loop, a queue, timeouts, cancels, blocking calls. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/socket.h>
 
 #include <linux/netlink.h>

@@ -1,4 +1,5 @@
 /* tests/unit/task.c: the scheduler driven from C: tasks, waiters, wakes, the loop's liveness count. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <string.h>
 
 #include <event2/event.h>

@@ -1,4 +1,5 @@
 /* unit.h: a tiny harness for the C unit tests: CHECK records failures, each case prints PASS or FAIL. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #ifndef UNIT_H
 #define UNIT_H
 

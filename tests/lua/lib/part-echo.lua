@@ -1,4 +1,5 @@
 -- tests/lua/lib/part-echo.lua: a part for tests/lua/part.lua: answers each message, as told by it.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 local luaha = require "luaha"
 
 local M = {}

@@ -1,4 +1,5 @@
 -- tests/lua/lib/t.lua: a small harness for tests run by luaha: named cases, PASS/FAIL lines, checkerr.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 local t = {}
 
 local failed = 0

@@ -1,4 +1,5 @@
 -- tests/uml/lua/ipvs-apply.lua: ipvs.apply, services, format and batch against the real kernel (run inside UML).
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local ipvsadm = t.ipvsadm

@@ -1,4 +1,5 @@
 -- tests/uml/lua/ipvs-async.lua: IPVS requests wait in their task (inside UML): a ticker runs, requests queue, cancel, block.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local ipvsadm = t.ipvsadm

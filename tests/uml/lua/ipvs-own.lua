@@ -1,4 +1,5 @@
 -- tests/uml/lua/ipvs-own.lua: ipvs.apply's ownership: current, owned, exclusive, against the real kernel (in UML).
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local ipvsadm = t.ipvsadm
