@@ -68,6 +68,7 @@ model.globals = {
     { "status_passwd", "str", ext = true },
     { "heartbeat_rt_priority", "int", 10, min = 0, max = 99, ext = true },
     { "heartbeat_lock_memory", "bool", true, ext = true },
+    { "log_idents", "enum", "luaha", values = { "luaha", "piranha" }, ext = true },
 }
 
 model.schedulers = { "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos" }

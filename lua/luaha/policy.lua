@@ -108,8 +108,10 @@ function policy.run(args, spec)
     local role
     role, err = conf.role_of(m, o.role)
     if not role then return fail("%s: %s", spec.name, err) end
+    -- Before the first line of the daemon: its parts inherit the idents (lvs.cf(5) log_idents).
+    luaha.log.tag_idents(m.log_idents == "piranha")
     if role == "backup" and not m.backup_active then
-        log.info("We are backup node and backup is marked inactive -- exiting pulse")
+        luaha.log.prefixed("pulse").info("We are backup node and backup is marked inactive -- exiting pulse")
         return 0
     end
     if not o.foreground then
