@@ -1,4 +1,5 @@
--- tests/lua/log.lua: where log lines go: stderr, the journal's stream (<N> prefixes), syslog (idents, facility, daemons); a traceback is a record per line.
+-- tests/lua/log.lua: where log lines go: stderr, the journal's stream (<N> prefixes), syslog (idents, facility, daemons);
+-- a traceback is a record per line.
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local luaha = require "luaha"
