@@ -60,6 +60,7 @@ void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 void	 fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+int	 luaopen_luaha_core_procself(lua_State *);
 int	 luaopen_luaha_core_log(lua_State *);
 
 /* loop.c */

@@ -49,8 +49,10 @@ local luaha = {
     },
 }
 
--- luaha.daemon also holds the process's scheduling: realtime(priority), lock_memory(), scheduling().
+-- luaha.daemon also holds the process's scheduling: realtime(priority), lock_memory(), scheduling();
+-- and process_stats(), its CPU time, memory and descriptors.
 for name, f in pairs(require "luaha.core.realtime") do luaha.daemon[name] = f end
+luaha.daemon.process_stats = require("luaha.core.procself").process_stats
 
 --[[
 log.prefixed(name): a logger with the same functions whose lines say which part of the process

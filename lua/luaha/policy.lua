@@ -124,6 +124,8 @@ function policy.run(args, spec)
     local r = router.new(m, { config = o.config, role = role, forceactive = o.forceactive, name = spec.name,
         cache = cache, key = key or nil, digest = digest, activate = spec.activate, deactivate = spec.deactivate,
         announce = spec.announce })
+    -- The first reading counts as a reload that succeeded, as Prometheus counts its own (/metrics).
+    r.last_reload = { ok = true, at = luaha.time(), success_at = luaha.time() }
     if spec.prepare then spec.prepare(r, o) end
     local ok
     ok, err = r:start()
