@@ -10,8 +10,8 @@ Read only: GET and HEAD; other methods are answered 405 by the server before any
 /status.json and /metrics are made in pieces with the loop let run between them (luaha.pacer)
 and sent as lists of strings, never joined. At 10 000 real servers (1000 x 10, checked and in the
 kernel) they are 2.5 MB of JSON and 9 MB of text (node_exporter's IPVS labels on each sample),
-about 0.1 s of work each on the host; no piece holds the loop more than PACE (2 ms) and one step, a service's JSON (256 values at most,
-under 0.1 ms) or 16 to 64 real servers' samples (under 0.3 ms); the status document
+about 0.1 s of work each on the host; no piece holds the loop more than PACE (2 ms) and one step,
+a service's JSON (256 values at most, under 0.1 ms) or 16 to 64 real servers' samples (under 0.3 ms); the status document
 (lvsctl.status) lets the loop run every 2 ms too. What remains in one go: the collector's atomic
 step after it (up to about 15 ms), and the HTML page, lvsctl.format's text of it (about 30 ms).
 ]]
