@@ -333,8 +333,15 @@ daemon_daemonize(lua_State *L)
 	}
 	daemon_middle(devnull, errp[1]);
 
-	/* The daemon. Its stderr is the parent's pipe until ready(). */
+	/*
+	 * The daemon. Its stderr is the parent's pipe until ready() and /dev/null
+	 * after: its lines go to syslog from here on, as Piranha's and
+	 * keepalived's daemons do (a policy that wants stderr stays in the
+	 * foreground), and to the parent too until ready().
+	 */
 	daemon_done = 1;
+	log_set_dest(LOG_DEST_SYSLOG);
+	log_set_tee(1);
 	close(devnull);
 	close(status[0]);
 	close(errp[0]);
@@ -392,6 +399,7 @@ daemon_ready(lua_State *L)
 		return (1);
 	}
 	daemon_status_fd = -1;
+	log_set_tee(0);
 	if ((devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1 ||
 	    dup2(devnull, STDERR_FILENO) == -1)
 		e = errno;

@@ -33,9 +33,25 @@ double	 luaha_check_timeout(lua_State *, int);
 enum log_level {
 	LOG_LEVEL_ERR, LOG_LEVEL_WARNING, LOG_LEVEL_NOTICE, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG
 };
-void	 log_init(int, enum log_level);
+enum log_dest {
+	LOG_DEST_STDERR,	/* timestamped lines */
+	LOG_DEST_JOURNAL,	/* stderr is the journal's stream: <N> prefixes, no time */
+	LOG_DEST_SYSLOG		/* datagrams to the syslog socket */
+};
+#define LOG_SOCKET_DEFAULT	"/dev/log"
+void	 log_init(enum log_dest, enum log_level);
 void	 log_set_level(enum log_level);
-int	 log_syslog(void);
+void	 log_set_dest(enum log_dest);
+void	 log_set_tee(int);
+enum log_dest log_get_dest(void);
+int	 log_set_facility(const char *);
+const char *log_get_facility(void);
+int	 log_set_socket(const char *);
+const char *log_get_socket(void);
+void	 log_set_tag_idents(int);
+int	 log_get_tag_idents(void);
+void	 log_msg_tagged(enum log_level, const char *, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
 int	 log_level_byname(const char *);
 void	 log_msg(enum log_level, const char *, ...) __attribute__((format(printf, 2, 3)));
 void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -44,6 +60,7 @@ void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 void	 fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+int	 luaopen_luaha_core_procself(lua_State *);
 int	 luaopen_luaha_core_log(lua_State *);
 
 /* loop.c */

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -44,7 +45,8 @@ static const char main_body[] =
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: luaha [-hiv] [--syslog] [--ctl path] [-e code] [script [args ...]]\n"
+	fprintf(f, "usage: luaha [-hiv] [--syslog] [--log-facility facility] [--log-socket path]\n"
+	    "             [--log-tag-idents] [--ctl path] [-e code] [script [args ...]]\n"
 	    "       luaha attach [name | path] [-e code]\n"
 	    "       luaha ctl [name | path] command [args ...]\n");
 }
@@ -157,6 +159,9 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'v' },
 		{ "syslog", no_argument, NULL, 'S' },
+		{ "log-facility", required_argument, NULL, 'F' },
+		{ "log-socket", required_argument, NULL, 'L' },
+		{ "log-tag-idents", no_argument, NULL, 'T' },
 		{ "ctl", required_argument, NULL, 'C' },
 		{ "part", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 }
@@ -183,6 +188,25 @@ main(int argc, char **argv)
 		case 'S':
 			use_syslog = 1;
 			break;
+		case 'F':
+			if (log_set_facility(optarg) == -1) {
+				fprintf(stderr, "luaha: --log-facility %s: not daemon or "
+				    "local0 to local7\n", optarg);
+				free(chunks);
+				return (1);
+			}
+			break;
+		case 'L':
+			if (log_set_socket(optarg) == -1) {
+				fprintf(stderr, "luaha: --log-socket %s: %s\n", optarg,
+				    strerror(errno));
+				free(chunks);
+				return (1);
+			}
+			break;
+		case 'T':
+			log_set_tag_idents(1);
+			break;
 		case 'C':
 			ctl = optarg;
 			break;
@@ -202,7 +226,7 @@ main(int argc, char **argv)
 	if (optind == argc && nchunks == 0 && part == NULL)
 		interactive = 1;
 
-	log_init(use_syslog, LOG_LEVEL_INFO);
+	log_init(use_syslog ? LOG_DEST_SYSLOG : LOG_DEST_STDERR, LOG_LEVEL_INFO);
 	main_raise_nofile();
 	if (part != NULL && part_set_parent(3) == -1)
 		fatal("--part %s: descriptor 3 is not a part's channel", part);

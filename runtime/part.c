@@ -303,7 +303,8 @@ part_self(char *buf, size_t len)
 }
 
 /*
- * Spawns this binary as "luaha --part MODULE [--syslog]" with child_fd as
+ * Spawns this binary as "luaha --part MODULE" and the logging options that
+ * send its lines where ours go (part_log_args), with child_fd as
  * PART_FD, stdin from /dev/null, stdout and stderr shared, every signal at
  * its default, in our process group (a stop or kill of the group reaches
  * both parts). Returns 0 or an errno.
@@ -315,7 +316,7 @@ part_spawn(pid_t *pid, const char *module, int child_fd)
 	posix_spawnattr_t		 attr;
 	sigset_t			 all, none;
 	char				 self[PATH_MAX];
-	char				*argv[5];
+	char				*argv[12];
 	int				 r, argc = 0;
 
 	if (part_self(self, sizeof(self)) == -1)
@@ -323,8 +324,15 @@ part_spawn(pid_t *pid, const char *module, int child_fd)
 	argv[argc++] = "luaha";
 	argv[argc++] = "--part";
 	argv[argc++] = (char *)module;
-	if (log_syslog())
+	/* A daemon's stderr is /dev/null: its parts log to syslog as it does. */
+	if (log_get_dest() == LOG_DEST_SYSLOG)
 		argv[argc++] = "--syslog";
+	argv[argc++] = "--log-facility";
+	argv[argc++] = (char *)log_get_facility();
+	argv[argc++] = "--log-socket";
+	argv[argc++] = (char *)log_get_socket();
+	if (log_get_tag_idents())
+		argv[argc++] = "--log-tag-idents";
 	argv[argc] = NULL;
 	sigfillset(&all);
 	sigemptyset(&none);

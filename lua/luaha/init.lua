@@ -50,18 +50,20 @@ local luaha = {
     },
 }
 
--- luaha.daemon also holds the process's scheduling: realtime(priority), lock_memory(), scheduling().
+-- luaha.daemon also holds the process's scheduling: realtime(priority), lock_memory(), scheduling();
+-- and process_stats(), its CPU time, memory and descriptors.
 for name, f in pairs(require "luaha.core.realtime") do luaha.daemon[name] = f end
+luaha.daemon.process_stats = require("luaha.core.procself").process_stats
 
 --[[
-log.prefixed(name): a logger with the same functions whose lines begin "NAME: ", so that a
-process's lines say which part of it speaks (pulse, nanny, lvs, ...).
+log.prefixed(name): a logger with the same functions whose lines say which part of the process
+speaks (pulse, nanny, lvs, ...): "NAME: line", or, when log.tag_idents() is on and lines go to
+syslog, the line under the ident NAME (Piranha's pulse[pid], nanny[pid], lvs[pid]).
 ]]
 function luaha.log.prefixed(name)
-    local l = {}
+    local l, tagged = {}, luaha.log.tagged
     for _, level in ipairs({ "debug", "info", "notice", "warning", "err" }) do
-        local f = luaha.log[level]
-        l[level] = function(fmt, ...) return f(name .. ": " .. fmt, ...) end
+        l[level] = function(fmt, ...) return tagged(name, level, fmt, ...) end
     end
     return setmetatable(l, { __index = luaha.log })
 end

@@ -69,6 +69,7 @@ model.globals = {
     { "status_passwd", "str", ext = true },
     { "heartbeat_rt_priority", "int", 10, min = 0, max = 99, ext = true },
     { "heartbeat_lock_memory", "bool", true, ext = true },
+    { "log_idents", "enum", "luaha", values = { "luaha", "piranha" }, ext = true },
     { "standby_table", "bool", false, ext = true },
 }
 

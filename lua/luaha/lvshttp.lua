@@ -10,9 +10,9 @@ Read only: GET and HEAD; other methods are answered 405 by the server before any
 
 /status.json and /metrics are made in pieces with the loop let run between them (luaha.pacer)
 and sent as lists of strings, never joined. At 10 000 real servers (1000 x 10, checked and in the
-kernel) they are 2.5 MB of JSON and 4.4 MB of text, about 0.1 s of work each on the host; no
-piece holds the loop more than PACE (2 ms) and one step, a service's JSON (256 values at most,
-under 0.1 ms) or 16 to 64 real servers' samples (under 0.3 ms); the status document
+kernel) they are 2.5 MB of JSON and 9 MB of text (node_exporter's IPVS labels on each sample),
+about 0.1 s of work each on the host; no piece holds the loop more than PACE (2 ms) and one step,
+a service's JSON (256 values at most, under 0.1 ms) or 16 to 64 real servers' samples (under 0.3 ms); the status document
 (lvsctl.status) lets the loop run every 2 ms too. What remains in one go: the collector's atomic
 step after it (up to about 15 ms), and the HTML page, lvsctl.format's text of it (about 30 ms).
 ]]
@@ -20,6 +20,7 @@ local luaha = require "luaha"
 local json = require "luaha.json"
 local lvsctl = require "luaha.lvsctl"
 local httpauth = require "luaha.httpauth"
+local pulse = require "luaha.pulse"
 
 local lvshttp = {}
 
@@ -66,12 +67,35 @@ local function label(v)
     return (tostring(v):gsub('[\\"\n]', { ["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n" }))
 end
 
+-- sorted(t): the keys of t in order, so that a scrape lists the series in the same order each time.
+local function sorted(t)
+    local keys = {}
+    for k in pairs(t) do keys[#keys + 1] = k end
+    table.sort(keys)
+    return keys
+end
+
+--[[
+ipvs_labels(s, rs): a real server's labels, named as node_exporter names the kernel's
+(node_ipvs_backend_*: local_address, local_port, local_mark, proto, remote_address, remote_port),
+so that the two join, and luaha's names of the virtual server and the real server.
+]]
+local function ipvs_labels(s, rs)
+    local fwm = s.fwmark ~= nil and s.fwmark ~= 0
+    return ('{virtual="%s",server="%s",local_address="%s",local_port="%d",local_mark="%s",proto="%s",'
+        .. 'remote_address="%s",remote_port="%d"}'):format(label(s.name), label(rs.name),
+        fwm and "" or label(s.address), fwm and 0 or s.port or 0, fwm and tostring(s.fwmark) or "",
+        fwm and "FWM" or label((s.protocol or "tcp"):upper()), label(rs.address), rs.port)
+end
+
 --[[
 Prometheus text: one metric family at a time, pace() called every few real servers (tens of µs);
-a list of strings of about PART bytes each (a body for luaha.http), never joined in one.
-refused: { [reason] = count } of the listener's refusals (the server's and the password guard's).
+a list of strings of about PART bytes each (a body for luaha.http), never joined in one. A value
+that does not exist (no heartbeat heard yet, a real server not in the kernel's table) is a series
+left out, never a sentinel. refused: { [reason] = count } of the listener's refusals (the
+server's and the password guard's), every reason present from the start.
 ]]
-local function metrics(doc, refused, pace)
+local function metrics(r, doc, refused, pace)
     local out, lines, size = {}, {}, 0
     local function line(text)
         lines[#lines + 1] = text
@@ -87,54 +111,75 @@ local function metrics(doc, refused, pace)
     end
     local function sample(name, labels, value)
         line(("%s%s %s"):format(name, labels or "",
-            math.type(value) == "integer" and tostring(value) or ("%.6g"):format(value)))
+            math.type(value) == "integer" and tostring(value) or ("%.15g"):format(value)))
     end
-    family("luaha_active", "gauge", "1 when this router is the active one")
-    sample("luaha_active", ('{role="%s"}'):format(label(doc.role)), doc.state == "active" and 1 or 0)
-    family("luaha_transitions_total", "counter", "transitions between active and passive since start")
-    sample("luaha_transitions_total", nil, #doc.transitions)
+    local function one(name, kind, help, value, labels)
+        family(name, kind, help)
+        if value ~= nil then sample(name, labels, value) end
+    end
+    one("luaha_build_info", "gauge", "always 1; the version of luaha in the label", 1,
+        ('{version="%s"}'):format(label(luaha.version)))
+    one("luaha_active", "gauge", "1 when this router is the active one", doc.state == "active" and 1 or 0,
+        ('{role="%s"}'):format(label(doc.role)))
     local hb = doc.heartbeats or {}
-    family("luaha_heartbeat_age_seconds", "gauge", "seconds since the partner's last heartbeat (-1: never)")
-    sample("luaha_heartbeat_age_seconds", nil, doc.peer and doc.peer.heard or -1)
-    family("luaha_heartbeats_sent_total", "counter", "heartbeats sent")
-    sample("luaha_heartbeats_sent_total", nil, hb.sent or 0)
-    family("luaha_heartbeats_received_total", "counter", "heartbeats accepted")
-    sample("luaha_heartbeats_received_total", nil, hb.received or 0)
+    one("luaha_transitions_total", "counter", "transitions between active and passive since start",
+        hb.transitions or 0)
+    one("luaha_heartbeat_age_seconds", "gauge", "seconds since the partner's last heartbeat (absent: none heard)",
+        doc.peer and doc.peer.heard)
+    one("luaha_heartbeats_sent_total", "counter", "heartbeats sent", hb.sent or 0)
+    one("luaha_heartbeats_received_total", "counter", "heartbeats accepted", hb.received or 0)
     family("luaha_heartbeats_refused_total", "counter", "heartbeats refused, by reason")
-    for reason, n in pairs(hb.refused or {}) do
-        sample("luaha_heartbeats_refused_total", ('{reason="%s"}'):format(label(reason)), n)
+    local hbr = {}
+    for _, reason in ipairs(pulse.REFUSALS) do hbr[reason] = 0 end
+    for reason, n in pairs(hb.refused or {}) do hbr[reason] = n end
+    for _, reason in ipairs(sorted(hbr)) do
+        sample("luaha_heartbeats_refused_total", ('{reason="%s"}'):format(label(reason)), hbr[reason])
     end
     family("luaha_http_refused_total", "counter", "requests and connections the status listener refused, by reason")
-    for reason, n in pairs(refused) do
-        sample("luaha_http_refused_total", ('{reason="%s"}'):format(label(reason)), n)
+    for _, reason in ipairs(sorted(refused)) do
+        sample("luaha_http_refused_total", ('{reason="%s"}'):format(label(reason)), refused[reason])
     end
+    local reload = r.last_reload or {}
+    one("luaha_config_last_reload_successful", "gauge", "1 when the last reading of the configuration succeeded",
+        reload.ok == false and 0 or 1)
+    one("luaha_config_last_reload_success_timestamp_seconds", "gauge",
+        "when the configuration was last read with success, in seconds since the epoch", reload.success_at)
+    -- The work part's own figures (the heartbeat part is another process, with its own).
+    local ps = luaha.daemon.process_stats()
+    one("process_cpu_seconds_total", "counter", "CPU time of the work part (checks, IPVS, HTTP), in seconds",
+        ps.cpu_seconds)
+    one("process_resident_memory_bytes", "gauge", "resident memory of the work part, in bytes", ps.resident_bytes)
+    one("process_open_fds", "gauge", "open file descriptors of the work part", ps.open_fds)
+    one("process_max_fds", "gauge", "the work part's limit of open file descriptors", ps.max_fds)
+    one("process_start_time_seconds", "gauge", "when the work part started, in seconds since the epoch",
+        ps.start_time)
     local labels = {}       -- each real server's labels, made once, in the order of the loops below
     for _, s in ipairs(doc.services) do
-        for _, r in ipairs(s.servers) do
-            labels[#labels + 1] = ('{virtual="%s",server="%s",address="%s:%d"}'):format(label(s.name),
-                label(r.name), label(r.address), r.port)
+        for _, rs in ipairs(s.servers) do
+            labels[#labels + 1] = ipvs_labels(s, rs)
             if #labels % 16 == 0 then pace() end
         end
     end
     local per = {
         { "luaha_real_server_up", "gauge", "1 when the real server's checks have it in",
-            function(r) return r.health == "in" and 1 or 0 end },
-        { "luaha_real_server_weight", "gauge", "the real server's weight in the kernel's table (-1: absent)",
-            function(r) return r.kernel and r.kernel.weight or -1 end },
-        { "luaha_real_server_check_seconds", "gauge", "how long the last check took",
-            function(r) return r.last_check and r.last_check.seconds or 0 end },
+            function(rs) return rs.health == "in" and 1 or 0 end },
+        { "luaha_real_server_weight", "gauge", "the real server's weight in the kernel's table (absent: not in it)",
+            function(rs) return rs.kernel and rs.kernel.weight end },
+        { "luaha_real_server_check_seconds", "gauge", "how long the last check took (absent: not checked yet)",
+            function(rs) return rs.last_check and rs.last_check.seconds end },
         { "luaha_ipvs_active_connections", "gauge", "the kernel's active connections to the real server",
-            function(r) return r.kernel and r.kernel.active_conns or 0 end },
+            function(rs) return rs.kernel and rs.kernel.active_conns end },
         { "luaha_ipvs_inactive_connections", "gauge", "the kernel's inactive connections to the real server",
-            function(r) return r.kernel and r.kernel.inactive_conns or 0 end },
+            function(rs) return rs.kernel and rs.kernel.inactive_conns end },
     }
     for _, f in ipairs(per) do
         family(f[1], f[2], f[3])
         local i = 0
         for _, s in ipairs(doc.services) do
-            for _, r in ipairs(s.servers) do
+            for _, rs in ipairs(s.servers) do
                 i = i + 1
-                sample(f[1], labels[i], f[4](r))
+                local v = f[4](rs)
+                if v ~= nil then sample(f[1], labels[i], v) end
                 if i % 64 == 0 then pace() end
             end
         end
@@ -186,7 +231,7 @@ function lvshttp.start(p, listen, passwd_path)
             parts[#parts + 1] = "\n"
             return 200, parts, { ["Content-Type"] = "application/json" }
         elseif req.path == "/metrics" then
-            return 200, metrics(status(p), refused(), pace), { ["Content-Type"] = "text/plain; version=0.0.4" }
+            return 200, metrics(p, status(p), refused(), pace), { ["Content-Type"] = "text/plain; version=0.0.4" }
         elseif req.path == "/" then
             return 200, page(status(p)), { ["Content-Type"] = "text/html; charset=utf-8" }
         end

@@ -127,7 +127,11 @@ function monitor:step(ok, reason)
             self.working = self.v.weight_ramp and math.min(self.rs.weight, math.max(1, self.rs.weight >> 5))
                 or self.rs.weight
             self.since_ramp = 0
-            log.info("[ active ] making %s available (virtual %s)", self.name, self.v.name)
+            if luaha.log.tag_idents() then     -- log_idents = piranha: nanny's exact text
+                log.info("[ active ] making %s available", self.name)
+            else
+                log.info("[ active ] making %s available (virtual %s)", self.name, self.v.name)
+            end
         elseif self.state == "in" and self.working < self.rs.weight then
             self.since_ramp = self.since_ramp + 1
             if not self.v.weight_ramp then
@@ -142,8 +146,13 @@ function monitor:step(ok, reason)
         self.failures = self.failures + 1
         if self.state == "in" and self.failures >= self.v.fall then
             self.state = self.v.quiesce_server and "quiesced" or "out"
-            log.info("[inactive] shutting down %s due to connection failure (virtual %s: %s)",
-                self.name, self.v.name, reason or "failed")
+            if luaha.log.tag_idents() then     -- the reason on a line before, as nanny logged it
+                log.info("%s (virtual %s): %s", self.name, self.v.name, reason or "failed")
+                log.info("[inactive] shutting down %s due to connection failure", self.name)
+            else
+                log.info("[inactive] shutting down %s due to connection failure (virtual %s: %s)",
+                    self.name, self.v.name, reason or "failed")
+            end
         end
     end
     return self:weight() ~= before

@@ -109,8 +109,10 @@ function policy.run(args, spec)
     local role
     role, err = conf.role_of(m, o.role)
     if not role then return fail("%s: %s", spec.name, err) end
+    -- Before the first line of the daemon: its parts inherit the idents (lvs.cf(5) log_idents).
+    luaha.log.tag_idents(m.log_idents == "piranha")
     if role == "backup" and not m.backup_active then
-        log.info("We are backup node and backup is marked inactive -- exiting pulse")
+        luaha.log.prefixed("pulse").info("We are backup node and backup is marked inactive -- exiting pulse")
         return 0
     end
     if not o.foreground then
@@ -123,6 +125,8 @@ function policy.run(args, spec)
     local r = router.new(m, { config = o.config, role = role, forceactive = o.forceactive, name = spec.name,
         cache = cache, key = key or nil, digest = digest, activate = spec.activate, deactivate = spec.deactivate,
         announce = spec.announce })
+    -- The first reading counts as a reload that succeeded, as Prometheus counts its own (/metrics).
+    r.last_reload = { ok = true, at = luaha.time(), success_at = luaha.time() }
     if spec.prepare then spec.prepare(r, o) end
     local ok
     ok, err = r:start()

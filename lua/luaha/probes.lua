@@ -29,6 +29,7 @@ local nanny = require "luaha.nanny"
 local check = require "luaha.check"
 
 local log = luaha.log.prefixed("nanny")
+local lvslog = luaha.log.prefixed("lvs")      -- Piranha's lvs said this one, not its nannies
 
 local probes = {}
 
@@ -347,7 +348,7 @@ function S:commit(plan)
     end
     for v, g in pairs(plan.groups) do
         if g ~= old_groups[v] then
-            if not running[v.name] then log.info("starting virtual service %s active: %d", v.name, v.port) end
+            if not running[v.name] then lvslog.info("starting virtual service %s active: %d", v.name, v.port) end
             for i, mon in ipairs(g.mons) do monitors[g.keys[i]] = mon end
             for _, mon in ipairs(g.fresh) do
                 log.info("starting LVS client monitor for %s:%d -> %s", v.address, v.port, mon.name)

@@ -66,7 +66,7 @@ function pulse.new(opts)
         on_change = opts.on_change or function() end,
         state = "starting", want = "passive", counter = 0, blocked = {}, held = {}, tasks = {}, sockets = {},
         peer = { state = "unknown", counter = 0 },
-        stats = { sent = 0, received = 0, refused = {}, send_errors = 0, max_gap = 0 },
+        stats = { sent = 0, received = 0, refused = {}, send_errors = 0, max_gap = 0, transitions = 0 },
         transitions = {},
     }, P)
     p.warn_limited, p.logged = luaha.log.limiter(log, LOG_EVERY)
@@ -109,6 +109,10 @@ function P:send()
     end
 end
 
+-- The kinds of refusal refuse() counts (heartbeat.decode's reasons, the version number left out), for /metrics.
+pulse.REFUSALS = { "bad heartbeat packet", "incompatible version", "unauthenticated",
+    "authenticated, but no heartbeat_key here", "forged", "replayed", "not from the partner" }
+
 -- refuse(why, from): count and log (rate-limited) a heartbeat that is not taken, by kind of reason (not by version number).
 function P:refuse(why, from)
     local kind = why:gsub(" %d+$", "")
@@ -142,6 +146,7 @@ function P:drive()
             self.state = to
             if to == "active" then self:send() end     -- a leaving peer waits for this word
             local t = { at = luaha.time(), to = to, reason = reason, seconds = luaha.now() - started, ok = ok }
+            self.stats.transitions = self.stats.transitions + 1     -- the list below keeps the last HISTORY
             table.insert(self.transitions, t)
             if #self.transitions > HISTORY then table.remove(self.transitions, 1) end
             log.info("now %s (%s), in %.3f s", to, reason, t.seconds)

@@ -30,7 +30,7 @@ function proxy.new(cfg, hooks)
     cfg.op, cfg.blocked, cfg.held = "config", cfg.blocked or {}, cfg.held or {}
     return setmetatable({ cfg = cfg, hooks = hooks, blocked = cfg.blocked, held = cfg.held, waiting = {}, next_id = 0,
         transitions = {}, last = { role = cfg.role, state = "starting", want = "passive",
-        peer = { state = "unknown" }, stats = { sent = 0, received = 0, refused = {} }, transitions = {},
+        peer = { state = "unknown" }, stats = { sent = 0, received = 0, refused = {}, transitions = 0 }, transitions = {},
         vips = {} } }, P)
 end
 

@@ -46,6 +46,7 @@ local function pause_collector(limit)
 end
 
 local function refuse(r, path, errors)
+    r.last_reload = { ok = false, at = luaha.time(), success_at = r.last_reload and r.last_reload.success_at }
     for _, e in ipairs(errors) do log.err("%s", e) end
     log.err("reload: %s has errors; the running configuration stays", path)
     r:event("reload: %s has errors; the running configuration stays", path)
@@ -98,6 +99,8 @@ function reload.run(r)
     log.info("reload: %d operations, %.3f s (reading and checking %.3f s, monitors %.3f s, table %.3f s)", #ops,
         programmed - started, read - started, planned - read, programmed - planned)
     r:event("reload: %d operations", #ops)
+    local now = luaha.time()
+    r.last_reload = { ok = true, at = now, success_at = now }
     return true, ops, later
 end
 

@@ -484,7 +484,7 @@ function R:start()
     local role, err = conf.role_of(m, self.forced_role)
     if not role then return nil, err end
     self.role, self.channels = role, conf.channels_of(m, role)
-    log.info("STARTING PULSE AS %s", role == "primary" and "MASTER" or "BACKUP")
+    luaha.log.prefixed("pulse").info("STARTING PULSE AS %s", role == "primary" and "MASTER" or "BACKUP")
     if m.service ~= "fos" then
         self.probes:update(m)
         -- A restart must not drop connections: the entries a previous run left stand until their first check.
@@ -529,10 +529,12 @@ function R:start()
     luaha.on_signal("HUP", function() self:reload() end)
     for _, sig in ipairs({ "TERM", "INT" }) do
         luaha.on_signal(sig, function()
+            -- Piranha's exact line (its log watchers match it), then what this stop does.
+            luaha.log.prefixed("pulse").info("Terminating due to signal %d", sig == "TERM" and 15 or 2)
             if #self.channels > 0 then
-                log.info("Terminating due to signal %s: handing over to the partner", sig)
+                log.info("stopping: handing over to the partner")
             else
-                log.info("Terminating due to signal %s; the VIPs and the IPVS table stay as they are", sig)
+                log.info("stopping: the VIPs and the IPVS table stay as they are")
             end
             self:stop()
             luaha.exit(0)

@@ -10,7 +10,7 @@ once.
 local luaha = require "luaha"
 
 local link = luaha.link
-local log = luaha.log.prefixed("lvs")
+local log = luaha.log.prefixed("pulse")      -- the VIPs were pulse's in Piranha
 
 local vips = {}
 

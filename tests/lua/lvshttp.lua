@@ -241,6 +241,45 @@ t.test("lvshttp-status-and-metrics-of-1000-x-10-in-pieces", function()
     t.eq(samples, 10000, "a sample per real server")
 end)
 
+-- A live scrape of a small router: every series named, no sentinel, every refusal reason at 0; promtool agrees.
+t.test("lvshttp-metrics-live-scrape", function()
+    local p = policy(2, 3)
+    p.last_reload = { ok = true, at = 1714567890.5, success_at = 1714567890.5 }
+    local srv = assert(lvshttp.start(p, listen_addr()))
+    local r = assert(luaha.proc.run({ "curl", "-s", "-m", "20", ("http://127.0.0.1:%d/metrics"):format(srv:port()) },
+        { timeout = 30 }))
+    srv:close()
+    t.eq(r.status, 0, "curl: " .. r.stderr)
+    local text = r.stdout
+    local function has(line) assert(text:find("\n" .. line .. "\n", 1, true), "no line " .. line .. " in:\n" .. text) end
+    has(('luaha_build_info{version="%s"} 1'):format(luaha.version))
+    has("luaha_transitions_total 0")
+    has('luaha_heartbeats_refused_total{reason="forged"} 0')
+    has('luaha_heartbeats_refused_total{reason="not from the partner"} 0')
+    has('luaha_http_refused_total{reason="connections"} 0')
+    has("luaha_config_last_reload_successful 1")
+    has("luaha_config_last_reload_success_timestamp_seconds 1714567890.5")
+    has('luaha_real_server_up{virtual="vs2",server="rs3",local_address="203.0.113.3",local_port="1002",'
+        .. 'local_mark="",proto="TCP",remote_address="198.51.100.3",remote_port="1002"} 0')
+    for _, name in ipairs({ "process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds",
+        "process_max_fds", "process_start_time_seconds" }) do
+        assert(text:find("\n" .. name .. " %d"), "no " .. name)
+    end
+    assert(not text:find(" %-1\n"), "a -1 sentinel")
+    -- Neither heard nor in the kernel: the series are absent, their families still described.
+    assert(not text:find("\nluaha_heartbeat_age_seconds "), "a heartbeat age without a heartbeat")
+    assert(not text:find("\nluaha_real_server_weight{"), "a weight without a kernel entry")
+    has("# TYPE luaha_real_server_weight gauge")
+    local promtool = luaha.proc.run({ "sh", "-c", "command -v promtool" }, { timeout = 10 })
+    if not promtool or promtool.status ~= 0 then
+        print("SKIP lvshttp-metrics-pass-promtool: promtool is not installed (Debian package prometheus)")
+        return
+    end
+    local check = assert(luaha.proc.run({ "promtool", "check", "metrics" }, { timeout = 30, stdin = text }))
+    t.eq(check.status, 0, "promtool check metrics: " .. check.stdout .. check.stderr)
+    print("PASS lvshttp-metrics-pass-promtool")
+end)
+
 t.test("json-encodes-10000-servers-within-a-task-budget", function()
     local doc = lvsctl.status(policy(1000, 10))
     local text = json.encode(doc)       -- unpaced, in this task: within its budget of instructions

@@ -104,8 +104,8 @@ get() { ip netns exec client curl -s -m 60 -o "$tmp/body" -w '%{http_code}' "$@"
 until_ok grep -q "status: 192.0.2.10 was refused" "$tmp/r1.log" || fail "the refusal was not logged"
 [ "$(get -u admin:s3cret http://192.0.2.210:3636/metrics)" = 200 ] || fail "/metrics: $(cat "$tmp/body")"
 "$LUAHA" tests/lib/prom-check.lua 'luaha_active{role=primary}=1' \
-	'luaha_real_server_up{address=192.0.2.204:80,server=rs204,virtual=web}=1' \
-	'luaha_real_server_weight{address=192.0.2.205:80,server=rs205,virtual=web}=1' \
+	'luaha_real_server_up{local_address=192.0.2.212,local_mark=,local_port=80,proto=TCP,remote_address=192.0.2.204,remote_port=80,server=rs204,virtual=web}=1' \
+	'luaha_real_server_weight{local_address=192.0.2.212,local_mark=,local_port=80,proto=TCP,remote_address=192.0.2.205,remote_port=80,server=rs205,virtual=web}=1' \
 	< "$tmp/body" > "$tmp/prom" || fail "/metrics: $(cat "$tmp/prom")"
 [ "$(get -u admin:s3cret http://192.0.2.210:3636/status.json)" = 200 ] || fail "/status.json"
 ip netns exec r1 ipvsadm -Ln > "$tmp/ipvsadm"

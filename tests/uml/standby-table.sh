@@ -1,5 +1,6 @@
 #!/bin/bash
 # tests/uml/standby-table.sh: standby_table = 1: the passive router keeps the table from its own checks, a takeover finds it.
+# SPDX-License-Identifier: GPL-2.0-or-later
 cd "$(dirname "$0")/../.." || exit 2
 name=standby-table
 tmp=$(mktemp -d) || exit 2

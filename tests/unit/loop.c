@@ -82,7 +82,7 @@ test_tv_and_clock(void)
 int
 main(void)
 {
-	log_init(0, LOG_LEVEL_ERR);
+	log_init(LOG_DEST_STDERR, LOG_LEVEL_ERR);
 	RUN("loop-ends-when-nothing-is-left", test_ends_when_nothing_is_left);
 	RUN("loop-exit-code", test_exit_code);
 	RUN("loop-tv-and-clock", test_tv_and_clock);

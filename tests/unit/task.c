@@ -133,7 +133,7 @@ test_wait_outside_task(void)
 int
 main(void)
 {
-	log_init(0, LOG_LEVEL_ERR);
+	log_init(LOG_DEST_STDERR, LOG_LEVEL_ERR);
 	printf("EXPECT-TRACEBACK\n");	/* the fatal-failure case logs one */
 	/* Each case gets a fresh loop: loop_run ends when the case's tasks are done. */
 	CHECK(loop_init() == 0);
