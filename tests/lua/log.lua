@@ -1,6 +1,6 @@
 -- tests/lua/log.lua: where log lines go: stderr, the journal's stream (<N> prefixes), syslog (idents, facility, daemons);
--- SPDX-License-Identifier: GPL-2.0-or-later
 -- a traceback is a record per line.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local luaha = require "luaha"
