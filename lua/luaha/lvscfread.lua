@@ -174,6 +174,8 @@ function Parser:open(key, toks, quoted, line, at)
         self:err(key, #toks > 3 and "unexpected arguments" or "missing arguments (" .. key .. " NAME {)")
     elseif #toks > 3 then
         self:err(key, "unexpected arguments: " .. quote(table.concat(toks, " ", 4)))
+    elseif not check.writable(toks[2]) then
+        self:err(key, "the name needs quotes and holds both kinds of quote: it cannot be written")
     end
     -- A malformed opener still opens its block, so that its lines and its } are read in the right
     -- scope; its missing address is not reported on top of the opener's error.

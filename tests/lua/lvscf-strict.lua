@@ -61,6 +61,15 @@ t.test("a-value-holding-both-quotes-is-written-and-reads-back", function()
         .. " lvs.cf token", "error")
 end)
 
+t.test("a-block-name-that-cannot-be-written-is-refused-with-its-line", function()
+    -- main: read, then --check said "the configuration cannot be written back" with no line, from
+    -- the writer's error (found by lvscf-roundtrip.lua once the options list grew).
+    refused("serial_no = 1\nfailover #a\"b'c {\n address = 192.0.2.212 eth0:1\n}\n",
+        "s.cf:2: failover: the name needs quotes and holds both kinds of quote: it cannot be written")
+    refused(vs(" server #x'\"y {\n  address = 192.0.2.204\n }\n"),
+        "s.cf:3: virtual \"web\": server: the name needs quotes and holds both kinds of quote: it cannot be written")
+end)
+
 t.test("time-options-beyond-their-runtime-bounds-are-refused", function()
     -- main: keepalive 1e-25 was accepted (a traceback at start), 400 digits read as inf, a tiny
     -- garp_refresh a traceback at each activation.
