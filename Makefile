@@ -20,6 +20,24 @@ ASANOBJS = $(SRCS:runtime/%.c=build/asan/%.o)
 ASANLIB	 = $(LIBSRCS:runtime/%.c=build/asan/%.o)
 UNITS	 = $(patsubst tests/unit/%.c,build/unit/%.test,$(wildcard tests/unit/*.c))
 
+# The Lua library and the shipped policies, compiled in (runtime/embed.c): remade when one of them changes,
+# or when one comes or goes (build/embed.list, rewritten only when the list differs).
+EMBED	 = $(sort $(wildcard lua/*.lua lua/*/*.lua policies/*.lua))
+OBJS	+= build/embed-files.o
+ASANOBJS += build/embed-files.o
+ASANLIB	+= build/embed-files.o
+
+build/embed.list: FORCE | build
+	@echo $(EMBED) | cmp -s - $@ || echo $(EMBED) > $@
+
+build/embed-files.c: runtime/embed.sh build/embed.list $(EMBED)
+	runtime/embed.sh $(EMBED) > $@.tmp && mv $@.tmp $@
+
+build/embed-files.o: build/embed-files.c runtime/luaha.h
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Iruntime -c -o $@ $<
+
+FORCE:
+
 .PHONY: all asan units test fuzz demo bench bench-heartbeat chaos deps lint install uninstall clean
 
 all: luaha

@@ -25,6 +25,7 @@ static const luaL_Reg libs_core[] = {
 	{ "luaha.core.http", luaopen_luaha_core_http },
 	{ "luaha.core.part", luaopen_luaha_core_part },
 	{ "luaha.core.realtime", luaopen_luaha_core_realtime },
+	{ "luaha.core.embed", luaopen_luaha_core_embed },
 	{ NULL, NULL }
 };
 

@@ -1,10 +1,7 @@
 /* main.c: options, the Lua state, the main chunk run as a task, and the loop until nothing is left. */
 #include <sys/resource.h>
-#include <sys/stat.h>
 
 #include <getopt.h>
-#include <libgen.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +40,7 @@ static const char main_body[] =
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: luaha [-hiv] [--syslog] [--ctl path] [-e code] [script [args ...]]\n"
+	fprintf(f, "usage: luaha [-hiv] [--syslog] [--ctl path] [-L dir] [-e code] [script | policy [args ...]]\n"
 	    "       luaha attach [name | path] [-e code]\n"
 	    "       luaha ctl [name | path] command [args ...]\n");
 }
@@ -56,42 +53,33 @@ version(void)
 }
 
 /*
- * Finds lua/ and policies/ next to the binary (a source tree) or else the
- * installed copies (LUAHA_LUADIR and its policies/), so that a policy can
- * require another as a module: require "piranha".
+ * -L DIR, in the order given, goes before the directories of LUAHA_PATH, and
+ * into LUAHA_PATH itself, so that the parts (this binary started again) and
+ * embed.c's searcher find the same modules.
  */
 static void
-main_set_path(lua_State *L)
+main_add_path(char **dirs, const char *dir)
 {
-	char		 exe[PATH_MAX], probe[PATH_MAX + 32], policies[PATH_MAX + 32];
-	const char	*dir = LUAHA_LUADIR;
-	struct stat	 st;
-	ssize_t		 n;
-	int		 i;
+	char	*s;
 
-	snprintf(policies, sizeof(policies), "%s/policies", LUAHA_LUADIR);
-	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
-		exe[n] = '\0';
-		dirname(exe);
-		for (i = 0; i < 2; i++) {	/* ./luaha, then build/luaha-asan */
-			snprintf(probe, sizeof(probe), "%s%s/lua/luaha/init.lua",
-			    exe, i == 0 ? "" : "/..");
-			if (stat(probe, &st) == 0) {
-				snprintf(probe, sizeof(probe), "%s%s/lua", exe,
-				    i == 0 ? "" : "/..");
-				snprintf(policies, sizeof(policies), "%s%s/policies", exe,
-				    i == 0 ? "" : "/..");
-				dir = probe;
-				break;
-			}
-		}
-	}
-	lua_getglobal(L, "package");
-	lua_getfield(L, -1, "path");
-	lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s/?.lua;%s", dir, dir, policies,
-	    lua_tostring(L, -1));
-	lua_setfield(L, -3, "path");
-	lua_pop(L, 2);
+	if (asprintf(&s, "%s%s%s", *dirs ? *dirs : "", *dirs ? ":" : "", dir) == -1)
+		fatal("asprintf");
+	free(*dirs);
+	*dirs = s;
+}
+
+static void
+main_set_path(char *dirs)
+{
+	const char	*env = getenv("LUAHA_PATH");
+
+	if (dirs == NULL)
+		return;
+	if (env != NULL && *env != '\0')
+		main_add_path(&dirs, env);
+	if (setenv("LUAHA_PATH", dirs, 1) == -1)
+		fatal("setenv LUAHA_PATH");
+	free(dirs);
 }
 
 /* The global arg, as the standalone lua sets it. */
@@ -152,22 +140,26 @@ main(int argc, char **argv)
 		{ "syslog", no_argument, NULL, 'S' },
 		{ "ctl", required_argument, NULL, 'C' },
 		{ "part", required_argument, NULL, 'P' },
+		{ "path", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 }
 	};
 	lua_State	*L;
 	int		 ch, interactive = 0, use_syslog = 0, nchunks = 0, code;
-	char		**chunks;
+	char		**chunks, *dirs = NULL;
 	const char	*ctl = NULL, *part = NULL;
 
 	if ((chunks = calloc(argc, sizeof(char *))) == NULL)
 		fatal("calloc");
-	while ((ch = getopt_long(argc, argv, "+e:hiv", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+e:hiL:v", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'e':
 			chunks[nchunks++] = optarg;
 			break;
 		case 'i':
 			interactive = 1;
+			break;
+		case 'L':
+			main_add_path(&dirs, optarg);
 			break;
 		case 'v':
 			version();
@@ -192,6 +184,7 @@ main(int argc, char **argv)
 			return (1);
 		}
 	}
+	main_set_path(dirs);
 	if (optind == argc && nchunks == 0 && part == NULL)
 		interactive = 1;
 
@@ -211,7 +204,7 @@ main(int argc, char **argv)
 	libs_preload(L);
 	luaL_requiref(L, "luaha.core.task", luaopen_luaha_core_task, 0);
 	lua_pop(L, 1);		/* the main task below needs its metatable */
-	main_set_path(L);
+	embed_searchers(L);
 	main_set_arg(L, argv, argc, optind < argc ? optind : 0);
 
 	if (luaL_loadbuffer(L, main_body, sizeof(main_body) - 1, "=luaha") != LUA_OK)
@@ -230,8 +223,11 @@ main(int argc, char **argv)
 		if (luaL_loadstring(L, "return require('luaha.ctl').main(arg[0], ...)") != LUA_OK)
 			main_load_error(L);
 	} else if (optind < argc) {
-		if (luaL_loadfile(L, strcmp(argv[optind], "-") == 0 ?
-		    NULL : argv[optind]) != LUA_OK)
+		/* A shipped policy's name, else a file (- is the standard input). */
+		if ((code = embed_script(L, argv[optind])) == -1)
+			code = luaL_loadfile(L, strcmp(argv[optind], "-") == 0 ?
+			    NULL : argv[optind]);
+		if (code != LUA_OK)
 			main_load_error(L);
 	} else
 		lua_pushnil(L);
