@@ -181,7 +181,7 @@ main(int argc, char **argv)
 		default:
 			usage(stderr);
 			free(chunks);
-			return (1);
+			return (2);		/* usage: 2, as luaha ctl and the policies */
 		}
 	}
 	main_set_path(dirs);
