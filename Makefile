@@ -147,12 +147,13 @@ install: luaha
 	install -m 644 lua/luaha/*.lua $(DESTDIR)$(LUADIR)/luaha/
 	install -m 644 policies/*.lua $(DESTDIR)$(LUADIR)/policies/
 	sed 's|/usr/local|$(PREFIX)|g' contrib/luaha-piranha.service > $(DESTDIR)$(UNITDIR)/luaha-piranha.service
-	install -m 644 doc/luaha.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 doc/luaha.8 doc/luaha-piranha.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 doc/luaha-lua.7 doc/luaha-policy.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 	install -m 644 doc/lvs.cf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/luaha $(DESTDIR)$(PREFIX)/share/man/man8/luaha.8 \
+	    $(DESTDIR)$(PREFIX)/share/man/man8/luaha-piranha.8 \
 	    $(DESTDIR)$(PREFIX)/share/man/man7/luaha-lua.7 $(DESTDIR)$(PREFIX)/share/man/man7/luaha-policy.7 \
 	    $(DESTDIR)$(PREFIX)/share/man/man5/lvs.cf.5 \
 	    $(DESTDIR)$(UNITDIR)/luaha-piranha.service
