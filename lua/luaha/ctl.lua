@@ -81,9 +81,10 @@ local function client(conn)
 end
 
 --[[
-run(c, name, words, out): runs the registered command c with out's print and eprint; returns
-its success, true or false, and whether it failed on its arguments (a message "usage: ..."). A --json among the words is taken out: out.json for a command that
-prints its own JSON, else the lines are gathered into one JSON object printed at the end.
+run(c, name, words, out): runs the registered command c with out's print and eprint; returns its
+success, true or false, and whether it failed on its arguments (its message begins "usage: ").
+A --json among the words is taken out: out.json for a command that prints its own JSON, else
+the lines are gathered into one JSON object printed at the end.
 ]]
 local function run(c, name, words, out)
     local want_json = false
