@@ -33,18 +33,19 @@ embed_find(const char *name, int policy)
 
 /*
  * Looks for the module name in the directories of LUAHA_PATH, as DIR/A/B.lua
- * then DIR/A/B/init.lua for "A.B"; copies the first readable one into path
- * and returns 0, or returns -1 and adds "no file 'P'" for each path tried to
- * tried (when not NULL).
+ * then (unless script) DIR/A/B/init.lua for "A.B"; copies the first readable
+ * one into path and returns 0, or returns -1 and adds "no file 'P'" for each
+ * path tried to tried (when not NULL).
  */
 static int
-embed_dev(const char *name, char *path, size_t len, luaL_Buffer *tried)
+embed_dev(const char *name, int script, char *path, size_t len, luaL_Buffer *tried)
 {
 	static const char *const templates[] = { "%.*s/%s.lua", "%.*s/%s/init.lua" };
 	const char	*dirs = getenv(EMBED_ENV), *d, *end;
 	char		 rel[PATH_MAX], *p;
-	size_t		 i;
+	size_t		 i, n;
 
+	n = script ? 1 : sizeof(templates) / sizeof(templates[0]);
 	if (dirs == NULL || strlen(name) >= sizeof(rel))
 		return (-1);
 	strcpy(rel, name);
@@ -56,7 +57,7 @@ embed_dev(const char *name, char *path, size_t len, luaL_Buffer *tried)
 			end = d + strlen(d);
 		if (end == d)
 			continue;
-		for (i = 0; i < sizeof(templates) / sizeof(templates[0]); i++) {
+		for (i = 0; i < n; i++) {
 			if (snprintf(path, len, templates[i], (int)(end - d), d,
 			    rel) >= (int)len)
 				continue;
@@ -88,7 +89,7 @@ embed_search_dev(lua_State *L)
 	luaL_Buffer	 tried;
 
 	luaL_buffinit(L, &tried);
-	if (embed_dev(name, path, sizeof(path), &tried) == -1) {
+	if (embed_dev(name, 0, path, sizeof(path), &tried) == -1) {
 		luaL_pushresult(&tried);
 		if (lua_rawlen(L, -1) == 0)
 			return (0);	/* no LUAHA_PATH: nothing to say */
@@ -181,8 +182,7 @@ embed_script(lua_State *L, const char *arg)
 		    arg[strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 		    "0123456789-_")] != '\0')
 			return (-1);
-		if (embed_dev(arg, path, sizeof(path), NULL) == 0 &&
-		    strcmp(path + strlen(path) - 9, "/init.lua") != 0) {
+		if (embed_dev(arg, 1, path, sizeof(path), NULL) == 0) {
 			status = luaL_loadfile(L, path);
 			goto done;
 		}
@@ -213,7 +213,7 @@ embed_search(lua_State *L)
 	const struct embed_file	*f;
 	char			 path[PATH_MAX];
 
-	if (embed_dev(name, path, sizeof(path), NULL) == 0) {
+	if (embed_dev(name, 0, path, sizeof(path), NULL) == 0) {
 		lua_pushstring(L, path);
 		return (1);
 	}
