@@ -13,7 +13,7 @@ CFLAGS	?= -O2 -g
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes
 override CFLAGS   += -std=gnu11 $(WARN)
 override CPPFLAGS += -D_GNU_SOURCE -D_DEFAULT_SOURCE -DHAVE_NET_ETHERNET_H \
-	   -DLUAHA_VERSION='"$(VERSION)"' -DLUAHA_LUADIR='"$(LUADIR)"'
+	   -DLUAHA_VERSION='"$(VERSION)"'
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lnet -lm
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -24,6 +24,24 @@ OBJS	 = $(SRCS:runtime/%.c=build/%.o)
 ASANOBJS = $(SRCS:runtime/%.c=build/asan/%.o)
 ASANLIB	 = $(LIBSRCS:runtime/%.c=build/asan/%.o)
 UNITS	 = $(patsubst tests/unit/%.c,build/unit/%.test,$(wildcard tests/unit/*.c))
+
+# The Lua library and the shipped policies, compiled in (runtime/embed.c): remade when one of them changes,
+# or when one comes or goes (build/embed.list, rewritten only when the list differs).
+EMBED	 = $(sort $(wildcard lua/*.lua lua/*/*.lua policies/*.lua))
+OBJS	+= build/embed-files.o
+ASANOBJS += build/embed-files.o
+ASANLIB	+= build/embed-files.o
+
+build/embed.list: FORCE | build
+	@echo $(EMBED) | cmp -s - $@ || echo $(EMBED) > $@
+
+build/embed-files.c: runtime/embed.sh build/embed.list $(EMBED)
+	runtime/embed.sh $(EMBED) > $@.tmp && mv $@.tmp $@
+
+build/embed-files.o: build/embed-files.c runtime/luaha.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -Iruntime -c -o $@ $<
+
+FORCE:
 
 .PHONY: all asan units test fuzz demo bench bench-heartbeat chaos deps lint install uninstall clean print-version
 
@@ -124,26 +142,23 @@ lint:
 	luacheck -q $(wildcard lua policies examples tests/lua tests/fuzz/*.lua tests/uml/lua tests/lib tests/chaos bench)
 	mandoc -T lint -W warning doc/*.[0-9]
 
-# Installation. The binary finds its Lua library at ../share/luaha from wherever it is (runtime/main.c), so
+# Installation. The binary carries its Lua library and policies (runtime/embed.c): no Lua file is installed,
 # `make && make install PREFIX=/usr` needs no rebuild, and DESTDIR stages it. The unit goes where systemd
 # says (UNITDIR), with its paths under PREFIX; the hardening drop-in, /etc/default/luaha and the lvs.cf
 # samples are examples in DOCDIR.
 PREFIX	?= /usr/local
 SBINDIR	 = $(PREFIX)/sbin
-LUADIR	 = $(PREFIX)/share/luaha
 MANDIR	 = $(PREFIX)/share/man
 DOCDIR	 = $(PREFIX)/share/doc/luaha
 UNITDIR	?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2> /dev/null || echo /lib/systemd/system)
 
 install: luaha
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LUADIR)/luaha $(DESTDIR)$(LUADIR)/policies \
+	install -d $(DESTDIR)$(SBINDIR) \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(DOCDIR)/examples/lvs.cf.d $(DESTDIR)$(DOCDIR)/examples/luaha-piranha.service.d
 	install -m 755 luaha $(DESTDIR)$(SBINDIR)/luaha
-	install -m 644 lua/luaha/*.lua $(DESTDIR)$(LUADIR)/luaha/
-	install -m 644 policies/*.lua $(DESTDIR)$(LUADIR)/policies/
 	sed 's|/usr/local|$(PREFIX)|g' contrib/luaha-piranha.service > $(DESTDIR)$(UNITDIR)/luaha-piranha.service
-	install -m 644 doc/luaha.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 doc/luaha.8 doc/luaha-piranha.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 doc/luaha-lua.7 doc/luaha-policy.7 $(DESTDIR)$(MANDIR)/man7/
 	install -m 644 doc/lvs.cf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 644 README.md NEWS $(DESTDIR)$(DOCDIR)/
@@ -154,10 +169,10 @@ install: luaha
 	    $(DESTDIR)$(DOCDIR)/examples/luaha-piranha.service.d/
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/luaha $(DESTDIR)$(MANDIR)/man8/luaha.8 \
+	rm -f $(DESTDIR)$(SBINDIR)/luaha $(DESTDIR)$(MANDIR)/man8/luaha.8 $(DESTDIR)$(MANDIR)/man8/luaha-piranha.8 \
 	    $(DESTDIR)$(MANDIR)/man7/luaha-lua.7 $(DESTDIR)$(MANDIR)/man7/luaha-policy.7 \
 	    $(DESTDIR)$(MANDIR)/man5/lvs.cf.5 $(DESTDIR)$(UNITDIR)/luaha-piranha.service
-	rm -rf $(DESTDIR)$(LUADIR) $(DESTDIR)$(DOCDIR)
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 # For the tests and the trial Debian package: the version, alone.
 print-version:

@@ -1,8 +1,10 @@
 -- policies/piranha.lua: Piranha's pulse, lvs and nanny in one daemon: heartbeat and takeover, the IPVS table, health checks.
 -- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
-Usage: luaha policies/piranha.lua [-c FILE] [--check] [--dry-run] [--role primary|backup]
-                                  [--forceactive] [--foreground] [--pidfile FILE]
+Usage: luaha piranha [-c FILE] [-t | --check] [--dry-run] [--role primary|backup]
+                     [--forceactive] [--foreground] [--pidfile FILE] [-h | --help] [--version]
+(luaha policies/piranha.lua ... is the same, from this file or the copy built into luaha). Exit
+status: 0 done, 1 a configuration or start error, 2 a bad option (luaha-piranha(8)).
 
 FILE is an lvs.cf, or a Lua configuration when its name ends in .lua (default
 /etc/sysconfig/ha/lvs.cf). The router's role is primary when it has the `primary` address,
@@ -34,8 +36,8 @@ local log = luaha.log.prefixed("lvs")
 
 local piranha = {}
 
-piranha.usage = "usage: luaha policies/piranha.lua [-c FILE] [--check] [--dry-run] [--role primary|backup]"
-    .. " [--forceactive] [--foreground] [--pidfile FILE]"
+piranha.usage = "usage: luaha piranha [-c FILE] [-t | --check] [--dry-run] [--role primary|backup]"
+    .. " [--forceactive] [--foreground] [--pidfile FILE] [-h | --help] [--version]"
 
 -- fos mode (piranha.md 1.7): the failover services' stop_cmd then start_cmd, in order; stop_cmd in reverse.
 function piranha.fos_start(r)

@@ -1,8 +1,8 @@
 -- policies/realserver.lua: set up a real server for LVS: VIPs and ARP sysctls (dr, tun), default route (nat); --down undoes it.
 -- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
-Usage: luaha policies/realserver.lua [-c FILE] --mode dr|tun|nat --vip ADDR [--vip ADDR ...]
-                                     [--gateway ADDR] [--state FILE] [--down]
+Usage: luaha realserver [-c FILE] --mode dr|tun|nat --vip ADDR [--vip ADDR ...]
+                        [--gateway ADDR] [--state FILE] [--down] [-h | --help] [--version]
 
 dr   each VIP on lo, IPv4 as /32 labelled lo:0, IPv6 as /128; arp_ignore=1 and arp_announce=2 for
      all and lo, so that the server accepts packets for the VIP but never answers ARP for it.
@@ -17,7 +17,7 @@ be. The up run records in the state file (default /run/luaha/realserver.state) w
 the values it found; a later up run adds to that record but never replaces a value found before.
 --down undoes what the state file records and removes it; without one, it removes the VIPs the up
 run would have added and leaves the sysctls and the default route as they are.
-Exit status: 0 done, 1 the kernel or the configuration said no, 2 bad arguments.
+Exit status: 0 done (or --help, --version), 1 the kernel or the configuration said no, 2 bad arguments.
 ]]
 local luaha = require "luaha"
 local lvscf = require "luaha.lvscf"
@@ -25,8 +25,8 @@ local datafile = require "luaha.datafile"
 
 local link = luaha.link
 
-local usage = "usage: luaha policies/realserver.lua [-c FILE] --mode dr|tun|nat --vip ADDR [--vip ADDR ...]"
-    .. " [--gateway ADDR] [--state FILE] [--down]"
+local usage = "usage: luaha realserver [-c FILE] --mode dr|tun|nat --vip ADDR [--vip ADDR ...]"
+    .. " [--gateway ADDR] [--state FILE] [--down] [-h | --help] [--version]"
 
 local default_state = "/run/luaha/realserver.state"
 
@@ -117,6 +117,9 @@ local function parse_args(args)
         local a, v = args[i], args[i + 1]
         if a == "--down" then
             o.down = true
+        elseif a == "-h" or a == "--help" or a == "--version" then
+            o.says = a == "--version" and ("realserver (luaha %s)"):format(luaha.version) or usage
+            return o
         elseif a == "--vip" and v then
             local ok, err = add_vip(o, v, "--vip")
             if not ok then return nil, err end
@@ -530,6 +533,10 @@ end
 local function main(args)
     local o, problem = parse_args(args)
     if not o then return usage_error(problem) end
+    if o.says then
+        print(o.says)
+        return 0
+    end
     if o.config then
         local ok, err = read_config(o)
         if not ok then

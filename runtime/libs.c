@@ -38,6 +38,7 @@ static const luaL_Reg libs_core[] = {
 	{ "luaha.core.part", luaopen_luaha_core_part },
 	{ "luaha.core.realtime", luaopen_luaha_core_realtime },
 	{ "luaha.core.procself", luaopen_luaha_core_procself },
+	{ "luaha.core.embed", luaopen_luaha_core_embed },
 	{ NULL, NULL }
 };
 

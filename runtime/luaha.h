@@ -15,9 +15,6 @@
 #include <lauxlib.h>
 
 /* LUAHA_VERSION comes from the Makefile's VERSION, its one home. */
-#ifndef LUAHA_LUADIR
-#define LUAHA_LUADIR	"/usr/local/share/luaha"
-#endif
 
 /* luaha.c */
 int	 luaha_ok(lua_State *);
@@ -28,6 +25,19 @@ double	 luaha_opt_number(lua_State *, int, const char *, double);
 double	 luaha_opt_seconds(lua_State *, int, const char *, double);
 const char *luaha_opt_string(lua_State *, int, const char *);
 double	 luaha_check_timeout(lua_State *, int);
+
+/* embed.c; embed_files is in build/embed-files.c, made by runtime/embed.sh */
+struct embed_file {
+	const char		*name;		/* the module's: "luaha.router", "piranha" */
+	const char		*path;		/* in the source tree: "lua/luaha/router.lua" */
+	int			 policy;	/* from policies/: runs by name */
+	const unsigned char	*text;
+	size_t			 len;
+};
+extern const struct embed_file embed_files[];
+void	 embed_searchers(lua_State *);
+int	 embed_script(lua_State *, const char *);
+int	 luaopen_luaha_core_embed(lua_State *);
 
 /* log.c */
 enum log_level {

@@ -1,12 +1,9 @@
 /* main.c: options, the Lua state, the main chunk run as a task, and the loop until nothing is left. */
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/resource.h>
-#include <sys/stat.h>
 
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +43,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: luaha [-hiv] [--syslog] [--log-facility facility] [--log-socket path]\n"
-	    "             [--log-tag-idents] [--ctl path] [-e code] [script [args ...]]\n"
+	    "             [--log-tag-idents] [--ctl path] [-L dir] [-e code]\n"
+	    "             [script | policy [args ...]]\n"
 	    "       luaha attach [name | path] [-e code]\n"
 	    "       luaha ctl [name | path] command [args ...]\n");
 }
@@ -59,48 +57,33 @@ version(void)
 }
 
 /*
- * Finds the Lua library and the policies next to the binary: lua/ and
- * policies/ in a source tree (./luaha, then build/luaha-asan), or
- * ../share/luaha and its policies/ where `make install` put them, whatever
- * PREFIX or DESTDIR was; else the compiled-in LUAHA_LUADIR. So that a policy
- * can require another as a module: require "piranha".
+ * -L DIR, in the order given, goes before the directories of LUAHA_PATH, and
+ * into LUAHA_PATH itself, so that the parts (this binary started again) and
+ * embed.c's searcher find the same modules.
  */
 static void
-main_set_path(lua_State *L)
+main_add_path(char **dirs, const char *dir)
 {
-	static const char *const where[][2] = {	/* the library, the policies */
-		{ "/lua", "/policies" },
-		{ "/../lua", "/../policies" },
-		{ "/../share/luaha", "/../share/luaha/policies" },
-	};
-	char		 exe[PATH_MAX], probe[PATH_MAX + 32], policies[PATH_MAX + 32];
-	const char	*dir = LUAHA_LUADIR;
-	struct stat	 st;
-	ssize_t		 n;
-	size_t		 i;
+	char	*s;
 
-	snprintf(policies, sizeof(policies), "%s/policies", LUAHA_LUADIR);
-	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
-		exe[n] = '\0';
-		dirname(exe);
-		for (i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
-			snprintf(probe, sizeof(probe), "%s%s/luaha/init.lua",
-			    exe, where[i][0]);
-			if (stat(probe, &st) == 0) {
-				snprintf(probe, sizeof(probe), "%s%s", exe, where[i][0]);
-				snprintf(policies, sizeof(policies), "%s%s", exe,
-				    where[i][1]);
-				dir = probe;
-				break;
-			}
-		}
-	}
-	lua_getglobal(L, "package");
-	lua_getfield(L, -1, "path");
-	lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s/?.lua;%s", dir, dir, policies,
-	    lua_tostring(L, -1));
-	lua_setfield(L, -3, "path");
-	lua_pop(L, 2);
+	if (asprintf(&s, "%s%s%s", *dirs ? *dirs : "", *dirs ? ":" : "", dir) == -1)
+		fatal("asprintf");
+	free(*dirs);
+	*dirs = s;
+}
+
+static void
+main_set_path(char *dirs)
+{
+	const char	*env = getenv("LUAHA_PATH");
+
+	if (dirs == NULL)
+		return;
+	if (env != NULL && *env != '\0')
+		main_add_path(&dirs, env);
+	if (setenv("LUAHA_PATH", dirs, 1) == -1)
+		fatal("setenv LUAHA_PATH");
+	free(dirs);
 }
 
 /* The global arg, as the standalone lua sets it. */
@@ -160,26 +143,30 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'v' },
 		{ "syslog", no_argument, NULL, 'S' },
 		{ "log-facility", required_argument, NULL, 'F' },
-		{ "log-socket", required_argument, NULL, 'L' },
+		{ "log-socket", required_argument, NULL, 'O' },
 		{ "log-tag-idents", no_argument, NULL, 'T' },
 		{ "ctl", required_argument, NULL, 'C' },
 		{ "part", required_argument, NULL, 'P' },
+		{ "path", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 }
 	};
 	lua_State	*L;
 	int		 ch, interactive = 0, use_syslog = 0, nchunks = 0, code;
-	char		**chunks;
+	char		**chunks, *dirs = NULL;
 	const char	*ctl = NULL, *part = NULL;
 
 	if ((chunks = calloc(argc, sizeof(char *))) == NULL)
 		fatal("calloc");
-	while ((ch = getopt_long(argc, argv, "+e:hiv", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+e:hiL:v", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'e':
 			chunks[nchunks++] = optarg;
 			break;
 		case 'i':
 			interactive = 1;
+			break;
+		case 'L':
+			main_add_path(&dirs, optarg);
 			break;
 		case 'v':
 			version();
@@ -193,10 +180,10 @@ main(int argc, char **argv)
 				fprintf(stderr, "luaha: --log-facility %s: not daemon or "
 				    "local0 to local7\n", optarg);
 				free(chunks);
-				return (1);
+				return (2);	/* a usage error */
 			}
 			break;
-		case 'L':
+		case 'O':
 			if (log_set_socket(optarg) == -1) {
 				fprintf(stderr, "luaha: --log-socket %s: %s\n", optarg,
 				    strerror(errno));
@@ -220,9 +207,10 @@ main(int argc, char **argv)
 		default:
 			usage(stderr);
 			free(chunks);
-			return (1);
+			return (2);		/* usage: 2, as luaha ctl and the policies */
 		}
 	}
+	main_set_path(dirs);
 	if (optind == argc && nchunks == 0 && part == NULL)
 		interactive = 1;
 
@@ -242,7 +230,7 @@ main(int argc, char **argv)
 	libs_preload(L);
 	luaL_requiref(L, "luaha.core.task", luaopen_luaha_core_task, 0);
 	lua_pop(L, 1);		/* the main task below needs its metatable */
-	main_set_path(L);
+	embed_searchers(L);
 	main_set_arg(L, argv, argc, optind < argc ? optind : 0);
 
 	if (luaL_loadbuffer(L, main_body, sizeof(main_body) - 1, "=luaha") != LUA_OK)
@@ -261,8 +249,11 @@ main(int argc, char **argv)
 		if (luaL_loadstring(L, "return require('luaha.ctl').main(arg[0], ...)") != LUA_OK)
 			main_load_error(L);
 	} else if (optind < argc) {
-		if (luaL_loadfile(L, strcmp(argv[optind], "-") == 0 ?
-		    NULL : argv[optind]) != LUA_OK)
+		/* A shipped policy's name, else a file (- is the standard input). */
+		if ((code = embed_script(L, argv[optind])) == -1)
+			code = luaL_loadfile(L, strcmp(argv[optind], "-") == 0 ?
+			    NULL : argv[optind]);
+		if (code != LUA_OK)
 			main_load_error(L);
 	} else
 		lua_pushnil(L);

@@ -82,9 +82,10 @@ local function client(conn)
 end
 
 --[[
-run(c, name, words, out): runs the registered command c with out's print and eprint; returns
-its success, true or false. A --json among the words is taken out: out.json for a command that
-prints its own JSON, else the lines are gathered into one JSON object printed at the end.
+run(c, name, words, out): runs the registered command c with out's print and eprint; returns its
+success, true or false, and whether it failed on its arguments (its message begins "usage: ").
+A --json among the words is taken out: out.json for a command that prints its own JSON, else
+the lines are gathered into one JSON object printed at the end.
 ]]
 local function run(c, name, words, out)
     local want_json = false
@@ -116,7 +117,7 @@ local function run(c, name, words, out)
         envelope.ok = res and true or false
         print(json.encode(envelope))
     end
-    return res and true or false
+    return res and true or false, not res and type(msg) == "string" and msg:find("^usage: ") ~= nil
 end
 
 local function known_commands()
@@ -138,8 +139,8 @@ local function session_commands(write, write_error)
                 local words = table.pack(...)
                 for i = 1, words.n do words[i] = tostring(words[i]) end
                 words.n = nil
-                return run(c, name, words, { print = function(s) write(s .. "\n") end,
-                    eprint = function(s) write_error(s .. "\n") end })
+                return (run(c, name, words, { print = function(s) write(s .. "\n") end,
+                    eprint = function(s) write_error(s .. "\n") end }))
             end
         end,
         __tostring = function() return "ctl commands: " .. known_commands() end,
@@ -277,9 +278,11 @@ local function serve_command(conn, words)
     }
     if not c then
         out.eprint(("unknown command %q; this daemon knows: %s"):format(tostring(name), known_commands()))
-        return cl.frame("status", "1")
+        return cl.frame("status", "2")
     end
-    cl.frame("status", run(c, name, words, out) and "0" or "1")
+    -- The exit status of luaha ctl: 0 done, 1 refused, 2 a bad command or arguments.
+    local ok, usage = run(c, name, words, out)
+    cl.frame("status", ok and "0" or usage and "2" or "1")
 end
 
 local function handler(conn)

@@ -66,17 +66,25 @@ attach(args): `luaha attach [NAME|PATH] [-e CODE]`. Returns the exit status: wit
 (1 also when it is an incomplete chunk); read from a terminal, 0 at ^D; read from a pipe, 1 if any
 line failed or the input ended inside a chunk, else 0.
 ]]
+local attach_usage = "usage: luaha attach [NAME|PATH] [-e CODE]"
+
 local function attach(args)
     local target, code
     local i = 1
     while i <= #args do
-        if args[i] == "-e" and args[i + 1] then
+        if args[i] == "-h" or args[i] == "--help" then
+            print(attach_usage)
+            return 0
+        elseif args[i] == "--version" then
+            print("luaha " .. luaha.version)
+            return 0
+        elseif args[i] == "-e" and args[i + 1] then
             code = args[i + 1]
             i = i + 1
         elseif not target and args[i]:sub(1, 1) ~= "-" then
             target = args[i]
         else
-            io.stderr:write("usage: luaha attach [NAME|PATH] [-e CODE]\n")
+            io.stderr:write(attach_usage, "\n")
             return 2
         end
         i = i + 1
@@ -149,11 +157,22 @@ end
 -- command(args): `luaha ctl [NAME|PATH] COMMAND [ARG...]`. Returns the exit status.
 local known = { status = true, disable = true, enable = true, weight = true, drain = true, reload = true, failover = true,
     check = true, help = true }
+local ctl_usage = "usage: luaha ctl [NAME|PATH] status|disable|enable|weight|drain|reload|failover|check|help"
+    .. " [ARGS] [--json]"
+
+-- A daemon may have commands of its own (ctl.register): a word that is not an option goes to it.
 local function command(args)
     local target
-    if args[1] and not known[args[1]] then target = table.remove(args, 1) end
-    if not args[1] then
-        io.stderr:write("usage: luaha ctl [NAME|PATH] status|disable|enable|weight|drain|reload|failover|check [ARGS] [--json]\n")
+    if args[1] == "-h" or args[1] == "--help" then
+        print(ctl_usage)
+        return 0
+    elseif args[1] == "--version" then
+        print("luaha " .. luaha.version)
+        return 0
+    end
+    if args[1] and not known[args[1]] and args[1]:sub(1, 1) ~= "-" then target = table.remove(args, 1) end
+    if not args[1] or args[1]:sub(1, 1) == "-" then
+        io.stderr:write(args[1] and ("luaha ctl: unknown option %s\n"):format(args[1]) or "", ctl_usage, "\n")
         return 2
     end
     local conn = connect(target)

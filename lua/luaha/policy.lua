@@ -4,7 +4,7 @@
 A policy (policies/piranha.lua, examples/careful-takeover.lua) is a Lua file that luaha runs as
 a script or that another policy requires as a module. policy.run(args, spec) is its main:
 
-    spec.usage      the usage line printed on a bad option
+    spec.usage      the usage line printed on a bad option (standard error) and with --help (standard output)
     spec.name       the control socket's name (/run/luaha/NAME.sock) and the status's policy
     spec.options    the policy's own options: { ["--min-healthy"] = { "min_healthy", "integer" } }
                     (kinds "integer", "number", "string", "flag")
@@ -15,8 +15,9 @@ a script or that another policy requires as a module. policy.run(args, spec) is 
 It reads the configuration (-c FILE, an lvs.cf or a Lua configuration ending in .lua), runs every
 check the daemon would (so what --check accepts, the daemon runs), prints the table with
 --dry-run, becomes a daemon unless --foreground (pid file --pidfile), starts the router and tells
-systemd it is ready. Returns the exit status: 0, 1 (a configuration or start error, on
-standard error), 2 (a bad option).
+systemd it is ready; -t is --check, as keepalived's. Returns the exit status, luaha's convention:
+0 (done, or --help, --version), 1 (a configuration or start error, on standard error), 2 (a bad
+option).
 ]]
 local luaha = require "luaha"
 local lvscf = require "luaha.lvscf"
@@ -32,7 +33,9 @@ policy.DEFAULT_PIDFILE = "/run/luaha/piranha.pid"
 
 -- The options every policy takes: name in the options table, and kind.
 local common = {
-    ["-c"] = { "config", "string" }, ["--check"] = { "check", "flag" }, ["--dry-run"] = { "dry_run", "flag" },
+    ["-c"] = { "config", "string" }, ["--check"] = { "check", "flag" }, ["-t"] = { "check", "flag" },
+    ["--dry-run"] = { "dry_run", "flag" }, ["-h"] = { "help", "flag" }, ["--help"] = { "help", "flag" },
+    ["--version"] = { "version", "flag" },
     ["--role"] = { "role", "role" }, ["--forceactive"] = { "forceactive", "flag" },
     ["--foreground"] = { "foreground", "flag" }, ["--pidfile"] = { "pidfile", "string" },
 }
@@ -89,6 +92,13 @@ function policy.run(args, spec)
     if not o then
         io.stderr:write(err, "\n", spec.usage or "", "\n")
         return 2
+    end
+    if o.help then
+        print(spec.usage or "")
+        return 0
+    elseif o.version then
+        print(("%s (luaha %s)"):format(spec.name, luaha.version))
+        return 0
     end
     -- A daemon reads its file with the parse cache, so that its first reload finds the blocks there.
     local cache = not (o.check or o.dry_run) and lvscf.cache() or nil

@@ -1,7 +1,7 @@
 -- lua/luaha/pulsepart.lua: the heartbeat part: a process of its own that runs the pulse, holds the VIPs and announces them.
 -- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
-A router runs in two processes (luaha(8), "What runs where"). This is the small one, started by
+A router runs in two processes (luaha-piranha(8), "What runs where"). This is the small one, started by
 the work part (lua/luaha/pulseproxy.lua) with luaha.part.start("luaha.pulsepart"): it sends and
 receives the heartbeats, decides when the partner is dead, and does the first steps of a
 takeover itself, at once: the VIPs come up and gratuitous ARPs go out, whatever the work part

@@ -84,13 +84,17 @@ local function names(t, tables)
 end
 
 -- The first line of a library module's file says what it is for: "-- lua/luaha/x.lua: WHAT".
+-- The module is where require found it: a file of LUAHA_PATH, or the copy built into luaha.
 local function about(name)
-    local path = package.searchpath(name, package.path)
-    local f = path and io.open(path)
-    if not f then return "" end
-    local first = f:read("l") or ""
-    f:close()
-    return first:match("^%-%- [^:]*: (.*)$") or ""
+    local path, text = require("luaha.core.embed").search(name)
+    path = path or package.searchpath(name, package.path)
+    if not text then
+        local f = path and io.open(path)
+        if not f then return "" end
+        text = f:read("l") or ""
+        f:close()
+    end
+    return text:match("^%-%- [^:\n]*: ([^\n]*)") or ""
 end
 
 --[[

@@ -55,7 +55,40 @@ t.test("version-and-help", function()
     t.eq(r.status, 0, "status"); assert(r.stdout:find("^luaha %d+%.%d+%.%d+ %(Lua 5%.4"), r.stdout)
     r = t.run_luaha({ "--version" }); t.eq(r.status, 0, "--version")
     r = t.run_luaha({ "-h" }); t.eq(r.status, 0, "-h"); assert(r.stdout:find("usage: luaha"), r.stdout)
-    r = t.run_luaha({ "--bogus" }); t.eq(r.status, 1, "bad option")
+    r = t.run_luaha({ "--bogus" }); t.eq(r.status, 2, "bad option"); t.eq(r.stdout, "", "bad option's stdout")
+    assert(r.stderr:find("usage: luaha", 1, true), r.stderr)
+end)
+
+-- One convention everywhere (luaha(8), luaha-piranha(8) EXIT STATUS): 0 done, 1 failure, 2 usage; --help on
+-- standard output with 0; --version; -t is --check.
+t.test("exit-status-help-and-version-everywhere", function()
+    local commands = { { "attach" }, { "ctl" }, { "piranha" }, { "realserver" }, { "policies/piranha.lua" },
+        { "policies/realserver.lua" } }
+    for _, c in ipairs(commands) do
+        local what = table.concat(c, " ")
+        for _, h in ipairs({ "-h", "--help" }) do
+            local r = t.run_luaha({ c[1], h })
+            t.eq(r.status, 0, what .. " " .. h); t.eq(r.stderr, "", what .. " " .. h .. " on stderr")
+            assert(r.stdout:find("^usage: luaha " .. c[1]:gsub("^policies/", ""):gsub("%.lua$", "")), what .. ": " .. r.stdout)
+        end
+        local r = t.run_luaha({ c[1], "--version" })
+        t.eq(r.status, 0, what .. " --version")
+        assert(r.stdout:find("luaha %d+%.%d+%.%d+"), what .. " --version: " .. r.stdout)
+        r = t.run_luaha({ c[1], "--bogus" })
+        t.eq(r.status, 2, what .. " --bogus"); t.eq(r.stdout, "", what .. " --bogus on stdout")
+        assert(r.stderr:find("usage: luaha", 1, true), what .. " --bogus: " .. r.stderr)
+    end
+    local r = t.run_luaha({ "ctl" })
+    t.eq(r.status, 2, "ctl without a command")
+    r = t.run_luaha({ "-e" })
+    t.eq(r.status, 2, "-e without its code")
+    -- failures are 1: no daemon to talk to, a configuration with errors
+    r = t.run_luaha({ "ctl", "/nonexistent/x.sock", "status" }); t.eq(r.status, 1, "ctl without a daemon")
+    r = t.run_luaha({ "attach", "/nonexistent/x.sock", "-e", "1" }); t.eq(r.status, 1, "attach without a daemon")
+    r = t.run_luaha({ "piranha", "-t", "-c", "tests/lua/data/errors.cf" }); t.eq(r.status, 1, "piranha -t with errors")
+    r = t.run_luaha({ "piranha", "-t", "-c", "tests/lua/data/seed.cf" })
+    t.eq(r.status, 0, "piranha -t"); t.eq(r.stdout, "tests/lua/data/seed.cf: OK\n", "-t is --check")
+    r = t.run_luaha({ "realserver", "--mode", "dr" }); t.eq(r.status, 2, "realserver without a VIP")
 end)
 
 t.test("signals-run-handlers-as-tasks", function()

@@ -97,7 +97,7 @@ end)
 
 t.test("bad-facility-is-refused", function()
     local r = t.run_luaha({ "--log-facility", "kern", "-e", "" })
-    t.eq(r.status, 1, "status")
+    t.eq(r.status, 2, "status")
     t.eq(r.stderr, "luaha: --log-facility kern: not daemon or local0 to local7\n", "stderr")
 end)
 

@@ -35,7 +35,7 @@ end)
 
 t.test("usage", function()
     local r = piranha("--bogus")
-    t.eq(r.status, 2, "status"); assert(r.stderr:find("usage: luaha policies/piranha.lua", 1, true), r.stderr)
+    t.eq(r.status, 2, "status"); assert(r.stderr:find("usage: luaha piranha", 1, true), r.stderr)
 end)
 
 t.test("status-listener-beyond-loopback-needs-a-password", function()

@@ -92,7 +92,7 @@ for args in "--mode bogus --vip 192.0.2.212" "--mode dr" "--mode dr --vip 192.0.
 	rs usage $args
 	rc=$?
 	[ "$rc" = 2 ] || fail "'$args' exit $rc, not 2"
-	grep -q '^usage: luaha policies/realserver.lua ' "$tmp/usage.err" || fail "'$args': no usage line"
+	grep -q '^usage: luaha realserver ' "$tmp/usage.err" || fail "'$args': no usage line"
 	grep -q '^realserver: ' "$tmp/usage.err" || fail "'$args': no reason"
 	[ -s "$tmp/usage.out" ] && fail "'$args' printed on stdout"
 done

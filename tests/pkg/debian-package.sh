@@ -44,14 +44,15 @@ r=$tmp/root
 readelf -d "$r/usr/sbin/luaha" | grep -q 'FLAGS.*BIND_NOW' || fail "luaha is not linked with -z now: LDFLAGS ignored"
 nm -D "$r/usr/sbin/luaha" | grep -v __stack_chk | grep -q '__[a-z]*_chk@' || fail "no fortified function in luaha: CPPFLAGS ignored"
 [ -f "$r/lib/systemd/system/luaha-piranha.service" ] || fail "no unit in /lib/systemd/system"
-grep -q "/usr/share/luaha" "$r/usr/sbin/luaha" || fail "the binary was not built for PREFIX=/usr"
+grep -qx 'ExecStart=/usr/sbin/luaha $LUAHA_OPTS piranha -c /etc/sysconfig/ha/lvs.cf --foreground $PIRANHA_OPTS' \
+	"$r/lib/systemd/system/luaha-piranha.service" || fail "the unit's ExecStart: $(grep ExecStart "$r/lib/systemd/system/luaha-piranha.service")"
 dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./postinst 2> /dev/null | grep -q 'luaha-piranha.service' ||
 	fail "dh_installsystemd did not pick the unit up"
 
 out=$(cd / && "$r/usr/sbin/luaha" --version) || fail "--version"
 [[ $out == "luaha $version "* ]] || fail "--version says: $out"
 ex=$r/usr/share/doc/luaha/examples
-out=$(cd / && "$r/usr/sbin/luaha" "$r/usr/share/luaha/policies/piranha.lua" -c "$ex/lvs.cf" --check 2>&1) ||
+out=$(cd / && env -u LUAHA_PATH "$r/usr/sbin/luaha" piranha -c "$ex/lvs.cf" --check 2>&1) ||
 	fail "--check of the packaged sample: $out"
 [ "$out" = "$ex/lvs.cf: OK" ] || fail "--check says: $out"
 echo "PASS deb-runs-unpacked"

@@ -8,7 +8,8 @@ tmp=$(mktemp -d) || exit 2
 trap ctld_cleanup EXIT
 ctld_start 'local ctl = require "luaha.ctl"
 ctl.register("greet", function(args, out) out.print("hello " .. (args[1] or "world")) return true end, "greet [NAME]")
-ctl.register("refuse", function() return nil, "refused, as asked" end, "refuse")'
+ctl.register("refuse", function() return nil, "refused, as asked" end, "refuse")
+ctl.register("strict", function() return nil, "usage: strict WORD" end, "strict WORD")'
 
 # expect WHAT WANT GOT: GOT is WANT.
 expect()
@@ -69,9 +70,26 @@ expect "ctl.refuse status" 0 $?
 expect "ctl.refuse result" false "$(cat "$tmp/out")"
 expect "ctl.refuse message" "refused, as asked" "$(cat "$tmp/err")"
 ctld_attach -e 'ctl.nosuch()' > /dev/null 2> "$tmp/err" && fail "an unknown command did not raise"
-grep -q 'no ctl command "nosuch"; this daemon has: greet, refuse' "$tmp/err" || fail "ctl.nosuch: $(cat "$tmp/err")"
-expect "ctl as a value" "ctl commands: greet, refuse" "$(ctld_attach -e 'ctl')"
+grep -q 'no ctl command "nosuch"; this daemon has: greet, refuse, strict' "$tmp/err" || fail "ctl.nosuch: $(cat "$tmp/err")"
+expect "ctl as a value" "ctl commands: greet, refuse, strict" "$(ctld_attach -e 'ctl')"
 echo "PASS $name-ctl-commands-as-functions"
+
+# luaha ctl's exit status, luaha's convention: 0 done, 1 refused, 2 a bad command or its arguments (the daemon's "usage:").
+ctl()
+{
+	"$LUAHA" ctl "$tmp/d.sock" "$@" > "$tmp/out" 2> "$tmp/err"
+}
+ctl greet; expect "ctl greet" 0 $?
+expect "ctl greet says" "hello world" "$(cat "$tmp/out")"
+ctl refuse; expect "ctl refuse" 1 $?
+ctl strict; expect "ctl strict without its word" 2 $?
+expect "ctl strict says" "usage: strict WORD" "$(cat "$tmp/err")"
+ctl nosuch; expect "ctl of an unknown command" 2 $?
+grep -q 'unknown command "nosuch"' "$tmp/err" || fail "ctl nosuch: $(cat "$tmp/err")"
+ctld_attach -e 'ctl.strict()' > "$tmp/out" 2> /dev/null
+expect "ctl.strict() at attach returns one value" false "$(cat "$tmp/out")"
+"$LUAHA" ctl "$tmp/nosuch.sock" greet 2> /dev/null; expect "ctl to no daemon" 1 $?
+echo "PASS $name-ctl-exit-status"
 
 # help() lists luaha's modules, the ctl commands and the helpers, one entry each.
 ctld_attach -e 'help()' > "$tmp/out" || fail "help() failed"
