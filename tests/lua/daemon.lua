@@ -10,13 +10,7 @@ local me = t.pid()
 local pidfile = "/tmp/luaha-daemon-test-" .. me .. ".pid"
 local started = {}      -- daemons to kill if a test leaves one behind
 
-local function slurp(path)
-    local f = io.open(path)
-    if not f then return nil end
-    local s = f:read("a")
-    f:close()
-    return s
-end
+local slurp = t.slurp
 
 -- wait(fn, secs): polls fn every 50 ms until it returns true; false after secs.
 local function wait(fn, secs)

@@ -4,12 +4,7 @@ local t = require "t"
 local luaha = require "luaha"
 local embed = require "luaha.core.embed"
 
-local function slurp(path)
-    local f = assert(io.open(path))
-    local text = f:read("a")
-    f:close()
-    return text
-end
+local function slurp(path) return assert(t.slurp(path), path) end
 
 -- sh(script, ...): sh -c script with $1... = ...; proc.run's result.
 local function sh(script, ...)

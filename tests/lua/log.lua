@@ -8,13 +8,7 @@ local proc = luaha.proc
 
 local me = t.pid()
 
-local function slurp(path)
-    local f = io.open(path)
-    if not f then return nil end
-    local s = f:read("a")
-    f:close()
-    return s
-end
+local slurp = t.slurp
 
 -- A child that logs a tagged line, a warning, and an error with a traceback from a task.
 local CODE = [[

@@ -2,6 +2,7 @@
 # tests/netns/daemon-failover-to-syslog.sh: two fos routers run as daemons (no --foreground, no --syslog): their failover lines reach syslog, under Piranha's idents with log_idents = piranha.
 # SPDX-License-Identifier: GPL-2.0-or-later
 . "$(dirname "$0")/../lib/netns.bash" || exit 2
+. "$(dirname "$0")/../lib/fospair.bash" || exit 2
 netns_test daemon-failover-to-syslog
 sw=luaha-dsw-$$ client=luaha-dc-$$ r1=luaha-dr1-$$ r2=luaha-dr2-$$
 sock=$tmp/log.sock
@@ -15,50 +16,7 @@ daemons_cleanup()
 }
 trap daemons_cleanup EXIT
 
-netns_add "$sw" "$client" "$r1" "$r2"
-ip -n "$sw" link add br0 type bridge && ip -n "$sw" link set br0 up || fail "bridge"
-node() { netns_veth "$2" eth0 "$sw" "$1" && ip -n "$sw" link set "$1" master br0; }
-node client "$client" && node r1 "$r1" && node r2 "$r2" || fail "namespaces"
-ip -n "$client" addr add 192.0.2.10/24 dev eth0 && ip -n "$r1" addr add 192.0.2.1/24 dev eth0 &&
-	ip -n "$r2" addr add 192.0.2.2/24 dev eth0 || fail "addresses"
-
-# The service fos runs: an HTTP server naming its router.
-cat > "$tmp/start.sh" <<SH
-#!/bin/sh
-me=\$(ip -o -4 addr show dev eth0 | awk '{ print \$4 }' | head -1 | cut -d/ -f1)
-$PWD/$LUAHA $PWD/tests/lib/http-name.lua "\$me" 8080 > /dev/null 2>&1 &
-echo \$! > "$tmp/http-\$me.pid"
-SH
-cat > "$tmp/stop.sh" <<SH
-#!/bin/sh
-me=\$(ip -o -4 addr show dev eth0 | awk '{ print \$4 }' | head -1 | cut -d/ -f1)
-[ -f "$tmp/http-\$me.pid" ] && kill \$(cat "$tmp/http-\$me.pid") 2> /dev/null
-rm -f "$tmp/http-\$me.pid"
-exit 0
-SH
-chmod +x "$tmp/start.sh" "$tmp/stop.sh"
-cat > "$tmp/lvs.cf" <<CF
-serial_no = 1
-primary = 192.0.2.1
-backup = 192.0.2.2
-backup_active = 1
-heartbeat = 1
-service = fos
-keepalive = 0.1
-deadtime = 0.5
-garp_interval = 0.1
-log_idents = piranha
-failover web {
-     active = 1
-     address = 192.0.2.100 eth0:1
-     port = 8080
-     send = "GET / HTTP/1.0\r\n\r\n"
-     expect = "HTTP"
-     timeout = 1
-     start_cmd = $tmp/start.sh
-     stop_cmd = $tmp/stop.sh
-}
-CF
+fos_pair 0.1 0.5 1 "heartbeat = 1" "log_idents = piranha"
 
 # Our own syslog receiver on a socket of our own (--log-socket): the host's logging is not touched.
 socat -u UNIX-RECV:"$sock" OPEN:"$tmp/syslog",creat,append 2> "$tmp/socat.log" &

@@ -8,6 +8,7 @@
 # ARP, the heartbeat part at SCHED_RR with its memory locked, the control socket. A run without CAP_SYS_NICE
 # and CAP_IPC_LOCK shows those two are what gives the priority and the locks.
 . "$(dirname "$0")/../lib/netns.bash" || exit 2
+. "$(dirname "$0")/../lib/fospair.bash" || exit 2
 netns_test unit-capabilities
 export tmp
 # The build that is installed: ASan's (tests/run's LUAHA) makes mlockall a no-op, so its memory is never locked.
@@ -36,51 +37,7 @@ capset()
 # shellcheck disable=SC2086 # a list of words
 capset $caps
 
-netns_add "$sw" "$client" "$r1" "$r2"
-ip -n "$sw" link add br0 type bridge && ip -n "$sw" link set br0 up || fail "bridge"
-node() { netns_veth "$2" eth0 "$sw" "$1" && ip -n "$sw" link set "$1" master br0; }
-node client "$client" && node r1 "$r1" && node r2 "$r2" || fail "namespaces"
-ip -n "$client" addr add 192.0.2.10/24 dev eth0 && ip -n "$r1" addr add 192.0.2.1/24 dev eth0 &&
-	ip -n "$r2" addr add 192.0.2.2/24 dev eth0 || fail "addresses"
-ip netns exec "$client" sysctl -qw net.ipv4.conf.all.arp_accept=1 net.ipv4.conf.eth0.arp_accept=1 || fail "arp_accept"
-
-# The service fos runs on the active router: an HTTP server on port 8080 naming its router, which the passive one
-# watches at the VIP. Each router's pid file is its own: a router that becomes passive runs stop_cmd too.
-cat > "$tmp/start.sh" <<SH
-#!/bin/sh
-me=\$(ip -o -4 addr show dev eth0 | awk '{ print \$4 }' | head -1 | cut -d/ -f1)
-$PWD/$LUAHA $PWD/tests/lib/http-name.lua "\$me" 8080 > /dev/null 2>&1 &
-echo \$! > "$tmp/http-\$me.pid"
-SH
-cat > "$tmp/stop.sh" <<SH
-#!/bin/sh
-me=\$(ip -o -4 addr show dev eth0 | awk '{ print \$4 }' | head -1 | cut -d/ -f1)
-[ -f "$tmp/http-\$me.pid" ] && kill \$(cat "$tmp/http-\$me.pid")
-rm -f "$tmp/http-\$me.pid"
-exit 0
-SH
-chmod +x "$tmp/start.sh" "$tmp/stop.sh"
-cat > "$tmp/lvs.cf" <<CF
-serial_no = 1
-primary = 192.0.2.1
-backup = 192.0.2.2
-backup_active = 1
-heartbeat = 1
-service = fos
-keepalive = 0.2
-deadtime = 2
-garp_interval = 0.1
-failover web {
-     active = 1
-     address = $VIP eth0:1
-     port = 8080
-     send = "GET / HTTP/1.0\r\n\r\n"
-     expect = "HTTP"
-     timeout = 5
-     start_cmd = $tmp/start.sh
-     stop_cmd = $tmp/stop.sh
-}
-CF
+fos_pair 0.2 2 5 "heartbeat = 1"
 
 # start NS NAME: the policy as the unit runs it (foreground), under setpriv with $bounding and no new privileges.
 # Locked memory limited to 1 MiB and no real-time priority without a capability (RLIMIT_MEMLOCK, RLIMIT_RTPRIO;

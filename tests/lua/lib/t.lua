@@ -82,6 +82,15 @@ function t.ipvsadm(...)
     return r.stdout
 end
 
+-- slurp(path): the whole file, or nil if it cannot be opened.
+function t.slurp(path)
+    local f = io.open(path)
+    if not f then return nil end
+    local s = f:read("a")
+    f:close()
+    return s
+end
+
 -- pid(): this process's id.
 function t.pid()
     local f = assert(io.open("/proc/self/stat"))
