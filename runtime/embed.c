@@ -1,4 +1,5 @@
 /* embed.c: the Lua library and the shipped policies compiled into the binary, and the searchers that find them. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>

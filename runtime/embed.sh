@@ -1,5 +1,6 @@
 #!/bin/sh
 # runtime/embed.sh: writes to stdout the C file of the Lua library and policies compiled into luaha (embed.c finds them).
+# SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Usage: runtime/embed.sh FILE...  where each FILE is lua/NAME.lua, lua/NAME/init.lua or policies/NAME.lua.
 # A file's module name is its path below lua/ or policies/ with / as . (lua/luaha/init.lua is "luaha");

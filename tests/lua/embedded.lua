@@ -1,4 +1,5 @@
 -- tests/lua/embedded.lua: the library and the policies built into luaha: run anywhere, by name, the tree's own, -L first.
+-- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
 local luaha = require "luaha"
