@@ -215,7 +215,31 @@ auth_pwhash_verify(lua_State *L)
 	return (worker_wait(L, &v->job));
 }
 
+/*
+ * base64_decode(s): the bytes that s encodes in standard base64 with its
+ * padding (RFC 4648, section 4), or nil when s is not that, whole.
+ * Linear in #s; the caller bounds it (an Authorization header: 1 KiB).
+ */
+static int
+auth_base64_decode(lua_State *L)
+{
+	size_t		 len, binlen;
+	const char	*s = luaL_checklstring(L, 1, &len), *end;
+	luaL_Buffer	 b;
+	unsigned char	*bin;
+
+	bin = (unsigned char *)luaL_buffinitsize(L, &b, len / 4 * 3 + 1);
+	if (sodium_base642bin(bin, len / 4 * 3 + 1, s, len, NULL, &binlen, &end,
+	    sodium_base64_VARIANT_ORIGINAL) != 0 || end != s + len) {
+		lua_pushnil(L);
+		return (1);
+	}
+	luaL_pushresultsize(&b, binlen);
+	return (1);
+}
+
 static const luaL_Reg auth_funcs[] = {
+	{ "base64_decode", auth_base64_decode },
 	{ "pwhash", auth_pwhash },
 	{ "pwhash_verify", auth_pwhash_verify },
 	{ "keygen", auth_keygen },

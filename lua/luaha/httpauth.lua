@@ -39,25 +39,8 @@ function httpauth.read_passwd(path)
     return users
 end
 
-local B64 = {}
-for i = 1, 64 do B64[("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"):byte(i)] = i - 1 end
-
--- b64decode(s): the bytes s encodes, or nil when it is not base64.
-local function b64decode(s)
-    if #s % 4 ~= 0 then return nil end
-    local out = {}
-    for i = 1, #s, 4 do
-        local a, b, c, d = s:byte(i, i + 3)
-        a, b = B64[a], B64[b]
-        if c == 61 and d ~= 61 then return nil end
-        local pad = (d == 61 and 1 or 0) + (c == 61 and 1 or 0)
-        c, d = B64[c] or (c == 61 and 0), B64[d] or (d == 61 and 0)
-        if not (a and b and c and d) or (pad > 0 and i + 3 < #s) then return nil end
-        local n = a << 18 | b << 12 | c << 6 | d
-        out[#out + 1] = string.char(n >> 16, n >> 8 & 255, n & 255):sub(1, 3 - pad)
-    end
-    return table.concat(out)
-end
+-- b64decode(s): the bytes s encodes, or nil when it is not base64 (libsodium's decoder, strict, padded).
+local b64decode = luaha.auth.base64_decode
 
 -- A bounded memory of keys with an expiry: the oldest goes when it is full.
 local function memory(max, ttl)

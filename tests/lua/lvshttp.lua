@@ -40,6 +40,18 @@ local function b64encode(s)
     end))
 end
 
+t.test("auth-base64-decode-round-trips-and-is-strict", function()
+    local decode = luaha.auth.base64_decode
+    for n = 0, 40 do
+        local bytes = luaha.auth.random(math.max(n, 1)):sub(1, n)
+        t.eq(decode(b64encode(bytes)), bytes, "round trip of " .. n .. " bytes")
+    end
+    t.eq(decode("YWRtaW46czNjcmV0"), "admin:s3cret", "a header's credentials")
+    for _, bad in ipairs({ "YWRtaW4", "YWRtaW4=x", "QQ==QQ==", "Q===", "QQ=A", "YW Rt", "YW-_", "YWRt\n" }) do
+        t.eq(decode(bad), nil, ("%q is refused"):format(bad))
+    end
+end)
+
 -- get(port, path [, user, password [, method]]): status, headers (lower case), body.
 local function get(port, path, user, password, method)
     local c = assert(net.tcp("127.0.0.1", port, { timeout = 30 }))
