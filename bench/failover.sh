@@ -242,11 +242,9 @@ luaha_restore()
 # luaha_start [KEEPALIVE DEADTIME]: r1 first: alone for deadtime (default 0.03 s) it activates, and r2 finds it active.
 luaha_start()
 {
-	if [ "$LUAHA_STANDBY" = 1 ]; then
-		KEEPALIVE=${1:-0.01} DEADTIME=${2:-0.03} seed_config "standby_table = 1"
-	else
-		KEEPALIVE=${1:-0.01} DEADTIME=${2:-0.03} seed_config
-	fi
+	local extra=()
+	[ "$LUAHA_STANDBY" = 1 ] && extra=("standby_table = 1")
+	KEEPALIVE=${1:-0.01} DEADTIME=${2:-0.03} seed_config "${extra[@]}"
 	seed_revive r1
 	luaha_run r1
 	nap 0.3

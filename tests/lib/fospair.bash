@@ -6,8 +6,10 @@
 # makes them (a bridge in $sw; client 192.0.2.10, r1 192.0.2.1 the primary, r2 192.0.2.2 the backup; the
 # client learns the VIP's owner from gratuitous ARP), $tmp/start.sh and $tmp/stop.sh (the service fos runs
 # on the active router: an HTTP server on port 8080 naming its router, a pid file per router, since a router
-# that becomes passive runs stop_cmd too) and $tmp/lvs.cf: service = fos, failover web at 192.0.2.100:8080
-# checked with that TIMEOUT, and each LINE among the globals.
+# that becomes passive runs stop_cmd too) and $tmp/lvs.cf: service = fos, failover web at $VIP:8080
+# (192.0.2.100) checked with that TIMEOUT, and each LINE among the globals.
+
+VIP=192.0.2.100
 
 fos_pair()
 {
@@ -40,7 +42,7 @@ SH
 		cat <<CF
 failover web {
      active = 1
-     address = 192.0.2.100 eth0:1
+     address = $VIP eth0:1
      port = 8080
      send = "GET / HTTP/1.0\r\n\r\n"
      expect = "HTTP"

@@ -16,7 +16,6 @@ LUAHA=./luaha
 [ -x "$LUAHA" ] || fail "no ./luaha: run make first"
 command -v setpriv > /dev/null || { echo "SKIP $name: no setpriv (util-linux)"; exit 0; }
 sw=luaha-csw-$$ client=luaha-cc-$$ r1=luaha-cr1-$$ r2=luaha-cr2-$$
-VIP=192.0.2.100
 
 caps=$(sed -n 's/^CapabilityBoundingSet=//p' contrib/luaha-piranha.service.d/hardening.conf)
 [ -n "$caps" ] || fail "no CapabilityBoundingSet in the drop-in"
