@@ -66,9 +66,20 @@ local function stop_announcing()
     part.refresh = nil
 end
 
+-- announce_burst(list, count): a burst for the VIPs of list; part.garps keeps the bursts still sending
+-- (a refresh adds one every garp_refresh).
+local function announce_burst(list, count)
+    local live = {}
+    for _, t in ipairs(part.garps) do
+        local st = t:status()
+        if st ~= "done" and st ~= "failed" and st ~= "cancelled" then live[#live + 1] = t end
+    end
+    for _, t in ipairs(vips.announce(list, count, part.cfg.garp.interval)) do live[#live + 1] = t end
+    part.garps = live
+end
+
 local function burst(count)
-    local g = part.cfg.garp
-    for _, t in ipairs(vips.announce(part.vips, count or g.count, g.interval)) do part.garps[#part.garps + 1] = t end
+    announce_burst(part.vips, count or part.cfg.garp.count)
 end
 
 local function start_announcing()
@@ -134,17 +145,26 @@ local function changed()
     end)
 end
 
--- VIPs a reload adds come up (and are announced) on an active router; those it drops go down.
+--[[
+VIPs a reload adds come up (and are announced) on an active router; those it drops go down. The
+VIPs it keeps are not announced again (the network knows them; the refresh goes on), so that a
+reload of a router holding hundreds of VIPs sends no more than it changes.
+]]
+local function key_of(a) return a.address .. " " .. a.dev .. " " .. a.prefix end
+
 local function update(msg)
     local cfg, p = part.cfg, part.pulse
-    local old = {}
-    for _, a in ipairs(cfg.vips) do old[a.address .. " " .. a.dev .. " " .. a.prefix] = a end
-    local keep = {}
-    for _, a in ipairs(msg.vips) do keep[a.address .. " " .. a.dev .. " " .. a.prefix] = true end
-    local gone = {}
+    local old, keep, gone, added = {}, {}, {}, {}
+    for _, a in ipairs(cfg.vips) do old[key_of(a)] = a end
+    for _, a in ipairs(msg.vips) do
+        keep[key_of(a)] = true
+        if not old[key_of(a)] then added[#added + 1] = a end
+    end
     for k, a in pairs(old) do
         if not keep[k] then gone[#gone + 1] = a end
     end
+    local g = cfg.garp
+    local garp_changed = g.count ~= msg.garp.count or g.interval ~= msg.garp.interval or g.refresh ~= msg.garp.refresh
     cfg.vips, cfg.garp, cfg.hard_shutdown = msg.vips, msg.garp, msg.hard_shutdown
     p.serial, p.digest = msg.serial, msg.digest
     p:set_timers(msg.keepalive, msg.deadtime)
@@ -153,7 +173,11 @@ local function update(msg)
         part.vips = cfg.vips
         local ok, err = vips.up(part.vips)
         if not ok then log.err("VIPs: %s", err) end
-        start_announcing()
+        if garp_changed then
+            start_announcing()
+        elseif #added > 0 and cfg.garp.count > 0 then
+            announce_burst(added, cfg.garp.count)
+        end
     end
     changed()
 end

@@ -110,20 +110,31 @@ function vips.down(list) return change(list, false) end
 
 --[[
 announce(list, count, interval): gratuitous ARP (unsolicited neighbour advertisements for IPv6)
-for every VIP at once, count packets interval seconds apart. Returns the tasks sending them;
-cancelling them stops the bursts.
+for every VIP, count rounds interval seconds apart, each round one packet per VIP. Returns the
+task sending them, in a list; cancelling it stops the bursts.
+
+One task, paced: a packet costs eight system calls (the interface's index and MAC asked again,
+the send), 15-20 us on a host and about 1.5 ms in UML, so a round for 230 VIPs sent in one turn
+held the heartbeat part's loop 0.1-0.4 s in UML (and a task per VIP did that at each round). Now
+no stretch holds the loop longer than PACE and one packet; the first VIPs of the list still go out
+at once.
 ]]
+local PACE = 0.002
+
 function vips.announce(list, count, interval)
-    local tasks = {}
-    for _, a in ipairs(list) do
-        local t = luaha.spawn(function()
-            local ok, err = luaha.arp.garp(a.dev, a.address, { count = count, interval = interval })
-            if not ok then log.err("%s", err) end
-        end)
-        t:name("garp " .. a.address)
-        tasks[#tasks + 1] = t
-    end
-    return tasks
+    local t = luaha.spawn(function()
+        for round = 1, count do
+            local pace, started = luaha.pacer(PACE), luaha.now()
+            for _, a in ipairs(list) do
+                local ok, err = luaha.arp.garp(a.dev, a.address, { count = 1 })
+                if not ok then log.err("%s", err) end
+                pace()
+            end
+            if round < count then luaha.sleep(math.max(0, interval - (luaha.now() - started))) end
+        end
+    end)
+    t:name(("garp %d VIPs"):format(#list))
+    return { t }
 end
 
 return vips
