@@ -528,7 +528,25 @@ arp_probe(lua_State *L)
 	    lua_gettop(L)));
 }
 
+/*
+ * open(ifname): opens the interface's packet socket now, as its first garp
+ * or probe would: true, or nil and "arp <ifname>: <reason>". Binding the new
+ * socket waits for an RCU grace period (5-15 ms measured in UML, a third of a
+ * 0.03 s deadtime): a router opens its VIPs' interfaces ahead of a takeover,
+ * so that its first gratuitous ARP goes out without that wait.
+ */
+static int
+arp_open(lua_State *L)
+{
+	const char	*ifname = luaL_checkstring(L, 1);
+
+	if (arp_push(L, "arp", ifname) == NULL)
+		return (2);
+	return (luaha_ok(L));
+}
+
 static const luaL_Reg arp_funcs[] = {
+	{ "open", arp_open },
 	{ "garp", arp_garp },
 	{ "probe", arp_probe },
 	{ NULL, NULL }

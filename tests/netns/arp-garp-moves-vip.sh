@@ -128,6 +128,16 @@ check(burst:cancel() == true, "cancel")
 collectgarbage()
 check(fds() == before, "sockets after 20 garps and a cancelled burst: " .. fds() - before)
 
+-- arp.open: the interface's socket opened ahead of its first garp, once.
+ok, err = arp.open("nosuch0")
+check(ok == nil and err == "arp nosuch0: No such device", "open a missing interface: " .. tostring(err))
+check(os.execute("ip link add up0 type veth peer name up1 && ip link set up0 up && ip link set up1 up"), "ip link add up0")
+before = fds()
+check(arp.open("up0") == true, "open up0")
+check(fds() == before + 1, "open up0 kept " .. fds() - before .. " sockets, not 1")
+check(arp.open("up0") == true and arp.garp("up0", "192.0.2.212", { count = 1 }) == true, "open again, garp")
+check(fds() == before + 1, "a second open and a garp after open opened " .. fds() - before - 1 .. " more")
+
 -- vips.announce: 508 VIPs in one task that lets the loop run while it sends a round (a task per
 -- VIP sent them all in one turn: 0.1-0.4 s of the heartbeat part's loop in UML for 230 VIPs).
 local vips = require "luaha.vips"
