@@ -61,6 +61,18 @@ local function eval(line)
     return msg .. "\n"
 end
 
+-- answered(arg, usage): prints the usage for -h/--help and the version for --version; true when it did.
+local function answered(arg, usage)
+    if arg == "-h" or arg == "--help" then
+        print(usage)
+    elseif arg == "--version" then
+        print("luaha " .. luaha.version)
+    else
+        return false
+    end
+    return true
+end
+
 --[[
 attach(args): `luaha attach [NAME|PATH] [-e CODE]`. Returns the exit status: with -e, the line's
 (1 also when it is an incomplete chunk); read from a terminal, 0 at ^D; read from a pipe, 1 if any
@@ -72,11 +84,7 @@ local function attach(args)
     local target, code
     local i = 1
     while i <= #args do
-        if args[i] == "-h" or args[i] == "--help" then
-            print(attach_usage)
-            return 0
-        elseif args[i] == "--version" then
-            print("luaha " .. luaha.version)
+        if answered(args[i], attach_usage) then
             return 0
         elseif args[i] == "-e" and args[i + 1] then
             code = args[i + 1]
@@ -163,13 +171,7 @@ local ctl_usage = "usage: luaha ctl [NAME|PATH] status|disable|enable|weight|dra
 -- A daemon may have commands of its own (ctl.register): a word that is not an option goes to it.
 local function command(args)
     local target
-    if args[1] == "-h" or args[1] == "--help" then
-        print(ctl_usage)
-        return 0
-    elseif args[1] == "--version" then
-        print("luaha " .. luaha.version)
-        return 0
-    end
+    if answered(args[1], ctl_usage) then return 0 end
     if args[1] and not known[args[1]] and args[1]:sub(1, 1) ~= "-" then target = table.remove(args, 1) end
     if not args[1] or args[1]:sub(1, 1) == "-" then
         io.stderr:write(args[1] and ("luaha ctl: unknown option %s\n"):format(args[1]) or "", ctl_usage, "\n")
