@@ -6,10 +6,12 @@ password is never an argument: it is typed twice at a terminal with the echo off
 (luaha.core.tty), or read as one line of the standard input with --stdin, for scripts. The file
 keeps its other lines as they are (users, comments); USER's line is replaced, or added at the
 end; the new file replaces the old one atomically, mode 0600, the old file's owner kept
-(luaha.core.file's replace). The lines are those lua/luaha/httpauth.lua reads: USER:$argon2id$...
+(luaha.core.file's replace: a temporary file, fsync, rename, fsync of the
+directory). The lines are those lua/luaha/httpauth.lua reads: USER:$argon2id$...
 
 A command, run once (runtime/main.c starts it for `luaha passwd`): reading the terminal and
-hashing (about 0.1 s of CPU, 64 MiB) hold its loop, which has nothing else to run.
+hashing (about 0.1 s of CPU, 64 MiB) hold its loop, which has nothing else to run; the write
+waits in the worker thread.
 ]]
 local luaha = require "luaha"
 local file = require "luaha.core.file"
@@ -57,12 +59,14 @@ function passwd.set(path, user, password)
     if not ok then return nil, err end
     ok, err = passwd.check_password(password)
     if not ok then return nil, err end
-    local text = ""
+    local text, st = "", nil
     local f, oerr, code = io.open(path, "r")
     if f then
         f:close()
         text, err = file.read(path, passwd.MAX_FILE)
         if not text then return nil, err end
+        st, err = file.stat(path)
+        if not st then return nil, err end
     elseif code ~= 2 then           -- ENOENT: a new file; anything else is a refusal
         return nil, oerr
     end
@@ -82,7 +86,11 @@ function passwd.set(path, user, password)
     if out[#out] == "" then out[#out] = nil end
     if not replaced then out[#out + 1] = user .. ":" .. hash end
     assert(httpauth.parse_line(user .. ":" .. hash) == user, "the line written is the line read")
-    return file.replace(path, table.concat(out, "\n") .. "\n", { mode = tonumber("600", 8) })
+    -- The old file's owner and group stay; a new file is the caller's (root's, normally).
+    if st then
+        return file.replace(path, table.concat(out, "\n") .. "\n", tonumber("600", 8), st.uid, st.gid)
+    end
+    return file.replace(path, table.concat(out, "\n") .. "\n", tonumber("600", 8))
 end
 
 -- The password: twice at the terminal, or one line of stdin; nil and why.
