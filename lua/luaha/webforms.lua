@@ -220,15 +220,6 @@ function F.render(name, vals, errs, ctx)
             { ctx.extra, P.join(sections), P.join(buttons, " ") }), "edit") })
 end
 
--- A block's or server's name: one token lvs.cf can hold bare, at most 64 bytes.
-local function check_name(text)
-    if text == "" then return nil, "a name is required" end
-    if #text > 64 or not text:match("^[%w_.:@+-]+$") then
-        return nil, ("invalid name %q: letters, digits and _ . : @ + - only, at most 64"):format(text)
-    end
-    return text
-end
-
 --[[
 read(name, fields, obj): checks the posted fields of page name and sets each shown, writable
 option of obj (a copy of the model table, changed in place) from them. Returns true, or nil and
@@ -247,7 +238,8 @@ function F.read(name, fields, obj)
             elseif text:find("[\r\n%z]") then
                 fail(key, "a line break or NUL cannot be in a value")
             elseif key == "name" then
-                local v, why = check_name(text)
+                local v, why = lvscf.check(page.scope, "name", text)
+                if v and v:find("/", 1, true) then v, why = nil, "a name in the web UI cannot hold a /" end
                 if v then obj.name = v else fail(key, why) end
             elseif page.scope == "global" and readonly(key) then    -- luacheck: ignore 542
                 -- shown, never taken from the form
@@ -266,7 +258,7 @@ function F.read(name, fields, obj)
                     if v == nil then
                         fail(key, why)
                     elseif dev then
-                        obj[key], obj[o.device] = v, dev
+                        obj[key], obj[o.device] = v[key], v[o.device]
                     else
                         obj[key] = v
                     end

@@ -76,6 +76,11 @@ function P.attrs(list)
     return setmetatable({ table.concat(out) }, RAW)
 end
 
+-- url(name): a name as one path segment (percent-encoded where a path would read it otherwise).
+function P.url(name)
+    return (tostring(name):gsub("[^%w%-._~:@+!$,;=]", function(ch) return ("%%%02X"):format(ch:byte()) end))
+end
+
 -- The pages of the navigation, in order: path, label, the page names that light it.
 P.NAV = {
     { "/", "Status", "status" },

@@ -14,30 +14,30 @@ local lvscfcheck = require "luaha.lvscfcheck"
 
 local W = {}
 
-local NAME = "([%w_.:@+-]+)"
+local NAME = "([^/]+)"
 
 function W.routes(route, h)
     -- virtual(ui, c, vname): the draft's model and its virtual vname, or nil and the reply.
     local function virtual(ui, c, vname, status)
-        local m, errs = h.draft_model(ui)
+        local m, errs = h.draft_model(ui, c)
         if not m then return nil, h.page(ui, c, status or 200, "virtual", "Real servers", h.problems_page(errs)) end
         local v = h.find(m.virtuals, vname)
         if not v then return nil, h.refused(ui, c, 404, ("no virtual %q in the draft"):format(vname)) end
         return m, v
     end
 
-    local function list_path(vname) return "/virtual/" .. vname .. "/servers" end
+    local function list_path(vname) return "/virtual/" .. P.url(vname) .. "/servers" end
 
     route("/virtual/" .. NAME .. "/servers", function(ui, c, vname)
         local m, v = virtual(ui, c, vname)
         if not m then return v end
         local hrefs = {}
-        for i, rs in ipairs(v.servers) do hrefs[i] = ("/virtual/%s/server/%s"):format(vname, rs.name) end
+        for i, rs in ipairs(v.servers) do hrefs[i] = ("/virtual/%s/server/%s"):format(P.url(vname), P.url(rs.name)) end
         return h.page(ui, c, 200, "virtual", "Real servers of " .. vname, P.t(
             '{{1}}<p><a href="/virtual/{{2}}/server-new">Add a real server</a> ·'
-            .. ' <a href="/virtual/{{2}}">Virtual server {{2}}</a></p>',
+            .. ' <a href="/virtual/{{2}}">Virtual server {{3}}</a></p>',
             { h.list_table("servers", "Real servers of " .. vname, v.servers, hrefs, list_path(vname), c.session.csrf,
-                "No real server yet."), vname }))
+                "No real server yet."), P.url(vname), vname }))
     end, function(ui, c, vname)
         local m, v = virtual(ui, c, vname, 422)
         if not m then return v end
@@ -74,7 +74,7 @@ function W.routes(route, h)
         end
         local renames = rsname and rs.name ~= rsname and { server = { [vname .. "/" .. rsname] = rs.name } } or nil
         if ok then ok, errs = h.update(ui, c, m, renames, ("server %s of %s"):format(rs.name, vname)) end
-        if ok then return h.redirect(ui, c.req, ("/virtual/%s/server/%s"):format(vname, rs.name)) end
+        if ok then return h.redirect(ui, c.req, ("/virtual/%s/server/%s"):format(P.url(vname), P.url(rs.name))) end
         return form(ui, c, 422, vname, c.fields, errs, path, not rsname)
     end
 
@@ -84,17 +84,17 @@ function W.routes(route, h)
         local rs = {}
         lvscfcheck.fill_defaults(rs, lvscf.servers)
         rs.active = true
-        return form(ui, c, 200, vname, F.values("server", rs), nil, ("/virtual/%s/server-new"):format(vname), true)
-    end, function(ui, c, vname) return save(ui, c, vname, nil, ("/virtual/%s/server-new"):format(vname)) end)
+        return form(ui, c, 200, vname, F.values("server", rs), nil, ("/virtual/%s/server-new"):format(P.url(vname)), true)
+    end, function(ui, c, vname) return save(ui, c, vname, nil, ("/virtual/%s/server-new"):format(P.url(vname))) end)
 
     route("/virtual/" .. NAME .. "/server/" .. NAME, function(ui, c, vname, rsname)
         local m, v = virtual(ui, c, vname)
         if not m then return v end
         local rs = h.find(v.servers, rsname)
         if not rs then return h.refused(ui, c, 404, ("no server %q in virtual %q"):format(rsname, vname)) end
-        return form(ui, c, 200, vname, F.values("server", rs), nil, ("/virtual/%s/server/%s"):format(vname, rsname))
+        return form(ui, c, 200, vname, F.values("server", rs), nil, ("/virtual/%s/server/%s"):format(P.url(vname), P.url(rsname)))
     end, function(ui, c, vname, rsname)
-        return save(ui, c, vname, rsname, ("/virtual/%s/server/%s"):format(vname, rsname))
+        return save(ui, c, vname, rsname, ("/virtual/%s/server/%s"):format(P.url(vname), P.url(rsname)))
     end)
 end
 

@@ -138,13 +138,13 @@ local function service_table(s, ctx, now)
         if ctx.pace then ctx.pace() end
     end
     return P.t([[<table id="virtual-{{name}}" class="servers">
-<caption><a href="/virtual/{{name}}">{{name}}</a> {{where}}, {{sched}}{{persist}}{{active}}</caption>
+<caption><a href="/virtual/{{url}}">{{name}}</a> {{where}}, {{sched}}{{persist}}{{active}}</caption>
 <thead><tr><th scope="col">Real server</th><th scope="col">Address</th><th scope="col">Health</th>
 <th scope="col">Weight</th><th scope="col">Kernel weight</th><th scope="col">Runtime change</th>
 <th scope="col">ActiveConn</th><th scope="col">InActConn</th><th scope="col">Last check</th>
 <th scope="col">Actions</th></tr></thead>
 <tbody>{{rows}}</tbody></table>]], {
-        name = s.name, where = where, sched = s.scheduler,
+        name = s.name, url = P.url(s.name), where = where, sched = s.scheduler,
         persist = s.persistent and s.persistent > 0 and (", persistent " .. s.persistent .. " s") or nil,
         active = not s.active and " (inactive)" or nil, rows = P.join(rows),
     })

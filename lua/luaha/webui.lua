@@ -79,8 +79,8 @@ local function origin_of(ui, req)
     return ui.opts.origin
 end
 
--- Names of blocks and servers in paths: one token, as webforms' check_name allows.
-local NAME = "([%w_.:@+-]+)"
+-- Names of blocks and servers in paths (decoded by the server; hrefs are made with P.url).
+local NAME = "([^/]+)"
 
 local KINDS = { virtual = "virtuals", failover = "failovers" }
 
@@ -89,12 +89,14 @@ local function find(list, name)
 end
 
 --[[
-The draft's model, a copy to change, or nil and the problems (the file does not parse: the pages
-show them and offer no form).
+draft_model(ui, c): the draft's model, a copy to change, or nil and the problems (the file does
+not parse: the pages show them and offer no form). The base's hash goes to c.base: an update made
+from it is refused if another base came meanwhile (webapply's d:update).
 ]]
-local function draft_model(ui)
+local function draft_model(ui, c)
     local m, why = ui.draft:model()
     if not m then return nil, type(why) == "table" and why or { tostring(why) } end
+    c.base = why
     return m
 end
 
@@ -141,7 +143,7 @@ end
 
 -- update(ui, c, m, renames, what): the draft takes model m; true, or nil and the errors (strings).
 local function update(ui, c, m, renames, what)
-    local ok, errs = ui.draft:update(m, renames)
+    local ok, errs = ui.draft:update(m, renames, c.base)
     if not ok then return nil, type(errs) == "table" and errs or { tostring(errs) } end
     flash(ui, c, true, what .. ": saved to the draft")
     return true
@@ -172,12 +174,12 @@ end)
 local function global_page(name)
     local path = "/" .. name
     route(path, function(ui, c)
-        local m, errs = draft_model(ui)
+        local m, errs = draft_model(ui, c)
         if not m then return page(ui, c, 200, name, F.pages[name].title, problems_page(errs)) end
         return page(ui, c, 200, name, F.pages[name].title,
             F.render(name, F.values(name, m), nil, { csrf = c.session.csrf, action = path }))
     end, function(ui, c)
-        local m, errs = draft_model(ui)
+        local m, errs = draft_model(ui, c)
         if m then
             local ok
             ok, errs = F.read(name, c.fields, m)
@@ -237,28 +239,28 @@ end
 for kind, field in pairs(KINDS) do
     local title = kind == "virtual" and "Virtual servers" or "Failover services"
     route("/" .. kind, function(ui, c)
-        local m, errs = draft_model(ui)
+        local m, errs = draft_model(ui, c)
         if not m then return page(ui, c, 200, kind, title, problems_page(errs)) end
         local hrefs = {}
-        for i, b in ipairs(m[field]) do hrefs[i] = "/" .. kind .. "/" .. b.name end
+        for i, b in ipairs(m[field]) do hrefs[i] = "/" .. kind .. "/" .. P.url(b.name) end
         return page(ui, c, 200, kind, title, P.t('{{1}}<p><a href="/{{2}}-new">Add a {{3}}</a></p>', {
             list_table(kind .. "s", title, m[field], hrefs, "/" .. kind, c.session.csrf, "None yet."), kind,
             kind == "virtual" and "virtual server" or "failover service" }))
     end, function(ui, c)
-        local m, errs = draft_model(ui)
+        local m, errs = draft_model(ui, c)
         if not m then return page(ui, c, 422, kind, title, problems_page(errs)) end
         return list_post(ui, c, m[field], m, kind, "/" .. kind, kind)
     end)
     -- A block's form; new: an empty one (the defaults, active checked), its block made only on Save.
     local function form(ui, c, status, vals, errs, path, new)
         local links = not new and kind == "virtual"
-            and P.t('<p><a href="/virtual/{{1}}/servers">Real servers of {{1}}</a></p>', { c.fields.name or vals.name }) or nil
+            and P.t('<p><a href="/virtual/{{1}}/servers">Real servers of {{2}}</a></p>', { P.url(vals.name), vals.name }) or nil
         return page(ui, c, status, kind, (new and "New " or "") .. F.pages[kind].title .. (new and "" or (" " .. vals.name)),
             P.join({ links, F.render(kind, vals, errs, { csrf = c.session.csrf, action = path,
                 buttons = { { new and "add" or "save", new and "Add to draft" or "Save to draft" } } }) }))
     end
     local function save(ui, c, path, name)
-        local m, errs = draft_model(ui)
+        local m, errs = draft_model(ui, c)
         if not m then return page(ui, c, 422, kind, title, problems_page(errs)) end
         local b
         if name then
@@ -277,7 +279,7 @@ for kind, field in pairs(KINDS) do
         end
         local renames = name and b.name ~= name and { [kind] = { [name] = b.name } } or nil
         if ok then ok, errs = update(ui, c, m, renames, kind .. " " .. b.name) end
-        if ok then return redirect(ui, c.req, "/" .. kind .. "/" .. b.name) end
+        if ok then return redirect(ui, c.req, "/" .. kind .. "/" .. P.url(b.name)) end
         return form(ui, c, 422, c.fields, errs, path, not name)
     end
     route("/" .. kind .. "%-new", function(ui, c)
@@ -287,19 +289,19 @@ for kind, field in pairs(KINDS) do
         return form(ui, c, 200, F.values(kind, b), nil, "/" .. kind .. "-new", true)
     end, function(ui, c) return save(ui, c, "/" .. kind .. "-new", nil) end)
     route("/" .. kind .. "/" .. NAME, function(ui, c, name)
-        local m, errs = draft_model(ui)
+        local m, errs = draft_model(ui, c)
         if not m then return page(ui, c, 200, kind, title, problems_page(errs)) end
         local b = find(m[field], name)
         if not b then return refused(ui, c, 404, ("no %s %q in the draft"):format(kind, name)) end
-        return form(ui, c, 200, F.values(kind, b), nil, "/" .. kind .. "/" .. name)
-    end, function(ui, c, name) return save(ui, c, "/" .. kind .. "/" .. name, name) end)
+        return form(ui, c, 200, F.values(kind, b), nil, "/" .. kind .. "/" .. P.url(name))
+    end, function(ui, c, name) return save(ui, c, "/" .. kind .. "/" .. P.url(name), name) end)
 end
 
 require("luaha.webservers").routes(route, {
     page = page, redirect = redirect, refused = refused, update = update, draft_model = draft_model,
     problems_page = problems_page, list_table = list_table, list_post = list_post, find = find,
 })
-require("luaha.webreview").routes(route, { page = page, redirect = redirect, refused = refused, flash = flash,
+require("luaha.webchanges").routes(route, { page = page, redirect = redirect, refused = refused, flash = flash,
     reply = reply, problems_page = problems_page, max_shown = MAX_CONFIG_SHOWN, file = file })
 
 -- Login and logout ---------------------------------------------------------------------
@@ -317,15 +319,17 @@ local function login(ui, req)
         return login_page(ui, c, 400, "Give a user and a password.")
     end
     local s, why, after = ui.sessions:login(fields.user, fields.password, req.peer)
-    if not s then
-        ui.logged("login", "login as %s from %s refused: %s", fields.user, req.peer, tostring(why))
-        if after then
-            return login_page(ui, c, 429, ("Too many tries from this address: wait %d s and try again."):format(
-                math.ceil(after)), fields.user)
+    if not s then        -- websession logged it
+        if why == "busy" then
+            return login_page(ui, c, 503, "Another login is being checked: try again in a second.", fields.user)
+        elseif after then
+            return login_page(ui, c, 429, ("%s: wait %d s before the next try."):format(
+                why == "wrong user or password" and "Wrong user or password; too many failed logins from this address"
+                or "Too many failed logins from this address", math.ceil(after)), fields.user)
         end
-        return login_page(ui, c, 401, "Wrong user or password.", fields.user)
+        return login_page(ui, c, 401, why == "wrong user or password" and "Wrong user or password."
+            or ("The login cannot be checked: " .. tostring(why)), fields.user)
     end
-    log.info("%s logged in from %s", s.user, req.peer)
     return redirect(ui, req, "/", { ["Set-Cookie"] = ui.sessions:cookie(s, req.tls or ui.opts.tls ~= nil) })
 end
 
@@ -352,12 +356,9 @@ local function serve(ui, req)
     if method == "POST" then
         local ok, status, why = ui.websession.check_post(req, session, origin_of(ui, req))
         if not ok then return refused(ui, c, status, why) end
-        local fields, err = ui.websession.form(req.body or "")
-        if not fields then return refused(ui, c, 400, err) end
-        c.fields = fields
+        c.fields = status       -- the form, when it passed
         if path == "/logout" then
             ui.sessions:logout(session)
-            log.info("%s logged out from %s", session.user, req.peer)
             return redirect(ui, req, "/login", { ["Set-Cookie"] = ui.sessions:cookie(nil, req.tls or ui.opts.tls ~= nil) })
         end
     elseif not session then

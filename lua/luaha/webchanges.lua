@@ -1,4 +1,4 @@
--- lua/luaha/webreview.lua: the web UI's Review page (/changes: diff, IPVS operations, Apply) and lvs.cf page (/config).
+-- lua/luaha/webchanges.lua: the web UI's Review page (/changes: diff, IPVS operations, Apply) and lvs.cf page (/config).
 -- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 routes(route, h) adds:
