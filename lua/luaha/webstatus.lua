@@ -181,20 +181,19 @@ local function changed(found, what)
     return ("%s %s, until the next reload"):format(what, table.concat(names, ", "))
 end
 
--- Whether rs is the last real server of virtual vname that its health lets in.
+-- Whether real server rsname is in, and the last of virtual vname that its health lets in.
 local function last_healthy(r, vname, rsname)
-    local doc_v
-    for _, v in ipairs(r.model.virtuals) do if v.name == vname then doc_v = v end end
-    if not doc_v then return false end
-    local others = 0
-    for _, rs in ipairs(doc_v.servers) do
-        local mon = r.probes and r.probes:monitor(doc_v, rs)
-        local k = doc_v.name .. "/" .. rs.name
-        if rs.name ~= rsname and mon and mon.state == "in" and not r.disabled[k] and r.weights[k] ~= 0 then
-            others = others + 1
-        end
+    local v
+    for _, b in ipairs(r.model.virtuals) do if b.name == vname then v = b end end
+    if not v then return false end
+    local others, itself = 0, false
+    for _, rs in ipairs(v.servers) do
+        local mon = r.probes and r.probes:monitor(v, rs)
+        local k = v.name .. "/" .. rs.name
+        local up = mon and mon.state == "in" and not r.disabled[k] and r.weights[k] ~= 0
+        if rs.name == rsname then itself = up elseif up then others = others + 1 end
     end
-    return others == 0
+    return itself and others == 0
 end
 
 local function confirm(fields, csrf, text, action, label)

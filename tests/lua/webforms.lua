@@ -1,4 +1,4 @@
--- tests/lua/webforms.lua: the web UI's forms: one field per option, form <-> model round trips, the reader's problems next to their fields.
+-- tests/lua/webforms.lua: the web UI's forms: one field per option, form <-> model round trips, the reader's problems shown.
 -- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
@@ -129,6 +129,7 @@ t.test("a-bad-value-gets-the-reader's-problem-next-to-its-field", function()
     vals = F.values("virtual", v)
     vals.address, vals.device = "", ""
     ok, errs = F.read("virtual", vals, {})
+    t.eq(ok, nil, "no VIP")
     t.eq(errs.address, "a value is required", "the VIP is required")
 end)
 
