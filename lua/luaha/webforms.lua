@@ -48,7 +48,8 @@ F.pages = {
             "primary_shared", "backup_shared" } },
         { "luaha extensions", { "reconcile", "heartbeat_rt_priority", "heartbeat_lock_memory", "log_idents",
             "standby_table" } },
-        { "Read only (a restart applies them)", { "serial_no", "status_listen", "status_passwd" } } } },
+        { "Read only (a restart applies them)", { "serial_no", "status_listen", "status_passwd", "webui",
+            "webui_tls_cert", "webui_tls_key", "webui_insecure", "webui_session_idle" } } } },
     virtual = { scope = "virtual", title = "Virtual server", block = true, sections = {
         { "Service", { "name", "active", "address", "vip_nmask", "port", "protocol", "fwmark", "sorry_server" } },
         { "Scheduling", { "scheduler", "persistent", "pmask", "load_monitor", "quiesce_server", "weight_ramp" } },
