@@ -170,6 +170,14 @@ route("/action", nil, function(ui, c)
     return redirect(ui, c.req, "/")
 end)
 
+-- What a page says before its form.
+local NOTES = {
+    redundancy = P.t('<p class="note">Edits change this router\'s lvs.cf only: after Apply, copy it to the backup'
+        .. ' router, for instance <code>scp /etc/sysconfig/ha/lvs.cf BACKUP:/etc/sysconfig/ha/</code>.</p>'),
+    advanced = P.t('<p class="note">Options marked "luaha only" are luaha\'s extensions: at a value other than'
+        .. ' their default, Piranha can no longer read the file.</p>'),
+}
+
 -- The three pages of global options.
 local function global_page(name)
     local path = "/" .. name
@@ -177,7 +185,7 @@ local function global_page(name)
         local m, errs = draft_model(ui, c)
         if not m then return page(ui, c, 200, name, F.pages[name].title, problems_page(errs)) end
         return page(ui, c, 200, name, F.pages[name].title,
-            F.render(name, F.values(name, m), nil, { csrf = c.session.csrf, action = path }))
+            F.render(name, F.values(name, m), nil, { csrf = c.session.csrf, action = path, extra = NOTES[name] }))
     end, function(ui, c)
         local m, errs = draft_model(ui, c)
         if m then
@@ -187,7 +195,7 @@ local function global_page(name)
             if ok then return redirect(ui, c.req, path) end
         end
         return page(ui, c, 422, name, F.pages[name].title,
-            F.render(name, c.fields, errs, { csrf = c.session.csrf, action = path }))
+            F.render(name, c.fields, errs, { csrf = c.session.csrf, action = path, extra = NOTES[name] }))
     end)
 end
 global_page("global")
