@@ -396,7 +396,6 @@ function webui.handler(opts)
     ui.sessions = opts.sessions or assert(websession.new({ passwd = opts.passwd,
         idle = opts.session_idle or 1800, absolute = webui.ABSOLUTE }))
     ui.draft = opts.draft or require("luaha.webapply").new({ config = opts.config })
-    ui.opts.on_applied = opts.on_applied
     return function(req) return serve(ui, req) end, ui
 end
 
