@@ -34,7 +34,7 @@ local function review_body(rv, csrf, router)
     end
     local mon = rv.monitors or {}
     local function n(x) return type(x) == "table" and #x or (x or 0) end
-    return P.t([[<section aria-labelledby="diff-h"><h2 id="diff-h">lvs.cf</h2><pre id="diff">{{diff}}</pre>
+    return P.t([[{{errors}}<section aria-labelledby="diff-h"><h2 id="diff-h">lvs.cf</h2><pre id="diff">{{diff}}</pre>
 <p>serial_no becomes <span id="serial">{{serial}}</span>.{{piranha}}</p></section>
 <section aria-labelledby="ops-h"><h2 id="ops-h">IPVS operations</h2>{{note}}{{ops}}</section>
 <section aria-labelledby="vips-h"><h2 id="vips-h">Virtual addresses</h2>{{vips}}</section>
@@ -44,11 +44,13 @@ local function review_body(rv, csrf, router)
 <p class="note">Apply changes this router's file only: copy it to the partner, for instance
 <code>scp /etc/sysconfig/ha/lvs.cf BACKUP:/etc/sysconfig/ha/</code>, after Save without applying or after Apply.</p>
 {{form}}]], {
+        errors = #(rv.errors or {}) > 0 and P.t('<div class="error-summary" role="alert"><h2>The draft cannot be'
+            .. ' applied</h2>{{1}}</div>', { list(rv.errors, "errors") }) or nil,
         diff = rv.diff, serial = rv.serial,
-        piranha = rv.piranha_readable == false
-            and " Piranha can no longer read the new file (it uses luaha's extensions)." or nil,
-        note = (not router or #(rv.ipvs or {}) == 0 and rv.note) and P.t("<p>{{1}}</p>", { rv.note or
-            (router and "No kernel change." or "No kernel change now: this router runs no table yet.") }) or nil,
+        piranha = rv.piranha_readable == false and #(rv.piranha_unreadable or {}) > 0
+            and (" Piranha can no longer read the new file: " .. table.concat(rv.piranha_unreadable, "; ") .. ".") or nil,
+        note = (rv.note or not router) and P.t('<p id="ipvs-note">{{1}}</p>', { rv.note or
+            "No kernel change now: this router runs no table yet." }) or nil,
         ops = list(rv.ipvs, "ipvs-ops"), vips = #vips > 0 and list(vips, "vip-ops") or P.t("<p>No change.</p>"),
         started = n(mon.started), stopped = n(mon.stopped), kept = n(mon.kept),
         warnings = #(rv.warnings or {}) > 0 and list(rv.warnings, "warnings") or P.t("<p>None.</p>"),
@@ -69,7 +71,7 @@ function V.routes(route, h)
                 P.t('{{1}}<p class="error">{{2}}</p>', { extra, why }))
         end
         return h.page(ui, c, status, "changes", "Review changes",
-            P.join({ extra, review_body(rv, c.session.csrf, ui.opts.router) }))
+            P.t("{{1}}{{2}}", { extra, review_body(rv, c.session.csrf, ui.opts.router) }))
     end
 
     route("/changes", function(ui, c) return review(ui, c, 200) end, function(ui, c)

@@ -53,7 +53,7 @@ function P.t(template, values)
     end)) }, RAW)
 end
 
--- join(list [, sep]): markup: the items of list (markup or text, text escaped) one after the other.
+-- join(list [, sep]): markup: the items of list (markup or text, text escaped) one after the other; a list, so no nil in it.
 function P.join(list, sep)
     local out = {}
     for i, v in ipairs(list) do out[i] = markup(v) end

@@ -264,8 +264,8 @@ for kind, field in pairs(KINDS) do
         local links = not new and kind == "virtual"
             and P.t('<p><a href="/virtual/{{1}}/servers">Real servers of {{2}}</a></p>', { P.url(vals.name), vals.name }) or nil
         return page(ui, c, status, kind, (new and "New " or "") .. F.pages[kind].title .. (new and "" or (" " .. vals.name)),
-            P.join({ links, F.render(kind, vals, errs, { csrf = c.session.csrf, action = path,
-                buttons = { { new and "add" or "save", new and "Add to draft" or "Save to draft" } } }) }))
+            P.t("{{1}}{{2}}", { links, F.render(kind, vals, errs, { csrf = c.session.csrf, action = path,
+                buttons = new and { { "add", "Add to draft" } } or { { "save", "Save to draft" }, { "delete", "Delete" } } }) }))
     end
     local function save(ui, c, path, name)
         local m, errs = draft_model(ui, c)
