@@ -110,7 +110,9 @@ local function row_actions(s, rs, csrf)
 <input type="hidden" name="server" value="{{s}}">
 {{enable}} {{disable}} {{drain}}
 <label for="{{id}}" class="inline">Weight</label>
-<input id="{{id}}" name="weight" class="weight-input" inputmode="numeric" size="5" value="{{w}}"> {{weight}}]],
+<input id="{{id}}" name="weight" class="weight-input" inputmode="numeric" size="5" value="{{w}}"> {{weight}}
+<input type="checkbox" id="s-{{id}}" name="also_save" value="1">
+<label for="s-{{id}}" class="inline">also save to lvs.cf</label>]],
         { v = s.name, s = rs.name, id = id, w = rs.weight_override or rs.configured_weight,
           enable = P.button("enable", "Enable"), disable = P.button("disable", "Disable"),
           drain = P.button("drain", "Drain"), weight = P.button("weight", "Set weight") }), "actions")
@@ -200,7 +202,9 @@ local function confirm(fields, csrf, text, action, label)
     return P.t([[<p class="warning">{{text}}</p>{{form}}<p><a href="/">Cancel</a></p>]], { text = text,
         form = P.form("/action", csrf, P.t([[<input type="hidden" name="virtual" value="{{v}}">
 <input type="hidden" name="server" value="{{s}}"><input type="hidden" name="weight" value="{{w}}">
+<input type="hidden" name="also_save" value="{{a}}">
 <input type="hidden" name="confirm" value="1">{{b}}]], { v = fields.virtual, s = fields.server, w = fields.weight,
+            a = fields.also_save,
             b = P.button(action, label) })) })
 end
 

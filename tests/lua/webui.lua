@@ -192,6 +192,15 @@ t.test("posts-without-session-token-or-origin-are-refused-and-change-nothing", f
     assert(r.events[#r.events].text:find("web: piranha from 127.0.0.1: disabled rs2", 1, true), "the event names user and peer")
     http("POST", "/action", { cookie = cookie, body = { action = "enable", virtual = "web", server = "rs2", csrf = csrf } })
     t.eq(r.disabled["web/rs2"], nil, "enabled again")
+    -- a weight, also saved to the draft: the router has it now, lvs.cf after Apply
+    http("POST", "/action", { cookie = cookie, body = { action = "weight", virtual = "web", server = "rs1", weight = "5",
+        also_save = "1", csrf = csrf } })
+    t.eq(r.weights["web/rs1"], 5, "the runtime weight")
+    _, _, body = http("GET", "/changes", { cookie = cookie })
+    assert(body:find("+        weight = 5\n", 1, true), "the draft has it: " .. tostring(body:match('<pre id="diff">(.-)</pre>')))
+    http("POST", "/action", { cookie = cookie, body = { action = "enable", virtual = "web", server = "rs1", csrf = csrf } })
+    http("POST", "/changes", { cookie = cookie, body = { action = "discard", csrf = csrf } })
+    t.eq(r.weights["web/rs1"], nil, "the runtime weight ended")
     t.eq(digest(CONFIG), before, "lvs.cf unchanged")
 end)
 
