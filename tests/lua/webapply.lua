@@ -18,10 +18,6 @@ local function put(path, text) assert(file.replace(path, text, 0644)) end
 -- The seed's lvs.cf with a comment and a blank line that an edit must keep, and without the host-only checks.
 local SEED = "# planted comment: kept byte for byte\n\n" .. assert(slurp("tests/lua/data/seed.cf"))
 
-local function has_lvsedit()
-    return pcall(require, "luaha.lvsedit")
-end
-
 t.test("file-replace-keeps-mode-and-owner-and-leaves-no-temporary", function()
     local path = dir .. "/owned.cf"
     put(path, "old\n")
@@ -139,11 +135,6 @@ t.test("webapply-apply-refuses-without-a-draft", function()
     t.eq(d:pending(), 0, "pending")
     t.checkerr("config (a path) is required", webapply.new, {})
 end)
-
-if not has_lvsedit() then
-    print("SKIP webapply-store-review-apply: luaha.lvsedit (branch web-edit) is not merged yet")
-    return
-end
 
 -- A draft that changes rs205's weight to 3 and adds rs206.
 local function edit(d)

@@ -1,4 +1,4 @@
--- tests/uml/lua/webapply-drive.lua: the steps of tests/uml/webapply-review-equals-applied.sh, run in the daemon by `luaha attach`.
+-- tests/uml/lua/webapply-drive.lua: the steps of tests/uml/webapply-review-equals-applied.sh, run in the daemon (attach).
 -- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 dofile(this)(router, step, dir): one step on the running router's draft store (kept in
