@@ -13,7 +13,7 @@ local dir = assert(proc.run({ "mktemp", "-d" })).stdout:gsub("\n$", "")
 local _cleanup <close> = setmetatable({}, { __close = function() proc.run({ "rm", "-rf", dir }) end }) -- luacheck: ignore 211
 
 local function slurp(path) return file.read(path, 1 << 30) end
-local function put(path, text) assert(file.replace(path, text, 0644)) end
+local function put(path, text) assert(file.replace(path, text, 0x1a4)) end
 
 -- The seed's lvs.cf with a comment and a blank line that an edit must keep, and without the host-only checks.
 local SEED = "# planted comment: kept byte for byte\n\n" .. assert(slurp("tests/lua/data/seed.cf"))
@@ -261,4 +261,33 @@ t.test("webapply-two-applies-never-interleave", function()
     assert(first:join(), "the first apply")
     t.eq(second:join(), nil, "the second apply")
     t.eq(table.concat(log, ", "), "reload begins, second apply asks, reload ends, second apply answered 422", "order")
+end)
+
+-- Setup mode: no file yet and no router. The first Apply writes a new file (0644), with no backup.
+t.test("webapply-setup-mode-writes-a-new-file", function()
+    local path = dir .. "/new/lvs.cf"
+    assert(proc.run({ "mkdir", "-p", dir .. "/new" }))
+    local d = webapply.new{ config = path }
+    local seed = assert(lvscf.parse(SEED, "seed.cf"))
+    local m, base = assert(d:model())
+    t.eq(#m.virtuals, 0, "an empty model")
+    t.eq(m.serial_no, 0, "serial_no")
+    m.primary, m.network = seed.primary, seed.network
+    m.virtuals[1] = require("luaha.lvsedit").copy(seed.virtuals[1])
+    assert(d:update(m, nil, base))
+    local rev = d:review(nil)
+    t.eq(rev.serial, 1, "the first serial_no")
+    t.eq(rev.note, "no router runs yet: the first start programs the table", "note")
+    t.eq(table.concat(rev.monitors.started, " "), "web/rs204 web/rs205", "monitors started")
+    t.eq(rev.vips[1] and rev.vips[1].op, "add", "the VIP comes")
+    local report = assert(d:apply(nil, { user = "admin", peer = "127.0.0.1" }))
+    t.eq(report.reloaded, false, "no reload without a router")
+    t.eq(report.backup, nil, "no backup of a file that was not there")
+    t.eq(file.stat(path).mode, 0x1a4, "a new file's mode (0644)")
+    local written = assert(lvscf.load(path))
+    t.eq(written.serial_no, 1, "serial_no in the file")
+    t.eq(written.virtuals[1].servers[2].address, "192.0.2.205", "the virtual in the file")
+    local ok, errs = d:restore_previous()
+    t.eq(ok, nil, "restore without a backup")
+    assert(errs[1]:find("No such file", 1, true), errs[1])
 end)
