@@ -205,10 +205,10 @@ local function page(doc)
 end
 
 --[[
-start(p, listen, passwd_path): the listener. Returns the server, or nil and why (the address is
-refused beyond loopback without a password file, the port is taken, ...).
+start(p, listen, passwd_path [, opts]): the listener. Returns the server, or nil and why (the address is
+refused beyond loopback without a password file, the port is taken, ...). opts.tls: { cert =, key = }.
 ]]
-function lvshttp.start(p, listen, passwd_path)
+function lvshttp.start(p, listen, passwd_path, opts)
     local ok, err = lvshttp.check(listen, passwd_path)
     if not ok then return nil, err end
     local addr, port = lvshttp.parse_listen(listen)
@@ -236,7 +236,7 @@ function lvshttp.start(p, listen, passwd_path)
             return 200, page(status(p)), { ["Content-Type"] = "text/html; charset=utf-8" }
         end
         return 404, "not found\n"
-    end, { methods = { "GET", "HEAD" } })
+    end, { methods = { "GET", "HEAD" }, tls = opts and opts.tls })
     return server, err
 end
 
