@@ -346,8 +346,8 @@ end
 
 local function login(ui, req)
     local c = { req = req }
-    local origin = req.headers.origin or (req.headers.referer or ""):match("^(%a+://[^/]+)")
-    if origin and origin ~= origin_of(ui, req) then return refused(ui, c, 403, "the form came from another site") end
+    local ok, status, refusal = ui.websession.check_origin(req, origin_of(ui, req))
+    if not ok then return refused(ui, c, status, refusal) end
     local fields = ui.websession.form(req.body or "") or {}
     if type(fields.user) ~= "string" or type(fields.password) ~= "string" then
         return login_page(ui, c, 400, "Give a user and a password.")
