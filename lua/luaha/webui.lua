@@ -2,8 +2,10 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 handler(opts) returns the function luaha.http.listen calls for each request: function(req) ->
-status, body, headers. lvshttp gives it every path but /status.json, /metrics and /ipvs when
-webui = 1; start(opts) listens with it alone (setup mode, before lvs.cf is usable). opts:
+status, body, headers (three results, as every luaha.http handler; the UI's state second:
+{ sessions =, draft = }). lvshttp gives it every path but /status.json, /metrics and /ipvs when
+webui = 1; start(opts) listens with it alone (setup mode, before lvs.cf is usable): the server,
+or nil and why. opts:
 
     router        the running router (lua/luaha/router.lua); nil in setup mode
     config        the path of lvs.cf
