@@ -141,10 +141,14 @@ httptls_free(SSL_CTX *ctx)
  * deadline (http.c's sweep), so a client that stalls it is closed.
  *
  * Holding the loop: a handshake is done in a few steps, each run when the
- * client's flight arrives; the longest is the server's signature with the
- * key, about 1 ms with RSA-2048 (0.05 ms with ECDSA P-256, 7 ms with
- * RSA-4096) on this machine's cores. It runs in the process the
- * listener is in: the work part, never where the heartbeat runs.
+ * client's flight arrives. Measured on the 2-core development machine, a
+ * handshake and one request cost the listener's process 2 ms of CPU in all
+ * with an ECDSA P-256 key, 2.5 ms with RSA-2048 and 7 ms with RSA-4096
+ * (plain HTTP: 0.6 ms); the key's signature alone is 0.02, 0.3 and 4.3 ms
+ * (openssl speed). No step holds the loop longer than that. It runs in the
+ * process the listener is in: the work part, never where the heartbeat
+ * runs (4 clients handshaking as fast as they could, 144 a second, left the
+ * partner's longest heartbeat gap at 0.108 s for keepalive 0.1).
  */
 struct bufferevent *
 httptls_bev(SSL_CTX *ctx, struct event_base *base)
