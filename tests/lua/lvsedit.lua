@@ -277,6 +277,75 @@ t.test("refusals-name-the-option-and-change-nothing", function()
     t.checkerr("opts.renames.virtuals", lvsedit.edit, COMMENTED, "x", m, { renames = { virtuals = {} } })
 end)
 
+-- Other texts for an option of type ty, as a form would post them.
+local OTHER = {
+    int = { "3", "7" }, secs = { "1", "0.25", "4" }, port = { "8080", "81" }, flag = { "0", "1" }, bool = { "0", "1" },
+    host = { "192.0.2.77", "192.0.2.78" }, ip = { "192.0.2.79", "192.0.2.80" }, mask = { "255.255.0.0", "255.0.0.0" },
+    ipdev = { "192.0.2.81 eth9", "192.0.2.82 eth9" }, list = { "/srv", "/opt" }, word = { "rup", "none" },
+    str = { "/usr/bin/x --y", "z" },
+}
+
+t.test("every-option-of-every-scope-changes-only-its-own-lines", function()
+    local spans = {}
+    local m0 = assert(lvscf.parse(EVERY, "t.cf", nil, { resolve = OPTS.resolve, spans = spans }))
+    local old_lines = {}
+    for l in EVERY:gmatch("([^\n]*)\n") do old_lines[#old_lines + 1] = l end
+    local changed, refused = 0, 0
+    local scopes = {
+        { "global", lvscf.globals, function(m) return m end, m0 },
+        { "virtual", lvscf.blocks, function(m) return m.virtuals[1] end, m0.virtuals[1] },
+        { "failover", lvscf.blocks, function(m) return m.failovers[1] end, m0.failovers[1] },
+        { "server", lvscf.servers, function(m) return m.virtuals[1].servers[2] end, m0.virtuals[1].servers[2] },
+    }
+    for _, sc in ipairs(scopes) do
+        local scope, opts, pick, old = sc[1], sc[2], sc[3], sc[4]
+        for _, o in ipairs(opts) do
+            local v
+            for _, text in ipairs(not o.refused and (o.values or OTHER[o.type]) or {}) do
+                local x = lvscf.check(scope, o.key, text, OPTS)
+                local cur = o.device and { [o.key] = old[o.key], [o.device] = old[o.device] } or old[o.key]
+                if x ~= nil and not t.same(x, cur) then v = x end
+            end
+            if v ~= nil then
+                local m = lvsedit.copy(m0)
+                local tbl = pick(m)
+                if o.device then tbl[o.key], tbl[o.device] = v[o.key], v[o.device] else tbl[o.key] = v end
+                -- A block's port: its servers without a port line follow it (the UI's nil).
+                for i, srv in ipairs(o.key == "port" and tbl.servers or {}) do
+                    if not spans[pick(m0).servers[i]].keys.port then srv.port = nil end
+                end
+                local out = lvsedit.edit(EVERY, "t.cf", m, OPTS)
+                local ok, written = pcall(lvscf.write, m)
+                local want = ok and lvscf.parse(written, "w.cf", nil, OPTS)
+                local what = scope .. " " .. o.key
+                if not out then
+                    -- Refused only where the reader refuses the writer's text of the same model.
+                    t.eq(want, nil, what .. ": refused")
+                    refused = refused + 1
+                else
+                    assert(t.same(parse(out), want), what)
+                    -- The lines of the key may go; every other line stays, in order; one line at most is new.
+                    local mine = {}
+                    for _, at in ipairs(spans[pick(m0)].keys[o.key] or {}) do mine[at.line] = true end
+                    local new, at, kept = {}, 1, 0
+                    for l in out:gmatch("([^\n]*)\n") do new[#new + 1] = l end
+                    for i, line in ipairs(old_lines) do
+                        if not mine[i] then
+                            while at <= #new and new[at] ~= line do at = at + 1 end
+                            assert(at <= #new, what .. ": line " .. i .. " lost")
+                            at, kept = at + 1, kept + 1
+                        end
+                    end
+                    assert(#new - kept <= 1, what .. ": " .. (#new - kept) .. " lines new or changed")
+                    changed = changed + 1
+                end
+            end
+        end
+    end
+    print(("# %d options changed, %d refused as the reader refuses them"):format(changed, refused))
+    assert(changed > 90 and refused < 10, ("changed %d, refused %d"):format(changed, refused))
+end)
+
 t.test("values-the-reader-adjusts-stay-as-written-until-they-would-mean-otherwise", function()
     -- backup_active = 1 without backup reads as 0, and pmask = 255.255.255.255 as none: a model
     -- copied from the parse says so, and an unrelated edit leaves both lines as they are.
