@@ -3,7 +3,7 @@
 
 # The version's one home: luaha --version, luaha.version and the trial Debian package's check take it from here.
 VERSION	 = 0.1.0
-PKGS	 = lua5.4 libevent libedit libnl-3.0 libnl-genl-3.0 libnl-route-3.0 libsodium
+PKGS	 = lua5.4 libevent libevent_openssl openssl libedit libnl-3.0 libnl-genl-3.0 libnl-route-3.0 libsodium
 
 # A packager's CC, CFLAGS, CPPFLAGS and LDFLAGS are honoured (make CFLAGS=-O0 builds); what luaha needs is
 # added after them with override. libnet-config's -D_BSD_SOURCE is deprecated by glibc (an error under -Werror):
@@ -25,9 +25,9 @@ ASANOBJS = $(SRCS:runtime/%.c=build/asan/%.o)
 ASANLIB	 = $(LIBSRCS:runtime/%.c=build/asan/%.o)
 UNITS	 = $(patsubst tests/unit/%.c,build/unit/%.test,$(wildcard tests/unit/*.c))
 
-# The Lua library and the shipped policies, compiled in (runtime/embed.c): remade when one of them changes,
+# The Lua library, the shipped policies and the web UI's assets (lua/luaha/web/), compiled in (runtime/embed.c): remade when one of them changes,
 # or when one comes or goes (build/embed.list, rewritten only when the list differs).
-EMBED	 = $(sort $(wildcard lua/*.lua lua/*/*.lua policies/*.lua))
+EMBED	 = $(sort $(wildcard lua/*.lua lua/*/*.lua policies/*.lua lua/luaha/web/*.js lua/luaha/web/*.css))
 OBJS	+= build/embed-files.o
 ASANOBJS += build/embed-files.o
 ASANLIB	+= build/embed-files.o
