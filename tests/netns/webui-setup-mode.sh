@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # The UI is a stand-in written here (luaha.webui's start{} contract: GET / says the mode, POST /apply
-# writes the body as lvs.cf and calls on_applied), found with -L; it is never shipped.
+# writes the body as lvs.cf and calls on_applied; handler() for the router's listener after it), found
+# with -L; it is never shipped. The real UI's setup mode is tests/lua/webui-setup.lua's.
 . "$(dirname "$0")/../lib/netns.bash" || exit 2
 netns_test webui-setup-mode
 r=luaha-wsr-$$ c=luaha-wsc-$$
@@ -34,6 +35,13 @@ function M.start(opts)
         end
         return 200, ("setup=%s tls=%s passwd=%s\n"):format(tostring(opts.setup), tostring(req.tls), opts.passwd)
     end, { methods = { "GET", "POST" }, tls = opts.tls })
+end
+-- The router's listener, once setup mode is over, asks for the UI's handler, its sessions (for the
+-- scrapers' paths) and its headers: its pages are not this test's.
+M.MAX_BODY = 65536
+function M.security(headers) return headers end
+function M.handler()
+    return function() return 404, "stand-in\n" end, { sessions = { find = function() return nil end } }
 end
 return M
 LUA
