@@ -51,7 +51,7 @@ done
 [ -e "$tmp/uml/agent/ready" ] || fail "the bed was not ready in $((budget * 2 / 3)) s"
 echo "bed ready after $SECONDS s: $(cat "$tmp/uml/agent/ready")"
 
-ip netns exec wbclient env HOME="$tmp/home" timeout -k 5 $((budget - SECONDS - 10)) /usr/bin/python3 \
+ip netns exec wbclient env HOME="$tmp/home" timeout -k 5 $((budget - SECONDS - 10)) /usr/bin/python3 -B \
 	tests/webui/browser.py --agent "$tmp/uml/agent" --shots "$shots" --luaha "$LUAHA" 2>&1 | tee "$tmp/browser.log"
 rc=${PIPESTATUS[0]}
 touch "$tmp/uml/agent/stop"
