@@ -57,7 +57,7 @@ rc=${PIPESTATUS[0]}
 touch "$tmp/uml/agent/stop"
 netns_wait $uml
 urc=$?
-sed -n '/^\(PASS\|FAIL\|SKIP\) /p' "$tmp/uml.log"
+sed -n '/^\(PASS\|FAIL\|SKIP\) /p; /^bed: /p' "$tmp/uml.log"
 grep -q "stack traceback" "$tmp/uml/r1.log" 2> /dev/null && fail "a Lua traceback in luaha's log"
 [ "$urc" = 0 ] || fail "UML's bed exit $urc: $(tail -5 "$tmp/uml.log")"
 [ "$rc" = 0 ] || { cp "$tmp/uml/r1.log" "$tmp/r1.log" 2> /dev/null; fail "browser.py exit $rc"; }

@@ -12,8 +12,8 @@
 # agent runs it here (as root, in the repository, with $tmp, $LUAHA and the functions below) and leaves
 # N.out and then N.rc. $UML_OUT/agent/ready says the listener answers, and how luaha was started:
 #   mode=setup    lvs.cf without a virtual, `--webui 192.0.2.210:3636`: the UI in setup mode
-#   mode=status   this build has no web UI (no --webui or no webui option): the read-only status
-#                 listener over a virtual "probe", enough to prove the bed
+#   mode=webui    the webui options but no setup mode: a virtual "probe" (VIP:81, rs1) starts the router
+#   mode=status   this build has no webui option: the read-only status listener over the same probe
 # $UML_OUT/agent/stop ends the agent; everything is removed then, or after WEBUI_LIMIT seconds.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
@@ -66,6 +66,7 @@ ip link set eth0 master br0 && ip link set eth0 up || fail "eth0 (the host's tap
 seed_node r1 192.0.2.210
 seed_node rs1 192.0.2.204
 seed_node rs2 192.0.2.205
+echo "bed: namespaces at $SECONDS s"
 for rs in rs1 rs2; do
 	ip netns exec $rs "$LUAHA" policies/realserver.lua --mode dr --vip $VIP --state "$tmp/$rs.state" \
 		> "$tmp/$rs-setup.log" 2>&1 || fail "realserver.lua on $rs: $(cat "$tmp/$rs-setup.log")"
@@ -92,24 +93,25 @@ status_passwd = $tmp/status.passwd
 webui = 1
 webui_insecure = 1
 CF
-# Does this build have the UI? --webui in the usage, and the webui option read (checked with a virtual).
+# Does this build have the UI? The webui option read (checked with a virtual), --webui in the usage.
 { cat "$tmp/lvs.cf"; printf 'virtual probe {\n active = 1\n address = 192.0.2.213 eth0:2\n port = 80\n}\n'; } > "$tmp/probe.cf"
-if ! "$LUAHA" policies/piranha.lua --help 2>&1 | grep -q -- --webui; then
-	mode="status no --webui option in this build (web-tls not merged)"
-elif ! "$LUAHA" policies/piranha.lua -c "$tmp/probe.cf" --check > "$tmp/probe.out" 2>&1; then
+if ! "$LUAHA" policies/piranha.lua -c "$tmp/probe.cf" --check > "$tmp/probe.out" 2>&1; then
 	mode="status the webui options are refused: $(head -1 "$tmp/probe.out")"
+	grep -v '^webui' "$tmp/lvs.cf" > "$tmp/lvs.cf.new" && mv "$tmp/lvs.cf.new" "$tmp/lvs.cf"
+elif ! "$LUAHA" policies/piranha.lua --help 2>&1 | grep -q -- --webui; then
+	mode="webui no --webui (setup mode) in this build: a virtual probe starts the router"
 else
 	mode=setup
 fi
 if [ "$mode" = setup ]; then
 	r1_start --webui 192.0.2.210:3636
 else
-	grep -v '^webui' "$tmp/lvs.cf" > "$tmp/lvs.cf.new" && mv "$tmp/lvs.cf.new" "$tmp/lvs.cf"
-	printf 'virtual probe {\n     active = 1\n     address = %s eth0:1\n     port = 80\n     scheduler = wlc\n' $VIP >> "$tmp/lvs.cf"
+	printf 'virtual probe {\n     active = 1\n     address = %s eth0:1\n     port = 81\n     scheduler = wlc\n' $VIP >> "$tmp/lvs.cf"
 	printf '     timeout = 3\n     check_interval = 0.5\n     reentry = 1\n' >> "$tmp/lvs.cf"
 	printf '     server rs1 {\n         address = 192.0.2.204\n         active = 1\n         weight = 1\n     }\n}\n' >> "$tmp/lvs.cf"
 	r1_start
 fi
+echo "bed: luaha started at $SECONDS s ($mode)"
 # The listener answers (anything: 401 is an answer) within 120 s: luaha's start in a busy UML is slow.
 for i in $(seq 240); do
 	code=$(ip netns exec r1 curl -s -m 2 -o /dev/null -w '%{http_code}' http://192.0.2.210:3636/status.json)
@@ -118,6 +120,7 @@ for i in $(seq 240); do
 	sleep 0.5
 done
 [ "$code" != 000 ] || fail "the listener did not answer in 120 s"
+echo "bed: the listener answered at $SECONDS s"
 mkdir -p "$agent" && echo "mode=$mode" > "$agent/ready.tmp" && mv "$agent/ready.tmp" "$agent/ready" || fail "ready"
 echo "bed ready: mode=$mode"
 
