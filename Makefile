@@ -25,9 +25,9 @@ ASANOBJS = $(SRCS:runtime/%.c=build/asan/%.o)
 ASANLIB	 = $(LIBSRCS:runtime/%.c=build/asan/%.o)
 UNITS	 = $(patsubst tests/unit/%.c,build/unit/%.test,$(wildcard tests/unit/*.c))
 
-# The Lua library and the shipped policies, compiled in (runtime/embed.c): remade when one of them changes,
+# The Lua library, the shipped policies and the web UI's assets (lua/luaha/web/), compiled in (runtime/embed.c): remade when one of them changes,
 # or when one comes or goes (build/embed.list, rewritten only when the list differs).
-EMBED	 = $(sort $(wildcard lua/*.lua lua/*/*.lua policies/*.lua))
+EMBED	 = $(sort $(wildcard lua/*.lua lua/*/*.lua policies/*.lua lua/luaha/web/*.js lua/luaha/web/*.css))
 OBJS	+= build/embed-files.o
 ASANOBJS += build/embed-files.o
 ASANLIB	+= build/embed-files.o

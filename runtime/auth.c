@@ -216,6 +216,23 @@ auth_pwhash_verify(lua_State *L)
 }
 
 /*
+ * equal(a, b): whether the strings a and b are the same, in a time that depends on
+ * their length only (sodium_memcmp), for secrets a client guesses at, such as a
+ * CSRF token. Strings of different lengths are unequal at once: the length of
+ * a token is not its secret.
+ */
+static int
+auth_equal(lua_State *L)
+{
+	size_t		 alen, blen;
+	const char	*a = luaL_checklstring(L, 1, &alen);
+	const char	*b = luaL_checklstring(L, 2, &blen);
+
+	lua_pushboolean(L, alen == blen && sodium_memcmp(a, b, alen) == 0);
+	return (1);
+}
+
+/*
  * base64_decode(s): the bytes that s encodes in standard base64 with its
  * padding (RFC 4648, section 4), or nil when s is not that, whole.
  * Linear in #s; the caller bounds it (an Authorization header: 1 KiB).
@@ -240,6 +257,7 @@ auth_base64_decode(lua_State *L)
 
 static const luaL_Reg auth_funcs[] = {
 	{ "base64_decode", auth_base64_decode },
+	{ "equal", auth_equal },
 	{ "pwhash", auth_pwhash },
 	{ "pwhash_verify", auth_pwhash_verify },
 	{ "keygen", auth_keygen },

@@ -21,13 +21,15 @@
 
 #define EMBED_ENV	"LUAHA_PATH"
 
+/* The file built in named name: kind EMBED_MODULE finds a module or a policy, the others only their kind. */
 static const struct embed_file *
-embed_find(const char *name, int policy)
+embed_find(const char *name, int kind)
 {
 	const struct embed_file	*f;
 
 	for (f = embed_files; f->name != NULL; f++)
-		if (strcmp(f->name, name) == 0 && (!policy || f->policy))
+		if (strcmp(f->name, name) == 0 && (kind == EMBED_MODULE ?
+		    f->kind != EMBED_ASSET : f->kind == kind))
 			return (f);
 	return (NULL);
 }
@@ -124,7 +126,7 @@ embed_search_builtin(lua_State *L)
 	const char		*name = luaL_checkstring(L, 1);
 	const struct embed_file	*f;
 
-	if ((f = embed_find(name, 0)) == NULL) {
+	if ((f = embed_find(name, EMBED_MODULE)) == NULL) {
 		lua_pushfstring(L, "no module '%s' built into luaha", name);
 		return (1);
 	}
@@ -174,7 +176,7 @@ embed_script(lua_State *L, const char *arg)
 		strcpy(name, arg + 9);
 		if (strlen(name) > 4 && strcmp(name + strlen(name) - 4, ".lua") == 0) {
 			name[strlen(name) - 4] = '\0';
-			f = embed_find(name, 1);
+			f = embed_find(name, EMBED_POLICY);
 		}
 		if (f == NULL)
 			return (-1);
@@ -187,7 +189,7 @@ embed_script(lua_State *L, const char *arg)
 			status = luaL_loadfile(L, path);
 			goto done;
 		}
-		if ((f = embed_find(arg, 1)) == NULL)
+		if ((f = embed_find(arg, EMBED_POLICY)) == NULL)
 			return (-1);
 	}
 	strcpy(path, f->path);
@@ -218,7 +220,7 @@ embed_search(lua_State *L)
 		lua_pushstring(L, path);
 		return (1);
 	}
-	if ((f = embed_find(name, 0)) == NULL) {
+	if ((f = embed_find(name, EMBED_MODULE)) == NULL) {
 		lua_pushnil(L);
 		return (1);
 	}
@@ -227,22 +229,79 @@ embed_search(lua_State *L)
 	return (2);
 }
 
-/* embed.list(): the names of the modules and policies built in, in a table mapping each to its path. */
+/*
+ * embed.list([assets]): the names of the modules and policies built in (of
+ * the assets, when assets is true), in a table mapping each to its path.
+ */
 static int
 embed_list(lua_State *L)
 {
 	const struct embed_file	*f;
+	int			 assets = lua_toboolean(L, 1);
 
 	lua_newtable(L);
 	for (f = embed_files; f->name != NULL; f++) {
+		if ((f->kind == EMBED_ASSET) != assets)
+			continue;
 		lua_pushstring(L, f->path);
 		lua_setfield(L, -2, f->name);
 	}
 	return (1);
 }
 
+/*
+ * embed.asset(name): the text of the asset name ("luaha/web/app.js"): the
+ * file DIR/name of the first directory of LUAHA_PATH that has it (so that a
+ * developer's edit shows without a rebuild), else the copy built in; nil and
+ * why if neither has it. A name holding ".." or starting with / is refused:
+ * an asset never names a file outside those directories.
+ */
+static int
+embed_asset(lua_State *L)
+{
+	const char		*name = luaL_checkstring(L, 1);
+	const char		*dirs = getenv(EMBED_ENV), *d, *end;
+	const struct embed_file	*f;
+	char			 path[PATH_MAX];
+	FILE			*fp;
+	luaL_Buffer		 b;
+	size_t			 n;
+	int			 saved;
+
+	if (name[0] == '/' || strstr(name, "..") != NULL)
+		return (luaL_argerror(L, 1, "an asset's name is a path below lua/"));
+	for (d = dirs != NULL ? dirs : ""; *d != '\0'; d = *end == '\0' ? end : end + 1) {
+		if ((end = strchr(d, ':')) == NULL)
+			end = d + strlen(d);
+		if (end == d || snprintf(path, sizeof(path), "%.*s/%s", (int)(end - d), d,
+		    name) >= (int)sizeof(path) || (fp = fopen(path, "re")) == NULL)
+			continue;
+		luaL_buffinit(L, &b);
+		do {
+			n = fread(luaL_prepbuffer(&b), 1, LUAL_BUFFERSIZE, fp);
+			luaL_addsize(&b, n);
+		} while (n == LUAL_BUFFERSIZE);
+		if (ferror(fp)) {
+			saved = errno;
+			fclose(fp);
+			errno = saved;
+			return (luaha_fail_errno(L, path));
+		}
+		fclose(fp);
+		luaL_pushresult(&b);
+		return (1);
+	}
+	if ((f = embed_find(name, EMBED_ASSET)) == NULL) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "no asset '%s' built into luaha", name);
+		return (2);
+	}
+	lua_pushlstring(L, (const char *)f->text, f->len);
+	return (1);
+}
+
 static const luaL_Reg embed_funcs[] = {
-	{ "search", embed_search }, { "list", embed_list }, { NULL, NULL }
+	{ "search", embed_search }, { "list", embed_list }, { "asset", embed_asset }, { NULL, NULL }
 };
 
 int

@@ -30,10 +30,13 @@ double	 luaha_check_timeout(lua_State *, int);
 struct embed_file {
 	const char		*name;		/* the module's: "luaha.router", "piranha" */
 	const char		*path;		/* in the source tree: "lua/luaha/router.lua" */
-	int			 policy;	/* from policies/: runs by name */
+	int			 kind;		/* EMBED_MODULE, EMBED_POLICY (runs by name), EMBED_ASSET */
 	const unsigned char	*text;
 	size_t			 len;
 };
+#define EMBED_MODULE	0	/* lua/: a module */
+#define EMBED_POLICY	1	/* policies/: a module that also runs by name */
+#define EMBED_ASSET	2	/* lua/luaha/web/: a file served as it is (the web UI's script and style) */
 extern const struct embed_file embed_files[];
 void	 embed_searchers(lua_State *);
 int	 embed_script(lua_State *, const char *);

@@ -14,6 +14,7 @@ Refusals are counted by reason (guard.refused) and logged at most once per LOG_E
 per reason, with the count of those left out.
 ]]
 local luaha = require "luaha"
+local file = require "luaha.core.file"
 
 local httpauth = {}
 
@@ -23,18 +24,23 @@ local MAX_SOURCES = 1024    -- source addresses with a bucket of their own
 local MAX_FAILURES = 256    -- wrong pairs remembered ...
 local FAILURE_TTL = 60      -- ... for this many seconds
 local MAX_CREDENTIALS = 1024 -- bytes of base64 in the Authorization header
+local MAX_PASSWD = 1024 * 1024 -- bytes of a password file
 local LOG_EVERY = 10        -- seconds between two log lines for the same reason
 
--- read_passwd(path): { user = hash }, or nil and why.
+-- parse_line(line): user, hash of a password file's line "user:$argon2...", or nil for another line.
+function httpauth.parse_line(line)
+    return line:match("^([^:#%s][^:]*):(%$argon2%S+)$")
+end
+
+-- read_passwd(path): { user = hash }, or nil and why. The file is read whole, at most MAX_PASSWD bytes.
 function httpauth.read_passwd(path)
-    local f, err = io.open(path)
-    if not f then return nil, "status_passwd " .. err end
+    local text, err = file.read(path, MAX_PASSWD)
+    if not text then return nil, "status_passwd " .. err end
     local users = {}
-    for line in f:lines() do
-        local user, hash = line:match("^([^:#%s][^:]*):(%$argon2%S+)$")
+    for line in text:gmatch("[^\n]+") do
+        local user, hash = httpauth.parse_line(line)
         if user then users[user] = hash end
     end
-    f:close()
     if not next(users) then return nil, ("status_passwd %s: no user:HASH line"):format(path) end
     return users
 end
@@ -65,21 +71,57 @@ local function memory(max, ttl)
 end
 
 --[[
+verifier(users): the password checks of a password file's users (read_passwd's table), shared
+by the basic auth guard below and the web UI's logins (lua/luaha/websession.lua):
+- v:remembered(user, password [, now]): true for a right pair verified before, false for a wrong
+  one verified in the last FAILURE_TTL seconds (the last MAX_FAILURES), nil when only Argon2id can
+  tell. Costs one BLAKE2b of the pair.
+- v:verify(user, password): waits (Argon2id in the worker thread) and returns whether the pair is
+  right, remembering the answer; or nil, "busy" when the worker has too many jobs. An unknown user
+  is verified against a real user's hash, so that it costs the same time as a known one.
+]]
+function httpauth.verifier(users)
+    local names = {}
+    for name in pairs(users) do names[#names + 1] = name end
+    table.sort(names)
+    local v = {
+        good = {},                                  -- key of a right pair: true
+        failures = memory(MAX_FAILURES, FAILURE_TTL),
+        dummy = users[names[1]],                    -- an unknown name is verified against this
+    }
+    local function key(user, pw)
+        return luaha.auth.hash(user .. "\0" .. pw, 32)
+    end
+    function v.remembered(_, user, pw, now)
+        local k = key(user, pw)
+        if v.good[k] then return true end
+        if v.failures.has(k, now or luaha.now()) then return false end
+        return nil
+    end
+    function v.verify(_, user, pw)
+        local right, err = luaha.auth.pwhash_verify(users[user] or v.dummy, pw)
+        if right == nil then return nil, err end
+        if right and users[user] then
+            v.good[key(user, pw)] = true
+            return true
+        end
+        v.failures.add(key(user, pw), luaha.now())
+        return false
+    end
+    return v
+end
+
+--[[
 new(users): a guard for the users of a password file (read_passwd's table). guard:check(req)
 may wait (in the worker thread's queue) and returns true; or nil and the reply: status, body,
 headers (401 with WWW-Authenticate, 429 or 503 with Retry-After).
 ]]
 function httpauth.new(users)
-    local names = {}
-    for name in pairs(users) do names[#names + 1] = name end
-    table.sort(names)
     local guard = {
         refused = { password = 0, rate = 0, busy = 0 },
-        good = {},                                  -- key of a right pair: true
-        failures = memory(MAX_FAILURES, FAILURE_TTL),
+        verifier = httpauth.verifier(users),
         buckets = {}, nbuckets = 0,                 -- source: { tokens, at }
         logged = luaha.log.limiter(luaha.log, LOG_EVERY),   -- refusals logged, a line per reason at most so often
-        dummy = users[names[1]],                    -- an unknown name is verified against this
     }
 
     local function refuse(reason, peer, status, body, headers)
@@ -125,10 +167,10 @@ function httpauth.new(users)
         if not user then
             return refuse("password", req.peer, 401, "no valid user and password\n", challenge)
         end
-        local key = luaha.auth.hash(user .. "\0" .. pw, 32)
-        if guard.good[key] then return true end
         local now = luaha.now()
-        if guard.failures.has(key, now) then
+        local known = guard.verifier:remembered(user, pw, now)
+        if known then return true end
+        if known == false then
             return refuse("password", req.peer, 401, "no valid user and password\n", challenge)
         end
         local ok, after = take(req.peer, now)
@@ -136,16 +178,12 @@ function httpauth.new(users)
             return refuse("rate", req.peer, 429, "too many tries from this address\n",
                 { ["Retry-After"] = tostring(after) })
         end
-        local right, err = luaha.auth.pwhash_verify(users[user] or guard.dummy, pw)
+        local right, err = guard.verifier:verify(user, pw)
         if right == nil then
             return refuse("busy", req.peer, 503, "too many password checks at once (" .. err .. ")\n",
                 { ["Retry-After"] = "1" })
         end
-        if right and users[user] then
-            guard.good[key] = true
-            return true
-        end
-        guard.failures.add(key, luaha.now())
+        if right then return true end
         return refuse("password", req.peer, 401, "no valid user and password\n", challenge)
     end
     return guard

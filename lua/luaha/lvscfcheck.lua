@@ -232,6 +232,7 @@ have no two servers of one name. The tables are not changed, but for a pmask of 
 ]]
 function check.cross_check(m, report, line_of, clean)
     line_of = line_of or function() return nil end
+    check.webui(m, report)
     if m.backup_active and not m.backup then
         report("warning", nil, nil, nil, "backup_active", "set without backup; treated as 0, as Piranha does")
         m.backup_active = false
@@ -278,6 +279,36 @@ function check.cross_check(m, report, line_of, clean)
             end
         end
     end
+end
+
+--[[
+webui(m, report): the web UI's options together (spec webui.md 3.8). Passwords and the session
+cookie cross the network in plain HTTP unless the listener speaks TLS, so with webui = 1 a
+listener beyond loopback needs both TLS files, or webui_insecure = 1 to say that plain HTTP is
+meant. Whether the files can be read and hold a matching pair is routerconf.check's (it reads them).
+]]
+function check.webui(m, report)
+    local cert, key = m.webui_tls_cert, m.webui_tls_key
+    if (cert == nil) ~= (key == nil) then
+        report("error", nil, nil, nil, cert and "webui_tls_cert" or "webui_tls_key",
+            "set without " .. (cert and "webui_tls_key" or "webui_tls_cert") .. "; TLS needs both files")
+    end
+    if (cert or key or m.webui_insecure) and not m.webui and not m.status_listen then
+        report("warning", nil, nil, nil, cert and "webui_tls_cert" or key and "webui_tls_key" or "webui_insecure",
+            "set, but there is no listener (neither webui = 1 nor status_listen)")
+    end
+    if not m.webui then return end
+    local listen = m.status_listen or model.WEBUI_LISTEN
+    local addr = listen:match("^%[([^%]]+)%]:%d+$") or listen:match("^([^:]+):%d+$")
+    if addr and not check.loopback(addr) and not (cert and key) and not m.webui_insecure then
+        report("error", nil, nil, nil, "webui", "the UI would listen beyond loopback (status_listen = " .. listen
+            .. ") in plain HTTP: set webui_tls_cert and webui_tls_key, or webui_insecure = 1", "status_listen")
+    end
+end
+
+-- loopback(addr): whether the numeric address addr is one of this host's loopback addresses.
+function check.loopback(addr)
+    return addr:match("^127%.") ~= nil or addr == "::1"
 end
 
 -- by_line(list): messages in line order (checks made after the whole file was read come last otherwise).

@@ -61,6 +61,7 @@ local function strtol(s)
     end
     return sign == "-" and -v or v, warn
 end
+lex.strtol = strtol
 
 local function read_number(s, o)
     local v, warn = strtol(s)

@@ -71,7 +71,16 @@ model.globals = {
     { "heartbeat_lock_memory", "bool", true, ext = true },
     { "log_idents", "enum", "luaha", values = { "luaha", "piranha" }, ext = true },
     { "standby_table", "bool", false, ext = true },
+    -- The web UI (lvshttp, webui): off by default; its listener speaks TLS when both files are set.
+    { "webui", "bool", false, ext = true },
+    { "webui_tls_cert", "str", ext = true },
+    { "webui_tls_key", "str", ext = true },
+    { "webui_insecure", "bool", false, ext = true },
+    { "webui_session_idle", "secs", 1800, min = 60, max = 43200, ext = true },   -- at most the absolute 12 h
 }
+
+-- Where the listener is when webui = 1 and status_listen is not set: piranha-gui's port, on loopback.
+model.WEBUI_LISTEN = "127.0.0.1:3636"
 
 model.schedulers = { "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos" }
 

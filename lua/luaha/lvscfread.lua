@@ -62,6 +62,7 @@ function Parser:close_server()
         self:report(self.errors, s.line, blk, s, "address", "missing (required)")
     end
     self:candidate(self.blk_servers, self.srv_key, s, self.srv_at, s.line, self.srv_nmsg)
+    if self.spans then self.spans[s].last = self.lineno end
     self.srv = nil
 end
 
@@ -73,11 +74,26 @@ function Parser:close_block()
     end
     local e = self:candidate(self.fresh_blocks, self.blk_key, blk, self.blk_at, blk.line, self.blk_nmsg)
     if e then e.servers = self.blk_servers end
+    if self.spans then self.spans[blk].last = self.lineno end
     self.blk = nil
 end
 
--- value(o, toks, quoted): the value of option o's tokens, or nil, problem; a warning third.
-function Parser:value(o, toks, quoted)
+--[[
+option(o, toks, quoted, ctx): the value of option o on a line of tokens (`KEY = VALUE...`, quoted
+marking the tokens that were in quotes), or nil, problem; a warning third, the device of an
+`IP DEV` pair fourth. The one home of an option's checks: the reader calls it for every option
+line, lvscf.check for what a person typed. A host name is resolved with ctx.opts and ctx.memo
+(see check.resolve), after ctx:named_host() is called; it waits.
+]]
+function read.option(o, toks, quoted, ctx)
+    local key = o.key
+    local nval = o.type == "ipdev" and 2 or 1
+    if o.type ~= "list" and #toks < 2 + nval then
+        return nil, "missing arguments"
+    elseif o.type ~= "list" and #toks > 2 + nval then
+        return nil, "unexpected arguments: " .. quote(table.concat(toks, " ", 3 + nval))
+            .. (toks[3 + nval]:sub(1, 1) == "#" and " (comments must be on their own line)" or "")
+    end
     if o.type == "list" then
         if toks[3] ~= "[" or toks[#toks] ~= "]" or quoted[3] or quoted[#toks] or #toks < 4 then
             return nil, "list expected ([ word ... ])"
@@ -93,11 +109,33 @@ function Parser:value(o, toks, quoted)
     if v ~= nil then v, problem = check.check(o, v) end
     -- A checked host of digits and dots is a dotted quad; anything else is a name to resolve.
     if v ~= nil and (o.type == "host" or o.type == "ipdev") and v:find("[^%d.]") then
-        if self.blk then self.named[self.blk] = true end
-        if self.srv then self.named[self.srv] = true end
-        v, problem = check.resolve(v, self.opts, self.memo)
+        ctx:named_host()
+        v, problem = check.resolve(v, ctx.opts, ctx.memo)
     end
-    return v, problem, w
+    if v == nil then return nil, problem end
+    if o.known and not check.in_list(o.known, v) then
+        w = "unknown " .. key .. " " .. quote(v) .. " (Piranha accepted any word; known: "
+            .. table.concat(o.known, ", ") .. ")"
+    end
+    local dev = toks[4]
+    if o.device and not check.writable(dev) then
+        return nil, "the device needs quotes and holds both kinds of quote: it cannot be written"
+    end
+    return v, nil, w, dev
+end
+
+-- span_option(dst, key, v, dev): for opts.spans, the line and value of an option line (a repeated key's each, in order).
+function Parser:span_option(dst, key, v, dev)
+    local keys = self.spans[dst].keys
+    local list = keys[key] or {}
+    keys[key] = list
+    list[#list + 1] = { line = self.lineno, value = v, device = dev }
+end
+
+-- A host name is resolved at each read: the block and server that name one are not cached.
+function Parser:named_host()
+    if self.blk then self.named[self.blk] = true end
+    if self.srv then self.named[self.srv] = true end
 end
 
 function Parser:assign(opts, dst, seen, toks, quoted, key)
@@ -106,28 +144,12 @@ function Parser:assign(opts, dst, seen, toks, quoted, key)
     if first then
         self:warn(key, "repeated (first at line " .. first .. "); the last one wins")
     end
-    local nval = o.type == "ipdev" and 2 or 1
-    if o.type ~= "list" and #toks < 2 + nval then
-        return self:err(key, "missing arguments")
-    elseif o.type ~= "list" and #toks > 2 + nval then
-        return self:err(key, "unexpected arguments: " .. quote(table.concat(toks, " ", 3 + nval))
-            .. (toks[3 + nval]:sub(1, 1) == "#" and " (comments must be on their own line)" or ""))
-    end
-    local v, problem, w = self:value(o, toks, quoted)
+    local v, problem, w, dev = read.option(o, toks, quoted, self)
     if v == nil then return self:err(key, problem) end
     if w then self:warn(key, w) end
-    if o.known and not check.in_list(o.known, v) then
-        self:warn(key, "unknown " .. key .. " " .. quote(v) .. " (Piranha accepted any word; known: "
-            .. table.concat(o.known, ", ") .. ")")
-    end
     dst[key] = v
-    if o.device then
-        local dev = toks[4]
-        if not check.writable(dev) then
-            return self:err(key, "the device needs quotes and holds both kinds of quote: it cannot be written")
-        end
-        dst[o.device] = dev
-    end
+    if o.device then dst[o.device] = dev end
+    if self.spans then self:span_option(dst, key, v, dev) end
     local blk = self.blk
     if blk and not self.srv and blk.kind == "failover" and not model.failover_uses[key] then
         self:warn(key, "not used in a failover block")
@@ -168,15 +190,21 @@ function Parser:reused(line, at)
         at, self.blk.servers)
 end
 
+-- opener(key, toks, quoted): the problem of a block's opener line (`KEY NAME {`), or nil; lvscf.check's for a name.
+function read.opener(key, toks, quoted)
+    if #toks < 3 or toks[3] ~= "{" or quoted[3] then
+        return #toks > 3 and "unexpected arguments" or "missing arguments (" .. key .. " NAME {)"
+    elseif #toks > 3 then
+        return "unexpected arguments: " .. quote(table.concat(toks, " ", 4))
+    elseif not check.writable(toks[2]) then
+        return "the name needs quotes and holds both kinds of quote: it cannot be written"
+    end
+end
+
 function Parser:open(key, toks, quoted, line, at)
     local before, nmsg = #self.errors, self.nmsg       -- a malformed opener is a message of its block
-    if #toks < 3 or toks[3] ~= "{" or quoted[3] then
-        self:err(key, #toks > 3 and "unexpected arguments" or "missing arguments (" .. key .. " NAME {)")
-    elseif #toks > 3 then
-        self:err(key, "unexpected arguments: " .. quote(table.concat(toks, " ", 4)))
-    elseif not check.writable(toks[2]) then
-        self:err(key, "the name needs quotes and holds both kinds of quote: it cannot be written")
-    end
+    local problem = read.opener(key, toks, quoted)
+    if problem then self:err(key, problem) end
     -- A malformed opener still opens its block, so that its lines and its } are read in the right
     -- scope; its missing address is not reported on top of the opener's error.
     local bad = #self.errors > before
@@ -184,11 +212,13 @@ function Parser:open(key, toks, quoted, line, at)
         local srv = { name = toks[2] or "", port = self.blk.port or 80, line = self.lineno, seen = {} }
         self.bad_open[srv] = bad
         self.srv = srv
+        if self.spans then self.spans[srv] = { first = self.lineno, keys = {} } end
         self.blk.servers[#self.blk.servers + 1] = srv
         self.srv_key, self.srv_at, self.srv_nmsg = self:server_key(line), at, nmsg
     else
         local blk = { kind = key, name = toks[2] or "", servers = {}, line = self.lineno, seen = {} }
         self.blk, self.bad_open[blk] = blk, bad
+        if self.spans then self.spans[blk] = { first = self.lineno, keys = {} } end
         local list = self.m[key .. "s"]
         list[#list + 1] = blk
         self.blk_key, self.blk_at, self.blk_nmsg = line, at, nmsg
@@ -291,8 +321,10 @@ function read.parse(text, filename, cache, opts)
     filename = filename or "lvs.cf"
     if text == "" then return nil, { filename .. ":1: Empty configuration" }, {} end
     if text:sub(-1) ~= "\n" then text = text .. "\n" end
+    local spans = opts and opts.spans
+    if spans then cache = nil end           -- a block taken from the cache has no lines read
     local p = setmetatable({
-        text = text, filename = filename, cache = cache, opts = opts, memo = {},
+        text = text, filename = filename, cache = cache, opts = opts, memo = {}, spans = spans,
         errors = {}, warnings = {}, nmsg = 0, dropped = {},
         m = { virtuals = {}, failovers = {} }, seen_g = {}, lineno = 0, pos = 1,
         -- blk, srv: the open block and server; blk_key, blk_at, blk_nmsg: its opener line, where it
@@ -305,6 +337,7 @@ function read.parse(text, filename, cache, opts)
         cached_blocks = cache and cache.blocks or {}, fresh_blocks = {},
         taken_line = {}, taken_kind = {}, used = {}, marked = {}, named = {}, bad_open = {},
     }, Parser)
+    if spans then spans[p.m] = { first = 0, keys = {} } end
     while p.pos <= #text do
         local at = p.pos
         local eol = text:find("\n", at, true)

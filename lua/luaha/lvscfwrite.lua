@@ -12,7 +12,7 @@ local check = require "luaha.lvscfcheck"
 
 local write = {}
 
--- A string as one token: bare when it reads back as itself, else in the quotes it does not hold.
+-- token(s): a string as one token: bare when it reads back as itself, else in the quotes it does not hold.
 local function token(s)
     if s ~= "" and not s:find("[ \t\r\n]") and not s:find("^[\"'#]") and s ~= "}" and s ~= "{" then
         return s
@@ -27,6 +27,7 @@ local function escape(s)
     return '"' .. s:gsub('[\n\r\t\\"]', map) .. '"'
 end
 
+-- value_text(o, v, dst): the text after `KEY = ` for value v of option o (dst: where an IP DEV pair's device is).
 local function value_text(o, v, dst)
     local t = o.type
     if t == "bool" or t == "flag" then return v and "1" or "0" end
@@ -47,18 +48,29 @@ local function write_opts(out, dst, opts, indent, failover)
     end
 end
 
--- block(kind, b): the lines of block b, each ending in a newline.
-local function block(kind, b)
-    local out = { kind .. " " .. token(b.name) .. " {" }
-    write_opts(out, b, model.blocks, "    ", kind == "failover")
+-- server_lines(out, s, at, indent): appends the lines of server s, its opener at indentation at, its options one indent further.
+local function server_lines(out, s, at, indent)
+    out[#out + 1] = at .. "server " .. token(s.name) .. " {"
+    write_opts(out, s, model.servers, at .. indent)
+    out[#out + 1] = at .. "}"
+    return out
+end
+
+-- block_lines(out, kind, b, indent): appends the lines of block b (without newlines), indented by indent per level.
+local function block_lines(out, kind, b, indent)
+    out[#out + 1] = kind .. " " .. token(b.name) .. " {"
+    write_opts(out, b, model.blocks, indent, kind == "failover")
     for _, s in ipairs(b.servers or {}) do
         check.breathe()
-        out[#out + 1] = "    server " .. token(s.name) .. " {"
-        write_opts(out, s, model.servers, "        ")
-        out[#out + 1] = "    }"
+        server_lines(out, s, indent, indent)
     end
-    out[#out + 1] = "}\n"
-    return table.concat(out, "\n")
+    out[#out + 1] = "}"
+    return out
+end
+
+-- block(kind, b): the text of block b, each line ending in a newline.
+local function block(kind, b)
+    return table.concat(block_lines({}, kind, b, "    "), "\n") .. "\n"
 end
 
 -- parts(model [, cache]): see lvscf.write_parts.
@@ -78,5 +90,8 @@ function write.parts(m, cache)
     if #out == 0 then out[1] = "\n" end      -- nothing to write is still a line
     return out
 end
+
+-- For lvscf.format and the editor (lvsedit), which write single options, blocks and servers as this writer does.
+write.token, write.value_text, write.block_lines, write.server_lines = token, value_text, block_lines, server_lines
 
 return write

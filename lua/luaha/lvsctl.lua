@@ -41,7 +41,7 @@ function lvsctl.status(r)
     local doc = {
         policy = r.name, config = r.config, serial_no = m.serial_no, time = luaha.time(),
         role = pulse.role, state = pulse.state, work_state = r.pulse and r.pulse.work_state or nil,
-        blocked = pulse.blocked, held = pulse.held, peer = pulse.peer,
+        blocked = pulse.blocked, held = pulse.held, peer = pulse.peer, deadtime = m.deadtime,
         heartbeat_part = r.pulse and { pid = pulse.pid, age = pulse.age, scheduling = pulse.scheduling,
             priority = pulse.priority, memory_locked = pulse.memory_locked, work_late = pulse.work_late } or nil,
         heartbeats = pulse.stats, transitions = json.array(pulse.transitions or {}),
@@ -64,7 +64,8 @@ function lvsctl.status(r)
                 dests = { { address = rs.address } } }).dests[1].key]
             s.servers[#s.servers + 1] = {
                 name = rs.name, address = rs.address, port = port, active = rs.active,
-                health = mon and mon.state or "unchecked", configured_weight = rs.weight,
+                health = mon and mon.state or "unchecked", health_since = mon and mon.since,
+                configured_weight = rs.weight,
                 disabled = r.disabled[k] or nil, weight_override = r.weights[k],
                 last_check = mon and mon.last,
                 kernel = d and { weight = d.weight, active_conns = d.active_conns, inactive_conns = d.inactive_conns },

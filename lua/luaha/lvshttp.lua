@@ -1,4 +1,4 @@
--- lua/luaha/lvshttp.lua: an LVS router's status over HTTP: /status.json, /metrics (Prometheus), an HTML page; basic auth.
+-- lua/luaha/lvshttp.lua: a router's status over HTTP: /status.json, /metrics (Prometheus), a page or the web UI; basic auth.
 -- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 start(r, listen, passwd_path): serves the running router r's status (lua/luaha/lvsctl.lua) on
@@ -204,15 +204,34 @@ local function page(doc)
         html_escape(text))
 end
 
+-- The scrapers' paths: Basic auth (or, with the web UI, its session) and GET or HEAD only.
+local SCRAPED = { ["/status.json"] = true, ["/metrics"] = true, ["/ipvs"] = true }
+
 --[[
-start(p, listen, passwd_path): the listener. Returns the server, or nil and why (the address is
-refused beyond loopback without a password file, the port is taken, ...).
+start(p, listen, passwd_path [, opts]): the listener. Returns the server, or nil and why (the
+address is refused beyond loopback without a password file, the port is taken, ...).
+opts.webui: the web UI (lua/luaha/webui.lua) answers every path but /status.json, /metrics and
+/ipvs, which keep Basic auth for scrapers and also take a UI session; POST is then allowed (for
+the UI only), bodies are bounded to webui.MAX_BODY and every answer carries the UI's security
+headers. opts.tls, opts.insecure, opts.session_idle go to the UI (and tls to the listener).
 ]]
-function lvshttp.start(p, listen, passwd_path)
+function lvshttp.start(p, listen, passwd_path, opts)
+    opts = opts or {}
     local ok, err = lvshttp.check(listen, passwd_path)
     if not ok then return nil, err end
+    if opts.webui and not passwd_path then
+        return nil, "webui = 1 needs status_passwd (a users file: luaha passwd writes it)"
+    end
     local addr, port = lvshttp.parse_listen(listen)
     local guard = passwd_path and httpauth.new(assert(httpauth.read_passwd(passwd_path)))
+    local ui_handler, ui, webui
+    if opts.webui then
+        webui = require "luaha.webui"
+        ui_handler, ui = webui.handler({ router = p, config = p.config, passwd = passwd_path, tls = opts.tls,
+            insecure = opts.insecure, session_idle = opts.session_idle, sessions = opts.sessions, draft = opts.draft,
+            origin = ("%s://%s:%d"):format(opts.tls and "https" or "http",
+                addr:find(":", 1, true) and ("[" .. addr .. "]") or addr, port) })
+    end
     local server
     local function refused()
         local all = {}
@@ -220,8 +239,11 @@ function lvshttp.start(p, listen, passwd_path)
         for reason, n in pairs(guard and guard.refused or {}) do all[reason] = n end
         return all
     end
-    server, err = luaha.http.listen(addr, port, function(req)
-        if guard then
+    local function scraped(req)
+        if req.method == "POST" then
+            return 405, "method not allowed\n", { Allow = "GET, HEAD" }
+        end
+        if guard and not (ui and ui.sessions:find(req)) then
             local allowed, code, body, headers = guard:check(req)
             if not allowed then return code, body, headers end
         end
@@ -232,11 +254,28 @@ function lvshttp.start(p, listen, passwd_path)
             return 200, parts, { ["Content-Type"] = "application/json" }
         elseif req.path == "/metrics" then
             return 200, metrics(p, status(p), refused(), pace), { ["Content-Type"] = "text/plain; version=0.0.4" }
-        elseif req.path == "/" then
+        end
+        local text, ierr = luaha.ipvs.format()      -- the kernel's table, as `ipvsadm -Ln` prints it
+        if not text then return 503, ierr .. "\n", { ["Content-Type"] = "text/plain; charset=utf-8" } end
+        return 200, text, { ["Content-Type"] = "text/plain; charset=utf-8" }
+    end
+    server, err = luaha.http.listen(addr, port, function(req)
+        if ui_handler then
+            if not SCRAPED[req.path] then return ui_handler(req) end
+            local code, body, headers = scraped(req)
+            return code, body, webui.security(headers or {}, req.tls or opts.tls)
+        end
+        if SCRAPED[req.path] and req.path ~= "/ipvs" then return scraped(req) end
+        if guard then
+            local allowed, code, body, headers = guard:check(req)
+            if not allowed then return code, body, headers end
+        end
+        if req.path == "/" then
             return 200, page(status(p)), { ["Content-Type"] = "text/html; charset=utf-8" }
         end
         return 404, "not found\n"
-    end, { methods = { "GET", "HEAD" } })
+    end, { methods = opts.webui and { "GET", "HEAD", "POST" } or { "GET", "HEAD" },
+        max_body = opts.webui and webui.MAX_BODY or nil, tls = opts.tls })
     return server, err
 end
 

@@ -65,6 +65,7 @@ function nanny.new(v, rs, opts)
     return setmetatable({
         v = v, rs = rs, interval = interval, threshold = threshold,
         count = threshold, failures = 0, state = "out", working = nil, since_ramp = 0,
+        since = luaha.time(),       -- wall clock of the last change of state (the status's health_since)
         name = ("%s:%d"):format(rs.address, rs.port or v.port),
         ramp_every = math.max(1, RAMP_PERIOD // interval),
         rsh = opts and opts.rsh_command or rsh_command.default,
@@ -106,10 +107,10 @@ end
 
 -- adopt(prev): takes over the health of prev, a monitor of the same server from before a reload.
 function monitor:adopt(prev)
-    self.state, self.count, self.since_ramp = prev.state, prev.count, prev.since_ramp
+    self.state, self.count, self.since_ramp, self.since = prev.state, prev.count, prev.since_ramp, prev.since
     self.working = prev.working and math.min(prev.working, self.rs.weight)
     if self.state == "in" and not self.v.weight_ramp then self.working = self.rs.weight end
-    if self.state == "quiesced" and not self.v.quiesce_server then self.state = "out" end
+    if self.state == "quiesced" and not self.v.quiesce_server then self.state, self.since = "out", luaha.time() end
 end
 
 --[[
@@ -123,7 +124,7 @@ function monitor:step(ok, reason)
         self.failures = 0
         self.count = self.count + 1
         if self.state ~= "in" and self.count >= self.threshold then
-            self.state = "in"
+            self.state, self.since = "in", luaha.time()
             self.working = self.v.weight_ramp and math.min(self.rs.weight, math.max(1, self.rs.weight >> 5))
                 or self.rs.weight
             self.since_ramp = 0
@@ -145,7 +146,7 @@ function monitor:step(ok, reason)
         self.count = 0
         self.failures = self.failures + 1
         if self.state == "in" and self.failures >= self.v.fall then
-            self.state = self.v.quiesce_server and "quiesced" or "out"
+            self.state, self.since = self.v.quiesce_server and "quiesced" or "out", luaha.time()
             if luaha.log.tag_idents() then     -- the reason on a line before, as nanny logged it
                 log.info("%s (virtual %s): %s", self.name, self.v.name, reason or "failed")
                 log.info("[inactive] shutting down %s due to connection failure", self.name)

@@ -66,7 +66,8 @@ part's sockets and role, the listeners, the kind of service). A reload that chan
 ]]
 local needs_restart = { "service", "primary", "backup", "primary_private", "backup_private", "backup_active",
     "heartbeat_port", "heartbeat_key", "monitor_links", "status_listen", "status_passwd",
-    "heartbeat_rt_priority", "heartbeat_lock_memory", "log_idents" }
+    "heartbeat_rt_priority", "heartbeat_lock_memory", "log_idents",
+    "webui", "webui_tls_cert", "webui_tls_key", "webui_insecure", "webui_session_idle" }
 
 -- not_live(old, new): the names of the options that changed and need a restart, in a list.
 function conf.not_live(old, new)

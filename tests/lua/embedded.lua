@@ -62,6 +62,26 @@ t.test("the-built-in-copy-is-the-tree's", function()
     assert(r.stderr:find("lua/luaha/json.lua:%d+:"), r.stderr)
 end)
 
+-- The web UI's assets are built in too, apart from the modules (require never finds them).
+t.test("the-web-assets-are-built-in", function()
+    local r = sh('ls lua/luaha/web/*')
+    local list, n = embed.list(true), 0
+    for path in r.stdout:gmatch("[^\n]+") do
+        local name = path:gsub("^lua/", "")
+        t.eq(list[name], path, name .. " built in as an asset")
+        assert(copied("-e", ("io.write(require('luaha.core.embed').asset(%q))"):format(name)).stdout == slurp(path),
+            path .. " differs from the copy built in: run make")
+        n = n + 1
+    end
+    assert(n >= 2, "app.js and style.css")
+    r = copied("-e", "print(require('luaha.core.embed').asset('luaha/web/nosuch.js'))")
+    t.eq(r.stdout, "nil\tno asset 'luaha/web/nosuch.js' built into luaha\n", "a missing asset")
+    r = copied("-e", "require('luaha.core.embed').asset('../etc/passwd')")
+    assert(r.status ~= 0 and r.stderr:find("a path below lua/", 1, true), "a path out is refused: " .. r.stderr)
+    r = copied("-e", "print(pcall(require, 'luaha.web.app'))")
+    assert(r.stdout:find("^false"), "an asset is not a module")
+end)
+
 t.test("a-directory-given-wins", function()
     t.eq(sh('mkdir "$1/dev" "$1/dev/luaha" && echo "print(\'dev piranha\', arg[0], ...)" > "$1/dev/piranha.lua" &&' ..
         ' echo "return { dev = true }" > "$1/dev/luaha/json.lua"', dir).status, 0, "setup")

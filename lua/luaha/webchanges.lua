@@ -1,0 +1,135 @@
+-- lua/luaha/webchanges.lua: the web UI's Review page (/changes: diff, IPVS operations, Apply) and lvs.cf page (/config).
+-- SPDX-License-Identifier: GPL-2.0-or-later
+--[[
+routes(route, h) adds:
+
+/changes   GET: the draft's review (webapply's d:review): the unified diff of lvs.cf in
+           <pre id="diff">, the IPVS operations in ipvsadm syntax in <ol id="ipvs-ops">, the VIPs,
+           the monitors, the warnings, the new serial_no; POST: apply (write and reload), save
+           (write only, to copy the file to the partner first), discard.
+/config    GET: lvs.cf and lvs.cf.bak as text (?download=1: lvs.cf as a file); POST restore:
+           lvs.cf.bak becomes the draft.
+
+Apply is logged with the user and the peer (webapply logs the write and the reload); in setup
+mode the first Apply that writes a valid file calls opts.on_applied(), which starts the router.
+h: the helpers of webui.lua.
+]]
+local luaha = require "luaha"
+local P = require "luaha.webpages"
+
+local V = {}
+
+local log = luaha.log.prefixed("webui")
+
+local function list(items, id)
+    local out = {}
+    for _, s in ipairs(items or {}) do out[#out + 1] = P.t("<li>{{1}}</li>", { s }) end
+    return P.t('<ol{{1}}>{{2}}</ol>', { id and P.attrs({ { "id", id } }), P.join(out, "") })
+end
+
+local function review_body(rv, csrf, router)
+    local vips = {}
+    for _, v in ipairs(rv.vips or {}) do
+        vips[#vips + 1] = ("%s %s on %s"):format(v.op == "add" and "add" or "remove", v.address, v.device)
+    end
+    local mon = rv.monitors or {}
+    local function n(x) return type(x) == "table" and #x or (x or 0) end
+    return P.t([[{{errors}}<section aria-labelledby="diff-h"><h2 id="diff-h">lvs.cf</h2><pre id="diff">{{diff}}</pre>
+<p>serial_no becomes <span id="serial">{{serial}}</span>.{{piranha}}</p></section>
+<section aria-labelledby="ops-h"><h2 id="ops-h">IPVS operations</h2>{{note}}{{ops}}</section>
+<section aria-labelledby="vips-h"><h2 id="vips-h">Virtual addresses</h2>{{vips}}</section>
+<section aria-labelledby="mon-h"><h2 id="mon-h">Health monitors</h2>
+<p>{{started}} started, {{stopped}} stopped, {{kept}} kept.</p></section>
+<section aria-labelledby="warn-h"><h2 id="warn-h">Warnings</h2>{{warnings}}</section>
+<p class="note">Apply changes this router's file only: copy it to the partner, for instance
+<code>scp /etc/sysconfig/ha/lvs.cf BACKUP:/etc/sysconfig/ha/</code>, after Save without applying or after Apply.</p>
+{{form}}]], {
+        errors = #(rv.errors or {}) > 0 and P.t('<div class="error-summary" role="alert"><h2>The draft cannot be'
+            .. ' applied</h2>{{1}}</div>', { list(rv.errors, "errors") }) or nil,
+        diff = rv.diff, serial = rv.serial,
+        piranha = rv.piranha_readable == false and #(rv.piranha_unreadable or {}) > 0
+            and (" Piranha can no longer read the new file: " .. table.concat(rv.piranha_unreadable, "; ") .. ".") or nil,
+        note = (rv.note or not router) and P.t('<p id="ipvs-note">{{1}}</p>', { rv.note or
+            "No kernel change now: this router runs no table yet." }) or nil,
+        ops = list(rv.ipvs, "ipvs-ops"), vips = #vips > 0 and list(vips, "vip-ops") or P.t("<p>No change.</p>"),
+        started = n(mon.started), stopped = n(mon.stopped), kept = n(mon.kept),
+        warnings = #(rv.warnings or {}) > 0 and list(rv.warnings, "warnings") or P.t("<p>None.</p>"),
+        form = P.form("/changes", csrf, P.t("{{1}} {{2}} {{3}}", { P.button("apply", "Apply"),
+            P.button("save", "Save without applying"), P.button("discard", "Discard") }), "buttons"),
+    })
+end
+
+function V.routes(route, h)
+    local function review(ui, c, status, extra)
+        if ui.draft:pending() == 0 then
+            return h.page(ui, c, status, "changes", "Review changes", P.t('{{1}}<p>No changes in the draft.</p>'
+                .. '<ol id="ipvs-ops"></ol><pre id="diff"></pre>', { extra }))
+        end
+        local rv, why = ui.draft:review(ui.opts.router)
+        if not rv then
+            return h.page(ui, c, status == 200 and 500 or status, "changes", "Review changes",
+                P.t('{{1}}<p class="error">{{2}}</p>', { extra, why }))
+        end
+        return h.page(ui, c, status, "changes", "Review changes",
+            P.t("{{1}}{{2}}", { extra, review_body(rv, c.session.csrf, ui.opts.router) }))
+    end
+
+    route("/changes", function(ui, c) return review(ui, c, 200) end, function(ui, c)
+        local action, who = c.fields.action, { user = c.session.user, peer = c.req.peer }
+        if action == "discard" then
+            ui.draft:discard()
+            h.flash(ui, c, true, "the draft was discarded")
+            return h.redirect(ui, c.req, "/changes")
+        elseif action ~= "apply" and action ~= "save" then
+            return h.refused(ui, c, 400, ("unknown action %q"):format(tostring(action)))
+        end
+        if ui.draft:pending() == 0 then return h.refused(ui, c, 409, "there is nothing to apply") end
+        who.write_only = action == "save"
+        local rep, status, why = ui.draft:apply(ui.opts.router, who)
+        if not rep then
+            log.warning("%s from %s: %s refused (%s): %s", who.user, who.peer, action, tostring(status), tostring(why))
+            return review(ui, c, tonumber(status) or 500, P.t('<p class="error" role="alert" id="apply-error">{{1}}</p>',
+                { why }))
+        end
+        local ops = rep.ipvs or {}
+        h.flash(ui, c, true, action == "save" and ("%s written, not applied: reload to apply it"):format(ui.opts.config)
+            or ("applied: %s written and reloaded, %d IPVS operations"):format(ui.opts.config, #ops))
+        if ui.opts.setup and action == "apply" and ui.opts.on_applied then
+            ui.opts.setup = false
+            ui.opts.on_applied()
+        end
+        return h.redirect(ui, c.req, action == "save" and "/changes" or "/")
+    end)
+
+    local function slurp(path)
+        local text, err = h.file.read(path, h.max_shown)
+        return text, err
+    end
+
+    route("/config", function(ui, c)
+        local text, err = slurp(ui.opts.config)
+        if c.req.query.download == "1" and text then
+            return h.reply(ui, c.req, 200, text, { ["Content-Type"] = "text/plain; charset=utf-8",
+                ["Content-Disposition"] = 'attachment; filename="lvs.cf"' })
+        end
+        local bak, bakerr = slurp(ui.opts.config .. ".bak")
+        return h.page(ui, c, 200, "config", "lvs.cf", P.t([[<section aria-labelledby="cur-h"><h2 id="cur-h">{{path}}</h2>
+{{cur}}<p><a href="/config?download=1">Download lvs.cf</a></p></section>
+<section aria-labelledby="bak-h"><h2 id="bak-h">{{path}}.bak (the file before the last Apply)</h2>{{bak}}</section>]], {
+            path = ui.opts.config,
+            cur = text and P.t('<pre id="config">{{1}}</pre>', { text }) or P.t('<p class="error">{{1}}</p>', { err }),
+            bak = bak and P.t('<pre id="config-bak">{{1}}</pre>{{2}}', { bak, P.form("/config", c.session.csrf,
+                P.button("restore", "Restore previous (into the draft)")) }) or P.t("<p>None: {{1}}</p>", { bakerr }),
+        }))
+    end, function(ui, c)
+        if c.fields.action ~= "restore" then
+            return h.refused(ui, c, 400, ("unknown action %q"):format(tostring(c.fields.action)))
+        end
+        local ok, why = ui.draft:restore_previous()
+        if not ok then return h.refused(ui, c, 409, "restore: " .. tostring(why)) end
+        h.flash(ui, c, true, "lvs.cf.bak is the draft now: review it, then apply")
+        return h.redirect(ui, c.req, "/changes")
+    end)
+end
+
+return V
