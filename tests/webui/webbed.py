@@ -253,4 +253,4 @@ def ui_present():
     c.close()
     if r.status == 200 and 'id="f-password"' in body:
         return True
-    return "no login page at /login (HTTP %d): web-pages is not merged" % r.status
+    return "no login page at /login (HTTP %d): the UI is not served yet (web-pages, web-tls)" % r.status
