@@ -191,6 +191,10 @@ class Browser:
     def fill(self, fields):
         """Type each field's value into #f-NAME: selects by value, checkboxes by truth, text replaced."""
         for name, value in fields.items():
+            radio = self.finds("input[type=radio][name='%s'][value='%s']" % (name, value))
+            if radio:
+                radio[0].click()
+                continue
             el = self.find("#f-" + name)
             if el.tag_name == "select":
                 Select(el).select_by_value(str(value))
@@ -203,7 +207,7 @@ class Browser:
 
     def fill_present(self, fields):
         """fill() with the fields the form has (optional ones); the names filled."""
-        have = {k: v for k, v in fields.items() if self.has("#f-" + k)}
+        have = {k: v for k, v in fields.items() if self.has("#f-" + k) or self.has("input[type=radio][name='%s']" % k)}
         self.fill(have)
         return list(have)
 
