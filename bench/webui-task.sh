@@ -4,7 +4,7 @@
 #
 # Piranha's promise was a load-balancing pair configured through its web pages in about fifteen
 # minutes; spec webui.md 4 asks the scripted run of the same steps to take under 60 s. On the bed of
-# tests/netns/webui-browser.sh (Chromium on the host, luaha and IPVS in UML over a tap,
+# tests/browser/webui-browser.sh (Chromium on the host, luaha and IPVS in UML over a tap,
 # tests/webui/host.bash): luaha starts on an lvs.cf holding only the global settings and a comment,
 # in setup mode where the build has it; then, timed from the login page, through the pages only: log
 # in, Global settings saved, virtual server web (192.0.2.212:80, tcp, wlc) added, its two real

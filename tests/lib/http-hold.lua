@@ -2,7 +2,7 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
 -- Usage: luaha tests/lib/http-hold.lua NAME [PORT [HOLD]]
 -- Like http-name.lua, but a client that sends nothing is kept up to HOLD seconds (default 120): an open
--- connection a drain must not cut (tests/netns/webui-browser.sh). Prints "listening" once it listens.
+-- connection a drain must not cut (tests/browser/webui-browser.sh). Prints "listening" once it listens.
 local luaha = require "luaha"
 
 local name, port = assert(arg[1], "usage: http-hold.lua NAME [PORT [HOLD]]"), tonumber(arg[2]) or 80

@@ -2,11 +2,11 @@
 # tests/webui/bed.sh: inside UML, the web UI test's far side: a router running luaha with the web UI, two real servers, and an agent.
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Run by tests/netns/webui-browser.sh and bench/webui-task.sh through tests/uml/run with UML_ARGS
+# Run by tests/browser/webui-browser.sh and bench/webui-task.sh through tests/uml/run with UML_ARGS
 # "eth0=tuntap,TAP": eth0 is the host's tap, on the bridge br0 with the namespaces r1 (192.0.2.210,
 # luaha), rs1 (192.0.2.204) and rs2 (192.0.2.205), direct-routing real servers for the VIP 192.0.2.212
 # (tests/lib/http-hold.lua on port 80). The browser stays on the host: Chromium in UML took 148 s to
-# show one page (tests/netns/webui-browser.sh says more).
+# show one page (tests/browser/webui-browser.sh says more).
 #
 # The host talks to this side through $UML_OUT/agent (hostfs): it renames a bash script to N.cmd, the
 # agent runs it here (as root, in the repository, with $tmp, $LUAHA and the functions below) and leaves

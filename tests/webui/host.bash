@@ -7,7 +7,7 @@
 #                          tests/webui/bed.sh for at most SECS seconds; returns once the bed is ready
 #                          ($tmp/uml/agent/ready), fails otherwise. $webui_mode: the bed's mode line.
 #   webui_py SECS ARGS...  tests/webui/browser.py ARGS in wbclient for at most SECS seconds (HOME and the
-#                          agent's directory set)
+#                          agent's directory set; Chromium's files in $tmp, removed however it ends)
 #   webui_bed_down         stops the bed and waits for UML; its exit status (0: the bed ended cleanly)
 # The password of user piranha is piranha-pw-1 (tests/webui/browser.py's PASSWORD).
 
@@ -23,7 +23,7 @@ webui_missing()
 webui_bed_up()
 {
 	local secs=$1 pwhash i
-	mkdir -p "$tmp/uml" "$tmp/home" || fail "directories in $tmp"
+	mkdir -p "$tmp/uml" "$tmp/home/tmp" || fail "directories in $tmp"
 	netns_add wbclient
 	ip -n wbclient tuntap add wbtap0 mode tap && ip -n wbclient link set wbtap0 up &&
 		ip -n wbclient addr add 192.0.2.10/24 dev wbtap0 &&
@@ -49,7 +49,7 @@ webui_py()
 {
 	local secs=$1
 	shift
-	timeout -k 5 "$secs" ip netns exec wbclient env HOME="$tmp/home" /usr/bin/python3 -B tests/webui/browser.py \
+	timeout -k 5 "$secs" ip netns exec wbclient env HOME="$tmp/home" TMPDIR="$tmp/home/tmp" /usr/bin/python3 -B tests/webui/browser.py \
 		--agent "$tmp/uml/agent" "$@"
 }
 
