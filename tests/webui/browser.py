@@ -33,25 +33,39 @@ def review_ops(b):
 def build(b, name, vip, port, servers, fast_checks=True):
     """Through the forms only: virtual NAME at VIP:PORT tcp wlc on eth0:1, its real servers {name: address}."""
     b.get("/virtual")
-    check(b.has("button[name=action][value=add]"), "the Virtual servers page has no Add button")
     b.shot("virtual-list")
-    b.submit("add")
+    add(b, "the Virtual servers page")
     b.shot("virtual-new")
     check(b.has("#f-name"), "Add did not give a virtual server form (#f-name) but %s" % b.path())
     b.fill({"name": name, "address": vip, "device": "eth0:1", "port": port, "protocol": "tcp", "scheduler": "wlc"})
     if fast_checks:     # the death of a real server is seen in seconds, not in the default 10 s
         b.fill_present({"timeout": 2, "check_interval": 0.5, "reentry": 1, "fall": 1})
-    b.submit("save")
+    save(b)
     check(not b.has("[aria-invalid=true]"), "saving virtual %s was refused: %s" % (name, _errors(b)))
     for rs, addr in servers.items():
         b.get("/virtual/%s/servers" % name)
         b.shot("servers-of-" + name)
-        b.submit("add")
+        add(b, "the real servers page of " + name)
         check(b.has("#f-name") and b.has("#f-address"), "Add gave no real server form at %s" % b.path())
         b.fill({"name": rs, "address": addr})
         b.fill_present({"weight": 1})
-        b.submit("save")
+        save(b)
         check(not b.has("[aria-invalid=true]"), "saving real server %s was refused: %s" % (rs, _errors(b)))
+
+
+def add(b, where):
+    """The Add of a list page: a button (action=add), or a link to the empty form (PATH-new)."""
+    if b.has("button[name=action][value=add]"):
+        b.submit("add")
+        return
+    links = b.finds("a[href$='-new']")
+    check(links, "%s has no Add button or link" % where)
+    b.get(links[0].get_attribute("href")[len(BASE):])
+
+
+def save(b):
+    """Save to draft: an empty form's button is Add to draft (action=add), an existing one's Save (action=save)."""
+    b.submit("add" if b.has("button[name=action][value=add]") else "save")
 
 
 def _errors(b):
@@ -310,16 +324,16 @@ class Run:
     def labels(b, page):
         """spec 3.10, a small checker in place of axe-core: inputs without a label, tables without headers."""
         return b.d.execute_script("""
-            var out = [];
+            var page = arguments[0], out = [];
             document.querySelectorAll('input, select, textarea').forEach(function (e) {
                 if (e.type === 'hidden' || e.type === 'submit' || e.type === 'button') return;
                 if (e.labels.length === 0 && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
-                    out.push(arguments[0] + ': input ' + (e.name || e.id) + ' has no label');
-            }.bind(null, arguments[0]));
+                    out.push(page + ': input ' + (e.name || e.id) + ' has no label');
+            });
             document.querySelectorAll('table').forEach(function (t) {
-                if (!t.querySelector('th')) out.push(arguments[0] + ': table ' + t.id + ' has no th');
-                if (!t.querySelector('caption')) out.push(arguments[0] + ': table ' + t.id + ' has no caption');
-            }.bind(null, arguments[0]));
+                if (!t.querySelector('th')) out.push(page + ': table ' + t.id + ' has no th');
+                if (!t.querySelector('caption')) out.push(page + ': table ' + t.id + ' has no caption');
+            });
             return out;""", page)
 
     def step12_labels(self):

@@ -13,7 +13,7 @@ import time
 import urllib.parse
 
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, TimeoutException
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -115,7 +115,7 @@ class Results:
         except Skip as e:
             self.done[name] = "SKIP"
             print("SKIP %s: %s" % (name, e), flush=True)
-        except (Failure, TimeoutException, NoSuchElementException) as e:
+        except (Failure, WebDriverException) as e:     # a missing element, a script error, a timeout
             self.done[name] = "FAIL"
             self.failed = True
             print("FAIL %s: %s" % (name, str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__),
