@@ -196,8 +196,11 @@ class Browser:
                 radio[0].click()
                 continue
             el = self.find("#f-" + name)
-            if el.tag_name == "select":
-                Select(el).select_by_value(str(value))
+            if el.tag_name == "select":     # <option>tcp</option> has the value tcp but no value attribute
+                opts = [o for o in Select(el).options if o.get_property("value") == str(value)]
+                check(opts, "#f-%s has no option %s" % (name, value))
+                if not opts[0].is_selected():
+                    opts[0].click()
             elif el.get_attribute("type") in ("checkbox", "radio"):
                 if el.is_selected() != bool(value):
                     el.click()
