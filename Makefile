@@ -3,7 +3,7 @@
 
 # The version's one home: luaha --version, luaha.version and the trial Debian package's check take it from here.
 VERSION	 = 0.1.0
-PKGS	 = lua5.4 libevent libedit libnl-3.0 libnl-genl-3.0 libnl-route-3.0 libsodium
+PKGS	 = lua5.4 libevent libevent_openssl openssl libedit libnl-3.0 libnl-genl-3.0 libnl-route-3.0 libsodium
 
 # A packager's CC, CFLAGS, CPPFLAGS and LDFLAGS are honoured (make CFLAGS=-O0 builds); what luaha needs is
 # added after them with override. libnet-config's -D_BSD_SOURCE is deprecated by glibc (an error under -Werror):

@@ -2,7 +2,8 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 Usage: luaha piranha [-c FILE] [-t | --check] [--dry-run] [--role primary|backup]
-                     [--forceactive] [--foreground] [--pidfile FILE] [-h | --help] [--version]
+                     [--forceactive] [--foreground] [--pidfile FILE] [--webui ADDR:PORT]
+                     [-h | --help] [--version]
 (luaha policies/piranha.lua ... is the same, from this file or the copy built into luaha). Exit
 status: 0 done, 1 a configuration or start error, 2 a bad option (luaha-piranha(8)).
 
@@ -13,6 +14,9 @@ exchange heartbeats and the active one holds the VIPs, announces them with gratu
 programs IPVS; both check the real servers all the time, so a takeover programs only healthy
 ones. Alone (`backup_active = 0`) the primary is active at once. It becomes a daemon (pid file
 /run/luaha/piranha.pid) unless --foreground, and tells systemd when it is ready (sd_notify).
+With --webui ADDR:PORT the web UI listens there when the file sets no listener; a file that is
+missing, empty or has no active service starts setup mode instead: the UI alone, until its
+first Apply (lua/luaha/setupmode.lua).
 SIGHUP re-reads the configuration (all of it, or none). SIGTERM and SIGINT: with a partner, the
 router hands over (it tells the partner, which takes over at once) and removes its VIPs and
 services; alone, it leaves the VIPs and the IPVS table as they are, so that a restart drops no
@@ -37,7 +41,7 @@ local log = luaha.log.prefixed("lvs")
 local piranha = {}
 
 piranha.usage = "usage: luaha piranha [-c FILE] [-t | --check] [--dry-run] [--role primary|backup]"
-    .. " [--forceactive] [--foreground] [--pidfile FILE] [-h | --help] [--version]"
+    .. " [--forceactive] [--foreground] [--pidfile FILE] [--webui ADDR:PORT] [-h | --help] [--version]"
 
 -- fos mode (piranha.md 1.7): the failover services' stop_cmd then start_cmd, in order; stop_cmd in reverse.
 function piranha.fos_start(r)

@@ -28,7 +28,7 @@
 #define HTTP_LOG_EVERY		10	/* seconds between two log lines for the same reason */
 
 static const char *const http_options[] = {
-	"timeout", "max_body", "max_connections", "deadline", "methods", NULL
+	"timeout", "max_body", "max_connections", "deadline", "methods", "tls", NULL
 };
 
 static const char *const http_refusal_names[HTTP_REFUSED_MAX] = {
@@ -148,7 +148,9 @@ http_bev_cb(struct event_base *base, void *arg)
 		log_warn("http %s: a connection left untracked", srv->where);
 		return (NULL);
 	}
-	if ((c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+	c->bev = srv->tls != NULL ? httptls_bev(srv->tls, base) :
+	    bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
 		log_warnx("http %s: a connection left untracked: no bufferevent", srv->where);
 		free(c);
 		return (NULL);
@@ -365,7 +367,8 @@ http_opt_methods(lua_State *L, int idx, struct http *srv)
 
 /*
  * listen(address, port, handler [, {timeout=, max_body=, max_connections=,
- * deadline=, methods=}]): a server, or nil and "http listen ADDR:PORT: <reason>".
+ * deadline=, methods=, tls=}]): a server, or nil and "http listen ADDR:PORT:
+ * <reason>" (with tls, also when its files are no usable pair: httptls.c).
  */
 static int
 http_listen(lua_State *L)
@@ -377,7 +380,7 @@ http_listen(lua_State *L)
 	double			 timeout, max_body, max_conns, deadline;
 	struct timeval		 tv;
 	struct http		*srv;
-	char			 where[120];
+	char			 where[120], err[512];
 
 	luaL_checktype(L, 3, LUA_TFUNCTION);
 	lua_settop(L, 4);
@@ -411,6 +414,8 @@ http_listen(lua_State *L)
 	lua_pushvalue(L, 3);
 	lua_setiuservalue(L, -2, 1);
 	srv->L = loop_main_thread(L);
+	if ((srv->tls = httptls_opt(L, 4, err, sizeof(err))) == NULL && err[0] != '\0')
+		return (luaha_fail(L, "http listen %s: %s", where, err));
 	if ((srv->evh = evhttp_new(loop_base())) == NULL ||
 	    (srv->free_ev = event_new(loop_base(), -1, 0, http_free_cb, srv)) == NULL ||
 	    (srv->adopt_ev = event_new(loop_base(), -1, 0, http_adopt_cb, srv)) == NULL ||
@@ -515,6 +520,10 @@ http_close(lua_State *L)
 		event_free(srv->resume_ev);
 		srv->free_ev = srv->adopt_ev = srv->sweep_ev = srv->resume_ev = NULL;
 	}
+	if (srv->evh == NULL) {		/* the connections' SSL objects hold references of their own */
+		httptls_free(srv->tls);
+		srv->tls = NULL;
+	}
 	return (0);
 }
 
@@ -523,13 +532,14 @@ http_tostring(lua_State *L)
 {
 	struct http	*srv = luaL_checkudata(L, 1, "luaha.http");
 
-	lua_pushfstring(L, "http server %s (%s)", srv->where,
+	lua_pushfstring(L, "http%s server %s (%s)", srv->tls != NULL ? "s" : "", srv->where,
 	    srv->bound != NULL ? "listening" : srv->evh != NULL ? "closing" : "closed");
 	return (1);
 }
 
 static const luaL_Reg http_funcs[] = {
 	{ "listen", http_listen },
+	{ "check_tls", httptls_check },
 	{ NULL, NULL }
 };
 

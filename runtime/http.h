@@ -5,6 +5,8 @@
 
 #include <event2/http.h>
 
+struct ssl_ctx_st;
+
 /* Why the server closed a connection or answered without a handler; each is counted and logged rate-limited. */
 enum http_refusal {
 	HTTP_REFUSED_CONNECTIONS,	/* over max_connections: closed at once */
@@ -38,6 +40,7 @@ struct http {
 	double				 logged_at[HTTP_REFUSED_MAX];	/* the last log line per reason */
 	unsigned long			 quiet[HTTP_REFUSED_MAX];	/* refusals not logged since */
 	TAILQ_ENTRY(http)		 listening;	/* in http_listening while bound */
+	struct ssl_ctx_st		*tls;		/* the certificate and key; NULL: plain HTTP */
 	char				 where[120];	/* "127.0.0.1:8080" */
 };
 
@@ -76,6 +79,13 @@ void		 http_refuse(struct http *, enum http_refusal, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 struct http_conn *http_conn_find(struct http *, struct evhttp_connection *);
 void		 http_conn_wait(struct http_conn *);
+
+/* httptls.c */
+struct ssl_ctx_st *httptls_new(const char *, const char *, char *, size_t);
+struct ssl_ctx_st *httptls_opt(lua_State *, int, char *, size_t);
+void		 httptls_free(struct ssl_ctx_st *);
+struct bufferevent *httptls_bev(struct ssl_ctx_st *, struct event_base *);
+int		 httptls_check(lua_State *);
 
 /* httpreq.c */
 const char	*http_method(enum evhttp_cmd_type);

@@ -402,9 +402,9 @@ http_method(enum evhttp_cmd_type cmd)
 	}
 }
 
-/* Pushes the table the handler gets: method, uri, path, query, headers, body, peer, port. */
+/* Pushes the table the handler gets: method, uri, path, query, headers, body, peer, port, tls. */
 static void
-http_push_request(lua_State *L, struct evhttp_request *req, struct evhttp_connection *evcon)
+http_push_request(lua_State *L, struct evhttp_request *req, struct evhttp_connection *evcon, int tls)
 {
 	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
 	struct evbuffer		*in = evhttp_request_get_input_buffer(req);
@@ -413,7 +413,9 @@ http_push_request(lua_State *L, struct evhttp_request *req, struct evhttp_connec
 	char			*addr = NULL;
 	ev_uint16_t		 port = 0;
 
-	lua_createtable(L, 0, 8);
+	lua_createtable(L, 0, 9);
+	lua_pushboolean(L, tls);
+	lua_setfield(L, -2, "tls");
 	lua_pushstring(L, http_method(evhttp_request_get_command(req)));
 	lua_setfield(L, -2, "method");
 	lua_pushstring(L, evhttp_request_get_uri(req));
@@ -485,7 +487,7 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	lua_getiuservalue(L, -1, 1);	/* the handler */
 	lua_insert(L, -2);
 	lua_setiuservalue(L, -3, 1);	/* the request keeps its server alive */
-	http_push_request(L, req, evcon);
+	http_push_request(L, req, evcon, srv->tls != NULL);
 	snprintf(r->name, sizeof(r->name), "http %s %s %s", srv->where,
 	    http_method(evhttp_request_get_command(req)), evhttp_request_get_uri(req));
 	r->head = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD;

@@ -24,6 +24,7 @@ static const luaL_Reg libs_core[] = {
 	{ "luaha.core.listen", luaopen_luaha_core_listen },
 	{ "luaha.core.proc", luaopen_luaha_core_proc },
 	{ "luaha.core.file", luaopen_luaha_core_file },
+	{ "luaha.core.tty", luaopen_luaha_core_tty },
 	{ "luaha.core.icmp", luaopen_luaha_core_icmp },
 	{ "luaha.core.halfopen", luaopen_luaha_core_halfopen },
 	{ "luaha.core.tcpcheck", luaopen_luaha_core_tcpcheck },

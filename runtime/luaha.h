@@ -245,6 +245,9 @@ int	 luaopen_luaha_core_proc(lua_State *);
 /* file.c */
 int	 luaopen_luaha_core_file(lua_State *);
 
+/* tty.c */
+int	 luaopen_luaha_core_tty(lua_State *);
+
 /* icmp.c */
 int	 luaopen_luaha_core_icmp(lua_State *);
 

@@ -46,7 +46,8 @@ usage(FILE *f)
 	    "             [--log-tag-idents] [--ctl path] [-L dir] [-e code]\n"
 	    "             [script | policy [args ...]]\n"
 	    "       luaha attach [name | path] [-e code]\n"
-	    "       luaha ctl [name | path] command [args ...]\n");
+	    "       luaha ctl [name | path] command [args ...]\n"
+	    "       luaha passwd [-f file] [--stdin] [user]\n");
 }
 
 static void
@@ -247,6 +248,10 @@ main(int argc, char **argv)
 	    strcmp(argv[optind], "ctl") == 0)) {
 		/* The client commands: arg[0] says which. */
 		if (luaL_loadstring(L, "return require('luaha.ctl').main(arg[0], ...)") != LUA_OK)
+			main_load_error(L);
+	} else if (optind < argc && strcmp(argv[optind], "passwd") == 0) {
+		/* A command, not a policy: it runs once and waits for nothing (lua/luaha/passwd.lua). */
+		if (luaL_loadstring(L, "return require('luaha.passwd').main(...)") != LUA_OK)
 			main_load_error(L);
 	} else if (optind < argc) {
 		/* A shipped policy's name, else a file (- is the standard input). */

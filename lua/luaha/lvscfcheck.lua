@@ -295,9 +295,12 @@ function check.webui(m, report)
     end
     if (cert or key or m.webui_insecure) and not m.webui and not m.status_listen then
         report("warning", nil, nil, nil, cert and "webui_tls_cert" or key and "webui_tls_key" or "webui_insecure",
-            "set, but there is no listener (neither webui = 1 nor status_listen)")
+            "set, but no listener uses it: it needs webui = 1, status_listen or the daemon's --webui")
     end
     if not m.webui then return end
+    if not m.status_passwd then
+        report("error", nil, nil, nil, "webui", "needs status_passwd, the users who may log in (`luaha passwd` writes it)")
+    end
     local listen = m.status_listen or model.WEBUI_LISTEN
     local addr = listen:match("^%[([^%]]+)%]:%d+$") or listen:match("^([^:]+):%d+$")
     if addr and not check.loopback(addr) and not (cert and key) and not m.webui_insecure then

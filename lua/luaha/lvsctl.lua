@@ -161,7 +161,7 @@ function lvsctl.register(r)
     ctl.register("check", function(_, out)
         local m, errors = lvscf.load_any(r.config)
         local hb_key
-        if m then hb_key, errors = require("luaha.routerconf").check(m, r.config) end
+        if m then hb_key, errors = require("luaha.routerconf").check(m, r.config, nil, r.webui) end
         if not m or hb_key == nil then
             for _, e in ipairs(errors) do out.eprint(e) end
             return false

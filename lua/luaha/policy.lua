@@ -38,6 +38,7 @@ local common = {
     ["--version"] = { "version", "flag" },
     ["--role"] = { "role", "role" }, ["--forceactive"] = { "forceactive", "flag" },
     ["--foreground"] = { "foreground", "flag" }, ["--pidfile"] = { "pidfile", "string" },
+    ["--webui"] = { "webui", "string" },
 }
 
 local kinds = {
@@ -82,13 +83,28 @@ function policy.is_script()
     return arg ~= nil and arg[0] ~= nil and source == "@" .. arg[0]
 end
 
-local function fail(fmt, ...)
-    io.stderr:write(fmt:format(...), "\n")
-    return 1
+--[[
+daemonize(o): becomes a daemon unless o.foreground, its pid file o.pidfile (its directory made).
+true, or nil and why.
+]]
+function policy.daemonize(o)
+    if o.foreground then return true end
+    local dir = o.pidfile:match("^(.*)/[^/]*$")
+    if dir and dir ~= "" then luaha.proc.run({ "mkdir", "-p", dir }, { timeout = 10 }) end
+    return luaha.daemon.daemonize({ pidfile = o.pidfile })
+end
+
+-- webui_of(o): --webui's { listen =, passwd = status.passwd beside the configuration }, or nil; raises nothing.
+local function webui_of(o)
+    if not o.webui then return nil end
+    return { listen = o.webui, passwd = (o.config:match("^(.*)/[^/]*$") or ".") .. "/status.passwd" }
 end
 
 function policy.run(args, spec)
     local o, err = policy.parse(args, spec.options)
+    if o and o.webui and not require("luaha.lvshttp").parse_listen(o.webui) then
+        o, err = nil, ("--webui takes ADDRESS:PORT, not %s"):format(o.webui)
+    end
     if not o then
         io.stderr:write(err, "\n", spec.usage or "", "\n")
         return 2
@@ -100,12 +116,16 @@ function policy.run(args, spec)
         print(("%s (luaha %s)"):format(spec.name, luaha.version))
         return 0
     end
+    local webui = webui_of(o)
     -- A daemon reads its file with the parse cache, so that its first reload finds the blocks there.
     local cache = not (o.check or o.dry_run) and lvscf.cache() or nil
     local m, errors, warnings = lvscf.load_any(o.config, cache)
     for _, w in ipairs(warnings or {}) do log.warning("%s", w) end
+    local setup = webui and not o.dry_run and require("luaha.setupmode")
+    local why = setup and setup.why(o.config, m)
+    if why then return setup.run(policy, o, spec, webui, m, why) end
     local key, digest
-    if m then key, digest = conf.check(m, o.config, cache) end
+    if m then key, digest = conf.check(m, o.config, cache, webui) end
     if key == nil then errors = digest or errors end
     if not m or key == nil then
         for _, e in ipairs(errors) do io.stderr:write(e, "\n") end
@@ -116,31 +136,39 @@ function policy.run(args, spec)
         return 0
     end
     if o.dry_run then return conf.dry_run(m) end
-    local role
-    role, err = conf.role_of(m, o.role)
-    if not role then return fail("%s: %s", spec.name, err) end
+    local status
+    status, err = policy.start(o, spec, m, { cache = cache, key = key, digest = digest, webui = webui, daemonize = true })
+    if err then io.stderr:write(err, "\n") end
+    return status
+end
+
+--[[
+start(o, spec, model, how): starts the router of a checked model: its role, becoming a daemon
+(how.daemonize), the router (how.cache, key, digest: routerconf.check's; how.webui), readiness.
+Returns the exit status, and the error when it is 1.
+]]
+function policy.start(o, spec, m, how)
+    local role, err = conf.role_of(m, o.role)
+    if not role then return 1, ("%s: %s"):format(spec.name, err) end
     -- Before the first line of the daemon: its parts inherit the idents (lvs.cf(5) log_idents).
     luaha.log.tag_idents(m.log_idents == "piranha")
     if role == "backup" and not m.backup_active then
         luaha.log.prefixed("pulse").info("We are backup node and backup is marked inactive -- exiting pulse")
         return 0
     end
-    if not o.foreground then
-        local dir = o.pidfile:match("^(.*)/[^/]*$")
-        if dir and dir ~= "" then luaha.proc.run({ "mkdir", "-p", dir }, { timeout = 10 }) end
-        local ok
-        ok, err = luaha.daemon.daemonize({ pidfile = o.pidfile })
-        if not ok then return fail("%s: %s", spec.name, err) end
+    local ok
+    if how.daemonize then
+        ok, err = policy.daemonize(o)
+        if not ok then return 1, ("%s: %s"):format(spec.name, err) end
     end
     local r = router.new(m, { config = o.config, role = role, forceactive = o.forceactive, name = spec.name,
-        cache = cache, key = key or nil, digest = digest, activate = spec.activate, deactivate = spec.deactivate,
-        announce = spec.announce })
+        cache = how.cache, key = how.key or nil, digest = how.digest, activate = spec.activate,
+        deactivate = spec.deactivate, announce = spec.announce, webui = how.webui })
     -- The first reading counts as a reload that succeeded, as Prometheus counts its own (/metrics).
     r.last_reload = { ok = true, at = luaha.time(), success_at = luaha.time() }
     if spec.prepare then spec.prepare(r, o) end
-    local ok
     ok, err = r:start()
-    if not ok then return fail("%s: %s", spec.name, err) end
+    if not ok then return 1, ("%s: %s"):format(spec.name, err) end
     -- Started: the shell that ran a daemon returns, systemd hears READY=1.
     luaha.daemon.ready()
     luaha.daemon.notify("READY=1")

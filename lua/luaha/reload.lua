@@ -60,7 +60,7 @@ function reload.run(r)
     local m, errors, warnings = lvscf.load_any(path, r.cache)
     for _, w in ipairs(warnings or {}) do log.warning("%s", w) end
     if not m then return refuse(r, path, errors) end
-    local key, digest = conf.check(m, path, r.cache)
+    local key, digest = conf.check(m, path, r.cache, r.webui)
     if key == nil then return refuse(r, path, digest) end
     local read = luaha.now()
     local plan = m.service ~= "fos" and r.probes:plan(m)

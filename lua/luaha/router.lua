@@ -44,7 +44,7 @@ new(model, opts): a router, not started. opts: config (the file's path, for a re
 ("primary" | "backup": else from the addresses), forceactive, name (of the control socket,
 default "piranha"), cache (lvscf.cache() the model was read with), key (the heartbeat key,
 read), digest (the model's, if known), activate, deactivate, announce (hooks; the defaults
-otherwise).
+otherwise), webui (--webui's { listen =, passwd = }: routerconf.listener).
 ]]
 function router.new(model, opts)
     opts = opts or {}
@@ -52,7 +52,7 @@ function router.new(model, opts)
         model = model, config = opts.config, name = opts.name or "piranha", forced_role = opts.role,
         forceactive = opts.forceactive, key = opts.key, digest = opts.digest, cache = opts.cache or lvscf.cache(),
         desired = lvs.cache(), events = {}, disabled = {}, weights = {}, programming = false,
-        held = {}, blocked = {},
+        held = {}, blocked = {}, webui = opts.webui,
     }, R)
     r.probes = probes.new(function(mon) r:changed(mon) end)
     r.activate = opts.activate or router.activate
@@ -509,15 +509,19 @@ function R:start()
     local ctl, lvsctl = require "luaha.ctl", require "luaha.lvsctl"
     ctl.open(self.name)
     lvsctl.register(self)
-    if m.status_listen then
+    local listen, hopts = conf.listener(m, self.webui)
+    if listen then
         local server
-        server, err = require("luaha.lvshttp").start(self, m.status_listen, m.status_passwd)
+        server, err = require("luaha.lvshttp").start(self, listen, hopts.passwd, hopts)
         if not server then
             self:stop()
             return nil, err
         end
         self.http = server
-        log.info("status: listening on %s", m.status_listen)
+        log.info("status: listening on %s%s%s", listen, hopts.tls and " (TLS)" or "", hopts.webui and ", with the web UI" or "")
+        if hopts.webui and hopts.beyond and not hopts.tls then
+            log.warning("webui: plain HTTP beyond loopback (webui_insecure = 1): passwords cross the network readable")
+        end
     end
     -- systemd's watchdog is fed only while both parts turn: this task runs, and the heartbeat part spoke lately.
     local beat = luaha.daemon.watchdog_interval()

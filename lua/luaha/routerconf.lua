@@ -5,6 +5,8 @@ local lvscf = require "luaha.lvscf"
 local lvs = require "luaha.lvs"
 local heartbeat = require "luaha.heartbeat"
 local vips = require "luaha.vips"
+local model = require "luaha.lvscfmodel"
+local lvscfcheck = require "luaha.lvscfcheck"
 
 local ipvs, link = luaha.ipvs, luaha.link
 
@@ -79,13 +81,60 @@ function conf.not_live(old, new)
 end
 
 --[[
+listener(model [, webui]): where the HTTP listener listens, "ADDR:PORT", and what lvshttp.start
+takes: { passwd = the users file, webui =, tls = { cert =, key = } or nil, insecure =,
+session_idle =, beyond = the address is beyond loopback }; nil without a listener. It is
+status_listen, or with webui = 1 and none 127.0.0.1:3636. webui ({ listen =, passwd = }, from
+--webui ADDR:PORT) is the UI for a file that sets neither, its users file status_passwd or
+webui.passwd. The model may be {} (setup mode: no lvs.cf yet).
+]]
+function conf.listener(m, webui)
+    local listen, passwd, ui = m.status_listen, m.status_passwd, m.webui
+    if not listen and ui then listen = model.WEBUI_LISTEN end
+    if not listen and webui then listen, passwd, ui = webui.listen, passwd or webui.passwd, true end
+    if not listen then return nil end
+    local tls = m.webui_tls_cert and m.webui_tls_key and { cert = m.webui_tls_cert, key = m.webui_tls_key } or nil
+    local addr = listen:match("^%[([^%]]+)%]:%d+$") or listen:match("^([^:]+):%d+$")
+    return listen, { passwd = passwd, webui = ui or false, tls = tls, insecure = m.webui_insecure or false,
+        session_idle = m.webui_session_idle or model.globals.webui_session_idle.default,
+        beyond = addr ~= nil and not lvscfcheck.loopback(addr) }
+end
+
+--[[
+listener_errors(model, path [, webui]): what would stop the listener of listener(model, webui),
+as "PATH: ..." in a list: the address and users file (lvshttp.check), a TLS pair that is not
+usable (read and matched as the listener will), the UI in plain HTTP beyond loopback (from
+--webui; lvs.cf's own options are refused by its reader already). Reads the files; no wait.
+]]
+function conf.listener_errors(m, path, webui)
+    local errors = {}
+    local listen, hopts = conf.listener(m, webui)
+    if not listen then return errors end
+    local ok, err = require("luaha.lvshttp").check(listen, hopts.passwd)
+    if not ok then errors[#errors + 1] = ("%s: %s"):format(path, err) end
+    if hopts.tls then
+        ok, err = luaha.http.check_tls(hopts.tls.cert, hopts.tls.key)
+        if not ok then
+            errors[#errors + 1] = ("%s: %s: %s"):format(path, err:match("^key") and "webui_tls_key" or "webui_tls_cert", err)
+        end
+    end
+    if hopts.webui and hopts.beyond and not hopts.tls and not hopts.insecure then
+        errors[#errors + 1] = ("%s: webui: the UI would listen beyond loopback (%s) in plain HTTP: set webui_tls_cert"
+            .. " and webui_tls_key, or webui_insecure = 1"):format(path, listen)
+    end
+    return errors
+end
+
+--[[
 check(model, path [, cache]): what the daemon does with a model before it touches anything, so
 that what --check accepts the daemon runs: the written text and its digest (with the parse
 cache the model was read with, the text of unchanged blocks is not written again), the table it
-would program, the status listener's settings and password file, the heartbeat key file.
-Returns the key (or false), the digest; or nil and a list of errors naming the file.
+would program, the status listener's settings and password file, the TLS certificate and key
+(read and matched, as the listener will), the heartbeat key file.
+webui: --webui's { listen =, passwd = } (listener). Returns the key (or false), the digest; or
+nil and a list of errors naming the file.
 ]]
-function conf.check(m, path, cache)
+function conf.check(m, path, cache, webui)
     local errors = {}
     local function try(what, f, ...)
         local ok, res, err = pcall(f, ...)
@@ -103,7 +152,7 @@ function conf.check(m, path, cache)
         for _, s in ipairs(lvs.desired(m)) do ipvs.normalize(s) end
         return true
     end)
-    if m.status_listen then try("status_listen", require("luaha.lvshttp").check, m.status_listen, m.status_passwd) end
+    for _, e in ipairs(conf.listener_errors(m, path, webui)) do errors[#errors + 1] = e end
     local key = false
     if m.heartbeat_key then key = try("heartbeat_key", heartbeat.read_key, m.heartbeat_key) end
     local active = 0

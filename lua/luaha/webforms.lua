@@ -96,6 +96,9 @@ local LABELS = {
     check_interval = "Check interval (s, empty: the timeout)", monitor_links = "Monitor NIC links",
 }
 
+-- The schedulers Piranha's lvs knows; the others are marked (spec 3.3).
+local PIRANHA_SCHEDULERS = { rr = true, wrr = true, lc = true, wlc = true, lblc = true, lblcr = true, dh = true, sh = true }
+
 local DEVICE_LABEL = { address = "Device (e.g. eth0:1)", nat_router = "NAT router device" }
 
 local function label_of(key)
@@ -162,7 +165,8 @@ local function field(page, key, vals, errs)
         local opts = {}
         if o.default == nil then opts[1] = P.t('<option value="">(not set)</option>') end
         for _, v in ipairs(o.values) do
-            opts[#opts + 1] = P.t('<option{{1}}>{{2}}</option>', { vals[key] == v and P.raw(" selected") or nil, v })
+            opts[#opts + 1] = P.t('<option value="{{1}}"{{2}}>{{1}}{{3}}</option>', { v, vals[key] == v and P.raw(" selected")
+                or nil, key == "scheduler" and not PIRANHA_SCHEDULERS[v] and " (luaha only: Piranha cannot read it)" or nil })
         end
         return P.t('<div class="field"><label for="{{id}}">{{label}}{{hint}}</label> <select{{common}}>{{opts}}</select>'
             .. ' <span class="help">{{default}}</span> {{err}}</div>', { id = id, label = label_of(key), hint = hint,

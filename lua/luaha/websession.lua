@@ -33,8 +33,8 @@ local WAIT_FIRST = 60       -- ... make it wait this long, doubling at each fail
 local WAIT_MAX = 900        -- ... up to this
 local FORGIVE = 900         -- seconds without a failure after a wait's end that clear an address's record
 local MAX_PEERS = 1024      -- addresses the limiter keeps; beyond them they share one record
-local MAX_USER = 256        -- bytes of a user name or a password tried; longer ones fail unhashed
-local MAX_PASSWORD = 1024
+local MAX_USER = 256        -- bytes of a user name tried (a file written by hand may hold long ones) ...
+local MAX_PASSWORD = require("luaha.passwd").MAX_PASSWORD   -- ... and of a password: longer ones fail unhashed
 local MAX_FORM = 64 * 1024  -- bytes of a form body ...
 local MAX_FIELDS = 256      -- ... and fields in it
 local MAX_COOKIES = 64      -- cookies looked at in a Cookie header
@@ -190,27 +190,37 @@ function websession.new(opts)
     return ws
 end
 
--- The password file again: a new verifier when it changed (its failure memory starts afresh).
-local function reread(ws)
-    local users, err = httpauth.read_passwd(ws.passwd)
-    if not users then return nil, err end
-    local same = true
-    for u, h in pairs(users) do
-        if ws.users[u] ~= h then same = false end
-    end
-    for u in pairs(ws.users) do
-        if not users[u] then same = false end
-    end
-    if not same then
-        ws.users, ws.verifier = users, httpauth.verifier(users)
-    end
-    return true
-end
-
 local function drop(ws, key, s)
     ws.sessions[key] = nil
     ws.ids[s] = nil
     ws.count = ws.count - 1
+end
+
+--[[
+The password file again: when it changed, a new verifier (its failure memory starts afresh), and
+the sessions of the users whose password changed or who are gone end: a password changed because
+it leaked ends what was opened with it.
+]]
+local function reread(ws)
+    local users, err = httpauth.read_passwd(ws.passwd)
+    if not users then return nil, err end
+    local changed = {}
+    for u, h in pairs(ws.users) do
+        if users[u] ~= h then changed[u] = true end
+    end
+    for u in pairs(users) do
+        if not ws.users[u] then changed[u] = true end
+    end
+    if next(changed) then
+        ws.users, ws.verifier = users, httpauth.verifier(users)
+        for key, s in pairs(ws.sessions) do
+            if changed[s.user] then
+                drop(ws, key, s)
+                log.info("%s's session ended: the password file changed", s.user)
+            end
+        end
+    end
+    return true
 end
 
 -- The session made for user: the least recently used one goes when MAX_SESSIONS are held.
@@ -342,6 +352,24 @@ local function origin_of(url)
 end
 
 --[[
+check_origin(req, origin): whether the request's Origin header, or lacking one its Referer, is
+of origin ("http://127.0.0.1:3636"): true, or nil, 403, why. For the POSTs that have no session
+yet (the login form), whose forgery would log a victim in as the attacker.
+]]
+function websession.check_origin(req, origin)
+    if type(req) ~= "table" or type(origin) ~= "string" then
+        error("check_origin: a request table and the listener's origin are required", 2)
+    end
+    local h = req.headers or {}
+    local from = h.origin or h.referer
+    if not from then return refuse("origin", req, 403, "no Origin or Referer header") end
+    if origin_of(from) ~= origin:lower() then
+        return refuse("origin", req, 403, ("origin %s is not %s"):format(from:sub(1, 100), origin))
+    end
+    return true
+end
+
+--[[
 check_post(req, session, origin): whether a POST may change something: true and the form of its
 body (websession.form); or nil, status, why: 401 without a session (403 when it brings Basic
 credentials instead: they never authorise a POST), 403 when the Origin header (else Referer)
@@ -360,11 +388,8 @@ function websession.check_post(req, session, origin)
         end
         return refuse("session", req, 401, "no session: log in first")
     end
-    local from = h.origin or h.referer
-    if not from then return refuse("origin", req, 403, "no Origin or Referer header") end
-    if origin_of(from) ~= origin:lower() then
-        return refuse("origin", req, 403, ("origin %s is not %s"):format(from:sub(1, 100), origin))
-    end
+    local ok, status, why = websession.check_origin(req, origin)
+    if not ok then return nil, status, why end
     local form, err = websession.form(req.body)
     if not form then return refuse("csrf", req, 403, err) end
     local token = form.csrf or h["x-csrf-token"]

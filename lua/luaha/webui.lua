@@ -2,8 +2,10 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 handler(opts) returns the function luaha.http.listen calls for each request: function(req) ->
-status, body, headers. lvshttp gives it every path but /status.json, /metrics and /ipvs when
-webui = 1; start(opts) listens with it alone (setup mode, before lvs.cf is usable). opts:
+status, body, headers (three results, as every luaha.http handler; the UI's state second:
+{ sessions =, draft = }). lvshttp gives it every path but /status.json, /metrics and /ipvs when
+webui = 1; start(opts) listens with it alone (setup mode, before lvs.cf is usable): the server,
+or nil and why. opts:
 
     router        the running router (lua/luaha/router.lua); nil in setup mode
     config        the path of lvs.cf
@@ -161,11 +163,37 @@ route("/", function(ui, c)
     return page(ui, c, 200, "status", "Status", S.page(doc, { csrf = c.session.csrf, router = r, pace = luaha.pacer() }))
 end)
 
+-- What "also save to lvs.cf" puts in the draft for a runtime change of a real server.
+local SAVED = {
+    enable = function(rs) rs.active = true end, disable = function(rs) rs.active = false end,
+    drain = function(rs) rs.weight = 0 end, weight = function(rs, f) rs.weight = math.tointeger(tonumber(f.weight)) end,
+}
+
+-- also_save(ui, c): the runtime change just made, as a change of the draft; true, or nil and why.
+local function also_save(ui, c)
+    local f = c.fields
+    local m, errs = draft_model(ui, c)
+    if not m then return nil, errs[1] end
+    local v = find(m.virtuals, f.virtual)
+    local rs = v and find(v.servers, f.server)
+    if not rs then return nil, ("no server %q in virtual %q in the draft"):format(tostring(f.server), tostring(f.virtual)) end
+    SAVED[f.action](rs, f)
+    local ok
+    ok, errs = update(ui, c, m, nil, ("server %s of %s"):format(rs.name, v.name))
+    if not ok then return nil, errs[1] end
+    return true
+end
+
 route("/action", nil, function(ui, c)
     local r = ui.opts.router
     if not r then return refused(ui, c, 409, "setup mode: there is no running router to act on") end
     local kind, res = S.act(r, c.fields, { user = c.session.user, peer = c.req.peer, csrf = c.session.csrf })
     if kind == "confirm" then return page(ui, c, 200, "status", "Confirm", res) end
+    if res.ok and c.fields.also_save == "1" and SAVED[c.fields.action] then
+        local ok, why = also_save(ui, c)
+        res = { ok = ok ~= nil, text = res.text .. (ok and "; also saved to the draft (Review to apply it)"
+            or ("; not saved to the draft: " .. tostring(why))) }
+    end
     ui.flash[c.session] = res
     return redirect(ui, c.req, "/")
 end)
@@ -320,8 +348,8 @@ end
 
 local function login(ui, req)
     local c = { req = req }
-    local origin = req.headers.origin or (req.headers.referer or ""):match("^(%a+://[^/]+)")
-    if origin and origin ~= origin_of(ui, req) then return refused(ui, c, 403, "the form came from another site") end
+    local ok, status, refusal = ui.websession.check_origin(req, origin_of(ui, req))
+    if not ok then return refused(ui, c, status, refusal) end
     local fields = ui.websession.form(req.body or "") or {}
     if type(fields.user) ~= "string" or type(fields.password) ~= "string" then
         return login_page(ui, c, 400, "Give a user and a password.")

@@ -277,6 +277,22 @@ t.test("refusals-name-the-option-and-change-nothing", function()
     t.checkerr("opts.renames.virtuals", lvsedit.edit, COMMENTED, "x", m, { renames = { virtuals = {} } })
 end)
 
+t.test("values-the-reader-adjusts-stay-as-written-until-they-would-mean-otherwise", function()
+    -- backup_active = 1 without backup reads as 0, and pmask = 255.255.255.255 as none: a model
+    -- copied from the parse says so, and an unrelated edit leaves both lines as they are.
+    local text = "primary = 192.0.2.1\nbackup_active = 1\nvirtual v {\n address = 192.0.2.3 eth0\n"
+        .. " pmask = 255.255.255.255\n persistent = 60\n}\n"
+    local out = edited(text, function(m) m.virtuals[1].persistent = 90 end)
+    t.eq(out, sub(text, "persistent = 60", "persistent = 90"), "kept")
+    -- With a backup, the line would turn the model's 0 into 1: it is rewritten.
+    out = edited(text, function(m) m.backup = "192.0.2.2" end)
+    t.eq(out, sub(text, "backup_active = 1\n", "backup_active = 0\nbackup = 192.0.2.2\n"), "rewritten")
+    -- Asked for, as the model has it: both ways read the same, the line stays.
+    local m = lvsedit.copy(parse(text))
+    m.backup_active = true
+    t.eq(lvsedit.edit(text, "t.cf", m, OPTS), text, "backup_active without backup")
+end)
+
 t.test("copy-is-deep-and-the-original-stays", function()
     local m = parse(EVERY)
     local c = lvsedit.copy(m)

@@ -2,6 +2,7 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
+local luaha = require "luaha"
 local lvscf = require "luaha.lvscf"
 local model = require "luaha.lvscfmodel"
 local F = require "luaha.webforms"
@@ -151,3 +152,5 @@ t.test("typed-values-are-escaped-and-kept", function()
     assert(not page:find("<script>", 1, true) and page:find('<script src="/assets/app.js" defer></script>', 1, true),
         "no inline script")
 end)
+
+luaha.exit(t.failures() == 0 and 0 or 1)

@@ -255,10 +255,13 @@ end)
 t.test("password-file-read-again-at-login", function()
     local path = passwd_file({ piranha = "old one" })
     local ws = assert(websession.new({ passwd = path }))
-    assert(ws:login("piranha", "old one", "192.0.2.20"), "old password")
+    local old = assert(ws:login("piranha", "old one", "192.0.2.20"), "old password")
+    local old_req = cookie_req(ws:cookie(old):match("^([^;]+)"))
     passwd_file({ piranha = "new one" }, path)
+    t.eq(ws:find(old_req), old, "the session lasts until the file is read again")
     local _, why = ws:login("piranha", "old one", "192.0.2.20")
     t.eq(why, "wrong user or password", "the old password no longer works")
+    t.eq(ws:find(old_req), nil, "the session opened with the old password ended")
     assert(ws:login("piranha", "new one", "192.0.2.20"), "the new one does")
     os.remove(path)
     _, why = ws:login("piranha", "new one", "192.0.2.20")
@@ -325,10 +328,60 @@ t.test("check-post-session-origin-csrf-basic", function()
     ok = post({ origin = ORIGIN, authorization = "Basic eDp5" }, good, s)
     t.eq(ok, true, "with a session, a Basic header changes nothing")
 
+    -- The login form's POST has no session yet: its Origin alone is checked.
+    local login = { method = "POST", path = "/login", peer = "192.0.2.30", body = "user=a&password=b" }
+    login.headers = { origin = ORIGIN }
+    t.eq(websession.check_origin(login, ORIGIN), true, "login from our origin")
+    login.headers = { origin = "http://evil.example" }
+    t.eq(select(2, websession.check_origin(login, ORIGIN)), 403, "login from another origin")
+    login.headers = {}
+    t.eq(select(2, websession.check_origin(login, ORIGIN)), 403, "login without Origin or Referer")
+    t.checkerr("origin are required", websession.check_origin, login)
+
     t.eq(refused.session - before.session, 1, "counted: session")
     t.eq(refused.basic - before.basic, 1, "counted: basic")
-    t.eq(refused.origin - before.origin, 6, "counted: origin")
+    t.eq(refused.origin - before.origin, 8, "counted: origin")
     t.eq(refused.csrf - before.csrf, 5, "counted: csrf")
+end)
+
+-- The CPU time of this process's main thread (the loop's, not the worker's), in seconds, to 10 ms.
+local function loop_cpu()
+    local f = assert(io.open(("/proc/self/task/%d/stat"):format(luaha.daemon.getpid())))
+    local line = f:read("l")
+    f:close()
+    local fields = {}
+    for w in line:match("%) (.*)$"):gmatch("%S+") do fields[#fields + 1] = w end
+    return (tonumber(fields[12]) + tonumber(fields[13])) / 100      -- utime, stime in clock ticks
+end
+
+t.test("a-flood-of-bad-logins-does-not-hold-the-loop", function()
+    local ws = assert(websession.new({ passwd = PASSWD }))
+    -- 40 logins over 2 s (20 a second), each a new password from a new address: at most one is
+    -- verified at a time, the others are told "busy"; meanwhile the loop's thread never spends
+    -- more than 50 ms of CPU between two ticks of 10 ms (Argon2id alone would take 100 ms or more).
+    local running, cpu_gap, last = true, 0, loop_cpu()
+    local ticker = luaha.spawn(function()
+        while running do
+            luaha.sleep(0.01)
+            local cpu = loop_cpu()
+            cpu_gap, last = math.max(cpu_gap, cpu - last), cpu
+        end
+    end)
+    local answers, tasks = {}, {}
+    for i = 1, 40 do        -- two at once every 0.1 s: the second finds the first being verified
+        tasks[i] = luaha.spawn(function()
+            local _, why = ws:login("piranha", "flood " .. i, "203.0.113." .. i)
+            answers[why] = (answers[why] or 0) + 1
+        end)
+        if i % 2 == 0 then luaha.sleep(0.1) end
+    end
+    for _, task in ipairs(tasks) do task:join(60) end
+    running = false
+    ticker:join(5)
+    assert((answers["wrong user or password"] or 0) >= 1, "some were verified")
+    assert((answers.busy or 0) >= 20, "the second of each pair was told busy")
+    t.eq((answers["wrong user or password"] or 0) + (answers.busy or 0), 40, "every login answered")
+    assert(cpu_gap <= 0.05, ("the loop's thread used %.2f s of CPU between two ticks"):format(cpu_gap))
 end)
 
 t.test("form-decoding-and-limits", function()

@@ -132,3 +132,5 @@ t.test("actions-go-through-the-router-and-are-logged-with-user-and-peer", functi
     assert(not res.ok and res.text:find("unknown action", 1, true), res.text)
     t.eq(m.virtuals[1].servers[1].weight, 3, "the model is not changed")
 end)
+
+luaha.exit(t.failures() == 0 and 0 or 1)

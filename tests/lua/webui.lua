@@ -192,6 +192,15 @@ t.test("posts-without-session-token-or-origin-are-refused-and-change-nothing", f
     assert(r.events[#r.events].text:find("web: piranha from 127.0.0.1: disabled rs2", 1, true), "the event names user and peer")
     http("POST", "/action", { cookie = cookie, body = { action = "enable", virtual = "web", server = "rs2", csrf = csrf } })
     t.eq(r.disabled["web/rs2"], nil, "enabled again")
+    -- a weight, also saved to the draft: the router has it now, lvs.cf after Apply
+    http("POST", "/action", { cookie = cookie, body = { action = "weight", virtual = "web", server = "rs1", weight = "5",
+        also_save = "1", csrf = csrf } })
+    t.eq(r.weights["web/rs1"], 5, "the runtime weight")
+    _, _, body = http("GET", "/changes", { cookie = cookie })
+    assert(body:find("+        weight = 5\n", 1, true), "the draft has it: " .. tostring(body:match('<pre id="diff">(.-)</pre>')))
+    http("POST", "/action", { cookie = cookie, body = { action = "enable", virtual = "web", server = "rs1", csrf = csrf } })
+    http("POST", "/changes", { cookie = cookie, body = { action = "discard", csrf = csrf } })
+    t.eq(r.weights["web/rs1"], nil, "the runtime weight ended")
     t.eq(digest(CONFIG), before, "lvs.cf unchanged")
 end)
 
@@ -274,7 +283,8 @@ end
 t.test("a-virtual-and-two-real-servers-through-the-forms-then-apply", function()
     local old = t.slurp(CONFIG)
     post("/changes", { action = "discard" })
-    local status, h, body = http("GET", "/virtual-new", { cookie = cookie })
+    local h
+    local status, _, body = http("GET", "/virtual-new", { cookie = cookie })
     t.eq(status, 200, "the empty form")
     assert(body:find('<input type="checkbox" value="1" id="f-active" name="active" checked>', 1, true), "active for a new one")
     status, h = post("/virtual-new", { action = "add", name = "shop", active = "1", address = "192.0.2.214",
@@ -289,7 +299,7 @@ t.test("a-virtual-and-two-real-servers-through-the-forms-then-apply", function()
         t.eq(status, 303, "server " .. name); t.eq(h.location, "/virtual/shop/server/" .. name, "to its page")
     end
     t.eq(t.slurp(CONFIG), old, "nothing written before Apply")
-    _, _, body = http("GET", "/changes", { cookie = cookie })
+    body = select(3, http("GET", "/changes", { cookie = cookie }))
     assert(body:find("+virtual shop {", 1, true), "the diff adds the block")
     status, h = post("/changes", { action = "apply" })
     t.eq(status, 303, "applied: " .. tostring(h.location))
@@ -300,9 +310,9 @@ t.test("a-virtual-and-two-real-servers-through-the-forms-then-apply", function()
     local nm = assert(lvscf.load(CONFIG))
     t.eq(#nm.virtuals, 2, "two virtuals"); t.eq(#nm.virtuals[2].servers, 2, "two servers in shop")
     t.eq(nm.virtuals[2].servers[2].address, "198.51.100.22", "s2's address")
-    _, _, body = http("GET", "/", { cookie = cookie })
+    body = select(3, http("GET", "/", { cookie = cookie }))
     assert(body:find("applied: ", 1, true), "the flash says so")
-    _, _, body = http("GET", "/config", { cookie = cookie })
+    body = select(3, http("GET", "/config", { cookie = cookie }))
     assert(body:find('<pre id="config-bak">', 1, true) and body:find('value="restore"', 1, true), "the backup and Restore")
 end)
 
@@ -315,4 +325,6 @@ t.test("logout-ends-the-session", function()
 end)
 
 server:close()
+r.probes:stop()     -- Apply's reload started the new monitors' checks
 assert(luaha.proc.run({ "rm", "-rf", dir }, { timeout = 10 }).status == 0)
+luaha.exit(t.failures() == 0 and 0 or 1)
