@@ -182,6 +182,17 @@ class Run:
         check(first.startswith("#") and first in text.splitlines(True), "the seed's comment line is gone or changed")
         check(self.agent.out('cat "$tmp/lvs.cf.bak"') == self.seed, "lvs.cf.bak is not the old file")
         self.web_text = text
+        # In setup mode the first Apply starts the router, and its listener: is the session still good?
+        # (Logged in again if not, so that the steps after this one run; step 3b says what happened.)
+        b = self.browser()
+        b.get("/")
+        self.session_lost = b.path() == "/login"
+        if self.session_lost:
+            b.login(PASSWORD)
+            check(b.path() == "/", "logging in again after Apply failed: %s" % b.path())
+
+    def step3_session_kept(self):
+        check(not self.session_lost, "the first Apply ended the session: the Status page asked to log in again")
 
     def step4_kernel(self):
         t = kernel_has(self.agent, VIP, 80, ["192.0.2.204", "192.0.2.205"])
@@ -396,6 +407,7 @@ class Run:
             r.step("webui-2-build-and-review", self.step2_build, "webui-1-login-limits")
             r.step("webui-2-review-lists-ipvs-ops", self.step2_review_ops, "webui-2-build-and-review")
             r.step("webui-3-apply-keeps-file", self.step3_apply, "webui-2-build-and-review")
+            r.step("webui-3-session-kept-after-apply", self.step3_session_kept, "webui-3-apply-keeps-file")
             r.step("webui-4-kernel-matches-status", self.step4_kernel, "webui-3-apply-keeps-file")
             r.step("webui-5-bad-value-422", self.step5_bad_value, "webui-3-apply-keeps-file")
             r.step("webui-6-death-shown-live", self.step6_health_live, "webui-4-kernel-matches-status")
