@@ -97,7 +97,8 @@ function conf.listener(m, webui)
     local addr = listen:match("^%[([^%]]+)%]:%d+$") or listen:match("^([^:]+):%d+$")
     return listen, { passwd = passwd, webui = ui or false, tls = tls, insecure = m.webui_insecure or false,
         session_idle = m.webui_session_idle or model.globals.webui_session_idle.default,
-        beyond = addr ~= nil and not lvscfcheck.loopback(addr) }
+        beyond = addr ~= nil and not lvscfcheck.loopback(addr),
+        sessions = webui and webui.sessions, draft = webui and webui.draft }
 end
 
 --[[

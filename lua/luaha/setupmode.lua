@@ -73,7 +73,13 @@ local function leave(policy, o, spec, webui, state)
     log.info("setup: %s applied: leaving setup mode, starting the router", o.config)
     state.server:close()
     local status
-    status, err = policy.start(o, spec, m, { cache = cache, key = key, digest = digest, webui = webui })
+    -- The router's listener takes over the UI's sessions (nobody logs in again) and draft, when it
+    -- reads the same users file.
+    local carried, _, hopts = setmetatable({}, { __index = webui }), conf.listener(m, webui)
+    if hopts and hopts.passwd == state.ui.passwd then
+        carried.sessions, carried.draft = state.ui.sessions, state.ui.draft
+    end
+    status, err = policy.start(o, spec, m, { cache = cache, key = key, digest = digest, webui = carried })
     if status ~= 0 then
         log.err("setup: %s", err or "the router stopped")
         luaha.exit(status)

@@ -433,7 +433,8 @@ function webui.start(opts)
     if not addr then return nil, port end
     opts.origin = opts.origin or ("%s://%s:%d"):format(opts.tls and "https" or "http",
         addr:find(":", 1, true) and ("[" .. addr .. "]") or addr, port)
-    local handler = webui.handler(opts)
+    local handler, ui = webui.handler(opts)
+    opts.sessions, opts.draft = ui.sessions, ui.draft      -- for the router's listener after setup mode
     return luaha.http.listen(addr, port, handler, { methods = { "GET", "HEAD", "POST" },
         max_body = webui.MAX_BODY, tls = opts.tls })
 end
