@@ -4,7 +4,8 @@
 routes(route, h) adds:
 
 /changes   GET: the draft's review (webapply's d:review): the unified diff of lvs.cf in
-           <pre id="diff">, the IPVS operations in ipvsadm syntax in <ol id="ipvs-ops">, the VIPs,
+           <pre id="diff">, the IPVS operations in ipvsadm syntax in <ol id="ipvs-ops"> (those that follow as
+           checks pass in <ol id="ipvs-later">), the VIPs,
            the monitors, the warnings, the new serial_no; POST: apply (write and reload), save
            (write only, to copy the file to the partner first), discard.
 /config    GET: lvs.cf and lvs.cf.bak as text (?download=1: lvs.cf as a file); POST restore:
@@ -36,7 +37,7 @@ local function review_body(rv, csrf, router)
     local function n(x) return type(x) == "table" and #x or (x or 0) end
     return P.t([[{{errors}}<section aria-labelledby="diff-h"><h2 id="diff-h">lvs.cf</h2><pre id="diff">{{diff}}</pre>
 <p>serial_no becomes <span id="serial">{{serial}}</span>.{{piranha}}</p></section>
-<section aria-labelledby="ops-h"><h2 id="ops-h">IPVS operations</h2>{{note}}{{ops}}</section>
+<section aria-labelledby="ops-h"><h2 id="ops-h">IPVS operations</h2>{{note}}{{ops}}{{later}}</section>
 <section aria-labelledby="vips-h"><h2 id="vips-h">Virtual addresses</h2>{{vips}}</section>
 <section aria-labelledby="mon-h"><h2 id="mon-h">Health monitors</h2>
 <p>{{started}} started, {{stopped}} stopped, {{kept}} kept.</p></section>
@@ -51,7 +52,10 @@ local function review_body(rv, csrf, router)
             and (" Piranha can no longer read the new file: " .. table.concat(rv.piranha_unreadable, "; ") .. ".") or nil,
         note = (rv.note or not router) and P.t('<p id="ipvs-note">{{1}}</p>', { rv.note or
             "No kernel change now: this router runs no table yet." }) or nil,
-        ops = list(rv.ipvs, "ipvs-ops"), vips = #vips > 0 and list(vips, "vip-ops") or P.t("<p>No change.</p>"),
+        ops = list(rv.ipvs, "ipvs-ops"),
+        later = #(rv.ipvs_later or {}) > 0 and P.t('<p id="ipvs-later-h">Then, as each real server passes its first'
+            .. ' check:</p>{{1}}', { list(rv.ipvs_later, "ipvs-later") }) or nil,
+        vips = #vips > 0 and list(vips, "vip-ops") or P.t("<p>No change.</p>"),
         started = n(mon.started), stopped = n(mon.stopped), kept = n(mon.kept),
         warnings = #(rv.warnings or {}) > 0 and list(rv.warnings, "warnings") or P.t("<p>None.</p>"),
         form = P.form("/changes", csrf, P.t("{{1}} {{2}} {{3}}", { P.button("apply", "Apply"),

@@ -138,7 +138,7 @@ a note when there are none to send by design. The reload programs only on a rout
 table (active, or passive with standby_table), from its last table when it has one.
 ]]
 local function ipvs_ops(r, m, plan)
-    if not r then return {}, "no router runs yet: the first start programs the table" end
+    if not r then return {}, "no router runs yet: the first start programs the table", {} end
     if m.service == "fos" then return {}, "service = fos: no IPVS service is programmed" end
     if not r:keeps_table(m) then return {}, "no kernel change now; this router holds no services" end
     local at = plan.monitor_at
@@ -150,7 +150,22 @@ local function ipvs_ops(r, m, plan)
     if not report then return {}, "the kernel's table cannot be read: " .. tostring(err) end
     local ops = {}
     for i, op in ipairs(report.ops) do ops[i] = op end
-    return ops, nil
+    return ops, nil, report.table
+end
+
+--[[
+later_ops(m, from): the operations that follow Apply's as the checks pass, from the table Apply
+leaves (from; an empty one in setup mode, where the first start programs everything this way):
+to every active real server in at its configured weight (lvs.desired without weight_of, what
+--dry-run shows). A real server enters only after a passing check, so Apply itself sends none of
+these; the Review lists them apart. A dry run against a table given: no kernel read.
+]]
+local function later_ops(m, from)
+    if not from then return {} end
+    local report = ipvs.apply(lvs.desired(m), { current = from, dry_run = true })
+    local ops = {}
+    for i, op in ipairs(report and report.ops or {}) do ops[i] = op end
+    return ops
 end
 
 -- local_warnings(m): devices this host lacks; neither router address being one of this host's.
@@ -178,7 +193,8 @@ end
 --[[
 run(r, new, old, path, parse_warnings): the review of model new (parsed with review.parse) against
 old (the running model, or the file's, or nil), on router r (nil in setup mode):
-{ ipvs =, note =, vips =, monitors =, warnings =, errors =, piranha_readable =, piranha_unreadable = }.
+{ ipvs =, ipvs_later =, note =, vips =, monitors =, warnings =, errors =, piranha_readable =,
+piranha_unreadable = } (ipvs_later: later_ops).
 errors are those of the router's checks (routerconf.check: what --check and the reload refuse).
 ]]
 function review.run(r, new, old, path, parse_warnings)
@@ -188,7 +204,9 @@ function review.run(r, new, old, path, parse_warnings)
     if key == nil then out.errors = errors end
     local plan = r and new.service ~= "fos" and r.probes:plan(new)
     if #out.errors == 0 then
-        out.ipvs, out.note = ipvs_ops(r, new, plan)
+        local after
+        out.ipvs, out.note, after = ipvs_ops(r, new, plan)
+        out.ipvs_later = later_ops(new, after)
     else
         out.ipvs, out.note = {}, "the new file has errors: nothing would be applied"
     end

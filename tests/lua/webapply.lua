@@ -167,6 +167,20 @@ t.test("webapply-store-draft-pending-discard", function()
     t.eq(d:text(), SEED, "text after discard")
 end)
 
+-- In setup mode (no router) Apply programs nothing itself; the Review lists what the first start
+-- programs as the checks pass (ipvs_later), every active real server at its configured weight.
+t.test("webapply-review-without-a-router-lists-what-the-checks-bring", function()
+    local _, d = setup("later")
+    edit(d)
+    local rev = d:review(nil)
+    t.eq(#rev.ipvs, 0, "no router: nothing sent by Apply")
+    local later = table.concat(rev.ipvs_later, "\n")
+    assert(later:find("-A -t 192.0.2.212:80 -s ", 1, true), later)
+    for _, a in ipairs({ "192.0.2.204:80 -g -w 1", "192.0.2.205:80 -g -w 3", "192.0.2.206:80 -g -w 1" }) do
+        assert(later:find("-a -t 192.0.2.212:80 -r " .. a, 1, true), "no -a ... " .. a .. " in:\n" .. later)
+    end
+end)
+
 t.test("webapply-review-and-apply-write-atomically-with-backup", function()
     local path, d, r = setup("apply")
     edit(d)

@@ -27,7 +27,8 @@ def review_ops(b):
     b.get("/changes")
     b.shot("review")
     check(b.has("#ipvs-ops"), "the Review page has no #ipvs-ops")
-    return [li.text.strip() for li in b.finds("#ipvs-ops li")]
+    # What Apply sends, then (#ipvs-later) what follows as the real servers pass their first check.
+    return [li.text.strip() for li in b.finds("#ipvs-ops li, #ipvs-later li")]
 
 
 def build(b, name, vip, port, servers, fast_checks=True):
