@@ -89,11 +89,14 @@ function V.routes(route, h)
         end
         if ui.draft:pending() == 0 then return h.refused(ui, c, 409, "there is nothing to apply") end
         who.write_only = action == "save"
-        local rep, status, why = ui.draft:apply(ui.opts.router, who)
+        local rep, status, why, details = ui.draft:apply(ui.opts.router, who)
         if not rep then
             log.warning("%s from %s: %s refused (%s): %s", who.user, who.peer, action, tostring(status), tostring(why))
-            return review(ui, c, tonumber(status) or 500, P.t('<p class="error" role="alert" id="apply-error">{{1}}</p>',
-                { why }))
+            -- 409: the file changed on disk since the draft began; what changed there is shown, nothing was written.
+            local disk = status == 409 and details and details.diff
+            return review(ui, c, tonumber(status) or 500, P.t('<p class="error" role="alert" id="apply-error">{{1}}</p>'
+                .. '{{2}}', { why, disk and P.t('<h2>Changed on disk since the draft began</h2><pre id="disk-diff">'
+                .. '{{1}}</pre>', { disk }) }))
         end
         local ops = rep.ipvs or {}
         h.flash(ui, c, true, action == "save" and ("%s written, not applied: reload to apply it"):format(ui.opts.config)
@@ -130,7 +133,9 @@ function V.routes(route, h)
             return h.refused(ui, c, 400, ("unknown action %q"):format(tostring(c.fields.action)))
         end
         local ok, why = ui.draft:restore_previous()
-        if not ok then return h.refused(ui, c, 409, "restore: " .. tostring(why)) end
+        if not ok then
+            return h.refused(ui, c, 409, "restore: " .. (type(why) == "table" and table.concat(why, "; ") or tostring(why)))
+        end
         h.flash(ui, c, true, "lvs.cf.bak is the draft now: review it, then apply")
         return h.redirect(ui, c.req, "/changes")
     end)

@@ -316,6 +316,23 @@ t.test("a-virtual-and-two-real-servers-through-the-forms-then-apply", function()
     assert(body:find('<pre id="config-bak">', 1, true) and body:find('value="restore"', 1, true), "the backup and Restore")
 end)
 
+-- A file changed on disk since the draft began: Apply answers 409 with what changed there, writes nothing.
+t.test("apply-of-a-draft-whose-file-changed-on-disk-is-409-with-the-new-diff", function()
+    post("/changes", { action = "discard" })
+    local status = post("/virtual-new", { action = "add", name = "late", active = "1", address = "192.0.2.216",
+        device = "eth0:1", port = "80", protocol = "tcp", scheduler = "rr", timeout = "10", reentry = "180" })
+    t.eq(status, 303, "added to the draft")
+    local edited = t.slurp(CONFIG) .. "# a hand edit meanwhile\n"
+    local f = assert(io.open(CONFIG, "w")); f:write(edited); f:close()
+    local body
+    status, _, body = post("/changes", { action = "apply" })
+    t.eq(status, 409, "refused")
+    local disk = body:match('<pre id="disk%-diff">(.-)</pre>')
+    assert(disk and disk:find("+# a hand edit meanwhile", 1, true), "the change on disk shown: " .. tostring(disk))
+    t.eq(t.slurp(CONFIG), edited, "nothing written")
+    post("/changes", { action = "discard" })
+end)
+
 t.test("logout-ends-the-session", function()
     local status, h = http("POST", "/logout", { cookie = cookie, body = { csrf = csrf, action = "logout" } })
     t.eq(status, 303, "logged out"); t.eq(h.location, "/login", "to the login")
