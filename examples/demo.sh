@@ -46,3 +46,8 @@ seed_start r1
 until_ok grep -q "staying passive" "$tmp/r1.log" || fail "router1 did not settle"
 seed_has_vip r2 && ! seed_has_vip r1 && echo "   router2 keeps the VIP; router1 is the backup now"
 say "Done: everything ran inside User-Mode Linux and is gone with it."
+say "The web UI (piranha-gui's successor), on a router of your own:"
+echo "   luaha passwd                      # user piranha, into /etc/sysconfig/ha/status.passwd (mode 0600)"
+echo "   lvs.cf: webui = 1 and status_passwd = /etc/sysconfig/ha/status.passwd, then restart luaha"
+echo "   open http://127.0.0.1:3636/ on the router (from elsewhere: ssh -L 3636:127.0.0.1:3636 ROUTER)"
+echo "   a router with no lvs.cf yet: luaha piranha -c /etc/sysconfig/ha/lvs.cf --webui 127.0.0.1:3636 (setup mode)"
