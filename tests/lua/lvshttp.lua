@@ -26,19 +26,7 @@ local function policy(nv, nr)
     return require("luaha.router").new(m, { config = "big.cf" })
 end
 
-local function b64encode(s)
-    local chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-    return (s:gsub("..?.?", function(g)
-        local a, b, c = g:byte(1, 3)
-        local n = a << 16 | (b or 0) << 8 | (c or 0)
-        local out = {}
-        for i = 1, 4 do
-            local k = n >> (6 * (4 - i)) & 63
-            out[i] = i <= #g + 1 and chars:sub(k + 1, k + 1) or "="
-        end
-        return table.concat(out)
-    end))
-end
+local b64encode = t.base64
 
 t.test("auth-base64-decode-round-trips-and-is-strict", function()
     local decode = luaha.auth.base64_decode

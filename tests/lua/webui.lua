@@ -75,19 +75,7 @@ table of fields, form-encoded), origin (false: none), basic ("user:password"), h
 local function enc(s)
     return (s:gsub("[^%w%-._~]", function(c) return ("%%%02X"):format(c:byte()) end))
 end
-local function b64(s)
-    local chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-    return (s:gsub("..?.?", function(g)
-        local a, b, c = g:byte(1, 3)
-        local n = a << 16 | (b or 0) << 8 | (c or 0)
-        local out = {}
-        for i = 1, 4 do
-            local k = n >> (6 * (4 - i)) & 63
-            out[i] = i <= #g + 1 and chars:sub(k + 1, k + 1) or "="
-        end
-        return table.concat(out)
-    end))
-end
+local b64 = t.base64
 local function http(method, path, opts)
     opts = opts or {}
     local body = ""
@@ -324,7 +312,7 @@ t.test("apply-of-a-draft-whose-file-changed-on-disk-is-409-with-the-new-diff", f
     t.eq(status, 303, "added to the draft")
     local edited = t.slurp(CONFIG) .. "# a hand edit meanwhile\n"
     local f = assert(io.open(CONFIG, "w")); f:write(edited); f:close()
-    local body
+    local _, body
     status, _, body = post("/changes", { action = "apply" })
     t.eq(status, 409, "refused")
     local disk = body:match('<pre id="disk%-diff">(.-)</pre>')

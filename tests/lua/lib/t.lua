@@ -99,6 +99,21 @@ function t.pid()
     return pid
 end
 
+-- base64(s): s in standard base64, for the tests' Basic credentials (luaha decodes with libsodium).
+function t.base64(s)
+    local chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    return (s:gsub("..?.?", function(g)
+        local a, b, c = g:byte(1, 3)
+        local n = a << 16 | (b or 0) << 8 | (c or 0)
+        local out = {}
+        for i = 1, 4 do
+            local k = n >> (6 * (4 - i)) & 63
+            out[i] = i <= #g + 1 and chars:sub(k + 1, k + 1) or "="
+        end
+        return table.concat(out)
+    end))
+end
+
 function t.failures()
     return failed
 end
