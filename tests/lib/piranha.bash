@@ -51,6 +51,7 @@ piranha_bridge()
 	for ns in "$@"; do
 		ip netns add "$ns" && ip -n "$ns" link set lo up || fail "netns $ns"
 		piranha_ns+=("$ns")
+		ip link del "v-$ns" 2> /dev/null	# an earlier scenario's, outliving its namespace (seed.bash says why)
 		ip link add name "v-$ns" type veth peer name eth0 netns "$ns" || fail "veth $ns"
 		ip link set "v-$ns" master br0 && ip link set "v-$ns" up && ip -n "$ns" link set eth0 up || fail "link $ns"
 	done

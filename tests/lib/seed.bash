@@ -66,6 +66,9 @@ until_ok()
 # seed_node NS ADDR: NS on the bridge with eth0 at ADDR/24.
 seed_node()
 {
+	# A veth end of an earlier scenario's namespace of that name can outlive it for a while (the kernel
+	# cleans a namespace up later, after its last user): in UML, where names are not unique, it goes first.
+	ip link del "v-$1" 2> /dev/null
 	ip netns add "$1" && ip -n "$1" link set lo up &&
 		ip link add name "v-$1" type veth peer name eth0 netns "$1" &&
 		ip link set "v-$1" master br0 && ip link set "v-$1" up && ip -n "$1" link set eth0 up &&
