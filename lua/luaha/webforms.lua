@@ -193,7 +193,8 @@ end
 --[[
 render(name, vals, errs, ctx): a page's form (markup): vals as values() gives them or as typed,
 errs field -> PROBLEM (a summary at the top links to each), ctx: csrf, action (the form's path),
-buttons (a list of { action, label }), extra (markup after the sections, e.g. hidden fields).
+buttons (a list of { action, label [, confirm] }: P.button's), extra (markup after the sections,
+e.g. hidden fields).
 ]]
 function F.render(name, vals, errs, ctx)
     local page = F.pages[name]
@@ -217,7 +218,9 @@ function F.render(name, vals, errs, ctx)
         sections[#sections + 1] = P.t("<fieldset><legend>{{1}}</legend>{{2}}</fieldset>", { s[1], P.join(fields) })
     end
     local buttons = {}
-    for _, b in ipairs(ctx.buttons or { { "save", "Save to draft" } }) do buttons[#buttons + 1] = P.button(b[1], b[2]) end
+    for _, b in ipairs(ctx.buttons or { { "save", "Save to draft" } }) do
+        buttons[#buttons + 1] = P.button(b[1], b[2], nil, b[3])
+    end
     return P.t("{{summary}}{{form}}", {
         summary = #summary > 0 and P.t('<div class="error-summary" role="alert" tabindex="-1" id="errors"><h2>'
             .. 'Not saved: please correct</h2><ul>{{1}}</ul></div>', { P.join(summary, "") }) or nil,

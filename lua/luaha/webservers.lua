@@ -49,7 +49,9 @@ function W.routes(route, h)
         return h.page(ui, c, status, "virtual", title, P.join({
             P.t('<p><a href="{{1}}">All real servers of {{2}}</a></p>', { list_path(vname), vname }),
             F.render("server", vals, errs, { csrf = c.session.csrf, action = path,
-                buttons = new and { { "add", "Add to draft" } } or { { "save", "Save to draft" }, { "delete", "Delete" } } }) }))
+                buttons = new and { { "add", "Add to draft" } } or { { "save", "Save to draft" },
+                    { "delete", "Delete", ("Delete real server %s of %s from the draft?"):format(tostring(vals.name),
+                        vname) } } }) }))
     end
 
     local function save(ui, c, vname, rsname, path)

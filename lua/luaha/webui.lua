@@ -25,14 +25,13 @@ a session, its CSRF token and an Origin (or Referer) equal to the origin the bro
 with 4xx; a Basic Authorization header never authorises a POST. Refusals are logged with a
 limit. Objects are named in the path, never numbered.
 
-What can hold the loop: the Status page (see webstatus.lua: paced), a form (under 1 ms), the
+What can hold the loop: the Status pages (see webstatus.lua: paced), a form (under 1 ms), the
 Review page's diff (lvsedit.diff; the draft's size, bounded by lvscf.MAX_SIZE: about 30 ms for a
 10 000-server file). Argon2id runs in the worker thread (websession), never here.
 ]]
 local luaha = require "luaha"
 local P = require "luaha.webpages"
 local F = require "luaha.webforms"
-local S = require "luaha.webstatus"
 local lvscf = require "luaha.lvscf"
 local lvscfcheck = require "luaha.lvscfcheck"
 local file = require "luaha.core.file"
@@ -157,46 +156,8 @@ local R = {}        -- the routes: { pattern, GET = fn(ui, c, ...), POST = fn(ui
 
 local function route(pattern, get, post) R[#R + 1] = { "^" .. pattern .. "$", GET = get, POST = post } end
 
-route("/", function(ui, c)
-    local r = ui.opts.router
-    local doc = r and r:status() or { state = "setup", role = "-", config = ui.opts.config, services = {} }
-    return page(ui, c, 200, "status", "Status", S.page(doc, { csrf = c.session.csrf, router = r, pace = luaha.pacer() }))
-end)
-
--- What "also save to lvs.cf" puts in the draft for a runtime change of a real server.
-local SAVED = {
-    enable = function(rs) rs.active = true end, disable = function(rs) rs.active = false end,
-    drain = function(rs) rs.weight = 0 end, weight = function(rs, f) rs.weight = math.tointeger(tonumber(f.weight)) end,
-}
-
--- also_save(ui, c): the runtime change just made, as a change of the draft; true, or nil and why.
-local function also_save(ui, c)
-    local f = c.fields
-    local m, errs = draft_model(ui, c)
-    if not m then return nil, errs[1] end
-    local v = find(m.virtuals, f.virtual)
-    local rs = v and find(v.servers, f.server)
-    if not rs then return nil, ("no server %q in virtual %q in the draft"):format(tostring(f.server), tostring(f.virtual)) end
-    SAVED[f.action](rs, f)
-    local ok
-    ok, errs = update(ui, c, m, nil, ("server %s of %s"):format(rs.name, v.name))
-    if not ok then return nil, errs[1] end
-    return true
-end
-
-route("/action", nil, function(ui, c)
-    local r = ui.opts.router
-    if not r then return refused(ui, c, 409, "setup mode: there is no running router to act on") end
-    local kind, res = S.act(r, c.fields, { user = c.session.user, peer = c.req.peer, csrf = c.session.csrf })
-    if kind == "confirm" then return page(ui, c, 200, "status", "Confirm", res) end
-    if res.ok and c.fields.also_save == "1" and SAVED[c.fields.action] then
-        local ok, why = also_save(ui, c)
-        res = { ok = ok ~= nil, text = res.text .. (ok and "; also saved to the draft (Review to apply it)"
-            or ("; not saved to the draft: " .. tostring(why))) }
-    end
-    ui.flash[c.session] = res
-    return redirect(ui, c.req, "/")
-end)
+require("luaha.webstatus").routes(route, { page = page, redirect = redirect, refused = refused, update = update,
+    draft_model = draft_model, find = find })
 
 -- What a page says before its form.
 local NOTES = {
@@ -241,7 +202,7 @@ local function list_table(id, caption, items, hrefs, path, csrf, empty)
             state = b.active and "active" or "inactive",
             form = P.form(path, csrf, P.t('<input type="hidden" name="name" value="{{1}}">{{2}} {{3}}', { b.name,
                 b.active and P.button("disable", "Deactivate") or P.button("enable", "Activate"),
-                P.button("delete", "Delete") }), "inline") })
+                P.button("delete", "Delete", nil, ("Delete %s from the draft?"):format(b.name)) }), "inline") })
     end
     return P.t([[<table id="{{id}}"><caption>{{caption}}</caption><thead><tr><th scope="col">Name</th>
 <th scope="col">Address</th><th scope="col">State</th><th scope="col">Actions</th></tr></thead><tbody>{{rows}}</tbody></table>]],
@@ -293,7 +254,8 @@ for kind, field in pairs(KINDS) do
             and P.t('<p><a href="/virtual/{{1}}/servers">Real servers of {{2}}</a></p>', { P.url(vals.name), vals.name }) or nil
         return page(ui, c, status, kind, (new and "New " or "") .. F.pages[kind].title .. (new and "" or (" " .. vals.name)),
             P.t("{{1}}{{2}}", { links, F.render(kind, vals, errs, { csrf = c.session.csrf, action = path,
-                buttons = new and { { "add", "Add to draft" } } or { { "save", "Save to draft" }, { "delete", "Delete" } } }) }))
+                buttons = new and { { "add", "Add to draft" } } or { { "save", "Save to draft" },
+                    { "delete", "Delete", ("Delete %s %s from the draft?"):format(kind, vals.name) } } }) }))
     end
     local function save(ui, c, path, name)
         local m, errs = draft_model(ui, c)
@@ -302,7 +264,10 @@ for kind, field in pairs(KINDS) do
         if name then
             b = find(m[field], name)
             if not b then return refused(ui, c, 404, ("no %s %q in the draft"):format(kind, name)) end
-            if c.fields.action == "delete" then return list_post(ui, c, m[field], m, kind, "/" .. kind, kind) end
+            if c.fields.action == "delete" then       -- the block of the page, whatever its name field says now
+                c.fields.name = name
+                return list_post(ui, c, m[field], m, kind, "/" .. kind, kind)
+            end
         else
             b = { servers = kind == "virtual" and {} or nil }
             lvscfcheck.fill_defaults(b, lvscf.blocks)

@@ -136,9 +136,15 @@ t.test("login-refuses-a-wrong-password-then-gives-a-session", function()
     t.eq(status, 200, "Status"); secure(h, "/")
     csrf = body:match('<input type="hidden" name="csrf" value="(%x+)">')
     assert(csrf and #csrf == 64, "a CSRF token in the forms")
+    assert(body:find('<tr id="vs-web" data-state="', 1, true), "the virtual's summary row")
+    assert(body:find('<a href="/status/virtual/web">web</a>', 1, true), "leading to its page")
+    assert(body:find("<title>Status — luaha</title>", 1, true), "the title")
+    status, h, body = http("GET", "/status/virtual/web", { cookie = cookie })
+    t.eq(status, 200, "web's status page"); secure(h, "/status/virtual/web")
     assert(body:find('<table id="virtual-web" class="servers">', 1, true), "the virtual's table")
     assert(body:find('<tr id="rs-web-rs1" data-health="', 1, true), "a real server's row")
-    assert(body:find("<title>Status — luaha</title>", 1, true), "the title")
+    assert(body:find("<title>Status of virtual server web — luaha</title>", 1, true), "its title")
+    t.eq(http("GET", "/status/virtual/nosuch", { cookie = cookie }), 404, "no such virtual")
 end)
 
 t.test("assets-are-served-from-the-binary-with-the-headers", function()
@@ -173,9 +179,10 @@ t.test("posts-without-session-token-or-origin-are-refused-and-change-nothing", f
         t.eq(r.disabled["web/rs2"], nil, case[3] .. ": nothing disabled")
     end
     local status, h = http("POST", "/action", { cookie = cookie, body = form })
-    t.eq(status, 303, "a good POST is answered by a redirect"); t.eq(h.location, "/", "to Status")
+    t.eq(status, 303, "a good POST is answered by a redirect")
+    t.eq(h.location, "/status/virtual/web", "to the virtual's status page")
     t.eq(r.disabled["web/rs2"], true, "rs2 disabled")
-    local _, _, body = http("GET", "/", { cookie = cookie })
+    local _, _, body = http("GET", h.location, { cookie = cookie })
     assert(body:find("disabled rs2 in web, until the next reload", 1, true), "the flash after the redirect")
     assert(r.events[#r.events].text:find("web: piranha from 127.0.0.1: disabled rs2", 1, true), "the event names user and peer")
     http("POST", "/action", { cookie = cookie, body = { action = "enable", virtual = "web", server = "rs2", csrf = csrf } })
@@ -229,7 +236,8 @@ t.test("a-crawl-of-every-get-page-changes-nothing", function()
     t.eq(status, 200, "/changes")
     local pages = { "/", "/global", "/redundancy", "/advanced", "/virtual", "/virtual/web", "/virtual/web/servers",
         "/virtual/web/server/rs1", "/virtual-new", "/virtual/web/server-new", "/failover", "/failover-new", "/changes",
-        "/config", "/config?download=1", "/status.json", "/metrics", "/login", "/nosuch", "/virtual/nosuch" }
+        "/config", "/config?download=1", "/status.json", "/metrics", "/login", "/nosuch", "/virtual/nosuch",
+        "/status/virtual/web", "/status/virtual/nosuch" }
     for _, method in ipairs({ "GET", "HEAD" }) do
         for _, p in ipairs(pages) do
             local st, h, body = http(method, p, { cookie = cookie })
