@@ -14,7 +14,8 @@ routes(route, h) adds:
 Apply is logged with the user and the peer (webapply logs the write and the reload); in setup
 mode the first Apply that writes a valid file calls opts.on_applied(), which starts the router.
 h: the helpers of webui.lua. review_body(rv, opts) makes the Review's sections; the Status page's
-Reload from disk shows them too (webstatus.lua).
+Reload from disk shows them too (webstatus.lua). pending(draft, field [, vname]) names the blocks
+the draft adds, changes and deletes: the badges of the list pages.
 ]]
 local luaha = require "luaha"
 local P = require "luaha.webpages"
@@ -71,6 +72,46 @@ function V.review_body(rv, opts)
 {{1}}]], { P.form("/changes", opts.csrf, P.t("{{1}} {{2}} {{3}}", { P.button("apply", "Apply"),
             P.button("save", "Save without applying"), P.button("discard", "Discard") }), "buttons") }) or nil,
     })
+end
+
+-- same(a, b): whether two model values are equal, tables compared member by member.
+local function same(a, b)
+    if a == b then return true end
+    if type(a) ~= "table" or type(b) ~= "table" then return false end
+    for k, v in pairs(a) do if not same(v, b[k]) then return false end end
+    for k in pairs(b) do if a[k] == nil then return false end end
+    return true
+end
+
+--[[
+pending(draft, field [, vname]): what the draft changes in a list of the file's, for the badges of
+the list pages: field is "virtuals" or "failovers", or with vname the servers of that virtual.
+Returns name -> "new" | "changed" for the draft's blocks, and the list of the names the draft
+deletes (a rename is a new one and a deleted one). Empty without a draft. A block taken from the
+parse cache is the very table of the file's model, so unchanged blocks are found at once; the
+others are compared member by member (about 20 values a block, 10 000 servers in some 20 ms,
+letting the loop run after each block).
+]]
+function V.pending(draft, field, vname)
+    if not draft.draft then return {}, {} end
+    local b = draft:base()
+    local base = b and draft:parse(b.base_text)
+    if not base then return {}, {} end
+    local function items(m)
+        if not vname then return m[field] or {} end
+        for _, v in ipairs(m.virtuals or {}) do if v.name == vname then return v.servers end end
+        return {}
+    end
+    local now, before, by, seen, out, gone = items(b.model), items(base), {}, {}, {}, {}
+    for _, x in ipairs(before) do by[x.name] = x end
+    for _, x in ipairs(now) do
+        local old = by[x.name]
+        seen[x.name] = true
+        if not old then out[x.name] = "new" elseif not same(x, old) then out[x.name] = "changed" end
+        luaha.breathe()
+    end
+    for _, x in ipairs(before) do if not seen[x.name] then gone[#gone + 1] = x.name end end
+    return out, gone
 end
 
 function V.routes(route, h)

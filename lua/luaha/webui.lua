@@ -32,6 +32,7 @@ Review page's diff (lvsedit.diff; the draft's size, bounded by lvscf.MAX_SIZE: a
 local luaha = require "luaha"
 local P = require "luaha.webpages"
 local F = require "luaha.webforms"
+local changes = require "luaha.webchanges"
 local lvscf = require "luaha.lvscf"
 local lvscfcheck = require "luaha.lvscfcheck"
 local file = require "luaha.core.file"
@@ -191,13 +192,22 @@ global_page("global")
 global_page("redundancy")
 global_page("advanced")
 
--- A list of blocks (virtual or failover) or of one virtual's servers, with their row actions.
-local function list_table(id, caption, items, hrefs, path, csrf, empty)
-    if #items == 0 then return P.t("<p>{{1}}</p>", { empty }) end
+--[[
+A list of blocks (virtual or failover) or of one virtual's servers, with their row actions; pending:
+webchanges.pending's two results (a badge on each block the draft adds or changes, a line naming
+those it deletes).
+]]
+local function list_table(id, caption, items, hrefs, path, csrf, empty, pending)
+    local badges, gone = pending and pending[1] or {}, pending and pending[2] or {}
+    local deleted = #gone > 0 and P.t('<p class="note" id="{{1}}-deleted">Deleted in the draft: {{2}}'
+        .. ' (<a href="/changes">Review</a>).</p>', { id, table.concat(gone, ", ") }) or nil
+    if #items == 0 then return P.t("<p>{{1}}</p>{{2}}", { empty, deleted }) end
     local rows = {}
     for i, b in ipairs(items) do
-        rows[#rows + 1] = P.t([[<tr><th scope="row"><a href="{{href}}">{{name}}</a></th><td>{{addr}}</td><td>{{state}}</td>
-<td>{{form}}</td></tr>]], { href = hrefs[i], name = b.name,
+        local badge = badges[b.name]
+        rows[#rows + 1] = P.t([[<tr><th scope="row"><a href="{{href}}">{{name}}</a>{{badge}}</th><td>{{addr}}</td>
+<td>{{state}}</td><td>{{form}}</td></tr>]], { href = hrefs[i], name = b.name,
+            badge = badge and P.t(' <span class="badge {{1}}">{{1}} in the draft</span>', { badge }),
             addr = b.address and (b.address .. (b.port and (":" .. b.port) or "")),
             state = b.active and "active" or "inactive",
             form = P.form(path, csrf, P.t('<input type="hidden" name="name" value="{{1}}">{{2}} {{3}}', { b.name,
@@ -205,8 +215,8 @@ local function list_table(id, caption, items, hrefs, path, csrf, empty)
                 P.button("delete", "Delete", nil, ("Delete %s from the draft?"):format(b.name)) }), "inline") })
     end
     return P.t([[<table id="{{id}}"><caption>{{caption}}</caption><thead><tr><th scope="col">Name</th>
-<th scope="col">Address</th><th scope="col">State</th><th scope="col">Actions</th></tr></thead><tbody>{{rows}}</tbody></table>]],
-        { id = id, caption = caption, rows = P.join(rows) })
+<th scope="col">Address</th><th scope="col">State</th><th scope="col">Actions</th></tr></thead><tbody>{{rows}}</tbody></table>
+{{deleted}}]], { id = id, caption = caption, rows = P.join(rows), deleted = deleted })
 end
 
 -- list_post(ui, c, list, m, what, path, renames_kind): Activate, Deactivate, Delete (after a confirmation page).
@@ -241,7 +251,8 @@ for kind, field in pairs(KINDS) do
         local hrefs = {}
         for i, b in ipairs(m[field]) do hrefs[i] = "/" .. kind .. "/" .. P.url(b.name) end
         return page(ui, c, 200, kind, title, P.t('{{1}}<p><a href="/{{2}}-new">Add a {{3}}</a></p>', {
-            list_table(kind .. "s", title, m[field], hrefs, "/" .. kind, c.session.csrf, "None yet."), kind,
+            list_table(kind .. "s", title, m[field], hrefs, "/" .. kind, c.session.csrf, "None yet.",
+                { changes.pending(ui.draft, field) }), kind,
             kind == "virtual" and "virtual server" or "failover service" }))
     end, function(ui, c)
         local m, errs = draft_model(ui, c)
@@ -302,7 +313,7 @@ require("luaha.webservers").routes(route, {
     page = page, redirect = redirect, refused = refused, update = update, draft_model = draft_model,
     problems_page = problems_page, list_table = list_table, list_post = list_post, find = find,
 })
-require("luaha.webchanges").routes(route, { page = page, redirect = redirect, refused = refused, flash = flash,
+changes.routes(route, { page = page, redirect = redirect, refused = refused, flash = flash,
     reply = reply, problems_page = problems_page, max_shown = MAX_CONFIG_SHOWN, file = file })
 
 -- Login and logout ---------------------------------------------------------------------

@@ -229,6 +229,26 @@ t.test("saving-goes-to-the-draft-and-the-review-shows-it", function()
     assert(body:find('id="pending"', 1, true), "the banner of changes not applied")
 end)
 
+-- The list pages mark what the draft adds, changes and deletes.
+t.test("the-lists-have-badges-for-what-the-draft-changes", function()
+    local _, _, body = http("GET", "/virtual", { cookie = cookie })
+    local row = body:match('<tr><th scope="row"><a href="/virtual/web">web</a>(.-)</tr>')
+    assert(row and row:find('<span class="badge changed">changed in the draft</span>', 1, true), tostring(row))
+    _, _, body = http("GET", "/virtual/web/servers", { cookie = cookie })
+    assert(not body:find('class="badge', 1, true), "web's servers are not changed")
+    local status = http("POST", "/virtual/web/server-new", { cookie = cookie, body = { csrf = csrf, action = "add",
+        name = "rs3", address = "198.51.100.13", weight = "1", active = "1" } })
+    t.eq(status, 303, "rs3 added to the draft")
+    status = http("POST", "/virtual/web/servers", { cookie = cookie, body = { csrf = csrf, action = "delete",
+        name = "rs2", confirm = "1" } })
+    t.eq(status, 303, "rs2 deleted in the draft")
+    _, _, body = http("GET", "/virtual/web/servers", { cookie = cookie })
+    assert(body:find('<a href="/virtual/web/server/rs3">rs3</a> <span class="badge new">new in the draft</span>', 1, true),
+        "rs3 is new")
+    assert(body:find('<a href="/virtual/web/server/rs1">rs1</a></th>', 1, true), "rs1 has no badge")
+    assert(body:find('id="servers-deleted">Deleted in the draft: rs2', 1, true), "rs2 is deleted")
+end)
+
 -- Every page, GET and HEAD: nothing changes (the file, the draft, the router's runtime changes).
 t.test("a-crawl-of-every-get-page-changes-nothing", function()
     local file_before, draft_before = digest(CONFIG), t.slurp(CONFIG)

@@ -261,6 +261,19 @@ class Run:
         else:
             check(not re.search(r"\d", cell), "rs2 is out of the kernel table but its cell says %r" % cell)
         print("rs2 out on the page %.1f s after its server stopped: %s" % (took, reason))
+        # rs1 is now the last one in: Disable asks first, in a <dialog> on the page; Cancel changes nothing.
+        table0 = self.agent.table()
+        b.find("tr#rs-web-rs1 button[name=action][value=disable]").click()
+        until("the confirmation dialog", lambda: b.d.execute_script(
+            "var d = document.getElementById('confirm'); return d && d.open"), 10)
+        asked = b.find("#confirm-text").text
+        check("last healthy" in asked, "the dialog asks %r" % asked)
+        b.shot("status-confirm-dialog")
+        b.find("#confirm button:not(.yes)").click()
+        check(not b.d.execute_script("return document.getElementById('confirm').open"), "Cancel left the dialog open")
+        check(b.d.execute_script("return window.webuiMarker") == 42, "the page was loaded again")
+        check(b.find("tr#rs-web-rs1").get_attribute("data-health") == "in", "rs1 is not in after Cancel")
+        check(self.agent.table() == table0, "Cancel changed the kernel table")
         self.agent.out("rs_start rs2")
         until("rs2 back in on the Status page", lambda: b.find(row).get_attribute("data-health") == "in", 60)
         check(b.d.execute_script("return window.webuiMarker") == 42, "the page was loaded again")
