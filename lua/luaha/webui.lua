@@ -174,8 +174,14 @@ local function global_page(name)
     route(path, function(ui, c)
         local m, errs = draft_model(ui, c)
         if not m then return page(ui, c, 200, name, F.pages[name].title, problems_page(errs)) end
+        local vals, extra = F.values(name, m), NOTES[name]
+        if ui.opts.setup and name == "global" and (vals.primary or "") == "" then    -- as Piranha's page did
+            vals.primary = F.here(c.req)
+            extra = vals.primary and P.t('<p class="note" id="primary-prefilled">Primary is pre-filled with this'
+                .. ' host\'s address, {{1}}: save to keep it.</p>', { vals.primary })
+        end
         return page(ui, c, 200, name, F.pages[name].title,
-            F.render(name, F.values(name, m), nil, { csrf = c.session.csrf, action = path, extra = NOTES[name] }))
+            F.render(name, vals, nil, { csrf = c.session.csrf, action = path, extra = extra }))
     end, function(ui, c)
         local m, errs = draft_model(ui, c)
         if m then
