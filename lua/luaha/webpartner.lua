@@ -46,10 +46,10 @@ function W.pair(doc)
 <dl class="facts">
 <dt>serial_no here</dt><dd id="pair-serial">{{serial}}</dd>
 <dt>serial_no at the partner</dt><dd id="pair-peer-serial">{{peer}}</dd>
-<dt>Configurations</dt><dd id="pair-differs" class="{{class}}">{{differs}}</dd>
+<dt>Configurations</dt><dd id="pair-differs"{{class}}>{{differs}}</dd>
 </dl>{{received}}{{sent}}</section>]], {
         serial = doc.serial_no, peer = doc.peer_serial_no or "unknown",
-        class = doc.config_differs and "differs" or nil, differs = differs,
+        class = doc.config_differs and P.attrs({ { "class", "differs" } }) or nil, differs = differs,
         received = result("partner-received", "Last file received", ps.received),
         sent = result("partner-sent", "Last file sent", ps.sent),
     })
