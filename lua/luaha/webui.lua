@@ -321,6 +321,7 @@ require("luaha.webservers").routes(route, {
 })
 changes.routes(route, { page = page, redirect = redirect, refused = refused, flash = flash,
     reply = reply, problems_page = problems_page, max_shown = MAX_CONFIG_SHOWN, file = file })
+require("luaha.webpartner").routes(route, { page = page, redirect = redirect, refused = refused, flash = flash })
 
 -- Login and logout ---------------------------------------------------------------------
 
