@@ -115,10 +115,19 @@ function V.pending(draft, field, vname)
 end
 
 function V.routes(route, h)
+    -- The partner's part of the Review page with nothing pending (after Apply: the file just applied sent on).
+    local function partner(ui, c)
+        local r = ui.opts.router
+        if not (r and r.model.backup_active) then return nil end
+        local doc = { serial_no = r.model.serial_no, peer = r.pulse and r.pulse:status().peer or nil }
+        require("luaha.partnersync").status(r, doc)
+        return require("luaha.webpartner").send_form(c.session.csrf, doc)
+    end
+
     local function review(ui, c, status, extra)
         if ui.draft:pending() == 0 then
             return h.page(ui, c, status, "changes", "Review changes", P.t('{{1}}<p>No changes in the draft.</p>'
-                .. '<ol id="ipvs-ops"></ol><pre id="diff"></pre>', { extra }))
+                .. '<ol id="ipvs-ops"></ol><pre id="diff"></pre>{{2}}', { extra, partner(ui, c) }))
         end
         local rv, why = ui.draft:review(ui.opts.router)
         if not rv then
@@ -156,7 +165,9 @@ function V.routes(route, h)
             ui.opts.setup = false
             ui.opts.on_applied()
         end
-        return h.redirect(ui, c.req, action == "save" and "/changes" or "/")
+        -- With a partner, back to the Review page: its Send to partner sends the file just applied on.
+        local r = ui.opts.router
+        return h.redirect(ui, c.req, (action == "save" or r and r.model.backup_active) and "/changes" or "/")
     end)
 
     local function slurp(path)

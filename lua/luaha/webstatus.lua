@@ -23,6 +23,7 @@ a reload from disk, whose review is shown first). Each action is logged, and put
 events, with the user and the peer address.
 
 routes(route, h): adds /, /status/virtual/NAME and /action (h: webui.lua's helpers).
+pair(r [, doc]): the pair's section (lua/luaha/webpartner.lua) for the Status and Redundancy pages.
 
 Cost at 10 000 real servers (1000 x 10): the status document (lvsctl.status, paced), then the
 Status page's 1000 rows (about 0.05 ms each) or one virtual's rows (about 0.15 ms each, its form
@@ -228,9 +229,25 @@ local function service_table(s, ctx, now)
     })
 end
 
+--[[
+pair(r [, doc]): the pair's section (webpartner.pair: both serial_nos, whether the files differ,
+the last transfer each way) when router r has a partner (backup_active), else nil. doc: the status
+document when the page has one; else a small one is made from the router and the pulse's status,
+without the real servers (partnersync.status fills its pair fields).
+]]
+function S.pair(r, doc)
+    if not (r and r.model.backup_active) then return nil end
+    if not doc then
+        doc = { serial_no = r.model.serial_no, peer = r.pulse and r.pulse:status().peer or nil }
+        require("luaha.partnersync").status(r, doc)
+    end
+    return P.t('{{1}}<p><a href="/partner">Send lvs.cf to the partner</a></p>', { require("luaha.webpartner").pair(doc) })
+end
+
 -- page(doc, ctx): the Status page's body (markup). ctx: csrf, router, pace (a pacer, optional).
 function S.page(doc, ctx)
     local parts = { router_box(doc) }
+    parts[#parts + 1] = S.pair(ctx.router, doc)
     if ctx.router then
         local handover = doc.state == "active" and doc.peer and doc.peer.heard
             and (not doc.deadtime or doc.peer.heard <= doc.deadtime)

@@ -180,8 +180,9 @@ local function global_page(name)
             extra = vals.primary and P.t('<p class="note" id="primary-prefilled">Primary is pre-filled with this'
                 .. ' host\'s address, {{1}}: save to keep it.</p>', { vals.primary })
         end
-        return page(ui, c, 200, name, F.pages[name].title,
-            F.render(name, vals, nil, { csrf = c.session.csrf, action = path, extra = extra }))
+        return page(ui, c, 200, name, F.pages[name].title, P.t("{{1}}{{2}}", {
+            name == "redundancy" and require("luaha.webstatus").pair(ui.opts.router) or nil,
+            F.render(name, vals, nil, { csrf = c.session.csrf, action = path, extra = extra }) }))
     end, function(ui, c)
         local m, errs = draft_model(ui, c)
         if m then

@@ -37,7 +37,7 @@ local function doc(nv, nrs)
     return d
 end
 
-local CTX = { csrf = ("a"):rep(64), router = {} }    -- a router (only its presence matters: the actions are shown)
+local CTX = { csrf = ("a"):rep(64), router = { model = {} } }   -- a router without a partner: the actions are shown
 
 local function render(fn, ...)
     CTX.pace = luaha.pacer()

@@ -349,6 +349,21 @@ t.test("apply-of-a-draft-whose-file-changed-on-disk-is-409-with-the-new-diff", f
     post("/changes", { action = "discard" })
 end)
 
+-- With a partner (backup_active), the pair's section on Status and Redundancy, Send to partner on the Review page.
+t.test("with-a-partner-the-pages-show-the-pair-and-send-to-partner", function()
+    post("/changes", { action = "discard" })
+    local _, _, body = http("GET", "/", { cookie = cookie })
+    assert(not body:find('id="pair"', 1, true), "no pair without a partner")
+    r.model.backup_active = true        -- as a file with a backup router reads (the section reads only this)
+    for _, p in ipairs({ "/", "/redundancy" }) do
+        body = select(3, http("GET", p, { cookie = cookie }))
+        assert(body:find('<section id="pair"', 1, true) and body:find('<a href="/partner">', 1, true), p)
+    end
+    body = select(3, http("GET", "/changes", { cookie = cookie }))
+    assert(body:find('<section id="send"', 1, true) and body:find('action="/partner"', 1, true), "Send to partner")
+    r.model.backup_active = false
+end)
+
 t.test("logout-ends-the-session", function()
     local status, h = http("POST", "/logout", { cookie = cookie, body = { csrf = csrf, action = "logout" } })
     t.eq(status, 303, "logged out"); t.eq(h.location, "/login", "to the login")
