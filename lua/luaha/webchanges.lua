@@ -89,8 +89,9 @@ the list pages: field is "virtuals" or "failovers", or with vname the servers of
 Returns name -> "new" | "changed" for the draft's blocks, and the list of the names the draft
 deletes (a rename is a new one and a deleted one). Empty without a draft. A block taken from the
 parse cache is the very table of the file's model, so unchanged blocks are found at once; the
-others are compared member by member (about 20 values a block, 10 000 servers in some 20 ms,
-letting the loop run after each block).
+others are compared member by member, the loop let run after each block. At 1000 x 10 with two
+blocks changed: about 60 ms, most of it the file's text parsed again through the cache (in
+slices), the loop held at most about 16 ms (measured on the host, 2026-12-07).
 ]]
 function V.pending(draft, field, vname)
     if not draft.draft then return {}, {} end
@@ -119,9 +120,7 @@ function V.routes(route, h)
     local function partner(ui, c)
         local r = ui.opts.router
         if not (r and r.model.backup_active) then return nil end
-        local doc = { serial_no = r.model.serial_no, peer = r.pulse and r.pulse:status().peer or nil }
-        require("luaha.partnersync").status(r, doc)
-        return require("luaha.webpartner").send_form(c.session.csrf, doc)
+        return require("luaha.webpartner").send_form(c.session.csrf, require("luaha.webstatus").pair_doc(r))
     end
 
     local function review(ui, c, status, extra)

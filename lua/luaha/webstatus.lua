@@ -237,11 +237,14 @@ without the real servers (partnersync.status fills its pair fields).
 ]]
 function S.pair(r, doc)
     if not (r and r.model.backup_active) then return nil end
-    if not doc then
-        doc = { serial_no = r.model.serial_no, peer = r.pulse and r.pulse:status().peer or nil }
-        require("luaha.partnersync").status(r, doc)
-    end
-    return P.t('{{1}}<p><a href="/partner">Send lvs.cf to the partner</a></p>', { require("luaha.webpartner").pair(doc) })
+    return P.t('{{1}}<p><a href="/partner">Send lvs.cf to the partner</a></p>',
+        { require("luaha.webpartner").pair(doc or S.pair_doc(r)) })
+end
+
+-- pair_doc(r): a status document of the pair's fields only (serial_no, peer, partnersync.status's).
+function S.pair_doc(r)
+    local doc = { serial_no = r.model.serial_no, peer = r.pulse and r.pulse:status().peer or nil }
+    return require("luaha.partnersync").status(r, doc)
 end
 
 -- page(doc, ctx): the Status page's body (markup). ctx: csrf, router, pace (a pacer, optional).
