@@ -75,6 +75,7 @@ function lvsctl.status(r)
         doc.services[#doc.services + 1] = s
     end
     for _, e in ipairs(r.events) do doc.events[#doc.events + 1] = e end
+    require("luaha.partnersync").status(r, doc)       -- peer_serial_no, peer_digest, config_differs
     return doc
 end
 
@@ -90,6 +91,7 @@ function lvsctl.format(doc)
     local peer = doc.peer or {}
     add("peer %s %s, last heard %s", tostring(peer.address or "-"), tostring(peer.state or "none"),
         peer.heard and ("%.3f s ago"):format(peer.heard) or "never")
+    if doc.peer_serial_no then add("%s", require("luaha.partnersync").line(doc)) end
     add("VIPs: %s", #doc.vips > 0 and table.concat(doc.vips, ", ") or "none held")
     for _, s in ipairs(doc.services) do
         add("virtual %s %s %s:%d %s%s%s", s.name, s.protocol, s.address, s.port, s.scheduler,

@@ -43,6 +43,8 @@ local pulse = {}
 local P = {}
 P.__index = P
 
+local function hex(s) return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end)) end
+
 local LOG_EVERY = 10        -- seconds between two log lines about the same kind of refused packet
 local HISTORY = 100         -- transitions kept in status.transitions
 local RCVBUF = 65536        -- bytes a heartbeat socket queues: a burst, not a backlog of stale packets
@@ -195,9 +197,12 @@ function P:receive(pkt, from)
     self.stats.received = self.stats.received + 1
     if peer.heard_at then self.stats.max_gap = math.max(self.stats.max_gap, now - peer.heard_at) end
     if pkt.state == "passive" and peer.state ~= "passive" then peer.passive_since = now end
-    local changed = pkt.state ~= peer.state or pkt.work_late ~= peer.work_late
+    -- A new serial or digest changes the pair's "config differs" at once, not at the next periodic status.
+    local changed = pkt.state ~= peer.state or pkt.work_late ~= peer.work_late or pkt.digest ~= peer.digest
+        or pkt.serial ~= peer.serial
     if peer.state == "dead" or peer.state == "unknown" then peer.alive_since = now end
     peer.state, peer.role, peer.counter, peer.serial = pkt.state, pkt.role, pkt.counter, pkt.serial
+    peer.digest = pkt.digest
     peer.work_late = pkt.work_late
     if pkt.work_late and changed then
         self.warn_limited("peer work", "partner %s says its work part (health checks, IPVS) is late", from)
@@ -492,6 +497,7 @@ function P:status()
         held = next(self.held) and self.held or nil, work_late = self.work_late,
         keepalive = self.keepalive, deadtime = self.deadtime,
         peer = { state = peer.state, role = peer.role, address = peer.address, serial = peer.serial,
+                 digest = peer.digest and hex(peer.digest),
                  heard = peer.heard_at and luaha.now() - peer.heard_at, heard_at = peer.heard_at,
                  work_late = peer.work_late },
         stats = self.stats, transitions = self.transitions,

@@ -510,6 +510,9 @@ function R:start()
     ctl.open(self.name)
     lvsctl.register(self)
     local listen, hopts = conf.listener(m, self.webui)
+    -- The pair kept in step (lua/luaha/partnersync.lua): a transfer applies through the UI's draft store.
+    self.sync = require("luaha.partnersync").new(self, hopts and hopts.draft):start()
+    if hopts then hopts.draft = self.sync.draft end
     if listen then
         local server
         server, err = require("luaha.lvshttp").start(self, listen, hopts.passwd, hopts)
@@ -559,6 +562,7 @@ function R:stop()
     self.probes:stop()
     if self.reconciler then self.reconciler:cancel() end
     if self.http then self.http:close() end
+    if self.sync then self.sync:close() end
     require("luaha.ctl").close()
 end
 

@@ -252,6 +252,52 @@ local function write(path, text, st)
 end
 
 --[[
+commit(r, opts, path, text, st, new_text, report, changed): apply's and install's end, in the
+store's turn: text (the file's bytes now, st its stat) goes to PATH.bak, new_text replaces the file
+and router r reloads it (not with opts.write_only, nor without a router); a failed reload puts text
+back and reloads it. report is filled and returned; or nil, 500, why, report.
+]]
+local function commit(r, opts, path, text, st, new_text, report, changed)
+    local ok, err = true, nil
+    if st then
+        report.backup = path .. ".bak"
+        ok, err = write(report.backup, text, st)
+    end
+    if ok then ok, err = write(path, new_text, st) end
+    if not ok then
+        said(r, "err", "apply by %s: writing %s: %s; nothing changed", who(opts), path, err)
+        return nil, 500, "write: " .. err, report
+    end
+    said(r, "info", "apply by %s: wrote %s, serial_no %d, %d lines changed", who(opts), path, report.serial, changed)
+    if opts.write_only or not r then return report end
+    local done, res, later = r:reload()
+    if done then
+        report.ipvs, report.later, report.reloaded = res, later, true
+        said(r, "info", "apply by %s: reloaded, %d IPVS operations", who(opts), #res)
+        return report
+    end
+    -- The reload changed nothing (all or nothing): the old file goes back, and is reloaded.
+    report.errors = res
+    said(r, "err", "apply by %s: the reload failed: %s; putting the old %s back", who(opts),
+        table.concat(res, "; "), path)
+    ok, err = write(path, text, st)
+    if not ok then
+        said(r, "err", "apply by %s: putting the old file back: %s (it is in %s)", who(opts), err,
+            tostring(report.backup))
+        report.restored = false
+        return nil, 500, ("reload: %s; the old file could not be put back: %s"):format(table.concat(res, "; "), err),
+            report
+    end
+    local again, res2 = r:reload()
+    report.restored = true
+    if not again then
+        report.restored_reload = res2
+        said(r, "err", "apply by %s: reloading the old file failed too: %s", who(opts), table.concat(res2, "; "))
+    end
+    return nil, 500, ("reload: %s; the old file was put back"):format(table.concat(res, "; ")), report
+end
+
+--[[
 apply(router, { write_only =, user =, peer = }): writes the draft and reloads router (none in setup
 mode, or write_only: the file only). Returns a report { ipvs = {operations done}, serial =,
 diff =, written = PATH, backup = PATH.bak or nil, reloaded = bool, later = {options that need a
@@ -283,47 +329,55 @@ function D:apply(r, opts)
     end
     local report = { ipvs = {}, serial = rev.serial, diff = rev.diff, written = path, reloaded = false,
         later = {}, warnings = rev.warnings }
-    local ok, err = true, nil
-    if st then
-        report.backup = path .. ".bak"
-        ok, err = write(report.backup, text, st)
+    local res = table.pack(commit(r, opts, path, text, st, rev.final.text, report, rev.pending))
+    if res[1] then self.draft = nil end
+    return table.unpack(res, 1, res.n)
+end
+
+--[[
+install(router, text, { user =, peer =, accept = }): text, a whole lvs.cf as another router
+applied it (lua/luaha/partnersync.lua), replaces the file and is reloaded as apply does: checked
+as the reload will (errors: 422), PATH.bak, the atomic replace, the reload, the rollback. It is
+written as it came, serial_no included: the pair then has the same file. Refused with 409 while
+a draft is pending here (a person's edit would lose its base underneath) or when
+accept(old_model, new_model) (the file's model now, nil when it has none; the new one) says why
+not (nil, why). Returns the report of apply, with unchanged = true and nothing written when the
+file has these very bytes already; or nil, status, why, report. Waits.
+]]
+function D:install(r, text, opts)
+    opts = opts or {}
+    local _ <close> = self:turn()
+    if self.draft then
+        return nil, 409, ("a draft of %d changed lines is pending on this router: apply or discard it first"):format(
+            self:pending())
     end
-    if ok then ok, err = write(path, rev.final.text, st) end
-    if not ok then
-        said(r, "err", "apply by %s: writing %s: %s; nothing changed", who(opts), path, err)
-        return nil, 500, "write: " .. err, report
+    local path = self:path()
+    local old, h, st = self:disk()
+    if not old then return nil, 500, h end
+    local old_model = old ~= "" and self:parse(old) or nil
+    if old == text then
+        return { ipvs = {}, serial = old_model and old_model.serial_no, diff = "", written = path, reloaded = false,
+            later = {}, warnings = {}, unchanged = true }
     end
-    said(r, "info", "apply by %s: wrote %s, serial_no %d, %d lines changed", who(opts), path, rev.serial, rev.pending)
-    if opts.write_only or not r then
-        self.draft = nil
-        return report
+    local new, errors, warnings = review.parse(text, self.config, r and r.cache)
+    if not new then return nil, 422, table.concat(errors, "\n") end
+    if opts.accept then
+        local ok, why = opts.accept(old_model, new)
+        if not ok then return nil, 409, why end
     end
-    local done, res, later = r:reload()
-    if done then
-        self.draft = nil
-        report.ipvs, report.later, report.reloaded = res, later, true
-        said(r, "info", "apply by %s: reloaded, %d IPVS operations", who(opts), #res)
-        return report
+    local rev = review.run(r, new, r and r.model or old_model, self.config, warnings)
+    if #rev.errors > 0 then
+        said(r, "warning", "apply by %s refused: %s", who(opts), table.concat(rev.errors, "; "))
+        return nil, 422, table.concat(rev.errors, "\n"), rev
     end
-    -- The reload changed nothing (all or nothing): the old file goes back, and is reloaded.
-    report.errors = res
-    said(r, "err", "apply by %s: the reload failed: %s; putting the old %s back", who(opts),
-        table.concat(res, "; "), path)
-    ok, err = write(path, text, st)
-    if not ok then
-        said(r, "err", "apply by %s: putting the old file back: %s (it is in %s)", who(opts), err,
-            tostring(report.backup))
-        report.restored = false
-        return nil, 500, ("reload: %s; the old file could not be put back: %s"):format(table.concat(res, "; "), err),
-            report
+    local diff = self:diff(old, text)
+    local changed = 0
+    for line in diff:gmatch("[^\n]+") do
+        if line:match("^[-+]") and not line:match("^%-%-%- ") and not line:match("^%+%+%+ ") then changed = changed + 1 end
     end
-    local again, res2 = r:reload()
-    report.restored = true
-    if not again then
-        report.restored_reload = res2
-        said(r, "err", "apply by %s: reloading the old file failed too: %s", who(opts), table.concat(res2, "; "))
-    end
-    return nil, 500, ("reload: %s; the old file was put back"):format(table.concat(res, "; ")), report
+    local report = { ipvs = {}, serial = new.serial_no, diff = diff, written = path, reloaded = false, later = {},
+        warnings = rev.warnings }
+    return commit(r, opts, path, old, st, text, report, changed)
 end
 
 --[[

@@ -13,7 +13,9 @@ routes(route, h) adds:
 
 Apply is logged with the user and the peer (webapply logs the write and the reload); in setup
 mode the first Apply that writes a valid file calls opts.on_applied(), which starts the router.
-h: the helpers of webui.lua.
+h: the helpers of webui.lua. review_body(rv, opts) makes the Review's sections; the Status page's
+Reload from disk shows them too (webstatus.lua). pending(draft, field [, vname]) names the blocks
+the draft adds, changes and deletes: the badges of the list pages.
 ]]
 local luaha = require "luaha"
 local P = require "luaha.webpages"
@@ -28,28 +30,35 @@ local function list(items, id)
     return P.t('<ol{{1}}>{{2}}</ol>', { id and P.attrs({ { "id", id } }), P.join(out, "") })
 end
 
-local function review_body(rv, csrf, router)
+--[[
+review_body(rv, opts): the Review's sections (markup) for rv, a review as webapply's d:review or
+webreview.run gives it. opts: router (nil in setup mode), csrf (with it, the Apply form and the
+note on the partner), diff (false: no lvs.cf section: a reload from disk has no draft to diff),
+errors_title (the heading over rv.errors).
+]]
+function V.review_body(rv, opts)
+    local router = opts.router
     local vips = {}
     for _, v in ipairs(rv.vips or {}) do
         vips[#vips + 1] = ("%s %s on %s"):format(v.op == "add" and "add" or "remove", v.address, v.device)
     end
     local mon = rv.monitors or {}
     local function n(x) return type(x) == "table" and #x or (x or 0) end
-    return P.t([[{{errors}}<section aria-labelledby="diff-h"><h2 id="diff-h">lvs.cf</h2><pre id="diff">{{diff}}</pre>
-<p>serial_no becomes <span id="serial">{{serial}}</span>.{{piranha}}</p></section>
+    return P.t([[{{errors}}{{diffpart}}
 <section aria-labelledby="ops-h"><h2 id="ops-h">IPVS operations</h2>{{note}}{{ops}}{{later}}</section>
 <section aria-labelledby="vips-h"><h2 id="vips-h">Virtual addresses</h2>{{vips}}</section>
 <section aria-labelledby="mon-h"><h2 id="mon-h">Health monitors</h2>
 <p>{{started}} started, {{stopped}} stopped, {{kept}} kept.</p></section>
 <section aria-labelledby="warn-h"><h2 id="warn-h">Warnings</h2>{{warnings}}</section>
-<p class="note">Apply changes this router's file only: copy it to the partner, for instance
-<code>scp /etc/sysconfig/ha/lvs.cf BACKUP:/etc/sysconfig/ha/</code>, after Save without applying or after Apply.</p>
 {{form}}]], {
-        errors = #(rv.errors or {}) > 0 and P.t('<div class="error-summary" role="alert"><h2>The draft cannot be'
-            .. ' applied</h2>{{1}}</div>', { list(rv.errors, "errors") }) or nil,
-        diff = rv.diff, serial = rv.serial,
-        piranha = rv.piranha_readable == false and #(rv.piranha_unreadable or {}) > 0
-            and (" Piranha can no longer read the new file: " .. table.concat(rv.piranha_unreadable, "; ") .. ".") or nil,
+        errors = #(rv.errors or {}) > 0 and P.t('<div class="error-summary" role="alert"><h2>{{1}}</h2>{{2}}</div>',
+            { opts.errors_title or "The draft cannot be applied", list(rv.errors, "errors") }) or nil,
+        diffpart = opts.diff ~= false and P.t([[<section aria-labelledby="diff-h"><h2 id="diff-h">lvs.cf</h2>
+<pre id="diff">{{diff}}</pre><p>serial_no becomes <span id="serial">{{serial}}</span>.{{piranha}}</p></section>]], {
+            diff = rv.diff, serial = rv.serial,
+            piranha = rv.piranha_readable == false and #(rv.piranha_unreadable or {}) > 0
+                and (" Piranha can no longer read the new file: " .. table.concat(rv.piranha_unreadable, "; ") .. ".")
+                or nil }) or nil,
         note = (rv.note or not router) and P.t('<p id="ipvs-note">{{1}}</p>', { rv.note or
             "No kernel change now: this router runs no table yet." }) or nil,
         ops = list(rv.ipvs, "ipvs-ops"),
@@ -58,16 +67,66 @@ local function review_body(rv, csrf, router)
         vips = #vips > 0 and list(vips, "vip-ops") or P.t("<p>No change.</p>"),
         started = n(mon.started), stopped = n(mon.stopped), kept = n(mon.kept),
         warnings = #(rv.warnings or {}) > 0 and list(rv.warnings, "warnings") or P.t("<p>None.</p>"),
-        form = P.form("/changes", csrf, P.t("{{1}} {{2}} {{3}}", { P.button("apply", "Apply"),
-            P.button("save", "Save without applying"), P.button("discard", "Discard") }), "buttons"),
+        form = opts.csrf and P.t([[<p class="note">Apply changes this router's file only: copy it to the partner, for instance
+<code>scp /etc/sysconfig/ha/lvs.cf BACKUP:/etc/sysconfig/ha/</code>, after Save without applying or after Apply.</p>
+{{1}}]], { P.form("/changes", opts.csrf, P.t("{{1}} {{2}} {{3}}", { P.button("apply", "Apply"),
+            P.button("save", "Save without applying"), P.button("discard", "Discard") }), "buttons") }) or nil,
     })
 end
 
+-- same(a, b): whether two model values are equal, tables compared member by member.
+local function same(a, b)
+    if a == b then return true end
+    if type(a) ~= "table" or type(b) ~= "table" then return false end
+    for k, v in pairs(a) do if not same(v, b[k]) then return false end end
+    for k in pairs(b) do if a[k] == nil then return false end end
+    return true
+end
+
+--[[
+pending(draft, field [, vname]): what the draft changes in a list of the file's, for the badges of
+the list pages: field is "virtuals" or "failovers", or with vname the servers of that virtual.
+Returns name -> "new" | "changed" for the draft's blocks, and the list of the names the draft
+deletes (a rename is a new one and a deleted one). Empty without a draft. A block taken from the
+parse cache is the very table of the file's model, so unchanged blocks are found at once; the
+others are compared member by member, the loop let run after each block. At 1000 x 10 with two
+blocks changed: about 60 ms, most of it the file's text parsed again through the cache (in
+slices), the loop held at most about 16 ms (measured on the host, 2026-12-07).
+]]
+function V.pending(draft, field, vname)
+    if not draft.draft then return {}, {} end
+    local b = draft:base()
+    local base = b and draft:parse(b.base_text)
+    if not base then return {}, {} end
+    local function items(m)
+        if not vname then return m[field] or {} end
+        for _, v in ipairs(m.virtuals or {}) do if v.name == vname then return v.servers end end
+        return {}
+    end
+    local now, before, by, seen, out, gone = items(b.model), items(base), {}, {}, {}, {}
+    for _, x in ipairs(before) do by[x.name] = x end
+    for _, x in ipairs(now) do
+        local old = by[x.name]
+        seen[x.name] = true
+        if not old then out[x.name] = "new" elseif not same(x, old) then out[x.name] = "changed" end
+        luaha.breathe()
+    end
+    for _, x in ipairs(before) do if not seen[x.name] then gone[#gone + 1] = x.name end end
+    return out, gone
+end
+
 function V.routes(route, h)
+    -- The partner's part of the Review page with nothing pending (after Apply: the file just applied sent on).
+    local function partner(ui, c)
+        local r = ui.opts.router
+        if not (r and r.model.backup_active) then return nil end
+        return require("luaha.webpartner").send_form(c.session.csrf, require("luaha.webstatus").pair_doc(r))
+    end
+
     local function review(ui, c, status, extra)
         if ui.draft:pending() == 0 then
             return h.page(ui, c, status, "changes", "Review changes", P.t('{{1}}<p>No changes in the draft.</p>'
-                .. '<ol id="ipvs-ops"></ol><pre id="diff"></pre>', { extra }))
+                .. '<ol id="ipvs-ops"></ol><pre id="diff"></pre>{{2}}', { extra, partner(ui, c) }))
         end
         local rv, why = ui.draft:review(ui.opts.router)
         if not rv then
@@ -75,7 +134,7 @@ function V.routes(route, h)
                 P.t('{{1}}<p class="error">{{2}}</p>', { extra, why }))
         end
         return h.page(ui, c, status, "changes", "Review changes",
-            P.t("{{1}}{{2}}", { extra, review_body(rv, c.session.csrf, ui.opts.router) }))
+            P.t("{{1}}{{2}}", { extra, V.review_body(rv, { csrf = c.session.csrf, router = ui.opts.router }) }))
     end
 
     route("/changes", function(ui, c) return review(ui, c, 200) end, function(ui, c)
@@ -105,7 +164,9 @@ function V.routes(route, h)
             ui.opts.setup = false
             ui.opts.on_applied()
         end
-        return h.redirect(ui, c.req, action == "save" and "/changes" or "/")
+        -- With a partner, back to the Review page: its Send to partner sends the file just applied on.
+        local r = ui.opts.router
+        return h.redirect(ui, c.req, (action == "save" or r and r.model.backup_active) and "/changes" or "/")
     end)
 
     local function slurp(path)

@@ -15,6 +15,7 @@ for the check. Booleans are checkboxes; an empty text unsets the option (the mod
 Markup (the browser test's contract): a field's name is its lvs.cf key (a block's name: `name`),
 its id f-KEY, its error f-KEY-error, named by the input's aria-describedby, with aria-invalid.
 ]]
+local luaha = require "luaha"
 local lvscf = require "luaha.lvscf"
 local model = require "luaha.lvscfmodel"
 local P = require "luaha.webpages"
@@ -144,6 +145,72 @@ function F.values(name, obj)
     return out
 end
 
+--[[
+The presets beside keepalive and deadtime (spec 3.3), as "keepalive deadtime". With JavaScript a
+preset fills the two fields (app.js); without, it is a submit button and read() takes its values:
+the form is saved to the draft with them.
+]]
+F.PRESETS = {
+    { "2 5", "Piranha's defaults: 2 / 5 s" },
+    { "0.2 1", "fast: 0.2 / 1 s" },
+    { "0.05 0.2", "sub-second: 0.05 / 0.2 s" },
+}
+
+local function presets()
+    local buttons = {}
+    for i, p in ipairs(F.PRESETS) do
+        buttons[i] = P.t('<button type="submit" name="preset" value="{{1}}">{{2}}</button>', { p[1], p[2] })
+    end
+    return P.t('<div class="field presets" id="presets"><span class="label">Presets (keepalive / deadtime)</span>'
+        .. ' {{1}} <span class="help">without JavaScript a preset saves the form to the draft</span></div>',
+        { P.join(buttons, " ") })
+end
+
+--[[
+key_check(path): what the heartbeat_key file is, as a sentence and whether it is good: the key
+as the heartbeat reads it (heartbeat.read_key: 32 raw bytes or 64 hexadecimal digits), and its
+mode (0600: nobody but its owner may read a key). Only a regular file of at most 1 KiB is read
+(stat first), since the path was typed into a form.
+]]
+function F.key_check(path)
+    if not path or path == "" then return false, "no heartbeat_key: heartbeats are not authenticated" end
+    local st, err = require("luaha.core.file").stat(path)
+    if not st then return false, err end
+    if st.type ~= "file" or st.size > 1024 then
+        return false, ("%s: a %s of %d bytes, not a key file"):format(path, st.type, st.size)
+    end
+    local ok, why = require("luaha.heartbeat").read_key(path)
+    if not ok then return false, why end
+    if st.mode & 0x3f ~= 0 then
+        return false, ("%s: a key, but mode %04o lets others read it (chmod 600 %s)"):format(path, st.mode, path)
+    end
+    return true, ("%s: a key, mode %04o"):format(path, st.mode)
+end
+
+-- What follows a field on its page: the presets after deadtime, the key file's check after heartbeat_key.
+local AFTER = {
+    deadtime = function() return presets() end,
+    heartbeat_key = function(vals)
+        local ok, text = F.key_check(vals.heartbeat_key)
+        return P.t('<p class="key-check {{1}}" id="key-check" role="status">{{2}}</p>', { ok and "ok" or "bad", text })
+    end,
+}
+
+--[[
+here(req): this host's address to pre-fill `primary` with in setup mode (as Piranha's page took
+the address the browser connected to): the Host the browser used when it is an address other
+than loopback, else the first global IPv4 address of this host, else nil.
+]]
+function F.here(req)
+    local host = req and req.headers and req.headers.host or ""
+    local addr = host:match("^%[([%x:]+)%]") or host:match("^([%d%.]+):?%d*$")
+    if addr and not addr:match("^127%.") and addr ~= "::1" then return addr end
+    for _, a in ipairs(luaha.link.addrs() or {}) do
+        if a.family == "inet" and a.scope == "global" then return (a.address:match("^[^/]+")) end
+    end
+    return nil
+end
+
 -- One field's markup: label, input (or select, radios, checkbox), help, error.
 local function field(page, key, vals, errs)
     local o = key ~= "name" and option(page, key)
@@ -193,7 +260,8 @@ end
 --[[
 render(name, vals, errs, ctx): a page's form (markup): vals as values() gives them or as typed,
 errs field -> PROBLEM (a summary at the top links to each), ctx: csrf, action (the form's path),
-buttons (a list of { action, label }), extra (markup after the sections, e.g. hidden fields).
+buttons (a list of { action, label [, confirm] }: P.button's), extra (markup after the sections,
+e.g. hidden fields).
 ]]
 function F.render(name, vals, errs, ctx)
     local page = F.pages[name]
@@ -213,11 +281,16 @@ function F.render(name, vals, errs, ctx)
     local sections = {}
     for _, s in ipairs(page.sections) do
         local fields = {}
-        for _, key in ipairs(s[2]) do fields[#fields + 1] = field(page, key, vals, errs) end
+        for _, key in ipairs(s[2]) do
+            fields[#fields + 1] = field(page, key, vals, errs)
+            if AFTER[key] and name == "redundancy" then fields[#fields + 1] = AFTER[key](vals) end
+        end
         sections[#sections + 1] = P.t("<fieldset><legend>{{1}}</legend>{{2}}</fieldset>", { s[1], P.join(fields) })
     end
     local buttons = {}
-    for _, b in ipairs(ctx.buttons or { { "save", "Save to draft" } }) do buttons[#buttons + 1] = P.button(b[1], b[2]) end
+    for _, b in ipairs(ctx.buttons or { { "save", "Save to draft" } }) do
+        buttons[#buttons + 1] = P.button(b[1], b[2], nil, b[3])
+    end
     return P.t("{{summary}}{{form}}", {
         summary = #summary > 0 and P.t('<div class="error-summary" role="alert" tabindex="-1" id="errors"><h2>'
             .. 'Not saved: please correct</h2><ul>{{1}}</ul></div>', { P.join(summary, "") }) or nil,
@@ -233,6 +306,11 @@ errs (field -> PROBLEM). Every field is checked, so that all problems are shown 
 function F.read(name, fields, obj)
     local page = F.pages[name]
     local errs, bad = {}, false
+    if name == "redundancy" and fields.preset then     -- a preset's button, posted without JavaScript
+        for _, p in ipairs(F.PRESETS) do
+            if fields.preset == p[1] then fields.keepalive, fields.deadtime = p[1]:match("^(%S+) (%S+)$") end
+        end
+    end
     local function fail(k, why) errs[k], bad = why, true end
     for _, s in ipairs(page.sections) do
         for _, key in ipairs(s[2]) do

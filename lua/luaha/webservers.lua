@@ -9,6 +9,7 @@ redirect, refused, update, draft_model, problems_page, list_table, list_post, fi
 ]]
 local P = require "luaha.webpages"
 local F = require "luaha.webforms"
+local changes = require "luaha.webchanges"
 local lvscf = require "luaha.lvscf"
 local lvscfcheck = require "luaha.lvscfcheck"
 
@@ -37,7 +38,7 @@ function W.routes(route, h)
             '{{1}}<p><a href="/virtual/{{2}}/server-new">Add a real server</a> ·'
             .. ' <a href="/virtual/{{2}}">Virtual server {{3}}</a></p>',
             { h.list_table("servers", "Real servers of " .. vname, v.servers, hrefs, list_path(vname), c.session.csrf,
-                "No real server yet."), P.url(vname), vname }))
+                "No real server yet.", { changes.pending(ui.draft, "servers", vname) }), P.url(vname), vname }))
     end, function(ui, c, vname)
         local m, v = virtual(ui, c, vname, 422)
         if not m then return v end
@@ -49,7 +50,9 @@ function W.routes(route, h)
         return h.page(ui, c, status, "virtual", title, P.join({
             P.t('<p><a href="{{1}}">All real servers of {{2}}</a></p>', { list_path(vname), vname }),
             F.render("server", vals, errs, { csrf = c.session.csrf, action = path,
-                buttons = new and { { "add", "Add to draft" } } or { { "save", "Save to draft" }, { "delete", "Delete" } } }) }))
+                buttons = new and { { "add", "Add to draft" } } or { { "save", "Save to draft" },
+                    { "delete", "Delete", ("Delete real server %s of %s from the draft?"):format(tostring(vals.name),
+                        vname) } } }) }))
     end
 
     local function save(ui, c, vname, rsname, path)

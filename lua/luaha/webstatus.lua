@@ -1,20 +1,34 @@
--- lua/luaha/webstatus.lua: the web UI's Status page and its actions (enable, disable, drain, weight, hand over, reload).
+-- lua/luaha/webstatus.lua: the web UI's Status pages (all virtuals in summary; one virtual's real servers) and their actions.
 -- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 page(doc, ctx): the Status page's body from the status document (lvsctl.status, what /status.json
-serves), complete without JavaScript: a router box, then one table per virtual server with one row
-per real server, ids and classes as the markup contract of issue 14 has them (app.js and the
-browser test find the cells by them). ctx: csrf, and router (nil in setup mode: no actions).
+serves), complete without JavaScript: the router box, the router's actions, then one summary row
+per virtual server (health counts, servers in the kernel, connections; announced or not when the
+document has anycast facts). Its size follows the number of virtuals, not of real servers: about
+0.3 KB a virtual (tests/lua/webstatus-scale.lua holds it to its bound at 1000 x 10).
+
+virtual_page(doc, name, ctx): one virtual's page (/status/virtual/NAME): a line on the router, the
+table of its real servers with one row each and the row's actions. nil when doc has no such virtual.
+
+Ids and classes are the markup contract of issue 14 (app.js and the browser test find the cells
+by them): tr#vs-VIRTUAL (data-state; cells .vstate .n-in .n-out .n-other .serving .active-conns
+.inactive-conns .announced) on the Status page, tr#rs-VIRTUAL-SERVER (data-health; cells .health
+.weight .kweight .override .active-conns .inactive-conns .last-check) on a virtual's page.
+ctx: csrf, router (nil in setup mode: no actions), pace (a pacer, called after each row).
 
 act(r, fields, who): does the action a Status form posted, through the router's own methods (those
 `luaha ctl` uses), and returns a flash ({ ok =, text = }), or a confirmation page's body when the
-action needs one first (disabling or draining the last healthy server of a virtual; a hand over).
-Each action is logged, and put in the router's events, with the user and the peer address.
+action needs one first (disabling or draining the last healthy server of a virtual; a hand over;
+a reload from disk, whose review is shown first). Each action is logged, and put in the router's
+events, with the user and the peer address.
 
-At 10 000 real servers (1000 x 10) the page is about 13 MB (1.3 KB a row, most of it the row's
-actions form) and takes about 1.6 s of CPU (measured on the 2-core host, busy); it calls the
-pacer (ctx.pace) after each row, so no piece holds the loop longer than the pacer's 2 ms and a
-row (about 0.15 ms). What is left in one go is joining the rows into the page (a copy of 13 MB).
+routes(route, h): adds /, /status/virtual/NAME and /action (h: webui.lua's helpers).
+pair(r [, doc]): the pair's section (lua/luaha/webpartner.lua) for the Status and Redundancy pages.
+
+Cost at 10 000 real servers (1000 x 10): the status document (lvsctl.status, paced), then the
+Status page's 1000 rows (about 0.05 ms each) or one virtual's rows (about 0.15 ms each, its form
+included); the pacer is called after each row, so no piece holds the loop longer than its 2 ms
+and a row.
 ]]
 local luaha = require "luaha"
 local P = require "luaha.webpages"
@@ -22,6 +36,9 @@ local P = require "luaha.webpages"
 local S = {}
 
 local log = luaha.log.prefixed("webui")
+
+-- What the hand over's confirmation says (the page without JavaScript, the dialog with it).
+S.HANDOVER = "The partner takes over the virtual addresses and this router stands down."
 
 local function ago(seconds)
     if not seconds then return "never" end
@@ -56,6 +73,10 @@ local function last_check(rs, now)
     if not l or l.ok == nil then return "none yet" end
     local what = l.ok and "ok" or ("failed: " .. tostring(l.reason or "?"))
     return ("%s (%.3f s, %s)"):format(what, l.seconds or 0, ago(l.at and now - l.at))
+end
+
+local function where_of(s)
+    return s.fwmark and s.fwmark ~= 0 and ("fwmark " .. s.fwmark) or ("%s:%s/%s"):format(s.address, s.port, s.protocol)
 end
 
 local function router_box(doc)
@@ -105,6 +126,58 @@ last heard <span id="peer-heard" class="{{late}}">{{heard}}</span></dd>
     })
 end
 
+-- What both pages show under the router: the live region app.js speaks in, and the time of the last update.
+local function live(doc)
+    return P.t([[<p id="live" class="live" aria-live="polite"></p>
+<p class="updated">Updated <span id="updated">when this page was made</span>.</p>{{1}}]], {
+        doc.ipvs_readable == false and P.t('<p class="warning">The kernel\'s IPVS table cannot be read here:'
+            .. ' kernel weights and connections are not shown.</p>') or nil })
+end
+
+--[[
+summary(s): a virtual's counts: in, out, other (unchecked, disabled, quiesced), total, serving
+(weight above 0 in the kernel), ac and ic (connections), known (the kernel's table was read);
+state: inactive, empty, down (none in), degraded (some not in) or ok. app.js counts the same way.
+]]
+function S.summary(s)
+    local c = { ["in"] = 0, out = 0, other = 0, total = #s.servers, serving = 0, ac = 0, ic = 0, known = false }
+    for _, rs in ipairs(s.servers) do
+        local h = health_of(rs)
+        if h == "in" or h == "out" then c[h] = c[h] + 1 else c.other = c.other + 1 end
+        local k = rs.kernel
+        if k then
+            c.known = true
+            if (k.weight or 0) > 0 then c.serving = c.serving + 1 end
+            c.ac, c.ic = c.ac + (k.active_conns or 0), c.ic + (k.inactive_conns or 0)
+        end
+    end
+    c.state = not s.active and "inactive" or c.total == 0 and "empty" or c["in"] == 0 and "down"
+        or c["in"] < c.total and "degraded" or "ok"
+    return c
+end
+
+local function summary_row(s, anycast)
+    local c = S.summary(s)
+    local a = s.anycast
+    return P.t([[<tr id="vs-{{v}}" data-state="{{st}}"><th scope="row"><a href="/status/virtual/{{url}}">{{v}}</a></th>
+<td>{{where}} {{sched}}</td><td class="vstate {{st}}"><span class="word">{{st}}</span></td><td class="n-in">{{i}}</td>
+<td class="n-out">{{o}}</td><td class="n-other">{{x}}</td><td class="serving">{{sv}}</td>
+<td class="active-conns">{{ac}}</td><td class="inactive-conns">{{ic}}</td>{{ann}}</tr>]], {
+        v = s.name, url = P.url(s.name), where = where_of(s), sched = s.scheduler, st = c.state,
+        i = c["in"], o = c.out, x = c.other, sv = c.known and ("%d of %d"):format(c.serving, c.total) or "-",
+        ac = c.known and c.ac or "-", ic = c.known and c.ic or "-",
+        ann = anycast and P.t('<td class="announced">{{1}}</td>', { a and (a.announced and "announced" or "withdrawn")
+            or "-" }) or nil,
+    })
+end
+
+-- Whether the document has anycast facts (the anycast part's, issue 16): the column is shown then.
+local function anycast_of(doc)
+    if doc.cluster == "anycast" then return true end
+    for _, s in ipairs(doc.services) do if s.anycast then return true end end
+    return false
+end
+
 -- The actions of one real server's row: one small form, the weight beside its button.
 local function row_actions(s, rs, csrf)
     local id = ("w-%s-%s"):format(s.name, rs.name)
@@ -121,8 +194,6 @@ local function row_actions(s, rs, csrf)
 end
 
 local function service_table(s, ctx, now)
-    local where = s.fwmark and s.fwmark ~= 0 and ("fwmark " .. s.fwmark)
-        or ("%s:%s/%s"):format(s.address, s.port, s.protocol)
     local rows = {}
     for _, rs in ipairs(s.servers) do
         local k = rs.kernel
@@ -141,42 +212,90 @@ local function service_table(s, ctx, now)
         })
         if ctx.pace then ctx.pace() end
     end
+    local a = s.anycast
     return P.t([[<table id="virtual-{{name}}" class="servers">
-<caption><a href="/virtual/{{url}}">{{name}}</a> {{where}}, {{sched}}{{persist}}{{active}}</caption>
+<caption><a href="/virtual/{{url}}">{{name}}</a> {{where}}, {{sched}}{{persist}}{{active}}{{announced}}</caption>
 <thead><tr><th scope="col">Real server</th><th scope="col">Address</th><th scope="col">Health</th>
 <th scope="col">Weight</th><th scope="col">Kernel weight</th><th scope="col">Runtime change</th>
 <th scope="col">ActiveConn</th><th scope="col">InActConn</th><th scope="col">Last check</th>
 <th scope="col">Actions</th></tr></thead>
 <tbody>{{rows}}</tbody></table>]], {
-        name = s.name, url = P.url(s.name), where = where, sched = s.scheduler,
+        name = s.name, url = P.url(s.name), where = where_of(s), sched = s.scheduler,
         persist = s.persistent and s.persistent > 0 and (", persistent " .. s.persistent .. " s") or nil,
-        active = not s.active and " (inactive)" or nil, rows = P.join(rows),
+        active = not s.active and " (inactive)" or nil,
+        announced = a and P.t(', <span class="announced">{{1}}</span> ({{2}} of {{3}} healthy needed)', {
+            a.announced and "announced" or "withdrawn", a.min_healthy, a.healthy }) or nil,
+        rows = P.join(rows),
     })
+end
+
+--[[
+pair(r [, doc]): the pair's section (webpartner.pair: both serial_nos, whether the files differ,
+the last transfer each way) when router r has a partner (backup_active), else nil. doc: the status
+document when the page has one; else a small one is made from the router and the pulse's status,
+without the real servers (partnersync.status fills its pair fields).
+]]
+function S.pair(r, doc)
+    if not (r and r.model.backup_active) then return nil end
+    return P.t('{{1}}<p><a href="/partner">Send lvs.cf to the partner</a></p>',
+        { require("luaha.webpartner").pair(doc or S.pair_doc(r)) })
+end
+
+-- pair_doc(r): a status document of the pair's fields only (serial_no, peer, partnersync.status's).
+function S.pair_doc(r)
+    local doc = { serial_no = r.model.serial_no, peer = r.pulse and r.pulse:status().peer or nil }
+    return require("luaha.partnersync").status(r, doc)
 end
 
 -- page(doc, ctx): the Status page's body (markup). ctx: csrf, router, pace (a pacer, optional).
 function S.page(doc, ctx)
-    local now = doc.time or luaha.time()
     local parts = { router_box(doc) }
+    parts[#parts + 1] = S.pair(ctx.router, doc)
     if ctx.router then
         local handover = doc.state == "active" and doc.peer and doc.peer.heard
             and (not doc.deadtime or doc.peer.heard <= doc.deadtime)
         parts[#parts + 1] = P.form("/action", ctx.csrf, P.t("{{1}} {{2}}", {
-            handover and P.button("handover", "Hand over to partner") or nil,
+            handover and P.button("handover", "Hand over to partner", nil, S.HANDOVER) or nil,
             P.button("reload", "Reload lvs.cf from disk") }), "router-actions")
     end
-    parts[#parts + 1] = P.t('<p id="live" class="live" aria-live="polite"></p>'
-        .. '<p class="updated">Updated <span id="updated">when this page was made</span>.</p>')
+    parts[#parts + 1] = live(doc)
     if #doc.services == 0 then
         parts[#parts + 1] = P.t('<p>No virtual server yet: <a href="/virtual">add one</a>.</p>')
+        return P.join(parts)
     end
-    if doc.ipvs_readable == false then
-        parts[#parts + 1] = P.t('<p class="warning">The kernel\'s IPVS table cannot be read here:'
-            .. ' kernel weights and connections are not shown.</p>')
+    local anycast = anycast_of(doc)
+    local rows = {}
+    for i, s in ipairs(doc.services) do
+        rows[i] = summary_row(s, anycast)
+        if ctx.pace then ctx.pace() end
     end
-    for _, s in ipairs(doc.services) do parts[#parts + 1] = service_table(s, ctx, now) end
+    parts[#parts + 1] = P.t([[<table id="virtuals" class="virtuals"><caption>Virtual servers ({{n}}): a name
+leads to its real servers and their actions</caption>
+<thead><tr><th scope="col">Virtual server</th><th scope="col">Service</th><th scope="col">State</th>
+<th scope="col">In</th><th scope="col">Out</th><th scope="col">Other</th><th scope="col">In the kernel</th>
+<th scope="col">ActiveConn</th><th scope="col">InActConn</th>{{ann}}</tr></thead>
+<tbody>{{rows}}</tbody></table>]], { n = #doc.services, rows = P.join(rows),
+        ann = anycast and P.t('<th scope="col">Announced</th>') or nil })
     return P.join(parts)
 end
+
+-- virtual_page(doc, name, ctx): the body of one virtual's status page, or nil when doc has no virtual name.
+function S.virtual_page(doc, name, ctx)
+    local s
+    for _, x in ipairs(doc.services) do if x.name == name then s = x break end end
+    if not s then return nil end
+    local peer = doc.peer or {}
+    return P.join({
+        P.t([[<p class="router-line">This router: <span id="role">{{role}}</span>,
+<span id="state" class="state {{state}}">{{state}}</span>; partner <span id="peer-state">{{peer}}</span>.
+<a href="/">All virtual servers</a> · <a href="/virtual/{{url}}">Edit {{name}}</a></p>]], {
+            role = doc.role, state = doc.state or "setup", peer = peer.state or "unknown", url = P.url(name),
+            name = name }),
+        live(doc),
+        service_table(s, ctx, doc.time or luaha.time()),
+    })
+end
+
 
 -- The pairs a router method changed, as a sentence.
 local function changed(found, what)
@@ -200,14 +319,52 @@ local function last_healthy(r, vname, rsname)
     return itself and others == 0
 end
 
-local function confirm(fields, csrf, text, action, label)
-    return P.t([[<p class="warning">{{text}}</p>{{form}}<p><a href="/">Cancel</a></p>]], { text = text,
+-- Where a page about virtual vname goes back to: its status page, or the Status page.
+local function back(vname)
+    return type(vname) == "string" and vname ~= "" and ("/status/virtual/" .. P.url(vname)) or "/"
+end
+
+local function confirm(fields, csrf, text, action, label, extra)
+    return P.t([[<p class="warning">{{text}}</p>{{extra}}{{form}}<p><a href="{{back}}">Cancel</a></p>]], { text = text,
+        extra = extra, back = back(fields.virtual),
         form = P.form("/action", csrf, P.t([[<input type="hidden" name="virtual" value="{{v}}">
 <input type="hidden" name="server" value="{{s}}"><input type="hidden" name="weight" value="{{w}}">
 <input type="hidden" name="also_save" value="{{a}}">
 <input type="hidden" name="confirm" value="1">{{b}}]], { v = fields.virtual, s = fields.server, w = fields.weight,
             a = fields.also_save,
             b = P.button(action, label) })) })
+end
+
+--[[
+reload_review(r, fields, csrf): the confirmation of a reload from disk: what the file on disk
+would change if reloaded now (webreview.run, as the Review page shows a draft: IPVS operations,
+VIPs, monitors, warnings, the errors that would refuse it), with the Reload button unless the
+reload would be refused. Waits (a parse and a dry run, in slices).
+]]
+local function reload_review(r, fields, csrf)
+    local lvscf = require "luaha.lvscf"
+    local review = require "luaha.webreview"
+    local text, err = require("luaha.core.file").read(r.config, lvscf.MAX_SIZE)
+    local errors, rv, m, warnings
+    if not text then
+        errors = { err }
+    else
+        m, errors, warnings = review.parse(text, r.config, r.cache)
+        if m then
+            rv = review.run(r, m, r.model, r.config, warnings)
+            errors = rv.errors
+            rv.serial = m.serial_no
+        end
+    end
+    local body = require("luaha.webchanges").review_body(rv or { errors = errors, ipvs = {} }, {
+        router = r, diff = false, errors_title = "A reload of this file would be refused" })
+    local what = ("Reload %s from disk? serial_no %s now, %s in the file."):format(r.config,
+        tostring(r.model.serial_no), m and tostring(m.serial_no) or "?")
+    if #errors > 0 then
+        return P.t('<p class="warning" id="reload-review">{{1}}</p>{{2}}<p><a href="/">Back to Status</a></p>',
+            { what, body })
+    end
+    return confirm(fields, csrf, what, "reload", "Reload", P.t('<div id="reload-review">{{1}}</div>', { body }))
 end
 
 --[[
@@ -224,12 +381,12 @@ function S.act(r, fields, who)
     end
     if action == "handover" then
         if fields.confirm ~= "1" then
-            return "confirm", confirm(fields, who.csrf, "The partner takes over the virtual addresses and"
-                .. " this router stands down.", "handover", "Hand over to partner")
+            return "confirm", confirm(fields, who.csrf, S.HANDOVER, "handover", "Hand over to partner")
         end
         local ok, err = r:handover()
         return done(ok ~= nil, ok and "handed over to the partner" or ("hand over: " .. tostring(err)))
     elseif action == "reload" then
+        if fields.confirm ~= "1" then return "confirm", reload_review(r, fields, who.csrf) end
         local ok, res, later = r:reload()
         if not ok then return done(false, "reload refused, the running configuration stays: " .. table.concat(res, "; ")) end
         local text = ("reloaded %s: %d IPVS operations"):format(r.config, #res)
@@ -264,6 +421,70 @@ function S.act(r, fields, who)
     end
     log.warning("%s from %s: unknown action %q", who.user, who.peer, tostring(action))
     return "flash", { ok = false, text = ("unknown action %q"):format(tostring(action)) }
+end
+
+-- The routes --------------------------------------------------------------------------
+
+-- What "also save to lvs.cf" puts in the draft for a runtime change of a real server.
+local SAVED = {
+    enable = function(rs) rs.active = true end, disable = function(rs) rs.active = false end,
+    drain = function(rs) rs.weight = 0 end, weight = function(rs, f) rs.weight = math.tointeger(tonumber(f.weight)) end,
+}
+
+--[[
+routes(route, h): / (the Status page), /status/virtual/NAME (one virtual's) and /action (their
+forms; answered by a redirect to the page the form was on). h: webui.lua's helpers (page,
+redirect, refused, update, draft_model, find).
+]]
+function S.routes(route, h)
+    local function doc_of(ui)
+        local r = ui.opts.router
+        return r and r:status() or { state = "setup", role = "-", config = ui.opts.config, services = {} }, r
+    end
+
+    route("/", function(ui, c)
+        local doc, r = doc_of(ui)
+        return h.page(ui, c, 200, "status", "Status",
+            S.page(doc, { csrf = c.session.csrf, router = r, pace = luaha.pacer() }))
+    end)
+
+    route("/status/virtual/([^/]+)", function(ui, c, name)
+        local doc, r = doc_of(ui)
+        local body = S.virtual_page(doc, name, { csrf = c.session.csrf, router = r, pace = luaha.pacer() })
+        if not body then return h.refused(ui, c, 404, ("no virtual %q runs here"):format(name)) end
+        return h.page(ui, c, 200, "status", "Status of virtual server " .. name, body)
+    end)
+
+    -- also_save(ui, c): the runtime change just made, as a change of the draft; true, or nil and why.
+    local function also_save(ui, c)
+        local f = c.fields
+        local m, errs = h.draft_model(ui, c)
+        if not m then return nil, errs[1] end
+        local v = h.find(m.virtuals, f.virtual)
+        local rs = v and h.find(v.servers, f.server)
+        if not rs then
+            return nil, ("no server %q in virtual %q in the draft"):format(tostring(f.server), tostring(f.virtual))
+        end
+        SAVED[f.action](rs, f)
+        local ok
+        ok, errs = h.update(ui, c, m, nil, ("server %s of %s"):format(rs.name, v.name))
+        if not ok then return nil, errs[1] end
+        return true
+    end
+
+    route("/action", nil, function(ui, c)
+        local r = ui.opts.router
+        if not r then return h.refused(ui, c, 409, "setup mode: there is no running router to act on") end
+        local kind, res = S.act(r, c.fields, { user = c.session.user, peer = c.req.peer, csrf = c.session.csrf })
+        if kind == "confirm" then return h.page(ui, c, 200, "status", "Confirm", res) end
+        if res.ok and c.fields.also_save == "1" and SAVED[c.fields.action] then
+            local ok, why = also_save(ui, c)
+            res = { ok = ok ~= nil, text = res.text .. (ok and "; also saved to the draft (Review to apply it)"
+                or ("; not saved to the draft: " .. tostring(why))) }
+        end
+        ui.flash[c.session] = res
+        return h.redirect(ui, c.req, back(c.fields.virtual))
+    end)
 end
 
 return S

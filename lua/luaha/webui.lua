@@ -25,14 +25,14 @@ a session, its CSRF token and an Origin (or Referer) equal to the origin the bro
 with 4xx; a Basic Authorization header never authorises a POST. Refusals are logged with a
 limit. Objects are named in the path, never numbered.
 
-What can hold the loop: the Status page (see webstatus.lua: paced), a form (under 1 ms), the
+What can hold the loop: the Status pages (see webstatus.lua: paced), a form (under 1 ms), the
 Review page's diff (lvsedit.diff; the draft's size, bounded by lvscf.MAX_SIZE: about 30 ms for a
 10 000-server file). Argon2id runs in the worker thread (websession), never here.
 ]]
 local luaha = require "luaha"
 local P = require "luaha.webpages"
 local F = require "luaha.webforms"
-local S = require "luaha.webstatus"
+local changes = require "luaha.webchanges"
 local lvscf = require "luaha.lvscf"
 local lvscfcheck = require "luaha.lvscfcheck"
 local file = require "luaha.core.file"
@@ -157,46 +157,8 @@ local R = {}        -- the routes: { pattern, GET = fn(ui, c, ...), POST = fn(ui
 
 local function route(pattern, get, post) R[#R + 1] = { "^" .. pattern .. "$", GET = get, POST = post } end
 
-route("/", function(ui, c)
-    local r = ui.opts.router
-    local doc = r and r:status() or { state = "setup", role = "-", config = ui.opts.config, services = {} }
-    return page(ui, c, 200, "status", "Status", S.page(doc, { csrf = c.session.csrf, router = r, pace = luaha.pacer() }))
-end)
-
--- What "also save to lvs.cf" puts in the draft for a runtime change of a real server.
-local SAVED = {
-    enable = function(rs) rs.active = true end, disable = function(rs) rs.active = false end,
-    drain = function(rs) rs.weight = 0 end, weight = function(rs, f) rs.weight = math.tointeger(tonumber(f.weight)) end,
-}
-
--- also_save(ui, c): the runtime change just made, as a change of the draft; true, or nil and why.
-local function also_save(ui, c)
-    local f = c.fields
-    local m, errs = draft_model(ui, c)
-    if not m then return nil, errs[1] end
-    local v = find(m.virtuals, f.virtual)
-    local rs = v and find(v.servers, f.server)
-    if not rs then return nil, ("no server %q in virtual %q in the draft"):format(tostring(f.server), tostring(f.virtual)) end
-    SAVED[f.action](rs, f)
-    local ok
-    ok, errs = update(ui, c, m, nil, ("server %s of %s"):format(rs.name, v.name))
-    if not ok then return nil, errs[1] end
-    return true
-end
-
-route("/action", nil, function(ui, c)
-    local r = ui.opts.router
-    if not r then return refused(ui, c, 409, "setup mode: there is no running router to act on") end
-    local kind, res = S.act(r, c.fields, { user = c.session.user, peer = c.req.peer, csrf = c.session.csrf })
-    if kind == "confirm" then return page(ui, c, 200, "status", "Confirm", res) end
-    if res.ok and c.fields.also_save == "1" and SAVED[c.fields.action] then
-        local ok, why = also_save(ui, c)
-        res = { ok = ok ~= nil, text = res.text .. (ok and "; also saved to the draft (Review to apply it)"
-            or ("; not saved to the draft: " .. tostring(why))) }
-    end
-    ui.flash[c.session] = res
-    return redirect(ui, c.req, "/")
-end)
+require("luaha.webstatus").routes(route, { page = page, redirect = redirect, refused = refused, update = update,
+    draft_model = draft_model, find = find })
 
 -- What a page says before its form.
 local NOTES = {
@@ -212,8 +174,15 @@ local function global_page(name)
     route(path, function(ui, c)
         local m, errs = draft_model(ui, c)
         if not m then return page(ui, c, 200, name, F.pages[name].title, problems_page(errs)) end
-        return page(ui, c, 200, name, F.pages[name].title,
-            F.render(name, F.values(name, m), nil, { csrf = c.session.csrf, action = path, extra = NOTES[name] }))
+        local vals, extra = F.values(name, m), NOTES[name]
+        if ui.opts.setup and name == "global" and (vals.primary or "") == "" then    -- as Piranha's page did
+            vals.primary = F.here(c.req)
+            extra = vals.primary and P.t('<p class="note" id="primary-prefilled">Primary is pre-filled with this'
+                .. ' host\'s address, {{1}}: save to keep it.</p>', { vals.primary })
+        end
+        return page(ui, c, 200, name, F.pages[name].title, P.t("{{1}}{{2}}", {
+            name == "redundancy" and require("luaha.webstatus").pair(ui.opts.router) or nil,
+            F.render(name, vals, nil, { csrf = c.session.csrf, action = path, extra = extra }) }))
     end, function(ui, c)
         local m, errs = draft_model(ui, c)
         if m then
@@ -230,22 +199,31 @@ global_page("global")
 global_page("redundancy")
 global_page("advanced")
 
--- A list of blocks (virtual or failover) or of one virtual's servers, with their row actions.
-local function list_table(id, caption, items, hrefs, path, csrf, empty)
-    if #items == 0 then return P.t("<p>{{1}}</p>", { empty }) end
+--[[
+A list of blocks (virtual or failover) or of one virtual's servers, with their row actions; pending:
+webchanges.pending's two results (a badge on each block the draft adds or changes, a line naming
+those it deletes).
+]]
+local function list_table(id, caption, items, hrefs, path, csrf, empty, pending)
+    local badges, gone = pending and pending[1] or {}, pending and pending[2] or {}
+    local deleted = #gone > 0 and P.t('<p class="note" id="{{1}}-deleted">Deleted in the draft: {{2}}'
+        .. ' (<a href="/changes">Review</a>).</p>', { id, table.concat(gone, ", ") }) or nil
+    if #items == 0 then return P.t("<p>{{1}}</p>{{2}}", { empty, deleted }) end
     local rows = {}
     for i, b in ipairs(items) do
-        rows[#rows + 1] = P.t([[<tr><th scope="row"><a href="{{href}}">{{name}}</a></th><td>{{addr}}</td><td>{{state}}</td>
-<td>{{form}}</td></tr>]], { href = hrefs[i], name = b.name,
+        local badge = badges[b.name]
+        rows[#rows + 1] = P.t([[<tr><th scope="row"><a href="{{href}}">{{name}}</a>{{badge}}</th><td>{{addr}}</td>
+<td>{{state}}</td><td>{{form}}</td></tr>]], { href = hrefs[i], name = b.name,
+            badge = badge and P.t(' <span class="badge {{1}}">{{1}} in the draft</span>', { badge }),
             addr = b.address and (b.address .. (b.port and (":" .. b.port) or "")),
             state = b.active and "active" or "inactive",
             form = P.form(path, csrf, P.t('<input type="hidden" name="name" value="{{1}}">{{2}} {{3}}', { b.name,
                 b.active and P.button("disable", "Deactivate") or P.button("enable", "Activate"),
-                P.button("delete", "Delete") }), "inline") })
+                P.button("delete", "Delete", nil, ("Delete %s from the draft?"):format(b.name)) }), "inline") })
     end
     return P.t([[<table id="{{id}}"><caption>{{caption}}</caption><thead><tr><th scope="col">Name</th>
-<th scope="col">Address</th><th scope="col">State</th><th scope="col">Actions</th></tr></thead><tbody>{{rows}}</tbody></table>]],
-        { id = id, caption = caption, rows = P.join(rows) })
+<th scope="col">Address</th><th scope="col">State</th><th scope="col">Actions</th></tr></thead><tbody>{{rows}}</tbody></table>
+{{deleted}}]], { id = id, caption = caption, rows = P.join(rows), deleted = deleted })
 end
 
 -- list_post(ui, c, list, m, what, path, renames_kind): Activate, Deactivate, Delete (after a confirmation page).
@@ -280,7 +258,8 @@ for kind, field in pairs(KINDS) do
         local hrefs = {}
         for i, b in ipairs(m[field]) do hrefs[i] = "/" .. kind .. "/" .. P.url(b.name) end
         return page(ui, c, 200, kind, title, P.t('{{1}}<p><a href="/{{2}}-new">Add a {{3}}</a></p>', {
-            list_table(kind .. "s", title, m[field], hrefs, "/" .. kind, c.session.csrf, "None yet."), kind,
+            list_table(kind .. "s", title, m[field], hrefs, "/" .. kind, c.session.csrf, "None yet.",
+                { changes.pending(ui.draft, field) }), kind,
             kind == "virtual" and "virtual server" or "failover service" }))
     end, function(ui, c)
         local m, errs = draft_model(ui, c)
@@ -293,7 +272,8 @@ for kind, field in pairs(KINDS) do
             and P.t('<p><a href="/virtual/{{1}}/servers">Real servers of {{2}}</a></p>', { P.url(vals.name), vals.name }) or nil
         return page(ui, c, status, kind, (new and "New " or "") .. F.pages[kind].title .. (new and "" or (" " .. vals.name)),
             P.t("{{1}}{{2}}", { links, F.render(kind, vals, errs, { csrf = c.session.csrf, action = path,
-                buttons = new and { { "add", "Add to draft" } } or { { "save", "Save to draft" }, { "delete", "Delete" } } }) }))
+                buttons = new and { { "add", "Add to draft" } } or { { "save", "Save to draft" },
+                    { "delete", "Delete", ("Delete %s %s from the draft?"):format(kind, vals.name) } } }) }))
     end
     local function save(ui, c, path, name)
         local m, errs = draft_model(ui, c)
@@ -302,7 +282,10 @@ for kind, field in pairs(KINDS) do
         if name then
             b = find(m[field], name)
             if not b then return refused(ui, c, 404, ("no %s %q in the draft"):format(kind, name)) end
-            if c.fields.action == "delete" then return list_post(ui, c, m[field], m, kind, "/" .. kind, kind) end
+            if c.fields.action == "delete" then       -- the block of the page, whatever its name field says now
+                c.fields.name = name
+                return list_post(ui, c, m[field], m, kind, "/" .. kind, kind)
+            end
         else
             b = { servers = kind == "virtual" and {} or nil }
             lvscfcheck.fill_defaults(b, lvscf.blocks)
@@ -337,8 +320,9 @@ require("luaha.webservers").routes(route, {
     page = page, redirect = redirect, refused = refused, update = update, draft_model = draft_model,
     problems_page = problems_page, list_table = list_table, list_post = list_post, find = find,
 })
-require("luaha.webchanges").routes(route, { page = page, redirect = redirect, refused = refused, flash = flash,
+changes.routes(route, { page = page, redirect = redirect, refused = refused, flash = flash,
     reply = reply, problems_page = problems_page, max_shown = MAX_CONFIG_SHOWN, file = file })
+require("luaha.webpartner").routes(route, { page = page, redirect = redirect, refused = refused, flash = flash })
 
 -- Login and logout ---------------------------------------------------------------------
 

@@ -261,6 +261,10 @@ test("second-channel-keeps-the-partner-alive", function()
     local a, b = two("primary", "AAAAAAAA"), two("backup", "BBBBBBBB")
     assert(until_(function() return a.p.state == "active" and b.p.state == "passive" end, 5), "not settled")
     assert(a.p.logged.digest, "a different configuration was not logged")
+    -- The partner's serial_no and digest, for the status document's peer_serial_no and peer_digest.
+    local peer = a.p:status().peer
+    t.eq(peer.digest, ("42"):rep(8), "the partner's digest, in hex")
+    t.eq(peer.serial, 0, "the partner's serial_no")
     -- The first channel goes silent both ways (each side sends it into the void): the second one is enough.
     assert(a.p.sockets[1]:connect("127.0.0.99", PORT))
     assert(b.p.sockets[1]:connect("127.0.0.98", PORT))

@@ -153,4 +153,51 @@ t.test("typed-values-are-escaped-and-kept", function()
         "no inline script")
 end)
 
+-- Redundancy: the presets beside keepalive and deadtime, and the heartbeat_key file checked on the page.
+t.test("redundancy-has-presets-and-checks-the-key-file", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(luaha.proc.run({ "mkdir", "-m", "0700", dir }, { timeout = 10 }).status == 0)
+    local function put(name, text, mode)
+        local f = assert(io.open(dir .. "/" .. name, "w"))
+        f:write(text)
+        f:close()
+        assert(luaha.proc.run({ "chmod", mode, dir .. "/" .. name }, { timeout = 10 }).status == 0)
+        return dir .. "/" .. name
+    end
+    local m = assert(lvscf.parse("serial_no = 1\nprimary = 192.0.2.210\n", "r.cf"))
+    local vals = F.values("redundancy", m)
+    local function page() return P.text(F.render("redundancy", vals, nil, { csrf = "c", action = "/redundancy" })) end
+    local html = page()
+    for _, p in ipairs({ "2 5", "0.2 1", "0.05 0.2" }) do
+        assert(html:find('<button type="submit" name="preset" value="' .. p .. '">', 1, true), "preset " .. p)
+    end
+    assert(html:find('<p class="key-check bad" id="key-check" role="status">no heartbeat_key', 1, true), "no key")
+    local cases = {
+        { put("hex", ("0f"):rep(32) .. "\n", "600"), "ok", ": a key, mode 0600" },
+        { put("raw", ("k"):rep(32), "600"), "ok", ": a key, mode 0600" },
+        { put("open", ("0f"):rep(32), "644"), "bad", "mode 0644 lets others read it" },
+        { put("short", ("0f"):rep(31), "600"), "bad", "not a key" },
+        { dir .. "/none", "bad", "No such file or directory" },
+        { "/dev/zero", "bad", "not a key file" },
+    }
+    for _, c in ipairs(cases) do
+        vals.heartbeat_key = c[1]
+        local cls, text = page():match('<p class="key%-check (%a+)" id="key%-check" role="status">([^<]*)</p>')
+        assert(cls, "the check's line")
+        t.eq(cls, c[2], c[1])
+        assert(text:find(c[3], 1, true), c[1] .. ": " .. text)
+    end
+    -- A preset posted without JavaScript sets both fields; the others are read as they came.
+    vals = F.values("redundancy", m)
+    vals.preset, vals.keepalive, vals.deadtime = "0.05 0.2", "2", "5"
+    local obj = {}
+    assert(F.read("redundancy", vals, obj))
+    t.eq(obj.keepalive, 0.05, "keepalive from the preset"); t.eq(obj.deadtime, 0.2, "deadtime from the preset")
+    vals.preset, vals.keepalive = "1 1", "3"
+    assert(F.read("redundancy", vals, obj))
+    t.eq(obj.keepalive, 3, "an unknown preset is ignored")
+    assert(luaha.proc.run({ "rm", "-rf", dir }, { timeout = 10 }).status == 0)
+end)
+
 luaha.exit(t.failures() == 0 and 0 or 1)

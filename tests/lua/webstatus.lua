@@ -1,4 +1,4 @@
--- tests/lua/webstatus.lua: the web UI's Status page from a router's status document; its actions through the router's methods.
+-- tests/lua/webstatus.lua: the web UI's Status pages from a router's status document; its actions through the router's methods.
 -- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
@@ -58,13 +58,25 @@ local function router()
     return r, m
 end
 
-t.test("status-page-has-a-table-per-virtual-and-a-row-per-real-server", function()
+t.test("status-page-has-a-row-per-virtual-and-its-page-a-row-per-real-server", function()
     local r = router()
     local doc = r:status()
     t.eq(doc.services[1].servers[2].health, "out", "rs2 out in the document")
     assert(doc.services[1].servers[2].health_since, "health_since in the document")
     t.eq(doc.deadtime, 5, "deadtime in the document")
     local html = P.text(S.page(doc, { csrf = "tok", router = r }))
+    -- the Status page: a summary row per virtual, the rows on the virtual's own page
+    local sum = html:match('(<tr id="vs%-web" data%-state="degraded">.-</tr>)')
+    assert(sum, "web's summary row, degraded (rs2 out)")
+    assert(sum:find('<a href="/status/virtual/web">web</a>', 1, true) and sum:find('<td class="n-out">1</td>', 1, true), sum)
+    assert(not html:find('<tr id="rs-', 1, true), "no real server's row on the Status page")
+    for _, a in ipairs({ "reload" }) do
+        assert(html:find('<button type="submit" name="action" value="' .. a .. '">', 1, true), "button " .. a)
+    end
+    assert(not html:find('value="handover"', 1, true), "no hand over without a live partner")
+    assert(html:find('aria-live="polite"', 1, true), "the live region")
+    assert(html:find('<tr id="vs-&lt;b&gt;x&lt;/b&gt;" data-state="inactive">', 1, true), "the inactive one, escaped")
+    html = P.text(S.virtual_page(doc, "web", { csrf = "tok", router = r }))
     assert(html:find('<table id="virtual-web" class="servers">', 1, true), "the web table")
     assert(html:find("<caption><a href=\"/virtual/web\">web</a> 192.0.2.212:80/tcp, wlc", 1, true), "its caption")
     local row = html:match('(<tr id="rs%-web%-rs2" data%-health="out">.-</tr>)')
@@ -75,15 +87,16 @@ t.test("status-page-has-a-table-per-virtual-and-a-row-per-real-server", function
     assert(row:find("failed: connect: Connection refused (0.002 s, 3 s ago)", 1, true), row)
     assert(html:find('<tr id="rs-web-rs1" data-health="in">', 1, true), "rs1 in")
     assert(html:find('<td class="weight">3</td>', 1, true), "configured weight")
+    for _, a in ipairs({ "enable", "disable", "drain", "weight" }) do
+        assert(html:find('<button type="submit" name="action" value="' .. a .. '">', 1, true), "button " .. a)
+    end
+    assert(html:find('aria-live="polite"', 1, true), "the live region")
     -- a name that is markup stays text, in the id too
+    html = P.text(S.virtual_page(doc, "<b>x</b>", { csrf = "tok", router = r }))
     assert(html:find('<table id="virtual-&lt;b&gt;x&lt;/b&gt;"', 1, true) and not html:find("<b>x</b>", 1, true),
         "names escaped")
     assert(html:find('href="/virtual/%3Cb%3Ex%3C%2Fb%3E"', 1, true), "and in a link")
-    for _, a in ipairs({ "enable", "disable", "drain", "weight", "reload" }) do
-        assert(html:find('<button type="submit" name="action" value="' .. a .. '">', 1, true), "button " .. a)
-    end
-    assert(not html:find('value="handover"', 1, true), "no hand over without a live partner")
-    assert(html:find('aria-live="polite"', 1, true), "the live region")
+    t.eq(S.virtual_page(doc, "nosuch", { csrf = "tok", router = r }), nil, "no such virtual")
     -- setup mode: no router, no action
     html = P.text(S.page({ state = "setup", services = {} }, { csrf = "tok" }))
     assert(not html:find("<form", 1, true) and html:find("No virtual server yet", 1, true), "setup")
@@ -131,6 +144,34 @@ t.test("actions-go-through-the-router-and-are-logged-with-user-and-peer", functi
     res = flash({ action = "rm -rf", virtual = "web", server = "rs1" })
     assert(not res.ok and res.text:find("unknown action", 1, true), res.text)
     t.eq(m.virtuals[1].servers[1].weight, 3, "the model is not changed")
+end)
+
+-- Reload lvs.cf from disk: the review of the file on disk comes first, the reload only once confirmed.
+t.test("reload-from-disk-shows-the-review-first", function()
+    local r = router()
+    local path = os.tmpname()
+    r.config = path
+    local who = { user = "piranha", peer = "192.0.2.1", csrf = "tok" }
+    local f = assert(io.open(path, "w"))
+    f:write((CF:gsub("serial_no = 7", "serial_no = 8"):gsub("weight = 3", "weight = 5")))
+    f:close()
+    local kind, res = S.act(r, { action = "reload" }, who)
+    t.eq(kind, "confirm", "a reload asks first")
+    local html = P.text(res)
+    assert(html:find('id="reload-review"', 1, true), "the review")
+    assert(html:find("serial_no 7 now, 8 in the file", 1, true), "the serial numbers")
+    assert(html:find('<h2 id="ops-h">IPVS operations</h2>', 1, true) and html:find('<h2 id="mon-h">', 1, true), html)
+    assert(html:find('name="confirm" value="1"', 1, true) and html:find('value="reload"', 1, true), "the Reload button")
+    t.eq(r.model.virtuals[1].servers[1].weight, 3, "nothing reloaded yet")
+    f = assert(io.open(path, "w"))
+    f:write((CF:gsub("port = 80", "port = 70000")))
+    f:close()
+    kind, res = S.act(r, { action = "reload" }, who)
+    html = P.text(res)
+    t.eq(kind, "confirm", "a bad file is shown too")
+    assert(html:find("A reload of this file would be refused", 1, true) and html:find("70000", 1, true), html)
+    assert(not html:find('value="reload"', 1, true), "and no Reload button")
+    os.remove(path)
 end)
 
 luaha.exit(t.failures() == 0 and 0 or 1)

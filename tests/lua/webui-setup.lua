@@ -65,6 +65,19 @@ t.test("setup-mode-from-no-file-to-the-first-apply", function()
     local csrf = body:match('name="csrf" value="(%x+)"')
     status = http("POST", "/action", cookie, { csrf = csrf, action = "reload" })
     t.eq(status, 409, "no router to act on")
+    -- primary is pre-filled with this host's address (the browser came by loopback: its first global IPv4 one)
+    local here
+    for _, a in ipairs(luaha.link.addrs() or {}) do
+        if not here and a.family == "inet" and a.scope == "global" then here = a.address:match("^[^/]+") end
+    end
+    status, _, body = http("GET", "/global", cookie)
+    t.eq(status, 200, "the global settings")
+    local input = body:match('<input id="f%-primary"[^>]*>')
+    if here then
+        assert(input:find('value="' .. here .. '"', 1, true) and body:find('id="primary-prefilled"', 1, true), input)
+    else
+        assert(input:find('value=""', 1, true), "no address to pre-fill: " .. input)
+    end
     status = http("POST", "/global", cookie, { csrf = csrf, action = "save", primary = "192.0.2.210",
         service = "lvs", network = "direct", tcp_timeout = "0", tcpfin_timeout = "0", udp_timeout = "0" })
     t.eq(status, 303, "the global settings saved")

@@ -136,9 +136,15 @@ t.test("login-refuses-a-wrong-password-then-gives-a-session", function()
     t.eq(status, 200, "Status"); secure(h, "/")
     csrf = body:match('<input type="hidden" name="csrf" value="(%x+)">')
     assert(csrf and #csrf == 64, "a CSRF token in the forms")
+    assert(body:find('<tr id="vs-web" data-state="', 1, true), "the virtual's summary row")
+    assert(body:find('<a href="/status/virtual/web">web</a>', 1, true), "leading to its page")
+    assert(body:find("<title>Status — luaha</title>", 1, true), "the title")
+    status, h, body = http("GET", "/status/virtual/web", { cookie = cookie })
+    t.eq(status, 200, "web's status page"); secure(h, "/status/virtual/web")
     assert(body:find('<table id="virtual-web" class="servers">', 1, true), "the virtual's table")
     assert(body:find('<tr id="rs-web-rs1" data-health="', 1, true), "a real server's row")
-    assert(body:find("<title>Status — luaha</title>", 1, true), "the title")
+    assert(body:find("<title>Status of virtual server web — luaha</title>", 1, true), "its title")
+    t.eq(http("GET", "/status/virtual/nosuch", { cookie = cookie }), 404, "no such virtual")
 end)
 
 t.test("assets-are-served-from-the-binary-with-the-headers", function()
@@ -173,9 +179,10 @@ t.test("posts-without-session-token-or-origin-are-refused-and-change-nothing", f
         t.eq(r.disabled["web/rs2"], nil, case[3] .. ": nothing disabled")
     end
     local status, h = http("POST", "/action", { cookie = cookie, body = form })
-    t.eq(status, 303, "a good POST is answered by a redirect"); t.eq(h.location, "/", "to Status")
+    t.eq(status, 303, "a good POST is answered by a redirect")
+    t.eq(h.location, "/status/virtual/web", "to the virtual's status page")
     t.eq(r.disabled["web/rs2"], true, "rs2 disabled")
-    local _, _, body = http("GET", "/", { cookie = cookie })
+    local _, _, body = http("GET", h.location, { cookie = cookie })
     assert(body:find("disabled rs2 in web, until the next reload", 1, true), "the flash after the redirect")
     assert(r.events[#r.events].text:find("web: piranha from 127.0.0.1: disabled rs2", 1, true), "the event names user and peer")
     http("POST", "/action", { cookie = cookie, body = { action = "enable", virtual = "web", server = "rs2", csrf = csrf } })
@@ -222,6 +229,26 @@ t.test("saving-goes-to-the-draft-and-the-review-shows-it", function()
     assert(body:find('id="pending"', 1, true), "the banner of changes not applied")
 end)
 
+-- The list pages mark what the draft adds, changes and deletes.
+t.test("the-lists-have-badges-for-what-the-draft-changes", function()
+    local _, _, body = http("GET", "/virtual", { cookie = cookie })
+    local row = body:match('<tr><th scope="row"><a href="/virtual/web">web</a>(.-)</tr>')
+    assert(row and row:find('<span class="badge changed">changed in the draft</span>', 1, true), tostring(row))
+    _, _, body = http("GET", "/virtual/web/servers", { cookie = cookie })
+    assert(not body:find('class="badge', 1, true), "web's servers are not changed")
+    local status = http("POST", "/virtual/web/server-new", { cookie = cookie, body = { csrf = csrf, action = "add",
+        name = "rs3", address = "198.51.100.13", weight = "1", active = "1" } })
+    t.eq(status, 303, "rs3 added to the draft")
+    status = http("POST", "/virtual/web/servers", { cookie = cookie, body = { csrf = csrf, action = "delete",
+        name = "rs2", confirm = "1" } })
+    t.eq(status, 303, "rs2 deleted in the draft")
+    _, _, body = http("GET", "/virtual/web/servers", { cookie = cookie })
+    assert(body:find('<a href="/virtual/web/server/rs3">rs3</a> <span class="badge new">new in the draft</span>', 1, true),
+        "rs3 is new")
+    assert(body:find('<a href="/virtual/web/server/rs1">rs1</a></th>', 1, true), "rs1 has no badge")
+    assert(body:find('id="servers-deleted">Deleted in the draft: rs2', 1, true), "rs2 is deleted")
+end)
+
 -- Every page, GET and HEAD: nothing changes (the file, the draft, the router's runtime changes).
 t.test("a-crawl-of-every-get-page-changes-nothing", function()
     local file_before, draft_before = digest(CONFIG), t.slurp(CONFIG)
@@ -229,7 +256,8 @@ t.test("a-crawl-of-every-get-page-changes-nothing", function()
     t.eq(status, 200, "/changes")
     local pages = { "/", "/global", "/redundancy", "/advanced", "/virtual", "/virtual/web", "/virtual/web/servers",
         "/virtual/web/server/rs1", "/virtual-new", "/virtual/web/server-new", "/failover", "/failover-new", "/changes",
-        "/config", "/config?download=1", "/status.json", "/metrics", "/login", "/nosuch", "/virtual/nosuch" }
+        "/config", "/config?download=1", "/status.json", "/metrics", "/login", "/nosuch", "/virtual/nosuch",
+        "/status/virtual/web", "/status/virtual/nosuch" }
     for _, method in ipairs({ "GET", "HEAD" }) do
         for _, p in ipairs(pages) do
             local st, h, body = http(method, p, { cookie = cookie })
@@ -319,6 +347,21 @@ t.test("apply-of-a-draft-whose-file-changed-on-disk-is-409-with-the-new-diff", f
     assert(disk and disk:find("+# a hand edit meanwhile", 1, true), "the change on disk shown: " .. tostring(disk))
     t.eq(t.slurp(CONFIG), edited, "nothing written")
     post("/changes", { action = "discard" })
+end)
+
+-- With a partner (backup_active), the pair's section on Status and Redundancy, Send to partner on the Review page.
+t.test("with-a-partner-the-pages-show-the-pair-and-send-to-partner", function()
+    post("/changes", { action = "discard" })
+    local _, _, body = http("GET", "/", { cookie = cookie })
+    assert(not body:find('id="pair"', 1, true), "no pair without a partner")
+    r.model.backup_active = true        -- as a file with a backup router reads (the section reads only this)
+    for _, p in ipairs({ "/", "/redundancy" }) do
+        body = select(3, http("GET", p, { cookie = cookie }))
+        assert(body:find('<section id="pair"', 1, true) and body:find('<a href="/partner">', 1, true), p)
+    end
+    body = select(3, http("GET", "/changes", { cookie = cookie }))
+    assert(body:find('<section id="send"', 1, true) and body:find('action="/partner"', 1, true), "Send to partner")
+    r.model.backup_active = false
 end)
 
 t.test("logout-ends-the-session", function()

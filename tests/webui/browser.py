@@ -5,8 +5,9 @@
 # Run in the host namespace wbclient (192.0.2.10 and .11 on a tap into UML) by tests/browser/webui-browser.sh,
 # against tests/webui/bed.sh in UML: luaha at 192.0.2.210:3636, real servers rs1 192.0.2.204 and rs2
 # 192.0.2.205 for the VIP 192.0.2.212. Only the markup contract of BRIEF14 and the URLs of spec 3.2 are
-# used: fields #f-KEY named by the lvs.cf key, buttons name=action, #login-error, tr#rs-VIRTUAL-SERVER
-# with data-health and cells .health .weight .kweight .last-check, #diff, #ipvs-ops li, body[data-live].
+# used: fields #f-KEY named by the lvs.cf key, buttons name=action, #login-error, on the Status page
+# tr#vs-VIRTUAL (cell .n-in) leading to /status/virtual/VIRTUAL, there tr#rs-VIRTUAL-SERVER with data-health
+# and cells .health .weight .kweight .last-check, #diff, #ipvs-ops li, body[data-live].
 # A step whose page is not there yet prints SKIP with the reason. --task runs only the fifteen-minute
 # task (bench/webui-task.sh) and prints its time.
 import argparse
@@ -202,7 +203,14 @@ class Run:
             'http://192.0.2.210:3636/status.json | "$LUAHA" tests/lib/status-check.lua "$tmp/ipvsadm"' % PASSWORD)
         check(rc == 0, "status.json against ipvsadm -Ln: %s" % out.strip())
         b = self.browser()
+        # The Status page: web's summary row, both in, leading to web's own status page with the rows.
         b.get("/")
+        until("the Status page's row tr#vs-web with 2 in", lambda: (b.has("tr#vs-web") and b.find(
+            "tr#vs-web .n-in").text.strip() == "2") or b.d.refresh(), 20, 1)
+        b.shot("status-summary")
+        check(not b.has("tr#rs-web-rs1"), "the Status page has real server rows: it should have a row per virtual")
+        b.find("tr#vs-web a[href='/status/virtual/web']").click()
+        until("web's status page", lambda: b.path() == "/status/virtual/web", 20)
         b.shot("status-web")
         for rs, addr in (("rs1", "192.0.2.204"), ("rs2", "192.0.2.205")):
             row = "tr#rs-web-%s" % rs
@@ -232,7 +240,7 @@ class Run:
 
     def step6_health_live(self):
         b = self.browser()
-        b.get("/")
+        b.get("/status/virtual/web")
         until("app.js's first poll (body[data-live=1])",
               lambda: b.d.execute_script("return document.body.dataset.live") == "1", 30)
         b.d.execute_script("window.webuiMarker = 42")
@@ -253,6 +261,19 @@ class Run:
         else:
             check(not re.search(r"\d", cell), "rs2 is out of the kernel table but its cell says %r" % cell)
         print("rs2 out on the page %.1f s after its server stopped: %s" % (took, reason))
+        # rs1 is now the last one in: Disable asks first, in a <dialog> on the page; Cancel changes nothing.
+        table0 = self.agent.table()
+        b.find("tr#rs-web-rs1 button[name=action][value=disable]").click()
+        until("the confirmation dialog", lambda: b.d.execute_script(
+            "var d = document.getElementById('confirm'); return d && d.open"), 10)
+        asked = b.find("#confirm-text").text
+        check("last healthy" in asked, "the dialog asks %r" % asked)
+        b.shot("status-confirm-dialog")
+        b.find("#confirm button:not(.yes)").click()
+        check(not b.d.execute_script("return document.getElementById('confirm').open"), "Cancel left the dialog open")
+        check(b.d.execute_script("return window.webuiMarker") == 42, "the page was loaded again")
+        check(b.find("tr#rs-web-rs1").get_attribute("data-health") == "in", "rs1 is not in after Cancel")
+        check(self.agent.table() == table0, "Cancel changed the kernel table")
         self.agent.out("rs_start rs2")
         until("rs2 back in on the Status page", lambda: b.find(row).get_attribute("data-health") == "in", 60)
         check(b.d.execute_script("return window.webuiMarker") == 42, "the page was loaded again")
@@ -269,7 +290,7 @@ class Run:
             m = re.search(r"-> 192\.0\.2\.204:80\s+Route\s+(\d+)\s+(\d+)", self.agent.ipvsadm())
             return m and int(m.group(2)) > 0 and m
         until("an open connection on rs1", active_rs1, 20, 0.5)
-        b.get("/")
+        b.get("/status/virtual/web")
         b.submit("drain", "tr#rs-web-rs1")
         b.shot("status-rs1-drained")
         m = until("rs1 weight 0 in the kernel", lambda: re.search(
@@ -281,7 +302,7 @@ class Run:
             answers.append(s.recv(4096).decode(errors="replace").split("\r\n\r\n")[-1].strip())
             s.close()
         check("rs1" in answers, "no held connection answered from rs1 after the drain: %r" % answers)
-        b.get("/")
+        check(b.path() == "/status/virtual/web", "after Drain the browser is at %s, not web's status page" % b.path())
         b.submit("enable", "tr#rs-web-rs1")
         until("rs1 weight 1 again", lambda: re.search(r"-> 192\.0\.2\.204:80\s+Route\s+1\s", self.agent.ipvsadm()),
               30, 0.5)
