@@ -111,7 +111,9 @@ function S:serve(conn, addr)
     -- with another key, which shows an untagged refusal as such and never takes it for a success.
     local nonce, authenticated = nil, false
     local function answer(code, serial, why)
-        conn:send(msg.reply(code, serial, why, nonce, authenticated and key or nil), left())
+        conn:settimeout(math.max(1, left()))
+        local ok, err = conn:send(msg.reply(code, serial, why, nonce, authenticated and key or nil))
+        if not ok then self.limited("answer", "the answer to %s: %s", addr, err) end
     end
     local function no(kind, why, keep)
         self:refuse(kind, "a transfer from %s refused: %s", addr, why)

@@ -2,7 +2,8 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
 --[[
 Small pieces the other pages put in (each returns markup of lua/luaha/webpages.lua), from the
-status document (lua/luaha/partnersync.lua's status fills its pair fields):
+status document (lua/luaha/partnersync.lua's status fills its pair fields; doc(router) makes
+the little of it they need):
 
   pair(doc)              <section id="pair">: this router's serial_no and the partner's, whether
                          the configurations differ, and the last transfer each way with the
@@ -72,12 +73,21 @@ or refuses it and says why.</p>{{form}}{{sent}}</section>]], {
     })
 end
 
+--[[
+doc(router): the part of the status document these pieces read (serial_no, peer and the pair's
+fields), without walking the services as router:status() does: cheap at any size.
+]]
+function W.doc(r)
+    local pulse = r.pulse and r.pulse:status() or {}
+    return require("luaha.partnersync").status(r, { serial_no = r.model.serial_no, peer = pulse.peer })
+end
+
 -- routes(route, h): /partner (h: webui.lua's helpers page, redirect, refused, flash).
 function W.routes(route, h)
     route("/partner", function(ui, c)
         local r = ui.opts.router
         if not r then return h.refused(ui, c, 409, "setup mode: there is no running router and no partner yet") end
-        local doc = r:status()
+        local doc = W.doc(r)
         return h.page(ui, c, 200, "partner", "Partner", P.t("{{1}}{{2}}", { W.pair(doc),
             W.send_form(c.session.csrf, doc) }))
     end, function(ui, c)
