@@ -29,12 +29,58 @@ local function kernel_dests()
     return dests, ok and services ~= nil
 end
 
+-- The counts of a service's summary (opts.summary): its servers by health, those the kernel has at a weight above 0.
+local function count(summary, health, d)
+    if health == "in" or health == "out" then summary[health] = summary[health] + 1
+    else summary.other = summary.other + 1 end
+    if d then
+        summary.known = true
+        if d.weight > 0 then summary.serving = summary.serving + 1 end
+        summary.active_conns = summary.active_conns + d.active_conns
+        summary.inactive_conns = summary.inactive_conns + d.inactive_conns
+    end
+end
+
+-- service_status(r, v, dests, summary, pace): virtual v's entry in the status document: its servers, or their summary.
+local function service_status(r, v, dests, summary, pace)
+    local skey = ipvs.normalize(lvs.service(r.model, v)).key
+    local s = { name = v.name, active = v.active, address = v.address, port = v.port, protocol = v.protocol,
+        fwmark = v.fwmark, scheduler = v.scheduler, persistent = v.persistent, servers = json.array({}),
+        summary = summary and { ["in"] = 0, out = 0, other = 0, total = #v.servers, serving = 0,
+            active_conns = 0, inactive_conns = 0, known = false } or nil }
+    for _, rs in ipairs(v.servers) do
+        local k, mon = key(v, rs), r.probes:monitor(v, rs)
+        local port = rs.port or v.port
+        local d = dests[skey .. " " .. ipvs.normalize({ address = rs.address, port = port,
+            dests = { { address = rs.address } } }).dests[1].key]
+        if summary then
+            count(s.summary, r.disabled[k] and "disabled" or mon and mon.state or "unchecked", d)
+        else
+            s.servers[#s.servers + 1] = {
+                name = rs.name, address = rs.address, port = port, active = rs.active,
+                health = mon and mon.state or "unchecked", health_since = mon and mon.since,
+                configured_weight = rs.weight,
+                disabled = r.disabled[k] or nil, weight_override = r.weights[k],
+                last_check = mon and mon.last,
+                kernel = d and { weight = d.weight, active_conns = d.active_conns, inactive_conns = d.inactive_conns },
+            }
+        end
+        pace()
+    end
+    return s
+end
+
 --[[
-status(r): router r's status document, a table (as `luaha ctl status --json` prints it). Waits:
-it reads the kernel's table (one request per service) and lets the loop run every 2 ms
-(luaha.pacer), so that 10 000 real servers (about 0.13 s of work) never hold it longer.
+status(r [, opts]): router r's status document, a table (as `luaha ctl status --json` prints it).
+opts.virtual = NAME: only that virtual's service (a page of one virtual polls this);
+opts.summary: each service's `summary` (its servers counted: in, out, other, total, serving,
+active_conns, inactive_conns, known) instead of its `servers` (the Status page polls this: at
+10 000 real servers a tenth of the document's size). Waits: it reads the kernel's table (one
+request per service) and lets the loop run every 2 ms (luaha.pacer), so that 10 000 real servers
+(about 0.13 s of work) never hold it longer.
 ]]
-function lvsctl.status(r)
+function lvsctl.status(r, opts)
+    opts = opts or {}
     local m = r.model
     local pulse = r.pulse and r.pulse:status() or { role = r.role or "primary", state = "active" }
     local dests, readable = kernel_dests()
@@ -53,26 +99,9 @@ function lvsctl.status(r)
     end
     local pace = luaha.pacer()
     for _, v in ipairs(m.virtuals) do
-        local svc = lvs.service(m, v)
-        local skey = ipvs.normalize(svc).key
-        local s = { name = v.name, active = v.active, address = v.address, port = v.port, protocol = v.protocol,
-            fwmark = v.fwmark, scheduler = v.scheduler, persistent = v.persistent, servers = json.array({}) }
-        for _, rs in ipairs(v.servers) do
-            local k, mon = key(v, rs), r.probes:monitor(v, rs)
-            local port = rs.port or v.port
-            local d = dests[skey .. " " .. ipvs.normalize({ address = rs.address, port = port,
-                dests = { { address = rs.address } } }).dests[1].key]
-            s.servers[#s.servers + 1] = {
-                name = rs.name, address = rs.address, port = port, active = rs.active,
-                health = mon and mon.state or "unchecked", health_since = mon and mon.since,
-                configured_weight = rs.weight,
-                disabled = r.disabled[k] or nil, weight_override = r.weights[k],
-                last_check = mon and mon.last,
-                kernel = d and { weight = d.weight, active_conns = d.active_conns, inactive_conns = d.inactive_conns },
-            }
-            pace()
+        if not opts.virtual or v.name == opts.virtual then
+            doc.services[#doc.services + 1] = service_status(r, v, dests, opts.summary, pace)
         end
-        doc.services[#doc.services + 1] = s
     end
     for _, e in ipairs(r.events) do doc.events[#doc.events + 1] = e end
     require("luaha.partnersync").status(r, doc)       -- peer_serial_no, peer_digest, config_differs

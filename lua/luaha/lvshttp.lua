@@ -27,9 +27,9 @@ local lvshttp = {}
 local PACE = 0.002          -- seconds a document's making may hold the loop before letting it run
 local PART = 64 * 1024      -- bytes of one string of a body sent as a list
 
--- The status document of router r.
-local function status(r)
-    return r:status()
+-- The status document of router r; opts: lvsctl.status's (/status.json?virtual=NAME, ?summary=1).
+local function status(r, opts)
+    return r:status(opts)
 end
 
 -- parse_listen(text): address, port; or nil and why.
@@ -249,7 +249,8 @@ function lvshttp.start(p, listen, passwd_path, opts)
         end
         local pace = luaha.pacer(PACE)
         if req.path == "/status.json" then
-            local parts = json.encode_parts(status(p), pace)
+            local q = req.query or {}
+            local parts = json.encode_parts(status(p, { virtual = q.virtual, summary = q.summary == "1" }), pace)
             parts[#parts + 1] = "\n"
             return 200, parts, { ["Content-Type"] = "application/json" }
         elseif req.path == "/metrics" then

@@ -464,9 +464,9 @@ function R:takeover(reason)
     return self.pulse:takeover(reason)
 end
 
--- status(): the status document `luaha ctl status --json` prints (lvsctl.status). Waits (reads the kernel's table).
-function R:status()
-    return require("luaha.lvsctl").status(self)
+-- status([opts]): the status document `luaha ctl status --json` prints (lvsctl.status: opts.virtual, opts.summary). Waits.
+function R:status(opts)
+    return require("luaha.lvsctl").status(self, opts)
 end
 
 -- reload(): reads the configuration again and applies it whole, or not at all (lua/luaha/reload.lua).

@@ -141,6 +141,11 @@ state: inactive, empty, down (none in), degraded (some not in) or ok. app.js cou
 ]]
 function S.summary(s)
     local c = { ["in"] = 0, out = 0, other = 0, total = #s.servers, serving = 0, ac = 0, ic = 0, known = false }
+    local given = s.summary         -- counted by lvsctl.status (opts.summary): the servers are not in the document
+    if given then
+        c["in"], c.out, c.other, c.total, c.serving = given["in"], given.out, given.other, given.total, given.serving
+        c.ac, c.ic, c.known = given.active_conns, given.inactive_conns, given.known
+    end
     for _, rs in ipairs(s.servers) do
         local h = health_of(rs)
         if h == "in" or h == "out" then c[h] = c[h] + 1 else c.other = c.other + 1 end
@@ -437,19 +442,20 @@ forms; answered by a redirect to the page the form was on). h: webui.lua's helpe
 redirect, refused, update, draft_model, find).
 ]]
 function S.routes(route, h)
-    local function doc_of(ui)
+    -- opts: lvsctl.status's; the Status page needs each virtual's summary, a virtual's page only its own servers.
+    local function doc_of(ui, opts)
         local r = ui.opts.router
-        return r and r:status() or { state = "setup", role = "-", config = ui.opts.config, services = {} }, r
+        return r and r:status(opts) or { state = "setup", role = "-", config = ui.opts.config, services = {} }, r
     end
 
     route("/", function(ui, c)
-        local doc, r = doc_of(ui)
+        local doc, r = doc_of(ui, { summary = true })
         return h.page(ui, c, 200, "status", "Status",
             S.page(doc, { csrf = c.session.csrf, router = r, pace = luaha.pacer() }))
     end)
 
     route("/status/virtual/([^/]+)", function(ui, c, name)
-        local doc, r = doc_of(ui)
+        local doc, r = doc_of(ui, { virtual = name })
         local body = S.virtual_page(doc, name, { csrf = c.session.csrf, router = r, pace = luaha.pacer() })
         if not body then return h.refused(ui, c, 404, ("no virtual %q runs here"):format(name)) end
         return h.page(ui, c, 200, "status", "Status of virtual server " .. name, body)

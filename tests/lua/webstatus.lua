@@ -102,6 +102,26 @@ t.test("status-page-has-a-row-per-virtual-and-its-page-a-row-per-real-server", f
     assert(not html:find("<form", 1, true) and html:find("No virtual server yet", 1, true), "setup")
 end)
 
+t.test("the-pages-poll-a-summary-or-one-virtual-and-render-the-same-from-it", function()
+    local r = router()
+    local whole = r:status()
+    local summary = r:status({ summary = true })
+    t.eq(#summary.services, 2, "every virtual in the summary")
+    t.eq(#summary.services[1].servers, 0, "no real server in the summary")
+    local g = summary.services[1].summary
+    t.eq(g["in"], 1, "rs1 in"); t.eq(g.out, 1, "rs2 out"); t.eq(g.total, 2, "two in all"); t.eq(g.other, 0, "none else")
+    t.eq(S.summary(summary.services[1]).state, "degraded", "degraded from the counts")
+    -- the Status page is the same from the summary as from the whole document (but for the times)
+    local function page(doc) return (P.text(S.page(doc, { csrf = "tok", router = r })):gsub("%d+ ms ago", "")) end
+    t.eq(page(summary), page(whole), "the Status page from the summary")
+    local one = r:status({ virtual = "web" })
+    t.eq(#one.services, 1, "one virtual"); t.eq(one.services[1].name, "web", "web")
+    t.eq(#one.services[1].servers, 2, "with its real servers")
+    t.eq(#r:status({ virtual = "nosuch" }).services, 0, "no such virtual: none")
+    local json = require "luaha.json"
+    assert(#json.encode(summary) < #json.encode(whole), "the summary is smaller")
+end)
+
 t.test("actions-go-through-the-router-and-are-logged-with-user-and-peer", function()
     local r, m = router()
     local who = { user = "piranha", peer = "192.0.2.1", csrf = "tok" }

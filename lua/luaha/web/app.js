@@ -9,6 +9,8 @@
   var body = document.body, byId = document.getElementById.bind(document);
   var CHOICES = [1, 2, 5, 10, 0];          // seconds between polls; 0: off
   var timer = null, lastOk = null, every = 2;
+  var own = document.querySelector("table.servers[id^='virtual-']"), source = own ?    // one virtual's servers, or counts
+    "/status.json?virtual=" + encodeURIComponent(own.id.slice(8)) : byId("virtuals") ? "/status.json?summary=1" : "/status.json";
 
   function ago(s) {
     return s === null || s === undefined ? "never" : s < 1 ? Math.floor(s * 1000) + " ms ago" : s < 120 ?
@@ -35,7 +37,8 @@
 
   // A virtual's summary row, counted as webstatus.lua's S.summary counts.
   function summary(row, s, said) {
-    var c = { up: 0, out: 0, other: 0, serving: 0, ac: 0, ic: 0, known: false }, n = s.servers.length;
+    var g = s.summary, n = g ? g.total : s.servers.length, c = g ? { up: g["in"], out: g.out, other: g.other,   // ?summary=1
+      serving: g.serving, ac: g.active_conns, ic: g.inactive_conns, known: g.known } : { up: 0, out: 0, other: 0, serving: 0, ac: 0, ic: 0, known: false };
     s.servers.forEach(function (rs) {
       var h = healthOf(rs), k = rs.kernel;
       if (h === "in") { c.up++; } else if (h === "out") { c.out++; } else { c.other++; }
@@ -94,19 +97,17 @@
   }
 
   function poll() {
-    fetch("/status.json", { credentials: "same-origin", headers: { Accept: "application/json" } })
+    fetch(source, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
       .then(function (doc) { update(doc); lastOk = Date.now(); stale(null); body.dataset.live = "1"; })
-      .catch(function (e) { stale("Stale: the last update failed (" + e.message + ")."); })
-      .then(schedule);
+      .catch(function (e) { stale("Stale: the last update failed (" + e.message + ")."); }).then(schedule);
   }
   function schedule() { clearTimeout(timer); timer = every > 0 ? setTimeout(poll, every * 1000) : null; }
 
   function pollControl() {
     var saved = window.localStorage && localStorage.getItem("luaha-poll");
     if (saved !== null && CHOICES.indexOf(Number(saved)) >= 0) { every = Number(saved); }
-    var p = document.querySelector("p.updated");
-    if (!p) { return; }
+    var p = document.querySelector("p.updated"); if (!p) { return; }
     var label = document.createElement("label"), sel = document.createElement("select");
     label.htmlFor = sel.id = "poll-every"; label.textContent = " Refresh every ";
     CHOICES.forEach(function (c) { sel.appendChild(new Option(c ? c + " s" : "off", String(c), false, c === every)); });
