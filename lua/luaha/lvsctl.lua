@@ -19,14 +19,15 @@ local lvsctl = {}
 
 local function key(v, rs) return v.name .. "/" .. rs.name end
 
--- The kernel's destinations by "service key dest key", or an empty table when it cannot be read.
+-- The kernel's destinations by "service key dest key" and services by key, or empty tables when it cannot be read.
 local function kernel_dests()
     local ok, services = pcall(ipvs.services)
-    local dests = {}
+    local dests, by_key = {}, {}
     for _, s in ipairs(ok and services or {}) do
+        by_key[s.key] = s
         for _, d in ipairs(s.dests) do dests[s.key .. " " .. d.key] = d end
     end
-    return dests, ok and services ~= nil
+    return dests, ok and services ~= nil, by_key
 end
 
 --[[
@@ -37,10 +38,11 @@ it reads the kernel's table (one request per service) and lets the loop run ever
 function lvsctl.status(r)
     local m = r.model
     local pulse = r.pulse and r.pulse:status() or { role = r.role or "primary", state = "active" }
-    local dests, readable = kernel_dests()
+    local dests, readable, kernel = kernel_dests()
     local doc = {
-        policy = r.name, config = r.config, serial_no = m.serial_no, time = luaha.time(),
-        role = pulse.role, state = pulse.state, work_state = r.pulse and r.pulse.work_state or nil,
+        policy = r.name, config = r.config, serial_no = m.serial_no, time = luaha.time(), cluster = m.cluster,
+        anycast = r.anycast and r.anycast:status(),
+        role = r.anycast and "anycast" or pulse.role, state = pulse.state, work_state = r.pulse and r.pulse.work_state or nil,
         blocked = pulse.blocked, held = pulse.held, peer = pulse.peer, deadtime = m.deadtime,
         heartbeat_part = r.pulse and { pid = pulse.pid, age = pulse.age, scheduling = pulse.scheduling,
             priority = pulse.priority, memory_locked = pulse.memory_locked, work_late = pulse.work_late } or nil,
@@ -56,7 +58,8 @@ function lvsctl.status(r)
         local svc = lvs.service(m, v)
         local skey = ipvs.normalize(svc).key
         local s = { name = v.name, active = v.active, address = v.address, port = v.port, protocol = v.protocol,
-            fwmark = v.fwmark, scheduler = v.scheduler, persistent = v.persistent, servers = json.array({}) }
+            fwmark = v.fwmark, scheduler = v.scheduler, persistent = v.persistent, servers = json.array({}),
+            anycast = r.anycast and r.anycast:service_status(v, kernel[skey]) }
         for _, rs in ipairs(v.servers) do
             local k, mon = key(v, rs), r.probes:monitor(v, rs)
             local port = rs.port or v.port
@@ -91,9 +94,19 @@ function lvsctl.format(doc)
     add("peer %s %s, last heard %s", tostring(peer.address or "-"), tostring(peer.state or "none"),
         peer.heard and ("%.3f s ago"):format(peer.heard) or "never")
     add("VIPs: %s", #doc.vips > 0 and table.concat(doc.vips, ", ") or "none held")
+    local a = doc.anycast
+    if a then
+        add("anycast: table %d proto %d%s, announced: %s", a.table, a.protocol, a.draining and ", draining" or "",
+            #a.announced > 0 and table.concat(a.announced, ", ") or "none")
+    end
     for _, s in ipairs(doc.services) do
         add("virtual %s %s %s:%d %s%s%s", s.name, s.protocol, s.address, s.port, s.scheduler,
             s.persistent and s.persistent > 0 and (" persistent " .. s.persistent) or "", s.active and "" or " (inactive)")
+        if s.anycast then
+            add("  anycast: %s, %d healthy (announce_min_healthy %d), servers digest %s",
+                s.anycast.announced and "announced" or "withdrawn", s.anycast.healthy, s.anycast.min_healthy,
+                s.anycast.digest)
+        end
         for _, r in ipairs(s.servers) do
             local last = r.last_check
             add("  -> %-22s %-9s weight %-4s kernel %-6s last check %s%s", ("%s:%d"):format(r.address, r.port),
