@@ -21,6 +21,7 @@ lvshttp read status and service_status.
 ]]
 local luaha = require "luaha"
 local lvs = require "luaha.lvs"
+local json = require "luaha.json"
 
 local link = luaha.link
 local log = luaha.log.prefixed("lvs")
@@ -147,10 +148,14 @@ function A:applied(desired, why, m)
     self:judge(why)
 end
 
--- failed(): the table could not be applied: nothing is announced until it is.
+--[[
+failed(why): the table could not be applied, or the router was deactivated (its heartbeat part
+ended unasked): nothing is announced until the table is applied again. The table itself stays.
+]]
 function A:failed(why)
     self.applied_ok = false
     self:judge(why)
+    return true
 end
 
 --[[
@@ -257,6 +262,9 @@ second call while one runs returns at once.
 function A:leave(why)
     if self.draining then return end
     self.draining = true
+    -- The heartbeat part goes first, leaving the VIPs: its end must not read as a failure that
+    -- takes them down (a SIGTERM to the process group reaches it too).
+    if self.r.pulse then self.r.pulse:stop(true) end
     log.info("anycast: draining (%s): withdrawing every VIP, stopping in %g s", why, self.r.model.drain_time)
     self:judge("draining")
     while self.judging do luaha.sleep(0.005) end
@@ -282,7 +290,8 @@ end
 
 -- status(): the top-level `anycast` of the status document.
 function A:status()
-    return { table = self.table, protocol = self.proto, draining = self.draining, announced = self:announced_list() }
+    return { table = self.table, protocol = self.proto, draining = self.draining,
+        announced = json.array(self:announced_list()) }
 end
 
 --[[

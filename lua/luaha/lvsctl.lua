@@ -19,14 +19,15 @@ local lvsctl = {}
 
 local function key(v, rs) return v.name .. "/" .. rs.name end
 
--- The kernel's destinations by "service key dest key", or an empty table when it cannot be read.
+-- The kernel's destinations by "service key dest key" and services by key, or empty tables when it cannot be read.
 local function kernel_dests()
     local ok, services = pcall(ipvs.services)
-    local dests = {}
+    local dests, by_key = {}, {}
     for _, s in ipairs(ok and services or {}) do
+        by_key[s.key] = s
         for _, d in ipairs(s.dests) do dests[s.key .. " " .. d.key] = d end
     end
-    return dests, ok and services ~= nil
+    return dests, ok and services ~= nil, by_key
 end
 
 -- The counts of a service's summary (opts.summary): its servers by health, those the kernel has at a weight above 0.
@@ -41,11 +42,15 @@ local function count(summary, health, d)
     end
 end
 
--- service_status(r, v, dests, summary, pace): virtual v's entry in the status document: its servers, or their summary.
-local function service_status(r, v, dests, summary, pace)
+--[[
+service_status(r, v, dests, kernel, summary, pace): virtual v's entry in the status document: its
+servers, or their summary. dests, kernel: the kernel's destinations and services (kernel_dests).
+]]
+local function service_status(r, v, dests, kernel, summary, pace)
     local skey = ipvs.normalize(lvs.service(r.model, v)).key
     local s = { name = v.name, active = v.active, address = v.address, port = v.port, protocol = v.protocol,
         fwmark = v.fwmark, scheduler = v.scheduler, persistent = v.persistent, servers = json.array({}),
+        anycast = r.anycast and r.anycast:service_status(v, kernel[skey]),
         summary = summary and { ["in"] = 0, out = 0, other = 0, total = #v.servers, serving = 0,
             active_conns = 0, inactive_conns = 0, known = false } or nil }
     for _, rs in ipairs(v.servers) do
@@ -83,10 +88,11 @@ function lvsctl.status(r, opts)
     opts = opts or {}
     local m = r.model
     local pulse = r.pulse and r.pulse:status() or { role = r.role or "primary", state = "active" }
-    local dests, readable = kernel_dests()
+    local dests, readable, kernel = kernel_dests()
     local doc = {
-        policy = r.name, config = r.config, serial_no = m.serial_no, time = luaha.time(),
-        role = pulse.role, state = pulse.state, work_state = r.pulse and r.pulse.work_state or nil,
+        policy = r.name, config = r.config, serial_no = m.serial_no, time = luaha.time(), cluster = m.cluster,
+        anycast = r.anycast and r.anycast:status(),
+        role = r.anycast and "anycast" or pulse.role, state = pulse.state, work_state = r.pulse and r.pulse.work_state or nil,
         blocked = pulse.blocked, held = pulse.held, peer = pulse.peer, deadtime = m.deadtime,
         heartbeat_part = r.pulse and { pid = pulse.pid, age = pulse.age, scheduling = pulse.scheduling,
             priority = pulse.priority, memory_locked = pulse.memory_locked, work_late = pulse.work_late } or nil,
@@ -100,7 +106,7 @@ function lvsctl.status(r, opts)
     local pace = luaha.pacer()
     for _, v in ipairs(m.virtuals) do
         if not opts.virtual or v.name == opts.virtual then
-            doc.services[#doc.services + 1] = service_status(r, v, dests, opts.summary, pace)
+            doc.services[#doc.services + 1] = service_status(r, v, dests, kernel, opts.summary, pace)
         end
     end
     for _, e in ipairs(r.events) do doc.events[#doc.events + 1] = e end
@@ -122,9 +128,19 @@ function lvsctl.format(doc)
         peer.heard and ("%.3f s ago"):format(peer.heard) or "never")
     if doc.peer_serial_no then add("%s", require("luaha.partnersync").line(doc)) end
     add("VIPs: %s", #doc.vips > 0 and table.concat(doc.vips, ", ") or "none held")
+    local a = doc.anycast
+    if a then
+        add("anycast: table %d proto %d%s, announced: %s", a.table, a.protocol, a.draining and ", draining" or "",
+            #a.announced > 0 and table.concat(a.announced, ", ") or "none")
+    end
     for _, s in ipairs(doc.services) do
         add("virtual %s %s %s:%d %s%s%s", s.name, s.protocol, s.address, s.port, s.scheduler,
             s.persistent and s.persistent > 0 and (" persistent " .. s.persistent) or "", s.active and "" or " (inactive)")
+        if s.anycast then
+            add("  anycast: %s, %d healthy (announce_min_healthy %d), servers digest %s",
+                s.anycast.announced and "announced" or "withdrawn", s.anycast.healthy, s.anycast.min_healthy,
+                s.anycast.digest)
+        end
         for _, r in ipairs(s.servers) do
             local last = r.last_check
             add("  -> %-22s %-9s weight %-4s kernel %-6s last check %s%s", ("%s:%d"):format(r.address, r.port),

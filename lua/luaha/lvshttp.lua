@@ -172,6 +172,23 @@ local function metrics(r, doc, refused, pace)
         { "luaha_ipvs_inactive_connections", "gauge", "the kernel's inactive connections to the real server",
             function(rs) return rs.kernel and rs.kernel.inactive_conns end },
     }
+    if doc.anycast then
+        -- Per virtual: announced or not, and the digest of its kernel's destination list (directors that
+        -- differ there give flows different real servers).
+        family("luaha_anycast_announced", "gauge", "1 while this director announces the virtual's VIP")
+        for _, s in ipairs(doc.services) do
+            if s.anycast then
+                sample("luaha_anycast_announced", ('{virtual="%s"}'):format(label(s.name)), s.anycast.announced and 1 or 0)
+            end
+        end
+        family("luaha_anycast_servers_info", "gauge", "always 1; the digest of the kernel's real-server list in the label")
+        for _, s in ipairs(doc.services) do
+            if s.anycast then
+                sample("luaha_anycast_servers_info", ('{virtual="%s",digest="%s"}'):format(label(s.name),
+                    label(s.anycast.digest)), 1)
+            end
+        end
+    end
     for _, f in ipairs(per) do
         family(f[1], f[2], f[3])
         local i = 0

@@ -109,6 +109,9 @@ local function follow(self)
                 r = part:wait(1)
             end
             part:close()
+            -- A part that said "stopped" had a SIGTERM, which a stop of the process group (systemd)
+            -- gives this part too: its own stop comes within a moment, and must find the VIPs as they are.
+            if self.stopped and not self.stopping then luaha.sleep(1) end
             if self.stopping then return end
             if luaha.now() - self.spawned_at > 60 then self.backoff = RESTART end   -- it had run fine
             lost(self, err ~= "closed" and err or not r and "it does not end" or r.status and
@@ -251,9 +254,9 @@ the VIPs stay up), and the work part's transition it causes. Waits, at most time
 function P:stop(detach, timeout)
     local part = self.part
     if self.ticker then self.ticker:cancel() end
+    self.stopping = true        -- also when the part is gone already: it is not started again
     if not part then return end
     local until_ = luaha.now() + (timeout or self.cfg.deadtime + 12)
-    self.stopping = true
     part:send({ op = "stop", detach = detach })
     -- The follower queues the transitions the stop makes, then sees the part end.
     while self.part and luaha.now() < until_ do luaha.sleep(0.005) end

@@ -257,6 +257,7 @@ the health says, as on the active router, so that a takeover finds it programmed
 stops releases it all the same.
 ]]
 function R:release_table()
+    if self.anycast then return self.anycast:failed("deactivated") end    -- withdrawn; the table stays
     if self:standby() then return self:take_table("standby") end
     if self.reconciler then self.reconciler:cancel() end
     local _ <close> = self:table_turn()

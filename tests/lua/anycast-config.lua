@@ -168,4 +168,16 @@ t.test("desired-table-in-canonical-order-at-weight-0", function()
     t.eq(table.concat(got, " "), "198.51.100.200 ::1 2001:db8::9 2001:db8::a 2001:db8:0:1::", "with IPv6")
 end)
 
+t.test("digest-of-the-kernel-s-list-in-order", function()
+    local anycast = require "luaha.anycast"
+    local a = { { address = "198.51.100.11", port = 80, weight = 1 }, { address = "198.51.100.12", port = 80, weight = 0 } }
+    local d = anycast.digest(a)
+    assert(d:match("^%x+$") and #d == 16, "not 16 hexadecimal digits: " .. d)
+    t.eq(anycast.digest({ a[1], a[2] }), d, "the same list")
+    assert(anycast.digest({ a[2], a[1] }) ~= d, "the order does not count")
+    assert(anycast.digest({ a[1], { address = "198.51.100.12", port = 80, weight = 3 } }) ~= d, "up and down do not count")
+    t.eq(anycast.digest({ a[1], { address = "198.51.100.12", port = 80, weight = 0 } }), d, "a weight of 0 is down")
+    t.eq(anycast.digest({ { address = "198.51.100.11", port = 80, weight = 7 }, a[2] }), d, "only up or down counts")
+end)
+
 require("luaha").exit(t.failures() == 0 and 0 or 1)

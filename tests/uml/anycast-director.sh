@@ -17,6 +17,7 @@ network = direct
 drain_time = 1
 anycast_change_interval = 0.2
 monitor_links = 1
+status_listen = 127.0.0.1:3636
 virtual web {
      active = 1
      address = $VIP eth0
@@ -73,6 +74,26 @@ grep -q "ipvsadm -d" "$tmp/r1.log" && fail "a real server was deleted"
 seed_get | grep -q "^rs[12]$" || fail "no reply through the VIP"
 echo "PASS anycast-director-programs-mh-port-in-canonical-order-and-announces"
 
+# The status and /metrics say it: cluster, the route's table, the announced VIP, each service's digest.
+"$LUAHA" ctl "$tmp/r1.sock" status --json > "$tmp/status.json" 2>&1 || fail "ctl status: $(cat "$tmp/status.json")"
+"$LUAHA" -e '
+local doc = assert(require("luaha.json").decode(io.read("a")))
+local a, s = doc.anycast, doc.services[1].anycast
+assert(doc.cluster == "anycast" and doc.role == "anycast", "cluster " .. tostring(doc.cluster))
+assert(a.table == 100 and a.protocol == 200 and a.draining == false and a.announced[1] == "192.0.2.212", "anycast")
+assert(s.announced == true and s.healthy == 2 and s.min_healthy == 1 and s.digest:match("^%x+$") and #s.digest == 16,
+    "the service: " .. tostring(s.digest))
+io.write(s.digest)' < "$tmp/status.json" > "$tmp/digest" 2> "$tmp/status-check.log" || fail "status: $(cat "$tmp/status-check.log")"
+"$LUAHA" ctl "$tmp/r1.sock" status > "$tmp/status.txt" 2>&1
+grep -q "^anycast: table 100 proto 200, announced: $VIP$" "$tmp/status.txt" || fail "ctl status: $(cat "$tmp/status.txt")"
+grep -q "anycast: announced, 2 healthy (announce_min_healthy 1), servers digest $(cat "$tmp/digest")" "$tmp/status.txt" ||
+	fail "ctl status: $(cat "$tmp/status.txt")"
+ip netns exec r1 curl -sf http://127.0.0.1:3636/metrics > "$tmp/metrics" || fail "no /metrics"
+"$LUAHA" tests/lib/prom-check.lua 'luaha_anycast_announced{virtual=web}=1' \
+	"luaha_anycast_servers_info{digest=$(cat "$tmp/digest"),virtual=web}=1" < "$tmp/metrics" > "$tmp/prom.log" 2>&1 ||
+	fail "/metrics: $(cat "$tmp/prom.log") $(grep anycast "$tmp/metrics")"
+echo "PASS anycast-director-status-and-metrics"
+
 # Below announce_min_healthy (1): both servers fail, both stay at weight 0, the VIP is withdrawn; one returns: announced.
 for rs in rs1 rs2; do ip netns pids $rs | xargs -r kill; done
 until_ok weights "192.0.2.204:80=0 192.0.2.205:80=0 192.0.2.206:80=0 " || fail "out servers: $(table)"
@@ -122,7 +143,7 @@ echo "PASS anycast-director-ctl-drain-withdraws-and-stops"
 seed_start r1
 until_ok announced || fail "$VIP not announced after the drained restart"
 t0=$EPOCHREALTIME
-kill -TERM "$pid_r1"
+kill -TERM -- "-$pid_r1"			# the process group, as systemd does: both parts
 until_ok eval '! announced' || fail "$VIP still announced after SIGTERM"
 wait "$pid_r1"; rc=$?
 [ "$rc" = 0 ] || fail "SIGTERM: the daemon exited $rc"
