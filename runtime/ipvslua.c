@@ -139,6 +139,8 @@ static const struct {
 	{ "ops", IP_VS_SVC_F_ONEPACKET },
 	{ "sh-fallback", IP_VS_SVC_F_SCHED_SH_FALLBACK },
 	{ "sh-port", IP_VS_SVC_F_SCHED_SH_PORT },
+	{ "mh-fallback", IP_VS_SVC_F_SCHED1 },	/* the kernel's MH_FALLBACK */
+	{ "mh-port", IP_VS_SVC_F_SCHED2 },	/* the kernel's MH_PORT */
 	{ "flag-1", IP_VS_SVC_F_SCHED1 },
 	{ "flag-2", IP_VS_SVC_F_SCHED2 },
 	{ "flag-3", IP_VS_SVC_F_SCHED3 },
@@ -232,7 +234,7 @@ ipvs_check_service(lua_State *L, int idx, struct ipvs_svc *s)
 					break;
 			if (f == NULL || ipvs_flag_names[j].name == NULL)
 				luaL_error(L, "ipvs: unknown service flag \"%s\" "
-				    "(ops, sh-fallback, sh-port, flag-1..3)",
+				    "(ops, sh-fallback, sh-port, mh-fallback, mh-port, flag-1..3)",
 				    f != NULL ? f : "?");
 			s->flags |= ipvs_flag_names[j].flag;
 			lua_pop(L, 1);
@@ -365,6 +367,7 @@ void
 ipvs_push_service(lua_State *L, const struct ipvs_svc *s)
 {
 	static const char *const sh_names[] = { "sh-fallback", "sh-port" };
+	static const char *const mh_names[] = { "mh-fallback", "mh-port" };
 	char		 a[INET6_ADDRSTRLEN];
 	int		 i, nflags = 0;
 
@@ -399,10 +402,14 @@ ipvs_push_service(lua_State *L, const struct ipvs_svc *s)
 	}
 	lua_newtable(L);
 	for (i = 0; ipvs_flag_names[i].name != NULL; i++) {
-		if (!(s->flags & ipvs_flag_names[i].flag) || i == 1 || i == 2)
-			continue;	/* sh-* are flag-1, flag-2 said for sh */
-		lua_pushstring(L, i >= 3 && i <= 4 && strcmp(s->sched, "sh") == 0 ?
-		    sh_names[i - 3] : ipvs_flag_names[i].name);
+		if (!(s->flags & ipvs_flag_names[i].flag) || (i >= 1 && i <= 4))
+			continue;	/* sh-*, mh-* are flag-1, flag-2 said for sh, mh */
+		if (i >= 5 && i <= 6 && strcmp(s->sched, "sh") == 0)
+			lua_pushstring(L, sh_names[i - 5]);
+		else if (i >= 5 && i <= 6 && strcmp(s->sched, "mh") == 0)
+			lua_pushstring(L, mh_names[i - 5]);
+		else
+			lua_pushstring(L, ipvs_flag_names[i].name);
 		lua_rawseti(L, -2, ++nflags);
 	}
 	lua_setfield(L, -2, "flags");

@@ -265,6 +265,7 @@ ipvs_op_text(enum ipvs_op op, const struct ipvs_svc *s, const struct ipvs_dest *
 	static const char *const fwd_switches[] = { "-m", "-g", "-i", "-g" };
 	static const char *const sched_flags[] = { "flag-1", "flag-2", "flag-3" };
 	static const char *const sh_flags[] = { "sh-fallback", "sh-port" };
+	static const char *const mh_flags[] = { "mh-fallback", "mh-port" };
 	static const uint32_t bits[] = {
 		IP_VS_SVC_F_SCHED1, IP_VS_SVC_F_SCHED2, IP_VS_SVC_F_SCHED3
 	};
@@ -297,7 +298,8 @@ ipvs_op_text(enum ipvs_op op, const struct ipvs_svc *s, const struct ipvs_dest *
 			if (s->flags & bits[i])
 				n += snprintf(buf + n, len - n, "%s%s", nflags++ == 0 ?
 				    " -b " : ",", i < 2 && strcmp(s->sched, "sh") == 0 ?
-				    sh_flags[i] : sched_flags[i]);
+				    sh_flags[i] : i < 2 && strcmp(s->sched, "mh") == 0 ?
+				    mh_flags[i] : sched_flags[i]);
 		return;
 	}
 	ipvs_format_addr(d->af, d->addr, d->port, a, sizeof(a));

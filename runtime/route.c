@@ -19,7 +19,15 @@
 #include "luaha.h"
 #include "link.h"
 
-static const char *const route_options[] = { "dst", "gateway", "dev", "table", "family", NULL };
+static const char *const route_options[] = {
+	"dst", "gateway", "dev", "table", "family", "type", "protocol", NULL
+};
+
+/* The route types route_add takes; "unicast" goes through a gateway or a device. */
+static const char *const route_types[] = { "unicast", "blackhole", "unreachable", "prohibit", NULL };
+static const unsigned char route_type_ids[] = {
+	RTN_UNICAST, RTN_BLACKHOLE, RTN_UNREACHABLE, RTN_PROHIBIT
+};
 
 /* A routing table at idx: a number, "main", "local", "default", or "all" if allowed (0). */
 static uint32_t
@@ -62,7 +70,7 @@ route_setnexthop(lua_State *L, struct rtnl_nexthop *nh, const struct link_names 
 }
 
 /*
- * Pushes {dst=, gateway=, dev=, table=, family=}. A multipath route has
+ * Pushes {dst=, gateway=, dev=, table=, family=, protocol=}. A multipath route has
  * nexthops={{gateway=, dev=}, ...} instead; a route that is not unicast
  * (local, broadcast, blackhole, ...) says so in type=.
  */
@@ -73,7 +81,7 @@ route_push(lua_State *L, struct rtnl_route *r, const struct link_names *links)
 	char		 buf[LINK_ADDRSTRLEN];
 	int		 i, n = rtnl_route_get_nnexthops(r);
 
-	lua_createtable(L, 0, 6);
+	lua_createtable(L, 0, 7);
 	if (dst == NULL || nl_addr_get_prefixlen(dst) == 0)
 		link_setstr(L, "dst", "default");
 	else
@@ -92,15 +100,38 @@ route_push(lua_State *L, struct rtnl_route *r, const struct link_names *links)
 	}
 	link_setint(L, "table", rtnl_route_get_table(r));
 	link_setstr(L, "family", link_family_name(rtnl_route_get_family(r)));
+	link_setint(L, "protocol", rtnl_route_get_protocol(r));
 	if (rtnl_route_get_type(r) != RTN_UNICAST)
 		link_setstr(L, "type", nl_rtntype2str(rtnl_route_get_type(r), buf,
 		    sizeof(buf)));
 }
 
 /*
- * route_add{dst=, gateway=, dev=, table=, family=} and route_del{...}. dst
- * "default" (or 0.0.0.0/0, ::/0) is the default route; its family comes
- * from family=, else the gateway, else it is IPv4. Waits in the calling task.
+ * The protocol at idx, the number in a route's rtm_protocol: 0 to 255; 0
+ * (unspec) is no protocol, and the kernel keeps 1 to 4 for itself (redirect,
+ * kernel, boot, static). nil gives -1.
+ */
+static int
+route_check_protocol(lua_State *L, int idx)
+{
+	lua_Integer	 n;
+	int		 isnum;
+
+	if (lua_isnil(L, idx))
+		return (-1);
+	n = lua_tointegerx(L, idx, &isnum);
+	if (!isnum || n < 0 || n > 255)
+		luaL_error(L, "protocol: not a number from 0 to 255");
+	return ((int)n);
+}
+
+/*
+ * route_add{dst=, gateway=, dev=, table=, family=, type=, protocol=} and
+ * route_del{...}. dst "default" (or 0.0.0.0/0, ::/0) is the default route;
+ * its family comes from family=, else the gateway, else it is IPv4. A
+ * blackhole, unreachable or prohibit route has no gateway and no device. A
+ * route_del with type= or protocol= deletes only a route of that type or
+ * protocol. Waits in the calling task.
  */
 static int
 route_change(lua_State *L, int del)
@@ -113,10 +144,19 @@ route_change(lua_State *L, int del)
 	const char		*sdst, *sgw, *dev, *fam, *what;
 	uint32_t		 table = RT_TABLE_MAIN;
 	unsigned int		 index = 0;
-	int			 family = AF_UNSPEC, err;
+	const char		*tname = "";
+	int			 family = AF_UNSPEC, err, type = -1, proto, i;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	luaha_check_options(L, 1, route_options);
+	if (lua_getfield(L, 1, "type") != LUA_TNIL) {
+		i = luaL_checkoption(L, -1, NULL, route_types);
+		type = route_type_ids[i];
+		if (type != RTN_UNICAST)
+			tname = lua_pushfstring(L, "%s ", route_types[i]);
+	}
+	lua_getfield(L, 1, "protocol");
+	proto = route_check_protocol(L, -1);
 	if ((fam = luaha_opt_string(L, 1, "family")) != NULL) {
 		luaL_argcheck(L, strcmp(fam, "inet") == 0 ||
 		    strcmp(fam, "inet6") == 0, 1, "family: \"inet\" or \"inet6\"");
@@ -134,6 +174,8 @@ route_change(lua_State *L, int del)
 		if (family == AF_UNSPEC)
 			family = gw.family;
 	}
+	luaL_argcheck(L, type == -1 || type == RTN_UNICAST ||
+	    (sgw == NULL && dev == NULL), 1, "type: a route of that type has no gateway or dev");
 	if (strcmp(sdst, "default") == 0) {
 		memset(&dst, 0, sizeof(dst));
 		dst.family = family == AF_UNSPEC ? AF_INET : family;
@@ -144,11 +186,13 @@ route_change(lua_State *L, int del)
 	luaL_argcheck(L, dst.family == family && (sgw == NULL || gw.family == family),
 	    1, "dst, gateway and family disagree");
 
-	what = lua_pushfstring(L, "%s %s%s%s%s%s", del ? "route_del" : "route_add",
-	    sdst, sgw != NULL ? " via " : "", sgw != NULL ? sgw : "",
+	what = lua_pushfstring(L, "%s %s%s%s%s%s%s", del ? "route_del" : "route_add",
+	    tname, sdst, sgw != NULL ? " via " : "", sgw != NULL ? sgw : "",
 	    dev != NULL ? " dev " : "", dev != NULL ? dev : "");
 	if (table != RT_TABLE_MAIN)
 		what = lua_pushfstring(L, "%s table %I", what, (lua_Integer)table);
+	if (proto >= 0)
+		what = lua_pushfstring(L, "%s proto %d", what, proto);
 	if (dev != NULL && (index = if_nametoindex(dev)) == 0)
 		return (luaha_fail_errno(L, what));
 
@@ -180,11 +224,22 @@ route_change(lua_State *L, int del)
 		 * others (proto boot, kernel) can be deleted too.
 		 */
 		rtnl_route_set_scope(r, RT_SCOPE_NOWHERE);
-		rtnl_route_set_protocol(r, RTPROT_UNSPEC);
-		if ((err = rtnl_route_set_type(r, RTN_UNSPEC)) == 0)
+		rtnl_route_set_protocol(r, proto >= 0 ? proto : RTPROT_UNSPEC);
+		if ((err = rtnl_route_set_type(r, type >= 0 ? type : RTN_UNSPEC)) == 0)
 			err = rtnl_route_build_del_request(r, 0, &msg);
-	} else
-		err = rtnl_route_build_add_request(r, NLM_F_EXCL, &msg);
+	} else {
+		if (proto >= 0)
+			rtnl_route_set_protocol(r, proto);
+		/*
+		 * libnl would guess scope link for a route without a
+		 * gateway; ip(8) gives a blackhole scope universe, and so
+		 * do we, so that routing daemons see the same route.
+		 */
+		if (type >= 0 && type != RTN_UNICAST)
+			rtnl_route_set_scope(r, RT_SCOPE_UNIVERSE);
+		if ((err = rtnl_route_set_type(r, type >= 0 ? type : RTN_UNICAST)) == 0)
+			err = rtnl_route_build_add_request(r, NLM_F_EXCL, &msg);
+	}
 out:
 	nl_addr_put(ngw);
 	nl_addr_put(ndst);

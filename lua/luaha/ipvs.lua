@@ -339,6 +339,7 @@ end
 
 local sched_flag_names = {
     sh = { ["sh-fallback"] = 1, ["sh-port"] = 2 },
+    mh = { ["mh-fallback"] = 1, ["mh-port"] = 2 },
 }
 
 --[==[

@@ -12,7 +12,7 @@ local lvs = {}
 local forwards = { direct = "dr", nat = "nat", tunnel = "tun" }
 
 -- service(model, v): the IPVS service of virtual block v, without its destinations.
-function lvs.service(_, v)
+function lvs.service(m, v)
     local s
     if v.fwmark and v.fwmark > 0 then
         -- A firewall-mark service: the VIP and port still serve the alias and the checks.
@@ -21,6 +21,8 @@ function lvs.service(_, v)
         s = { protocol = v.protocol, address = v.address, port = v.port }
     end
     s.scheduler = v.scheduler
+    -- Anycast: every director gives a flow the same real server, by its addresses and ports.
+    if m and m.cluster == "anycast" and v.scheduler == "mh" then s.flags = { "mh-port" } end
     if v.persistent and v.persistent > 0 then
         s.persistent = v.persistent
         if v.pmask and v.pmask ~= "255.255.255.255" then s.netmask = v.pmask end
@@ -33,44 +35,95 @@ function lvs.dest(m, v, rs, weight)
     return { address = rs.address, port = rs.port or v.port, weight = weight, forward = forwards[m.network] }
 end
 
--- weights(v, weight_of): the weights of v's active real servers, in order (false: out of the table).
-local function weights(v, weight_of)
+--[[
+addr_key(address): a string that sorts addresses as their bytes do, IPv4 before IPv6: a family
+byte, then the address's bytes.
+]]
+local function addr_key(a)
+    local b = { a:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$") }
+    if b[1] then return string.char(4, tonumber(b[1]), tonumber(b[2]), tonumber(b[3]), tonumber(b[4])) end
+    local head, tail = a:match("^(.-)::(.*)$")
+    local function groups(text)
+        local list = {}
+        for g in text:gmatch("[^:]+") do list[#list + 1] = tonumber(g, 16) or 0 end
+        return list
+    end
+    local hi, lo = groups(head or a), groups(tail or "")
+    local out = { string.char(6) }
+    for _, g in ipairs(hi) do out[#out + 1] = string.pack(">I2", g) end
+    for _ = 1, 8 - #hi - #lo do out[#out + 1] = "\0\0" end       -- what "::" stands for
+    for _, g in ipairs(lo) do out[#out + 1] = string.pack(">I2", g) end
+    return table.concat(out)
+end
+
+--[[
+order_of(v): the positions of v's active real servers in canonical order (by family, address
+bytes, port), the order in which an anycast director adds them: IPVS builds the Maglev table from
+the order of its destination list, and every director must build the same one. Kept per block
+table (the tables are read-only): a change of health does not sort again.
+]]
+local orders = setmetatable({}, { __mode = "k" })
+local function order_of(v)
+    local o = orders[v]
+    if o then return o end
+    local keyed = {}
+    for _, rs in ipairs(v.servers) do
+        if rs.active then
+            keyed[#keyed + 1] = { addr_key(rs.address) .. string.pack(">I2", rs.port or v.port), #keyed + 1 }
+        end
+    end
+    table.sort(keyed, function(a, b) return a[1] < b[1] end)
+    o = {}
+    for i, k in ipairs(keyed) do o[i] = k[2] end
+    orders[v] = o
+    return o
+end
+lvs.order_of = order_of
+
+-- weights(v, weight_of, zero): the weights of v's active real servers, in order (false: out of the table, zero: 0).
+local function weights(v, weight_of, zero)
     local list = {}
     for _, rs in ipairs(v.servers) do
         if rs.active then
             local w
             if weight_of then w = weight_of(v, rs) else w = rs.weight end
-            list[#list + 1] = w or false
+            list[#list + 1] = w or zero or false
         end
     end
     return list
 end
 
--- same_weights(v, weight_of, list): whether v's active real servers still have the weights in list.
-local function same_weights(v, weight_of, list)
+-- same_weights(v, weight_of, list, zero): whether v's active real servers still have the weights in list.
+local function same_weights(v, weight_of, list, zero)
     local i = 0
     for _, rs in ipairs(v.servers) do
         if rs.active then
             i = i + 1
             local w
             if weight_of then w = weight_of(v, rs) else w = rs.weight end
-            if list[i] ~= (w or false) then return false end
+            if list[i] ~= (w or zero or false) then return false end
         end
     end
     return i == #list
 end
 
--- service_of(m, v, weight_of, list): the service of v with its destinations at the weights in list.
+--[[
+service_of(m, v, weight_of, list): the service of v with its destinations at the weights in list.
+In anycast mode every active real server is there, in canonical order (order_of), at weight 0
+while it is out: a deleted destination would end its flows and move others in the Maglev table.
+]]
 local function service_of(m, v, weight_of, list)
     local s = lvs.service(m, v)
     s.dests = {}
-    local i = 0
+    local active = {}
     for _, rs in ipairs(v.servers) do
-        if rs.active then
-            i = i + 1
-            local w = list[i]
-            if w then s.dests[#s.dests + 1] = lvs.dest(m, v, rs, w) end
-        end
+        if rs.active then active[#active + 1] = rs end
+    end
+    local order = m.cluster == "anycast" and order_of(v) or nil
+    for i = 1, #active do
+        local j = order and order[i] or i
+        local w = list[j]
+        if w then s.dests[#s.dests + 1] = lvs.dest(m, v, active[j], w) end
     end
     if weight_of and #s.dests == 0 and v.sorry_server then
         s.dests[1] = lvs.dest(m, v, { address = v.sorry_server, port = v.port }, 1)
@@ -81,7 +134,8 @@ end
 --[[
 desired(model [, weight_of] [, cache]): the whole table. weight_of(v, rs) returns a real server's
 current weight, or nil when it is down and out of the table; without it every active real server
-is in at its configured weight, which is what `--dry-run` shows. With weight_of, a virtual server
+is in at its configured weight, which is what `--dry-run` shows; in anycast mode (cluster =
+anycast) one that is down is in at weight 0. With weight_of, a virtual server
 whose real servers are all out gets its sorry_server at weight 1, as lvsd did. With a cache (a
 table the caller keeps, lvs.cache()), a virtual block table whose real servers have the weights
 they had in the last call gives the service table of then: the tables are read-only, and a
@@ -92,9 +146,10 @@ function lvs.desired(m, weight_of, cache)
     for _, v in ipairs(m.virtuals) do
         if v.active then
             local c = cache and cache[v]
+            local zero = m.cluster == "anycast" and 0 or nil
             if not (c and c.network == m.network and c.health == (weight_of ~= nil)
-                    and same_weights(v, weight_of, c.weights)) then
-                local list = weights(v, weight_of)
+                    and same_weights(v, weight_of, c.weights, zero)) then
+                local list = weights(v, weight_of, zero)
                 c = { network = m.network, health = weight_of ~= nil, weights = list,
                     service = service_of(m, v, weight_of, list) }
                 if cache then cache[v] = c end

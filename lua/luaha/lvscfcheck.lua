@@ -206,10 +206,19 @@ function check.resolve(name, opts, memo)
     return addr, why
 end
 
+--[[
+fill_defaults(dst, opts): the defaults of the options dst lacks. A table given an option's default
+that differs in anycast mode (o.anycast) is remembered in check.defaulted, weakly, for
+check.anycast: the cluster is known only once the whole file is read.
+]]
+check.defaulted = setmetatable({}, { __mode = "k" })
 function check.fill_defaults(dst, opts)
     check.breathe()
     for _, o in ipairs(opts) do
-        if dst[o.key] == nil and o.default ~= nil then dst[o.key] = o.default end
+        if dst[o.key] == nil and o.default ~= nil then
+            dst[o.key] = o.default
+            if o.anycast then check.defaulted[dst] = true end
+        end
     end
 end
 
@@ -228,11 +237,13 @@ report(level, kind, b, s, key, problem [, also]) reports each: level "error" or 
 option whose line serves when key was not written. line_of(t): the line of a block or server
 table, for "first at line N" (nil: none). clean: the blocks (from a parse cache) already known to
 have no two servers of one name. The tables are not changed, but for a pmask of 255.255.255.255
-(none) and backup_active without backup (off), as Piranha read them.
+(none) and backup_active without backup (off), as Piranha read them, and the scheduler a virtual
+was given by default in anycast mode (mh).
 ]]
 function check.cross_check(m, report, line_of, clean)
     line_of = line_of or function() return nil end
     check.webui(m, report)
+    check.anycast(m, report)
     if m.backup_active and not m.backup then
         report("warning", nil, nil, nil, "backup_active", "set without backup; treated as 0, as Piranha does")
         m.backup_active = false
@@ -306,6 +317,31 @@ function check.webui(m, report)
     if addr and not check.loopback(addr) and not (cert and key) and not m.webui_insecure then
         report("error", nil, nil, nil, "webui", "the UI would listen beyond loopback (status_listen = " .. listen
             .. ") in plain HTTP: set webui_tls_cert and webui_tls_key, or webui_insecure = 1", "status_listen")
+    end
+end
+
+--[[
+anycast(m, report): cluster = anycast and what it cannot have. Every director of an anycast
+cluster may receive any packet of a flow, so a NAT reply, which must go back through the director
+holding the connection's entry, cannot be served; and there is no partner to be backup for.
+]]
+function check.anycast(m, report)
+    if model.RESERVED_TABLES[m.bgp_table] then
+        report("error", nil, nil, nil, "bgp_table", "table " .. m.bgp_table .. " is the kernel's "
+            .. model.RESERVED_TABLES[m.bgp_table] .. " table: take one of its own (default "
+            .. model.globals.bgp_table.default .. ")")
+    end
+    if m.cluster ~= "anycast" then return end
+    for _, b in ipairs(m.virtuals) do
+        if check.defaulted[b] then b.scheduler = model.blocks.scheduler.anycast end
+    end
+    if m.network == "nat" and #m.virtuals > 0 then
+        report("error", nil, nil, nil, "network", "nat with cluster = anycast: replies must come back through"
+            .. " the director that holds the connection: keep NAT services in an active/backup pair", "cluster")
+    end
+    if m.backup_active then
+        report("error", nil, nil, nil, "backup_active", "1 with cluster = anycast: an anycast director has no"
+            .. " partner to be backup for")
     end
 end
 

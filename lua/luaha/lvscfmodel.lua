@@ -11,6 +11,7 @@ to these tables) take them from here; this file requires nothing. Each entry: { 
     frac        seconds with a fraction (else an integer)
     values      the valid words of an enum; known: the words a "word" option knows (others warn)
     device      for `address = IP DEV`: the model key of the device
+    anycast     the default with cluster = anycast instead (lvscfcheck.anycast puts it in)
     escapes     send and expect: backslash escapes, any bytes
     required    a block or server without it is an error
     refused     the message that refuses the option (luaha does not implement it)
@@ -77,7 +78,16 @@ model.globals = {
     { "webui_tls_key", "str", ext = true },
     { "webui_insecure", "bool", false, ext = true },
     { "webui_session_idle", "secs", 1800, min = 60, max = 43200, ext = true },   -- at most the absolute 12 h
+    -- Anycast directors (issue 16): no partner; VIPs announced as blackhole routes for BGP.
+    { "cluster", "enum", "pair", values = { "pair", "anycast" }, ext = true },
+    { "bgp_table", "int", 100, min = 1, max = 4294967295, ext = true },     -- not 253..255: model.RESERVED_TABLES
+    { "bgp_proto", "int", 200, min = 5, max = 255, ext = true },            -- 0..4 are the kernel's
+    { "drain_time", "secs", 10, frac = true, min = MS, max = 3600, off = 0, ext = true },
+    { "anycast_change_interval", "secs", 1, frac = true, min = MS, max = 60, off = 0, ext = true },
 }
+
+-- The routing tables bgp_table may not name: default (253), main (254) and local (255).
+model.RESERVED_TABLES = { [253] = "default", [254] = "main", [255] = "local" }
 
 -- Where the listener is when webui = 1 and status_listen is not set: piranha-gui's port, on loopback.
 model.WEBUI_LISTEN = "127.0.0.1:3636"
@@ -93,7 +103,7 @@ model.blocks = {
     { "fwmark", "int", 0, min = 0, max = 4294967295 },
     { "protocol", "enum", "tcp", values = { "tcp", "udp" } },
     { "port", "port", 80, min = 1, max = 65535 },
-    { "scheduler", "enum", "wlc", values = model.schedulers },
+    { "scheduler", "enum", "wlc", values = model.schedulers, anycast = "mh" },   -- the default with cluster = anycast
     { "persistent", "secs", 0, min = 0, max = MAX_SECS },
     { "pmask", "mask" },
     { "send", "str", escapes = true },
@@ -114,6 +124,7 @@ model.blocks = {
     { "check_interval", "secs", frac = true, min = MS, max = MAX_SECS, ext = true },
     { "weight_ramp", "bool", true, ext = true },
     { "half_open", "bool", false, ext = true },
+    { "announce_min_healthy", "int", 1, min = 0, max = 65535, ext = true },
 }
 
 -- A server's port has no default of its own: it is its block's `port`.

@@ -67,6 +67,7 @@ The options a running router cannot take from a reload: they need a restart (the
 part's sockets and role, the listeners, the kind of service). A reload that changes one says so.
 ]]
 local needs_restart = { "service", "primary", "backup", "primary_private", "backup_private", "backup_active",
+    "cluster", "bgp_table", "bgp_proto",
     "heartbeat_port", "heartbeat_key", "monitor_links", "status_listen", "status_passwd",
     "heartbeat_rt_priority", "heartbeat_lock_memory", "log_idents",
     "webui", "webui_tls_cert", "webui_tls_key", "webui_insecure", "webui_session_idle" }

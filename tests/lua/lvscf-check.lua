@@ -192,7 +192,7 @@ local function random_value(o)
     local ty = o.type
     if ty == "int" or ty == "port" then return R(math.max(o.min, -1000), math.min(o.max, 2 ^ 40)) end
     if ty == "secs" then
-        return o.frac and R(2, 99999) / 1000 or R(o.min, math.min(o.max, 100000))
+        return o.frac and R(2, math.min(99999, math.floor(o.max * 1000))) / 1000 or R(o.min, math.min(o.max, 100000))
     end
     if ty == "flag" or ty == "bool" then return R(2) == 1 end
     if ty == "enum" then return o.values[R(#o.values)] end

@@ -108,7 +108,7 @@ t.test("time-options-beyond-their-runtime-bounds-are-refused", function()
             end
         end
     end
-    t.eq(n, 13, "seconds options")
+    t.eq(n, 15, "seconds options")
 end)
 
 t.test("the-ends-of-each-fractional-range-are-what-the-timers-take", function()

@@ -85,9 +85,11 @@ test_cold_load_text(void)
 	    "      { address = '198.51.100.13', port = 0, forward = 'dr' } } },\n"
 	    "  { protocol = 'sctp', address = '192.0.2.5', port = 9, pe = 'sip', persistent = true,\n"
 	    "    flags = { 'ops' } },\n"
+	    "  { protocol = 'tcp', address = '192.0.2.80', port = 80, scheduler = 'mh', flags = { 'mh-port' } },\n"
+	    "  { protocol = 'tcp', address = '192.0.2.81', port = 80, scheduler = 'wrr', flags = { 'flag-2' } },\n"
 	    "})"));
-	CHECK(lua_tointeger(L, 1) == 8);
-	CHECK(lua_tointeger(L, 2) == 8 && lua_tointeger(L, 3) == 0 && lua_tointeger(L, 4) == 0);
+	CHECK(lua_tointeger(L, 1) == 10);
+	CHECK(lua_tointeger(L, 2) == 10 && lua_tointeger(L, 3) == 0 && lua_tointeger(L, 4) == 0);
 	CHECK(text_is(L, 5,
 	    "-A -t 192.0.2.212:80 -s wlc\n"
 	    "-a -t 192.0.2.212:80 -r 198.51.100.11:80 -g -w 1\n"
@@ -96,7 +98,9 @@ test_cold_load_text(void)
 	    "-a -u [2001:db8::1]:53 -r [2001:db8::11]:53 -i -w 0\n"
 	    "-A -f 7 -s rr -p 600 -M 255.255.255.0\n"
 	    "-a -f 7 -r 198.51.100.13:0 -g -w 1\n"
-	    "-A --sctp-service 192.0.2.5:9 -s wlc -p 300 --pe sip -o"));
+	    "-A --sctp-service 192.0.2.5:9 -s wlc -p 300 --pe sip -o\n"
+	    "-A -t 192.0.2.80:80 -s mh -b mh-port\n"
+	    "-A -t 192.0.2.81:80 -s wrr -b flag-2"));
 	lua_close(L);
 }
 
