@@ -6,6 +6,7 @@ Usage: luaha tests/lib/anycast-flows.lua ADDR PORT FLOWS SECONDS STOPFILE
 Opens FLOWS connections to ADDR:PORT and sends a line on each every 0.1 s; the real server answers each line
 with its name. It stops after SECONDS, or within 0.1 s of STOPFILE appearing, closes them and prints, one a line:
   ready N                    once N flows have their first reply (N = FLOWS, or fewer after 20 s)
+  alive N TIME               every second: N flows had a reply in the last second
   lost TIME FLOW why         when a flow ends: reset, closed, no reply within 10 s, another server's name
   flow FLOW SERVER REPLIES kept|lost   at the end, for each
   kept K/N                   at the end: the flows that never ended and whose every reply named one server
@@ -50,6 +51,7 @@ local function run(f)
                 if ready == nflows then print("ready " .. ready) end
             end
             f.replies = f.replies + 1
+            f.last = luaha.now()
         end
         t = t + EVERY
         luaha.sleep(math.max(0, t - luaha.now()))
@@ -63,12 +65,21 @@ for n = 1, nflows do
     flows[n] = { n = n, replies = 0 }
     tasks[n] = luaha.spawn(run, flows[n])
 end
-local readyby = luaha.now() + 20
+local readyby, tick = luaha.now() + 20, luaha.now() + 1
 while luaha.now() < deadline do
     if io.open(stopfile) then break end
-    if ready < nflows and luaha.now() > readyby then
+    local now = luaha.now()
+    if ready < nflows and now > readyby then
         print("ready " .. ready)
         readyby = math.huge
+    end
+    if now >= tick then
+        local alive = 0
+        for n = 1, nflows do
+            if not flows[n].lost and (flows[n].last or 0) > now - 1 then alive = alive + 1 end
+        end
+        print(("alive %d %.6f"):format(alive, luaha.time()))
+        tick = tick + 1
     end
     luaha.sleep(0.1)
 end

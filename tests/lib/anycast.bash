@@ -8,20 +8,27 @@
 # BFD 100 ms x 3, hold time 3 s); each director runs BIRD (AS 65001) exporting what it learns from the
 # kernel's table $AC_TABLE with protocol $AC_PROTO over BGP with BFD, and IPVS.
 #   ac_setup                   the namespaces, FRR, the real servers and their line servers (tests/lib/anycast-rs.lua)
-#   ac_director N              the namespace dN on the segment, the VIP on lo (no BIRD, no IPVS yet)
+#   ac_director N              the namespace dN on the segment (no BIRD, no IPVS, no VIP yet)
+#   ac_config N [LINE...]      $tmp/dN.cf: the anycast lvs.cf every director runs, each LINE in its virtual web
+#   ac_luaha N                 luaha (policies/piranha.lua) in dN with $tmp/dN.cf: pid_dN, log $tmp/dN.log, ctl $tmp/dN.sock
 #   ac_bird N [CONF]           BIRD in dN with CONF (default: ac_bird_conf's); control socket $tmp/dN.bird.ctl
-#   ac_bird_conf N             prints dN's BIRD configuration written by hand (what `luaha bgp-config` should give)
-#   ac_ipvs N SCHED            IPVS in dN by hand: the VIP's service with SCHED (mh: mh-port), rs1..rs4 in order, DR
+#   ac_bird_conf N             prints dN's BIRD configuration: `luaha bgp-config`'s snippet and the session to the upstream
+#   ac_bird_hand N             prints a BIRD configuration written by hand, with no luaha
+#   ac_ipvs N SCHED            IPVS in dN by hand: the VIP on lo, its service with SCHED (mh: mh-port), rs1..rs4, DR
 #   ac_announce N / ac_withdraw N   by hand: the blackhole route of the VIP in dN's table $AC_TABLE, added or deleted
 #   ac_paths                   $paths, the upstream's next hops for the VIP: "1 2 3" (d1, d2, d3; empty: no route)
 #   ac_wait_paths WANT [SECS]  until $paths is WANT (default 20 s); $took, from $t0 to the change in the kernel
 #   ac_flows_start [N] [SECS]  N (64) flows from the client for at most SECS (300); waits until they all have a reply
 #   ac_flows_stop              ends them; $kept, "K/N", and the client's report in $tmp/flows.out
+#   ac_flows_mark              $mark: what the client has reported so far
+#   ac_flows_alive             since $mark, no flow was lost, and then every flow had a reply within a second
+#   ac_estab N                 $estab: the established connections in dN's IPVS table
 #   ac_kill N                  dN dies: its processes stopped, its link cut ($killed_at), killed
 #   until_ok CMD...            retry CMD every 0.2 s, 100 times at most
 #   fail WHY                   "FAIL NAME: WHY" with the logs, exit 1
 # The real servers and the client run at nice 19: they share UML's one CPU with the routers, whose BFD
 # timers are what is measured (on separate machines, nothing delays them).
+#   ac_needs                   SKIP the caller without BIRD, FRR or `luaha bgp-config` (FAIL when CI=true)
 # The caller sets $name, $tmp and LUAHA (default ./luaha) and calls ac_cleanup at exit.
 
 LUAHA=${LUAHA:-./luaha}
@@ -54,6 +61,20 @@ fail()
 	exit 1
 }
 
+# ac_needs: SKIP (FAIL with CI=true) and exit without BIRD, FRR or the anycast side of luaha (`luaha bgp-config`).
+ac_needs()
+{
+	local why=
+	command -v bird > /dev/null || why="no bird (apt-get install bird2)"
+	[ -x $FRR/bgpd ] && [ -x $FRR/bfdd ] && [ -x $FRR/zebra ] || why="no FRR (apt-get install frr)"
+	ac_config 0
+	"$LUAHA" bgp-config -c "$tmp/d0.cf" > /dev/null 2>&1 || why="luaha has no bgp-config (the anycast part of issue 16)"
+	[ -z "$why" ] && return 0
+	if [ "${CI:-}" = true ]; then echo "FAIL $name: $why (CI=true)"; exit 1; fi
+	echo "SKIP $name: $why"
+	exit 0
+}
+
 ac_cleanup()
 {
 	local ns
@@ -84,10 +105,10 @@ ac_node()
 	[ "$1" = upstream ] || ip -n "$1" route add default via 198.51.100.1 || fail "default route in $1"
 }
 
+# The director's VIP goes on lo: luaha puts it there (ac_luaha), ac_ipvs by hand.
 ac_director()
 {
 	ac_node "d$1" "198.51.100.1$1"
-	ip -n "d$1" addr add $VIP/32 dev lo || fail "VIP on d$1's lo"
 	ip netns exec "d$1" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 \
 		net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 || fail "sysctls of d$1"
 }
@@ -154,7 +175,32 @@ ac_frr()
 	done
 }
 
+# The snippet of `luaha bgp-config` holds the table, the kernel protocol that learns it and BFD; the session to the
+# upstream is the operator's, written after its commented template: this one exports the snippet's table.
 ac_bird_conf()
+{
+	local snippet tab
+	snippet=$("$LUAHA" bgp-config -c "$tmp/d$1.cf") || fail "luaha bgp-config -c $tmp/d$1.cf: $snippet"
+	tab=$(sed -n 's/^[[:space:]]*ipv4 table \([A-Za-z0-9_]*\).*/\1/p' <<< "$snippet" | head -n 1)
+	[ -n "$tab" ] || fail "no ipv4 table in luaha bgp-config's snippet: $snippet"
+	printf 'router id 198.51.100.1%d;\n' "$1"
+	grep -q 'protocol device' <<< "$snippet" || echo 'protocol device { }'
+	printf '%s\n' "$snippet"
+	cat <<-EOF
+	protocol bgp upstream {
+		local 198.51.100.1$1 as 65001;
+		neighbor 198.51.100.1 as 65000;
+		hold time $AC_HOLD;
+		keepalive time $(( (AC_HOLD + 2) / 3 ));
+		connect retry time 1;
+		error wait time 1, 5;
+		bfd on;
+		ipv4 { table $tab; import none; export all; next hop self; };
+	}
+	EOF
+}
+
+ac_bird_hand()
 {
 	cat <<-EOF
 	router id 198.51.100.1$1;
@@ -193,6 +239,7 @@ ac_ipvs()
 {
 	local n=$1 sched=$2 flags=() r
 	[ "$sched" = mh ] && flags=(-b mh-port)
+	ip -n "d$n" addr add $VIP/32 dev lo || fail "VIP on d$n's lo"
 	ip netns exec "d$n" ipvsadm -A -t $VIP:80 -s "$sched" "${flags[@]}" || fail "ipvsadm -A in d$n"
 	for r in 1 2 3 4; do
 		ip netns exec "d$n" ipvsadm -a -t $VIP:80 -r "198.51.100.2$r:80" -g -w 1 || fail "ipvsadm -a in d$n"
@@ -277,12 +324,13 @@ ac_wait_paths()
 
 ac_flows_start()
 {
+	AC_FLOWS=${1:-64}
 	rm -f "$tmp/flows.stop"
-	ip netns exec client nice -n 19 "$LUAHA" tests/lib/anycast-flows.lua $VIP 80 "${1:-64}" "${2:-300}" "$tmp/flows.stop" \
+	ip netns exec client nice -n 19 "$LUAHA" tests/lib/anycast-flows.lua $VIP 80 "$AC_FLOWS" "${2:-300}" "$tmp/flows.stop" \
 		> "$tmp/flows.out" 2>&1 &
 	flows_pid=$!
 	until_ok grep -q '^ready' "$tmp/flows.out" || fail "the flows did not start"
-	grep -q "^ready ${1:-64}\$" "$tmp/flows.out" || fail "not every flow got a reply: $(grep '^ready' "$tmp/flows.out")"
+	grep -q "^ready $AC_FLOWS\$" "$tmp/flows.out" || fail "not every flow got a reply: $(grep '^ready' "$tmp/flows.out")"
 }
 
 ac_flows_stop()
@@ -293,6 +341,64 @@ ac_flows_stop()
 	wait "$flows_pid" 2> /dev/null
 	kept=$(sed -n 's/^kept //p' "$tmp/flows.out")
 	[ -n "$kept" ] || fail "the flow client did not report"
+}
+
+# Checks every 0.5 s, 3 s to answer (a busy UML), back at once; drain_time 2 s.
+ac_config()
+{
+	local n=$1 l
+	shift
+	{
+		printf 'serial_no = 1\nservice = lvs\ncluster = anycast\nnetwork = direct\nmonitor_links = 1\n'
+		printf 'bgp_table = %s\nbgp_proto = %s\ndrain_time = %s\n' "$AC_TABLE" "$AC_PROTO" "${AC_DRAIN:-2}"
+		printf 'virtual web {\n     active = 1\n     address = %s eth0\n     port = 80\n     protocol = tcp\n' $VIP
+		printf '     timeout = 3\n     check_interval = 0.5\n     reentry = 0\n'
+		for l; do printf '     %s\n' "$l"; done
+		for l in 1 2 3 4; do
+			printf '     server rs%d {\n         address = 198.51.100.2%d\n         active = 1\n' $l $l
+			printf '         weight = 1\n     }\n'
+		done
+		printf '}\n'
+	} > "$tmp/d$n.cf"
+}
+
+ac_luaha()
+{
+	setsid ip netns exec "d$1" "$LUAHA" --ctl "$tmp/d$1.sock" policies/piranha.lua -c "$tmp/d$1.cf" --foreground \
+		>> "$tmp/d$1.log" 2>&1 &
+	eval "pid_d$1=$!"
+}
+
+# ac_hup N: dN reloads $tmp/dN.cf; waits until it says so.
+ac_hup()
+{
+	local pid before
+	eval "pid=\$pid_d$1"
+	before=$(grep -c 'reload: ' "$tmp/d$1.log")
+	kill -HUP "$pid" || fail "no luaha in d$1"
+	until_ok test "$(grep -c 'reload: ' "$tmp/d$1.log")" -gt "$before" || fail "d$1 did not reload"
+}
+
+ac_flows_mark() { mark=$(wc -l < "$tmp/flows.out"); }
+
+# ac_flows_alive [SECS]: after SECS (default 3) of traffic, no flow lost since $mark and then a second in which
+# every flow had a reply (bounded: 20 s).
+ac_flows_alive()
+{
+	local i since
+	ac_sleep "${1:-3}"
+	since=$(wc -l < "$tmp/flows.out")
+	for i in $(seq 40); do
+		grep -q '^lost ' <(tail -n +"$((mark + 1))" "$tmp/flows.out") && return 1
+		grep -q "^alive $AC_FLOWS " <(tail -n +"$((since + 1))" "$tmp/flows.out") && return 0
+		ac_sleep 0.5
+	done
+	return 1
+}
+
+ac_estab()
+{
+	estab=$(ip netns exec "d$1" ipvsadm -Lnc | grep -c ESTABLISHED)
 }
 
 ac_kill()
