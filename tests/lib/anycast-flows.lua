@@ -6,7 +6,7 @@ Usage: luaha tests/lib/anycast-flows.lua ADDR PORT FLOWS SECONDS STOPFILE
 Opens FLOWS connections to ADDR:PORT and sends a line on each every 0.1 s; the real server answers each line
 with its name. It stops after SECONDS, or within 0.1 s of STOPFILE appearing, closes them and prints, one a line:
   ready N                    once N flows have their first reply (N = FLOWS, or fewer after 20 s)
-  alive N TIME               every second: N flows had a reply in the last second
+  alive N TIME               every second: N flows had a reply in the 3 s before TIME
   lost TIME FLOW why         when a flow ends: reset, closed, no reply within 10 s, another server's name
   flow FLOW SERVER REPLIES kept|lost   at the end, for each
   kept K/N                   at the end: the flows that never ended and whose every reply named one server
@@ -76,7 +76,7 @@ while luaha.now() < deadline do
     if now >= tick then
         local alive = 0
         for n = 1, nflows do
-            if not flows[n].lost and (flows[n].last or 0) > now - 1 then alive = alive + 1 end
+            if not flows[n].lost and (flows[n].last or 0) > now - 3 then alive = alive + 1 end
         end
         print(("alive %d %.6f"):format(alive, luaha.time()))
         tick = tick + 1

@@ -21,7 +21,7 @@
 #   ac_flows_start [N] [SECS]  N (64) flows from the client for at most SECS (300); waits until they all have a reply
 #   ac_flows_stop              ends them; $kept, "K/N", and the client's report in $tmp/flows.out
 #   ac_flows_mark              $mark: what the client has reported so far
-#   ac_flows_alive             since $mark, no flow was lost, and then every flow had a reply within a second
+#   ac_flows_alive [SECS]      since ac_flows_mark, no flow was lost, and every flow answered since the call
 #   ac_estab N                 $estab: the established connections in dN's IPVS table
 #   ac_kill N                  dN dies: its processes stopped, its link cut ($killed_at), killed
 #   until_ok CMD...            retry CMD every 0.2 s, 100 times at most
@@ -233,6 +233,7 @@ ac_bird()
 	[ $# -ge 2 ] || ac_bird_conf "$n" > "$conf"
 	ip netns exec "d$n" bird -f -c "$conf" -s "$tmp/d$n.bird.ctl" -P "$tmp/d$n.bird.pid" \
 		>> "$tmp/d$n.bird.log" 2>&1 &
+	disown $!				# a director's death kills it: no "Killed" line
 }
 
 ac_ipvs()
@@ -379,18 +380,25 @@ ac_hup()
 	until_ok test "$(grep -c 'reload: ' "$tmp/d$1.log")" -gt "$before" || fail "d$1 did not reload"
 }
 
-ac_flows_mark() { mark=$(wc -l < "$tmp/flows.out"); }
+ac_flows_mark()
+{
+	mark=$(wc -l < "$tmp/flows.out")
+}
 
-# ac_flows_alive [SECS]: after SECS (default 3) of traffic, no flow lost since $mark and then a second in which
-# every flow had a reply (bounded: 20 s).
+# ac_flows_alive [SECS]: called once the route changed; after SECS (default 3) more of traffic, no flow lost
+# since ac_flows_mark, and every flow answered in a 3 s window that began after the call (the client's
+# "alive" lines). Bounded: 30 s. No process substitution: UML has no /dev/fd.
 ac_flows_alive()
 {
-	local i since
+	local i rc t=$EPOCHREALTIME
 	ac_sleep "${1:-3}"
-	since=$(wc -l < "$tmp/flows.out")
-	for i in $(seq 40); do
-		grep -q '^lost ' <(tail -n +"$((mark + 1))" "$tmp/flows.out") && return 1
-		grep -q "^alive $AC_FLOWS " <(tail -n +"$((since + 1))" "$tmp/flows.out") && return 0
+	for i in $(seq 60); do
+		tail -n +"$((mark + 1))" "$tmp/flows.out" | awk -v n="$AC_FLOWS" -v t="$t" '
+			$1 == "lost" { lost = 1 }
+			$1 == "alive" && $2 == n && $3 > t + 3 { ok = 1 }
+			END { exit lost ? 2 : ok ? 0 : 1 }'
+		rc=$?
+		[ $rc = 1 ] || return $rc
 		ac_sleep 0.5
 	done
 	return 1

@@ -123,7 +123,7 @@ ip netns pids rs3 | xargs -r kill || fail "stopping rs3's server"
 t0=$EPOCHREALTIME
 ac_wait_paths "" 30 || fail "two healthy, the upstream kept '$paths'"
 for n in 1 4; do
-	grep -q "anycast: withdrew $VIP" <(tail -n 20 "$tmp/d$n.log") || fail "d$n did not log its withdraw"
+	tail -n 20 "$tmp/d$n.log" | grep -q "anycast: withdrew $VIP" || fail "d$n did not log its withdraw"
 done
 ip netns exec rs3 nice -n 19 "$LUAHA" tests/lib/anycast-rs.lua rs3 > "$tmp/rs3.log" 2>&1 &
 t0=$EPOCHREALTIME
