@@ -110,7 +110,8 @@ deps:
 	fi
 
 # The peers measured in the same run: Python's asyncio, ipvsadm, keepalived. bench/webui-task.sh times the web
-# UI's fifteen-minute task in headless Chromium (target under 60 s).
+# UI's fifteen-minute task in headless Chromium (target under 60 s). bench/anycast.sh: issue 16's anycast
+# directors (a death and a drain as the upstream router sees them, flows kept) against the pair's failover.
 bench: deps luaha
 	@for p in python3 keepalived; do command -v $$p > /dev/null || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$p; done
@@ -120,6 +121,8 @@ bench: deps luaha
 	bench/checks-10k.sh
 	bench/webui-task.sh
 	UML_MEM=512M UML_TIMEOUT=900 tests/uml/run bench/reload.sh
+	UML_PASSENV="ANYCAST_TRIALS PAIR_TRIALS AC_BFD_MS AC_BFD_MULT AC_HOLD" UML_MEM=512M UML_TIMEOUT=1800 \
+		bench/hostload.sh tests/uml/run bench/anycast.sh
 	@$(MAKE) --no-print-directory bench-heartbeat
 
 # The heartbeat's benchmarks alone (issue 12), each against keepalived in the same run: failover time and

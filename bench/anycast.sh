@@ -24,7 +24,6 @@ TRIALS=${ANYCAST_TRIALS:-5} PAIR_TRIALS=${PAIR_TRIALS:-5}
 tmp=$(mktemp -d) || exit 2
 . tests/lib/anycast.bash
 trap ac_cleanup EXIT
-ac_needs
 
 load()
 {
@@ -41,6 +40,7 @@ summary()
 {
 	local label=$1
 	shift
+	[ $# -gt 0 ] || { echo "$label: no trial"; return; }
 	printf '%s\n' "$@" | sort -n | awk -v l="$label" '
 		{ v[NR] = $1 }
 		END {
@@ -63,68 +63,77 @@ back()
 	local pid bird=
 	ip link set "a-d$1" up
 	eval "pid=\$pid_d$1"
-	[ -e "/proc/$pid" ] || ac_luaha "$1"
+	ac_gone "$pid" && ac_luaha "$1"
 	read -r bird 2> /dev/null < "$tmp/d$1.bird.pid"
 	[ -n "$bird" ] && [ -e "/proc/$bird" ] || ac_bird "$1"
 	t0=$EPOCHREALTIME
 	ac_wait_paths "1 2 3" 120 || fail "d$1 did not come back: '$paths'"
 }
 
-echo "anycast: BFD $AC_BFD_MS ms x $AC_BFD_MULT, hold time $AC_HOLD s; $(load)"
-ac_setup
-for n in 1 2 3; do
-	ac_director $n
-	ac_config $n
-	ac_luaha $n
-	ac_bird $n
-done
-t0=$EPOCHREALTIME
-ac_wait_paths "1 2 3" 120 || fail "the upstream has not three paths to the VIP: '$paths'"
-echo "three directors announced, $took s after the last started"
-ac_flows_start 64 3600
-ac_paths
-changes0=$(grep -c "\] \(Deleted \)\?$VIP " "$tmp/upstream.mon") caused=0
-
-deaths=() drains=()
-for i in $(seq "$TRIALS"); do
-	v=$(( (i - 1) % 3 + 1 ))
-	others $v
-	want=$REPLY
-	ac_sleep "1.$((RANDOM % 300))"
-	ac_kill $v
-	t0=$killed_at
-	if ac_wait_paths "$want" 30; then
-		deaths+=("$took")
-		echo "trial $i: d$v killed -> upstream route change $took s"
-	else
-		echo "trial $i: d$v killed, the upstream kept it 30 s: '$paths'"
-	fi
-	back $v
-	caused=$((caused + 2))
-
-	v=$(( i % 3 + 1 ))
-	others $v
-	want=$REPLY
-	ac_sleep 1
+# The anycast bed, or a line saying why it cannot run.
+anycast()
+{
+	local i v want changes0 changes caused deaths=() drains=() pid
+	echo "anycast: BFD $AC_BFD_MS ms x $AC_BFD_MULT, hold time $AC_HOLD s; $(load)"
+	ac_setup
+	for n in 1 2 3; do
+		ac_director $n
+		ac_config $n
+		ac_luaha $n
+		ac_bird $n
+	done
 	t0=$EPOCHREALTIME
-	"$LUAHA" ctl "$tmp/d$v.sock" drain > "$tmp/drain.out" 2>&1 || fail "ctl drain in d$v: $(cat "$tmp/drain.out")"
-	if ac_wait_paths "$want" 30; then
-		drains+=("$took")
-		echo "trial $i: ctl drain of d$v -> upstream route change $took s"
-	else
-		echo "trial $i: ctl drain of d$v, the upstream kept it 30 s: '$paths'"
-	fi
-	eval "pid=\$pid_d$v"
-	until_ok test ! -e "/proc/$pid" || fail "d$v did not stop after its drain"
-	back $v
-	caused=$((caused + 2))
-done
-ac_flows_stop
-changes=$(( $(grep -c "\] \(Deleted \)\?$VIP " "$tmp/upstream.mon") - changes0 ))
-summary "anycast, director killed -> upstream route change (BFD $AC_BFD_MS ms x $AC_BFD_MULT)" "${deaths[@]}"
-summary "anycast, ctl drain -> upstream route change" "${drains[@]}"
-echo "anycast, flows kept through $TRIALS deaths and $TRIALS drains: $kept"
-echo "anycast, route changes of the VIP at the upstream: $changes, $caused caused by the trials; $(load)"
+	ac_wait_paths "1 2 3" 120 || fail "the upstream has not three paths to the VIP: '$paths'"
+	echo "three directors announced, $took s after the last started"
+	ac_flows_start 64 3600
+	changes0=$(grep -c "\] \(Deleted \)\?$VIP " "$tmp/upstream.mon") caused=0
+
+	for i in $(seq "$TRIALS"); do
+		v=$(( (i - 1) % 3 + 1 ))
+		others $v
+		want=$REPLY
+		ac_sleep "1.$((RANDOM % 300))"
+		ac_kill $v
+		t0=$killed_at
+		if ac_wait_paths "$want" 30; then
+			deaths+=("$took")
+			echo "trial $i: d$v killed -> upstream route change $took s"
+		else
+			echo "trial $i: d$v killed, the upstream kept it 30 s: '$paths'"
+		fi
+		back $v
+		caused=$((caused + 2))
+
+		v=$(( i % 3 + 1 ))
+		others $v
+		want=$REPLY
+		ac_sleep 1
+		t0=$EPOCHREALTIME
+		"$LUAHA" ctl "$tmp/d$v.sock" drain > "$tmp/drain.out" 2>&1 || fail "ctl drain in d$v: $(cat "$tmp/drain.out")"
+		if ac_wait_paths "$want" 30; then
+			drains+=("$took")
+			echo "trial $i: ctl drain of d$v -> upstream route change $took s"
+		else
+			echo "trial $i: ctl drain of d$v, the upstream kept it 30 s: '$paths'"
+		fi
+		eval "pid=\$pid_d$v"
+		until_ok ac_gone "$pid" || fail "d$v did not stop after its drain"
+		back $v
+		caused=$((caused + 2))
+	done
+	ac_flows_stop
+	changes=$(( $(grep -c "\] \(Deleted \)\?$VIP " "$tmp/upstream.mon") - changes0 ))
+	summary "anycast, director killed -> upstream route change (BFD $AC_BFD_MS ms x $AC_BFD_MULT)" "${deaths[@]}"
+	summary "anycast, ctl drain -> upstream route change" "${drains[@]}"
+	echo "anycast, flows kept through $TRIALS deaths and $TRIALS drains: $kept"
+	echo "anycast, route changes of the VIP at the upstream: $changes, $caused caused by the trials; $(load)"
+}
+
+if ac_missing; then
+	echo "anycast: not measured: $why"
+else
+	anycast
+fi
 ac_cleanup
 
 # The pair: the seed's topology, kill -9 of whichever router is active, the other takes over.

@@ -22,13 +22,14 @@
 #   ac_flows_stop              ends them; $kept, "K/N", and the client's report in $tmp/flows.out
 #   ac_flows_mark              $mark: what the client has reported so far
 #   ac_flows_alive [SECS]      since ac_flows_mark, no flow was lost, and every flow answered since the call
+#   ac_gone PID                the process has ended (or is a zombie)
 #   ac_estab N                 $estab: the established connections in dN's IPVS table
 #   ac_kill N                  dN dies: its processes stopped, its link cut ($killed_at), killed
 #   until_ok CMD...            retry CMD every 0.2 s, 100 times at most
 #   fail WHY                   "FAIL NAME: WHY" with the logs, exit 1
 # The real servers and the client run at nice 19: they share UML's one CPU with the routers, whose BFD
 # timers are what is measured (on separate machines, nothing delays them).
-#   ac_needs                   SKIP the caller without BIRD, FRR or `luaha bgp-config` (FAIL when CI=true)
+#   ac_missing / ac_needs      $why the bed cannot run (no BIRD, FRR or `luaha bgp-config`) / SKIP then (FAIL when CI=true)
 # The caller sets $name, $tmp and LUAHA (default ./luaha) and calls ac_cleanup at exit.
 
 LUAHA=${LUAHA:-./luaha}
@@ -61,15 +62,21 @@ fail()
 	exit 1
 }
 
-# ac_needs: SKIP (FAIL with CI=true) and exit without BIRD, FRR or the anycast side of luaha (`luaha bgp-config`).
-ac_needs()
+# ac_missing: what the bed lacks ($why): BIRD, FRR or the anycast side of luaha (`luaha bgp-config`); false if nothing.
+ac_missing()
 {
-	local why=
+	why=
 	command -v bird > /dev/null || why="no bird (apt-get install bird2)"
 	[ -x $FRR/bgpd ] && [ -x $FRR/bfdd ] && [ -x $FRR/zebra ] || why="no FRR (apt-get install frr)"
 	ac_config 0
 	"$LUAHA" bgp-config -c "$tmp/d0.cf" > /dev/null 2>&1 || why="luaha has no bgp-config (the anycast part of issue 16)"
-	[ -z "$why" ] && return 0
+	[ -n "$why" ]
+}
+
+# ac_needs: SKIP (FAIL with CI=true) and exit if ac_missing.
+ac_needs()
+{
+	ac_missing || return 0
 	if [ "${CI:-}" = true ]; then echo "FAIL $name: $why (CI=true)"; exit 1; fi
 	echo "SKIP $name: $why"
 	exit 0
@@ -378,6 +385,14 @@ ac_hup()
 	before=$(grep -c 'reload: ' "$tmp/d$1.log")
 	kill -HUP "$pid" || fail "no luaha in d$1"
 	until_ok test "$(grep -c 'reload: ' "$tmp/d$1.log")" -gt "$before" || fail "d$1 did not reload"
+}
+
+# ac_gone PID: the process has ended (a child not yet waited for is a zombie: it counts as ended).
+ac_gone()
+{
+	local st=
+	read -r _ _ st _ 2> /dev/null < "/proc/$1/stat"
+	[ -z "$st" ] || [ "$st" = Z ]
 }
 
 ac_flows_mark()

@@ -95,7 +95,7 @@ t0=$EPOCHREALTIME
 "$LUAHA" ctl "$tmp/d3.sock" drain > "$tmp/drain.out" 2>&1 || fail "ctl drain: $(cat "$tmp/drain.out")"
 ac_wait_paths "1 4" 30 || fail "the upstream kept the drained d3: '$paths'"
 drain_took=$took
-until_ok test ! -e "/proc/$pid_d3" || fail "the drained d3 did not stop"
+until_ok ac_gone "$pid_d3" || fail "the drained d3 did not stop"
 wait "$pid_d3"
 rc=$?
 [ "$rc" = 0 ] || fail "the drained d3 exited $rc"
