@@ -282,7 +282,7 @@ ac_paths()
 {
 	local line rec=0 hops=() at=0 re='^\[[0-9-]+T([0-9]+):([0-9]+):([0-9]+)\.([0-9]+)\] (Deleted )?(.*)$'
 	local via='via 198\.51\.100\.1([0-9]) '
-	paths= paths_us=
+	paths='' paths_us=''
 	while :; do
 		IFS= read -r line
 		local eof=$?
