@@ -57,7 +57,8 @@ others()
 	REPLY=${out# }
 }
 
-# back N: dN comes back (its link up, luaha and BIRD started again if they are gone) and is announced.
+# back N: dN comes back (its link up, luaha and BIRD started again if they are gone) and is announced; false
+# (and a line saying so) if the upstream has not all three paths within 120 s.
 back()
 {
 	local pid bird=
@@ -67,7 +68,9 @@ back()
 	read -r bird 2> /dev/null < "$tmp/d$1.bird.pid"
 	[ -n "$bird" ] && [ -e "/proc/$bird" ] || ac_bird "$1"
 	t0=$EPOCHREALTIME
-	ac_wait_paths "1 2 3" 120 || fail "d$1 did not come back: '$paths'"
+	ac_wait_paths "1 2 3" 120 && return 0
+	echo "anycast: d$1 did not come back within 120 s (the upstream's paths: '$paths'): trials end here"
+	return 1
 }
 
 # The anycast bed, or a line saying why it cannot run.
@@ -101,7 +104,7 @@ anycast()
 		else
 			echo "trial $i: d$v killed, the upstream kept it 30 s: '$paths'"
 		fi
-		back $v
+		back $v || break
 		caused=$((caused + 2))
 
 		v=$(( i % 3 + 1 ))
@@ -118,14 +121,14 @@ anycast()
 		fi
 		eval "pid=\$pid_d$v"
 		until_ok ac_gone "$pid" || fail "d$v did not stop after its drain"
-		back $v
+		back $v || break
 		caused=$((caused + 2))
 	done
 	ac_flows_stop
 	changes=$(( $(grep -c "\] \(Deleted \)\?$VIP " "$tmp/upstream.mon") - changes0 ))
 	summary "anycast, director killed -> upstream route change (BFD $AC_BFD_MS ms x $AC_BFD_MULT)" "${deaths[@]}"
 	summary "anycast, ctl drain -> upstream route change" "${drains[@]}"
-	echo "anycast, flows kept through $TRIALS deaths and $TRIALS drains: $kept"
+	echo "anycast, flows kept through ${#deaths[@]} deaths and ${#drains[@]} drains timed: $kept"
 	echo "anycast, route changes of the VIP at the upstream: $changes, $caused caused by the trials; $(load)"
 }
 
