@@ -66,6 +66,7 @@ echo "PASS anycast-flows-kept-through-return"
 
 # d2 dies (its processes stopped, its link cut, killed): BFD takes it out of the upstream's paths.
 ac_estab 2
+[ "$estab" -gt 0 ] || fail "no flow went through d2"
 ac_flows_mark
 ac_kill 2
 t0=$killed_at
@@ -90,6 +91,7 @@ echo "PASS anycast-flows-kept-through-fourth-director"
 
 # luaha ctl drain: d3 withdraws, waits drain_time, exits 0 and leaves its table and VIP.
 ac_estab 3
+[ "$estab" -gt 0 ] || fail "no flow went through d3"
 ac_flows_mark
 t0=$EPOCHREALTIME
 "$LUAHA" ctl "$tmp/d3.sock" drain > "$tmp/drain.out" 2>&1 || fail "ctl drain: $(cat "$tmp/drain.out")"
