@@ -134,11 +134,20 @@ function lvsctl.register(r)
         return found and said(found, out, "weight of %s (%s) in virtual %s set to " .. w), err
     end, "weight VIRTUAL SERVER W")
     ctl.register("drain", function(args, out)
+        if args[1] == nil and r.anycast then
+            -- The director leaves: its VIPs are withdrawn now; it stops drain_time seconds later.
+            if r.anycast.draining then return nil, "drain: already draining" end
+            luaha.spawn(function() r.anycast:leave("luaha ctl drain") end):name("anycast: leaving")
+            out.print(("withdrawing every VIP; stopping in %s s, leaving the IPVS table and the VIPs"):format(
+                require("luaha.lvscfmodel").number(r.model.drain_time)))
+            return true
+        end
+        if args[1] == nil then return nil, "usage: drain SERVER [SECONDS] (drain alone: an anycast director leaves)" end
         local seconds = tonumber(args[2] or "0")
         if not seconds or seconds < 0 or seconds > 3600 then return nil, "usage: drain SERVER [SECONDS (0 to 3600)]" end
         local found, err = r:drain(args[1], seconds)
         return found and said(found, out, "drained %s (%s) in virtual %s to weight 0"), err
-    end, "drain SERVER [SECONDS]")
+    end, "drain [SERVER [SECONDS]]")
     ctl.register("reload", function(_, out)
         local ok, res, later = r:reload()
         if not ok then

@@ -138,10 +138,12 @@ function R:apply_now(why, m, at, fresh)
     end
     if not report then
         log.err("ipvs (%s): %s", why, err)
+        if self.anycast then self.anycast:failed(why) end
         return nil, err
     end
     self.table = report.table
     for _, op in ipairs(report.ops) do log.info("ipvsadm %s (%s)", op, why) end
+    if self.anycast then self.anycast:applied(desired, why, m or self.model) end   -- judges its announcements
     return report
 end
 
@@ -167,6 +169,7 @@ function R:changed(mon)
     if self.pending or not self:keeps_table() then return end
     self.pending = true
     luaha.spawn(function()
+        if self.anycast then self.anycast:pace() end     -- anycast_change_interval: changes meanwhile join this one
         self.pending = false
         if self:keeps_table() then self:program("health") end
     end)
@@ -199,7 +202,7 @@ function R:adopt_kernel_table()
         for _, rs in ipairs(v.active and v.servers or {}) do
             local mon = self.probes:monitor(v, rs)
             local d = mon and not mon.checked and dests[skey .. " " .. dest_key(rs.address, rs.port or v.port)]
-            if d then
+            if d and (d.weight > 0 or not self.anycast) then   -- an anycast director's out servers are there at 0
                 mon.state = d.weight == 0 and v.quiesce_server and "quiesced" or "in"
                 mon.working = d.weight > 0 and math.min(d.weight, rs.weight) or rs.weight
                 log.info("%s: in the kernel's table at weight %d, kept until checked", mon.name, d.weight)
@@ -484,7 +487,8 @@ function R:start()
     local role, err = conf.role_of(m, self.forced_role)
     if not role then return nil, err end
     self.role, self.channels = role, conf.channels_of(m, role)
-    luaha.log.prefixed("pulse").info("STARTING PULSE AS %s", role == "primary" and "MASTER" or "BACKUP")
+    luaha.log.prefixed("pulse").info("STARTING PULSE AS %s", role == "backup" and "BACKUP" or "MASTER")
+    if m.cluster == "anycast" then self.anycast = require("luaha.anycast").new(self) end
     if m.service ~= "fos" then
         self.probes:update(m)
         -- A restart must not drop connections: the entries a previous run left stand until their first check.
@@ -506,6 +510,7 @@ function R:start()
         self.probes:stop()
         return nil, err
     end
+    if self.anycast then self.anycast:start() end
     local ctl, lvsctl = require "luaha.ctl", require "luaha.lvsctl"
     ctl.open(self.name)
     lvsctl.register(self)
@@ -535,6 +540,7 @@ function R:start()
         luaha.on_signal(sig, function()
             -- Piranha's exact line (its log watchers match it), then what this stop does.
             luaha.log.prefixed("pulse").info("Terminating due to signal %d", sig == "TERM" and 15 or 2)
+            if self.anycast then return self.anycast:leave("signal " .. sig) end
             if #self.channels > 0 then
                 log.info("stopping: handing over to the partner")
             else
@@ -558,6 +564,7 @@ function R:stop()
     if self.pulse then self.pulse:stop(true) end
     self.probes:stop()
     if self.reconciler then self.reconciler:cancel() end
+    if self.anycast then self.anycast:stop() end
     if self.http then self.http:close() end
     require("luaha.ctl").close()
 end

@@ -20,10 +20,12 @@ local function local_addresses()
 end
 
 --[[
-role_of(model [, forced]): "primary" iff this host has the primary address (any address, any
-label; piranha.md 1.2), "backup" iff it has the backup one, or forced; nil and why otherwise.
+role_of(model [, forced]): "anycast" with cluster = anycast (no partner: active at once);
+"primary" iff this host has the primary address (any address, any label; piranha.md 1.2),
+"backup" iff it has the backup one, or forced; nil and why otherwise.
 ]]
 function conf.role_of(m, forced)
+    if m.cluster == "anycast" then return "anycast" end
     if forced then return forced end
     local here = local_addresses()
     if m.primary and here[m.primary] then return "primary" end
@@ -46,17 +48,22 @@ function conf.channels_of(m, role)
 end
 
 -- The heartbeat part's share of a model: what a reload may change while it runs (pulsepart's update).
+-- An anycast director's VIPs are on lo, where no gratuitous ARP is sent: the upstream router routes them.
 function conf.pulse_update(m, digest)
+    local anycast = m.cluster == "anycast"
     return { serial = m.serial_no, digest = digest, vips = vips.of(m), keepalive = m.keepalive,
         deadtime = m.deadtime, hard_shutdown = m.hard_shutdown,
-        garp = { count = m.garp_count, interval = m.garp_interval, refresh = m.garp_refresh } }
+        garp = { count = anycast and 0 or m.garp_count, interval = m.garp_interval,
+            refresh = anycast and 0 or m.garp_refresh } }
 end
 
 -- pulse_config(r): the heartbeat part's configuration message for router r (started: role, channels, digest).
 function conf.pulse_config(r)
     local m = r.model
     local cfg = conf.pulse_update(m, r.digest)
-    cfg.role, cfg.channels, cfg.port, cfg.key = r.role, r.channels, m.heartbeat_port, r.key
+    -- An anycast director's heartbeat part is a primary alone: active at once, holding the VIPs.
+    cfg.role = r.role == "anycast" and "primary" or r.role
+    cfg.channels, cfg.port, cfg.key = r.channels, m.heartbeat_port, r.key
     cfg.forceactive, cfg.monitor_links = r.forceactive, m.monitor_links
     cfg.realtime, cfg.lock_memory = m.heartbeat_rt_priority, m.heartbeat_lock_memory
     return cfg
@@ -180,6 +187,17 @@ function conf.dry_run(m)
     end
     io.write(ipvs.format(desired, info))
     if m.service == "fos" then print("# service = fos: no IPVS service is programmed") end
+    if m.cluster == "anycast" then
+        local seen = {}
+        for _, v in ipairs(m.virtuals) do
+            if v.active and not seen[v.address] then
+                seen[v.address] = true
+                print(("# anycast: would announce blackhole %s/%d table %d proto %d (announce_min_healthy %d)"):format(
+                    v.address, v.address:find(":", 1, true) and 128 or 32, m.bgp_table, m.bgp_proto,
+                    v.announce_min_healthy))
+            end
+        end
+    end
     local rok, report, err = pcall(ipvs.apply, desired, { dry_run = true })
     if rok and report then
         print(("# from the kernel's table: %d to add, %d to change, %d to remove"):format(

@@ -35,14 +35,19 @@ local function vip(address, device, mask)
              prefix = prefix_of(mask, address) }
 end
 
--- of(model): the distinct VIPs of the model's active virtual (or failover) blocks, and the NAT router address.
+--[[
+of(model): the distinct VIPs of the model's active virtual (or failover) blocks, and the NAT
+router address. An anycast director (cluster = anycast) holds each on lo as a host address: its
+device names the uplink (lua/luaha/anycast.lua), and a BGP route, not ARP, brings its packets.
+]]
 function vips.of(m)
     local list, seen = {}, {}
     local blocks = m.service == "fos" and m.failovers or m.virtuals
+    local anycast = m.cluster == "anycast"
     for _, v in ipairs(blocks) do
         if v.active and v.device and not seen[v.address] then
             seen[v.address] = true
-            list[#list + 1] = vip(v.address, v.device, v.vip_nmask)
+            list[#list + 1] = anycast and vip(v.address, "lo") or vip(v.address, v.device, v.vip_nmask)
         end
     end
     if m.service ~= "fos" and m.network == "nat" and m.nat_router and not seen[m.nat_router] then
