@@ -351,7 +351,8 @@ ac_flows_stop()
 	[ -n "$kept" ] || fail "the flow client did not report"
 }
 
-# Checks every 0.5 s, 3 s to answer (a busy UML), back at once; drain_time 2 s.
+# Checks every 0.5 s, 3 s to answer (a busy UML), back at once: a line, answered by the real server's name (on port
+# 80 without send, nanny would send an HTTP request); drain_time 2 s.
 ac_config()
 {
 	local n=$1 l
@@ -360,6 +361,7 @@ ac_config()
 		printf 'serial_no = 1\nservice = lvs\ncluster = anycast\nnetwork = direct\nmonitor_links = 1\n'
 		printf 'bgp_table = %s\nbgp_proto = %s\ndrain_time = %s\n' "$AC_TABLE" "$AC_PROTO" "${AC_DRAIN:-2}"
 		printf 'virtual web {\n     active = 1\n     address = %s eth0\n     port = 80\n     protocol = tcp\n' $VIP
+		printf '     send = "check\\n"\n     expect = "rs"\n'
 		printf '     timeout = 3\n     check_interval = 0.5\n     reentry = 0\n'
 		for l; do printf '     %s\n' "$l"; done
 		for l in 1 2 3 4; do
