@@ -430,7 +430,9 @@ ac_estab()
 
 ac_kill()
 {
-	local pids
+	local pids pid
+	eval "pid=\${pid_d$1:-}"
+	[ -n "$pid" ] && disown "$pid" 2> /dev/null	# its death is expected: no "Killed" line
 	pids=$(ip netns pids "d$1")
 	# shellcheck disable=SC2086 # pids are words
 	[ -n "$pids" ] && kill -STOP $pids
