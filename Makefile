@@ -112,7 +112,8 @@ deps:
 # The peers measured in the same run: Python's asyncio, ipvsadm, keepalived. bench/webui-task.sh times the web
 # UI's fifteen-minute task in headless Chromium (target under 60 s); bench/webui-status.sh its status pages at
 # 1000 x 10 and the heartbeat's largest gap meanwhile (target keepalive + 20 ms); bench/memory.sh where the
-# work part's memory goes.
+# work part's memory goes. bench/anycast.sh: issue 16's anycast directors (a death and a drain as the upstream
+# router sees them, flows kept) against the pair's failover.
 bench: deps luaha
 	@for p in python3 keepalived; do command -v $$p > /dev/null || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$p; done
@@ -124,6 +125,8 @@ bench: deps luaha
 	UML_MEM=1G UML_TIMEOUT=2400 bench/hostload.sh tests/uml/run bench/webui-status.sh
 	bench/memory.sh
 	UML_MEM=512M UML_TIMEOUT=900 tests/uml/run bench/reload.sh
+	UML_PASSENV="ANYCAST_TRIALS PAIR_TRIALS AC_BFD_MS AC_BFD_MULT AC_HOLD" UML_MEM=512M UML_TIMEOUT=1800 \
+		bench/hostload.sh tests/uml/run bench/anycast.sh
 	@$(MAKE) --no-print-directory bench-heartbeat
 
 # The heartbeat's benchmarks alone (issue 12), each against keepalived in the same run: failover time and
