@@ -280,7 +280,7 @@ end
 function Parser:statement(line, at)
     local first = line:match("^[ \t\r]*(%S*)")
     if first == "" or first:sub(1, 1) == "#" then return end
-    local toks, quoted = lex.tokenize(line, first == "send" or first == "expect")
+    local toks, quoted = lex.tokenize(line, first == "send" or first == "expect", self.toks, self.quoted)
     if not toks then return self:err(first, quoted) end
     if toks[1] == "}" and not quoted[1] then return self:close(toks) end
     local key, blk, srv = toks[1], self.blk, self.srv
@@ -375,6 +375,7 @@ function read.parse(text, filename, cache, opts)
         -- the tables that name a host; those opened by a malformed opener.
         cached_blocks = cache and cache.blocks or {}, fresh_blocks = {},
         taken_line = {}, taken_kind = {}, used = {}, marked = {}, named = {}, bad_open = {},
+        toks = {}, quoted = {},     -- the tokens of the line being read (lvscflex.tokenize fills them)
     }, Parser)
     if spans then spans[p.m] = { first = 0, keys = {} } end
     while p.pos <= #text do
