@@ -73,7 +73,7 @@ end
 function Parser:close_server()
     local s, blk = self.srv, self.blk
     check.fill_defaults(s, servers)
-    if s.address == nil and not s.seen.address and not self.bad_open[s] then
+    if s.address == nil and not self.srv_seen.address and not self.bad_open[s] then
         self:report(self.errors, s.line, blk, s, "address", "missing (required)")
     end
     if self.cache and self.nmsg == self.srv_nmsg and not self.named[s] then
@@ -86,7 +86,7 @@ end
 function Parser:close_block()
     local blk = self.blk
     check.fill_defaults(blk, blocks)
-    if blk.address == nil and not blk.seen.address and not self.bad_open[blk] then
+    if blk.address == nil and not self.blk_seen.address and not self.bad_open[blk] then
         self:report(self.errors, blk.line, blk, nil, "address", "missing (required)")
     end
     local e = self:candidate(self.blk_key, blk, self.blk_at, self.blk_nmsg)
@@ -248,14 +248,16 @@ function Parser:open(key, toks, quoted, line, at)
     -- scope; its missing address is not reported on top of the opener's error.
     local bad = #self.errors > before
     if key == "server" then
-        local srv = { name = toks[2] or "", port = self.blk.port or 80, line = self.lineno, seen = {} }
+        local srv = { name = toks[2] or "", port = self.blk.port or 80, line = self.lineno }
+        for k in pairs(self.srv_seen) do self.srv_seen[k] = nil end
         self.bad_open[srv] = bad
         self.srv = srv
         if self.spans then self.spans[srv] = { first = self.lineno, keys = {} } end
         self.blk.servers[#self.blk.servers + 1] = srv
         self.srv_key, self.srv_at, self.srv_nmsg = self:server_key(line), at, nmsg
     else
-        local blk = { kind = key, name = toks[2] or "", servers = {}, line = self.lineno, seen = {} }
+        local blk = { kind = key, name = toks[2] or "", servers = {}, line = self.lineno }
+        self.blk_seen = {}
         self.blk, self.bad_open[blk] = blk, bad
         if self.spans then self.spans[blk] = { first = self.lineno, keys = {} } end
         local list = self.m[key .. "s"]
@@ -295,7 +297,8 @@ function Parser:statement(line, at)
     elseif toks[2] ~= "=" then
         self:err(key, "equal (=) expected after command")
     else
-        self:assign(opts, srv or blk or self.m, srv and srv.seen or blk and blk.seen or self.seen_g, toks, quoted, key)
+        self:assign(opts, srv or blk or self.m, srv and self.srv_seen or blk and self.blk_seen or self.seen_g, toks, quoted,
+            key)
     end
 end
 
@@ -326,8 +329,8 @@ function Parser:finish()
         for _, b in ipairs(m[kind]) do
             breathe()
             if not clean[b] then
-                b.line, b.seen, b.kind = nil, nil, nil
-                for _, s in ipairs(b.servers) do s.line, s.seen = nil, nil end
+                b.line, b.kind = nil, nil
+                for _, s in ipairs(b.servers) do s.line = nil end
             end
         end
     end
@@ -376,6 +379,8 @@ function read.parse(text, filename, cache, opts)
         cached_blocks = cache and cache.blocks or {}, fresh_blocks = {},
         taken_line = {}, taken_kind = {}, used = {}, marked = {}, named = {}, bad_open = {},
         toks = {}, quoted = {},     -- the tokens of the line being read (lvscflex.tokenize fills them)
+        -- The lines of each key of the open block and server (one table for every server: no garbage).
+        blk_seen = {}, srv_seen = {},
     }, Parser)
     if spans then spans[p.m] = { first = 0, keys = {} } end
     while p.pos <= #text do
