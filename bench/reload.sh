@@ -109,13 +109,14 @@ rss_of() { awk '/VmRSS/ { r = $2 } /VmHWM/ { h = $2 } END { printf "%.1f MiB (pe
 luaha_rss()
 {
 	local p line rest cmd hb=
-	# The heartbeat part: a process whose parent is $lh, started with --part (read without a fork: 50-140 ms each in UML).
+	# The heartbeat part: a process whose parent is $lh, started with --part (read without a fork where
+	# possible: 50-140 ms each in UML; no /dev/fd there for a process substitution).
 	for p in /proc/[0-9]*; do
 		read -r line 2> /dev/null < "$p/stat" || continue
 		rest=${line##*) }
 		set -- $rest
 		[ "$2" = "$lh" ] || continue
-		read -r -d '' cmd < <(tr '\0' ' ' < "$p/cmdline")
+		cmd=$(tr '\0' ' ' < "$p/cmdline")		# a fork, for its one or two children only
 		[[ "$cmd" == *"--part "* ]] && hb=${p#/proc/}
 	done
 	echo "work part $(rss_of $lh), heartbeat part $([ -n "$hb" ] && rss_of "$hb" || echo "not found")"
