@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,63 +129,6 @@ main_raise_nofile(void)
 		log_warn("setrlimit RLIMIT_NOFILE");
 }
 
-/*
- * The collector frees Lua's garbage, but malloc keeps the pages it gets back
- * resident: a start or a reload of 37 000 real servers frees some 20-30 MiB
- * of garbage amid live objects, which malloc never returns to the system (it
- * trims only the top of its heap). So at the end of each collection (the
- * finalizer of a sentinel, made again for the next one) the free memory
- * malloc holds is looked at, and when it has grown by MAIN_TRIM_STEP since it
- * was last given back (or since its low point after), malloc_trim() returns
- * the free pages: 6-8 MiB of resident memory after a start or a reload at
- * 37 000 real servers. It is not cheap: it walks every free chunk and unmaps
- * page by page, 90-170 ms of this loop at 37 000 real servers on a busy host
- * (more in UML). Hence the large step: it runs about once after a start or a
- * reload of a configuration that large, never while checks run (they free far
- * less between two collections), and not at all at 10 000 real servers, where
- * no collection frees that much. mallinfo2() costs microseconds.
- */
-#define MAIN_TRIM_STEP	(16 * 1024 * 1024)
-
-struct main_trim {
-	size_t	 low;		/* malloc's free bytes after the last trim, or their low point since */
-	int	 closing;	/* lua_close runs the finalizers: no new sentinel */
-};
-
-static void main_trim_arm(lua_State *, struct main_trim *);
-
-static int
-main_trim_gc(lua_State *L)
-{
-	struct main_trim	*t = lua_touserdata(L, lua_upvalueindex(1));
-	struct mallinfo2	 mi;
-
-	if (t->closing)
-		return (0);
-	mi = mallinfo2();
-	if (mi.fordblks < t->low)
-		t->low = mi.fordblks;
-	else if (mi.fordblks - t->low >= MAIN_TRIM_STEP) {
-		malloc_trim(0);
-		t->low = mallinfo2().fordblks;
-	}
-	main_trim_arm(L, t);
-	return (0);
-}
-
-/* A sentinel: garbage at once, its finalizer runs at the end of the next collection. */
-static void
-main_trim_arm(lua_State *L, struct main_trim *t)
-{
-	lua_newtable(L);
-	lua_createtable(L, 0, 1);
-	lua_pushlightuserdata(L, t);
-	lua_pushcclosure(L, main_trim_gc, 1);
-	lua_setfield(L, -2, "__gc");
-	lua_setmetatable(L, -2);
-	lua_pop(L, 1);
-}
-
 static void
 main_load_error(lua_State *L)
 {
@@ -209,7 +151,6 @@ main(int argc, char **argv)
 		{ "path", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 }
 	};
-	static struct main_trim	 trim;
 	lua_State	*L;
 	int		 ch, interactive = 0, use_syslog = 0, nchunks = 0, code;
 	char		**chunks, *dirs = NULL;
@@ -286,7 +227,6 @@ main(int argc, char **argv)
 		fatalx("cannot create the Lua state");
 	/* New threads copy the main thread's extra space: no task unless set. */
 	*(void **)lua_getextraspace(L) = NULL;
-	main_trim_arm(L, &trim);
 	luaL_openlibs(L);
 	libs_preload(L);
 	luaL_requiref(L, "luaha.core.task", luaopen_luaha_core_task, 0);
@@ -335,7 +275,6 @@ main(int argc, char **argv)
 	lua_pop(L, 1);
 
 	code = loop_run();
-	trim.closing = 1;
 	lua_close(L);
 	signal_free();
 	loop_free();
