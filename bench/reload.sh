@@ -103,6 +103,25 @@ for line in io.lines() do io.write(("%.3f "):format(luaha.time()), line, "\n") i
 # epoch "2026-11-26 02:46:04.890": luaha's local-time log stamp in seconds since the epoch.
 epoch() { echo "$(date -d "${1%.*}" +%s).${1##*.}"; }
 
+# luaha_rss: the resident memory (and its peak) of luaha's two processes: the work part ($lh) and
+# the heartbeat part (its child started as `luaha --part ...`), each apart.
+rss_of() { awk '/VmRSS/ { r = $2 } /VmHWM/ { h = $2 } END { printf "%.1f MiB (peak %.1f)", r / 1024, h / 1024 }' "/proc/$1/status"; }
+luaha_rss()
+{
+	local p line rest cmd hb=
+	# The heartbeat part: a process whose parent is $lh, started with --part (read without a fork where
+	# possible: 50-140 ms each in UML; no /dev/fd there for a process substitution).
+	for p in /proc/[0-9]*; do
+		read -r line 2> /dev/null < "$p/stat" || continue
+		rest=${line##*) }
+		set -- $rest
+		[ "$2" = "$lh" ] || continue
+		cmd=$(tr '\0' ' ' < "$p/cmdline")		# a fork, for its one or two children only
+		[[ "$cmd" == *"--part "* ]] && hb=${p#/proc/}
+	done
+	echo "work part $(rss_of $lh), heartbeat part $([ -n "$hb" ] && rss_of "$hb" || echo "not found")"
+}
+
 results=()
 # --- luaha ---
 namespace lh || { echo "FAIL reload: namespace lh"; exit 1; }
@@ -139,7 +158,7 @@ settled() {
 }
 wait_for 300 settled || { echo "FAIL reload: luaha's table did not settle in 300 s"; exit 1; }
 last=$(grep 'ipvsadm -a' "$tmp/luaha.log" | tail -1)
-echo "luaha: $SERVICES services, $SERVERS real servers, the last added $(awk -v a="$(epoch "${last%% info:*}")" -v b="$t0" 'BEGIN { printf "%.1f", a - b }') s after start, RSS $(awk '/VmRSS/ {printf "%.0f MiB", $2 / 1024}' /proc/$lh/status)"
+echo "luaha: $SERVICES services, $SERVERS real servers, the last added $(awk -v a="$(epoch "${last%% info:*}")" -v b="$t0" 'BEGIN { printf "%.1f", a - b }') s after start, RSS $(luaha_rss)"
 # Healthy servers taken out by a health change (no "shutting down" line for them) are a bug: say so,
 # and let a reload of the same file put them back before measuring.
 dels=$(grep -c 'ipvsadm -d .*(health)$' "$tmp/luaha.log") downs=$(grep -c 'shutting down' "$tmp/luaha.log")
@@ -176,6 +195,7 @@ for r in $(seq 1 "$RELOADS"); do
 	results+=("luaha $secs")
 	nap 5
 done
+echo "luaha after $RELOADS reloads: RSS $(luaha_rss)"
 n=$(changed_in lh)
 [ "$n" = $((RELOADS % 2 ? CHANGED : 0)) ] || miss "luaha's table has $n real servers at weight 2"
 grep -q -i traceback "$tmp/luaha.log" && { miss "a traceback in luaha's log"; grep -i -m3 -A5 traceback "$tmp/luaha.log"; }

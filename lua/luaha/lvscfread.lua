@@ -44,24 +44,41 @@ function Parser:err(key, problem) self:report(self.errors, self.lineno, self.blk
 function Parser:warn(key, problem) self:report(self.warnings, self.lineno, self.blk, self.srv, key, problem) end
 
 --[[
-candidate(into, key, tbl, at, first, nmsg): a block read from at (line first) to here is kept in
-the cache if it had no message and names no host (a name is resolved again at each read), with
-the text it was read from (src: the whole text, not a copy).
+The parse cache's entries. A block's: { src = TEXT, at = WHERE, len =, nlines =, tbl =, kind =,
+servers = { [SERVER KEY] = i }, stbl = { SERVER TABLE, ... }, sspan = { (FROM - at) * SPAN + LEN, ... } }:
+the text it was read from (src: the whole text of the last parse that read or took it, not a copy)
+and its servers' tables with where their text is in the block's (one hash slot, two array slots
+and the key a server: a table of its own each would cost three times that).
 ]]
-function Parser:candidate(into, key, tbl, at, first, nmsg)
+local SPAN = 1 << 32        -- a file is at most 256 MiB (lvscf.MAX_SIZE): an offset and a length in one integer
+
+-- candidate(key, tbl, at, nmsg): block tbl read from at to here is kept in the cache if it had no
+-- message and names no host (a name is resolved again at each read).
+function Parser:candidate(key, tbl, at, nmsg)
+    local into = self.fresh_blocks
     if not self.cache or self.nmsg ~= nmsg or into[key] or self.named[tbl] then return nil end
-    into[key] = { src = self.text, at = at, len = self.pos - at, tbl = tbl, nlines = self.lineno - first + 1,
+    into[key] = { src = self.text, at = at, len = self.pos - at, tbl = tbl, nlines = self.lineno - tbl.line + 1,
         kind = tbl.kind }
     return into[key]
+end
+
+-- keep_server(key, tbl, at, len): server tbl, whose text is at..at+len-1, goes in the open block's entry.
+function Parser:keep_server(key, tbl, at, len)
+    local sv = self.blk_sv
+    if sv.servers[key] then return end
+    local i = #sv.stbl + 1
+    sv.servers[key], sv.stbl[i], sv.sspan[i] = i, tbl, (at - self.blk_at) * SPAN + len
 end
 
 function Parser:close_server()
     local s, blk = self.srv, self.blk
     check.fill_defaults(s, servers)
-    if s.address == nil and not s.seen.address and not self.bad_open[s] then
+    if s.address == nil and not self.srv_seen.address and not self.bad_open[s] then
         self:report(self.errors, s.line, blk, s, "address", "missing (required)")
     end
-    self:candidate(self.blk_servers, self.srv_key, s, self.srv_at, s.line, self.srv_nmsg)
+    if self.cache and self.nmsg == self.srv_nmsg and not self.named[s] then
+        self:keep_server(self.srv_key, s, self.srv_at, self.pos - self.srv_at)
+    end
     if self.spans then self.spans[s].last = self.lineno end
     self.srv = nil
 end
@@ -69,11 +86,11 @@ end
 function Parser:close_block()
     local blk = self.blk
     check.fill_defaults(blk, blocks)
-    if blk.address == nil and not blk.seen.address and not self.bad_open[blk] then
+    if blk.address == nil and not self.blk_seen.address and not self.bad_open[blk] then
         self:report(self.errors, blk.line, blk, nil, "address", "missing (required)")
     end
-    local e = self:candidate(self.fresh_blocks, self.blk_key, blk, self.blk_at, blk.line, self.blk_nmsg)
-    if e then e.servers = self.blk_servers end
+    local e = self:candidate(self.blk_key, blk, self.blk_at, self.blk_nmsg)
+    if e then e.servers, e.stbl, e.sspan = self.blk_sv.servers, self.blk_sv.stbl, self.blk_sv.sspan end
     if self.spans then self.spans[blk].last = self.lineno end
     self.blk = nil
 end
@@ -156,22 +173,45 @@ function Parser:assign(opts, dst, seen, toks, quoted, key)
     end
 end
 
+-- The number of lines of text (which ends with a newline).
+local function lines_in(text)
+    local n, i = 0, text:find("\n", 1, true)
+    while i do n, i = n + 1, text:find("\n", i + 1, true) end
+    return n
+end
+
+-- take(tbl, at, len, nlines, list, kind): the table of the text from at (this line) goes into list; the parse goes past it.
+function Parser:take(tbl, at, len, nlines, list, kind)
+    self.used[tbl] = true
+    list[#list + 1] = tbl
+    self.taken_line[tbl], self.taken_kind[tbl] = self.lineno, kind
+    self.lineno, self.pos = self.lineno + nlines - 1, at + len
+end
+
 --[[
-reuse(from, into, key, at, list, kind): when the text from at (this line) is that of the block
-the cache has for its opener line, takes its table into list and goes past it; false otherwise.
-An entry is taken once: two blocks of the same text are two tables.
+reuse_block(e, key, at): when the text from at (this line) is that of block entry e, takes its
+table and goes past it; false otherwise. A table is taken once: two blocks of the same text are
+two tables. The entry then points into this text (the same bytes): no text is copied, and the
+texts of earlier parses are not kept.
 ]]
-function Parser:reuse(from, into, key, at, list, kind)
-    local e = from[key]
-    if not e or self.used[e] then return false end
-    -- The entry's text is cut from the text it was read from when first needed, then kept.
-    local here = self.text:sub(at, at + e.len - 1)
-    if here ~= (e.text or e.src:sub(e.at, e.at + e.len - 1)) then return false end
-    e.text, e.src = here, nil
-    self.used[e], into[key] = true, into[key] or e
-    list[#list + 1] = e.tbl
-    self.taken_line[e.tbl], self.taken_kind[e.tbl] = self.lineno, kind
-    self.lineno, self.pos = self.lineno + e.nlines - 1, at + e.len
+function Parser:reuse_block(e, key, at)
+    if self.used[e.tbl] or self.text:sub(at, at + e.len - 1) ~= e.src:sub(e.at, e.at + e.len - 1) then return false end
+    e.src, e.at = self.text, at
+    self.fresh_blocks[key] = self.fresh_blocks[key] or e
+    self:take(e.tbl, at, e.len, e.nlines, self.m[e.kind .. "s"], e.kind)
+    return true
+end
+
+-- reuse_server(old, key, at): likewise for a server of the block of before, old, in a block whose text changed.
+function Parser:reuse_server(old, key, at)
+    local i = old.servers[key]
+    local tbl = i and old.stbl[i]
+    if not tbl or self.used[tbl] then return false end
+    local from, len = old.at + old.sspan[i] // SPAN, old.sspan[i] % SPAN
+    local here = self.text:sub(at, at + len - 1)
+    if here ~= old.src:sub(from, from + len - 1) then return false end
+    self:keep_server(key, tbl, at, len)
+    self:take(tbl, at, len, lines_in(here), self.blk.servers)
     return true
 end
 
@@ -184,10 +224,9 @@ function Parser:reused(line, at)
     if not self.cache then return false end
     if not self.blk then
         local e = self.cached_blocks[line]
-        return e and self:reuse(self.cached_blocks, self.fresh_blocks, line, at, self.m[e.kind .. "s"], e.kind)
+        return e and self:reuse_block(e, line, at)
     end
-    return not self.srv and self.blk_old and self:reuse(self.blk_old.servers, self.blk_servers, self:server_key(line),
-        at, self.blk.servers)
+    return not self.srv and self.blk_old and self:reuse_server(self.blk_old, self:server_key(line), at)
 end
 
 -- opener(key, toks, quoted): the problem of a block's opener line (`KEY NAME {`), or nil; lvscf.check's for a name.
@@ -209,20 +248,22 @@ function Parser:open(key, toks, quoted, line, at)
     -- scope; its missing address is not reported on top of the opener's error.
     local bad = #self.errors > before
     if key == "server" then
-        local srv = { name = toks[2] or "", port = self.blk.port or 80, line = self.lineno, seen = {} }
+        local srv = { name = toks[2] or "", port = self.blk.port or 80, line = self.lineno }
+        for k in pairs(self.srv_seen) do self.srv_seen[k] = nil end
         self.bad_open[srv] = bad
         self.srv = srv
         if self.spans then self.spans[srv] = { first = self.lineno, keys = {} } end
         self.blk.servers[#self.blk.servers + 1] = srv
         self.srv_key, self.srv_at, self.srv_nmsg = self:server_key(line), at, nmsg
     else
-        local blk = { kind = key, name = toks[2] or "", servers = {}, line = self.lineno, seen = {} }
+        local blk = { kind = key, name = toks[2] or "", servers = {}, line = self.lineno }
+        self.blk_seen = {}
         self.blk, self.bad_open[blk] = blk, bad
         if self.spans then self.spans[blk] = { first = self.lineno, keys = {} } end
         local list = self.m[key .. "s"]
         list[#list + 1] = blk
         self.blk_key, self.blk_at, self.blk_nmsg = line, at, nmsg
-        self.blk_old, self.blk_servers = self.cached_blocks[line], {}
+        self.blk_old, self.blk_sv = self.cached_blocks[line], { servers = {}, stbl = {}, sspan = {} }
     end
 end
 
@@ -241,7 +282,7 @@ end
 function Parser:statement(line, at)
     local first = line:match("^[ \t\r]*(%S*)")
     if first == "" or first:sub(1, 1) == "#" then return end
-    local toks, quoted = lex.tokenize(line, first == "send" or first == "expect")
+    local toks, quoted = lex.tokenize(line, first == "send" or first == "expect", self.toks, self.quoted)
     if not toks then return self:err(first, quoted) end
     if toks[1] == "}" and not quoted[1] then return self:close(toks) end
     local key, blk, srv = toks[1], self.blk, self.srv
@@ -256,7 +297,8 @@ function Parser:statement(line, at)
     elseif toks[2] ~= "=" then
         self:err(key, "equal (=) expected after command")
     else
-        self:assign(opts, srv or blk or self.m, srv and srv.seen or blk and blk.seen or self.seen_g, toks, quoted, key)
+        self:assign(opts, srv or blk or self.m, srv and self.srv_seen or blk and self.blk_seen or self.seen_g, toks, quoted,
+            key)
     end
 end
 
@@ -287,8 +329,8 @@ function Parser:finish()
         for _, b in ipairs(m[kind]) do
             breathe()
             if not clean[b] then
-                b.line, b.seen, b.kind = nil, nil, nil
-                for _, s in ipairs(b.servers) do s.line, s.seen = nil, nil end
+                b.line, b.kind = nil, nil
+                for _, s in ipairs(b.servers) do s.line = nil end
             end
         end
     end
@@ -329,13 +371,16 @@ function read.parse(text, filename, cache, opts)
         m = { virtuals = {}, failovers = {} }, seen_g = {}, lineno = 0, pos = 1,
         -- blk, srv: the open block and server; blk_key, blk_at, blk_nmsg: its opener line, where it
         -- starts, the messages before it; blk_old: its cache entry of before (its text changed);
-        -- blk_servers: its servers' new entries; srv_key, srv_at, srv_nmsg likewise.
+        -- blk_sv: its servers' part of its new entry; srv_key, srv_at, srv_nmsg likewise.
         -- The cache: the previous parse's blocks by opener line (each with its servers, by opener
         -- line and port); this parse's; the tables taken from it with their line and kind (none
-        -- for a server); the entries taken; the tables cross_check had something to say about;
+        -- for a server); the tables taken; the tables cross_check had something to say about;
         -- the tables that name a host; those opened by a malformed opener.
         cached_blocks = cache and cache.blocks or {}, fresh_blocks = {},
         taken_line = {}, taken_kind = {}, used = {}, marked = {}, named = {}, bad_open = {},
+        toks = {}, quoted = {},     -- the tokens of the line being read (lvscflex.tokenize fills them)
+        -- The lines of each key of the open block and server (one table for every server: no garbage).
+        blk_seen = {}, srv_seen = {},
     }, Parser)
     if spans then spans[p.m] = { first = 0, keys = {} } end
     while p.pos <= #text do

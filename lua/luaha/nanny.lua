@@ -57,19 +57,59 @@ function nanny.load_weight(W, w, L)
     return math.floor(new)
 end
 
+--[[
+A monitor holds only what is its own: rs, name, state, since, working, checked, last (the probe's
+result table) and tally, its run of good (tally >= 0) or failed (< 0) checks and the good checks
+since its weight last doubled, packed into one integer (counts and tally below): eight fields fit
+the smallest hash part that holds them (8 slots, 248 bytes; one more doubles it). What follows from
+its block (v, interval, threshold, ramp_every, rsh, the dialogue's key) is in the block's kind, the
+monitors' shared metatable, made once per block and rsh_command and found through __index.
+]]
+local RAMP = 0x10000        -- tally = streak * RAMP + good checks since the last doubling (< ramp_every <= 20000)
+
+local function counts(self)
+    local tally = self.tally
+    return tally // RAMP, tally % RAMP          -- floor division: exact for a negative streak too
+end
+
+local kinds = setmetatable({}, { __mode = "k" })   -- by block: its kind (an ephemeron: v may go)
+local dialogues, ndialogues = {}, 0                -- a small number for each distinct dialogue and period
+
+-- kind(v, rsh): the shared part of the monitors of block v.
+local function kind_of(v, rsh)
+    local k = kinds[v]
+    if k and k.rsh == rsh then return k end
+    local interval = v.check_interval or v.timeout
+    local d = table.concat({ v.protocol, tostring(v.send), tostring(v.expect), tostring(v.use_regex),
+        tostring(v.send_program), tostring(v.half_open), v.timeout, interval }, "\0")
+    if not dialogues[d] then ndialogues = ndialogues + 1 dialogues[d] = ndialogues end
+    k = setmetatable({ v = v, rsh = rsh, interval = interval, threshold = v.rise or math.max(1, v.reentry // interval),
+        ramp_every = math.max(1, RAMP_PERIOD // interval), dialogue = dialogues[d] }, monitor)
+    k.__index = k
+    kinds[v] = k
+    return k
+end
+
 -- new(v, rs [, opts]): a monitor for real server rs of virtual block v (lvscf model), starting
 -- out. opts.rsh_command is the global option of that name (default "rsh"), for load_monitor.
 function nanny.new(v, rs, opts)
-    local interval = v.check_interval or v.timeout
-    local threshold = v.rise or math.max(1, v.reentry // interval)
+    local k = kind_of(v, opts and opts.rsh_command or rsh_command.default)
     return setmetatable({
-        v = v, rs = rs, interval = interval, threshold = threshold,
-        count = threshold, failures = 0, state = "out", working = nil, since_ramp = 0,
+        rs = rs, state = "out", tally = k.threshold * RAMP,     -- counting starts at the threshold
         since = luaha.time(),       -- wall clock of the last change of state (the status's health_since)
         name = ("%s:%d"):format(rs.address, rs.port or v.port),
-        ramp_every = math.max(1, RAMP_PERIOD // interval),
-        rsh = opts and opts.rsh_command or rsh_command.default,
-    }, monitor)
+    }, k)
+end
+
+-- good_checks(): the good checks in a row (0 after a failure); failed_checks(): the failed ones.
+function monitor:good_checks()
+    local streak = counts(self)
+    return streak > 0 and streak or 0
+end
+
+function monitor:failed_checks()
+    local streak = counts(self)
+    return streak < 0 and -streak or 0
 end
 
 --[[
@@ -107,7 +147,8 @@ end
 
 -- adopt(prev): takes over the health of prev, a monitor of the same server from before a reload.
 function monitor:adopt(prev)
-    self.state, self.count, self.since_ramp, self.since = prev.state, prev.count, prev.since_ramp, prev.since
+    local _, ramped = counts(prev)
+    self.state, self.tally, self.since = prev.state, prev:good_checks() * RAMP + ramped, prev.since
     self.working = prev.working and math.min(prev.working, self.rs.weight)
     if self.state == "in" and not self.v.weight_ramp then self.working = self.rs.weight end
     if self.state == "quiesced" and not self.v.quiesce_server then self.state, self.since = "out", luaha.time() end
@@ -120,32 +161,33 @@ have changed. Logs the transitions with nanny's texts, so existing log watchers 
 function monitor:step(ok, reason)
     local before = self:weight()
     self.checked = true
+    local streak, ramped = counts(self)
     if ok then
-        self.failures = 0
-        self.count = self.count + 1
-        if self.state ~= "in" and self.count >= self.threshold then
+        streak = streak > 0 and streak + 1 or 1
+        if self.state ~= "in" and streak >= self.threshold then
             self.state, self.since = "in", luaha.time()
             self.working = self.v.weight_ramp and math.min(self.rs.weight, math.max(1, self.rs.weight >> 5))
                 or self.rs.weight
-            self.since_ramp = 0
+            ramped = 0
             if luaha.log.tag_idents() then     -- log_idents = piranha: nanny's exact text
                 log.info("[ active ] making %s available", self.name)
             else
                 log.info("[ active ] making %s available (virtual %s)", self.name, self.v.name)
             end
         elseif self.state == "in" and self.working < self.rs.weight then
-            self.since_ramp = self.since_ramp + 1
+            ramped = ramped + 1
             if not self.v.weight_ramp then
                 self.working = self.rs.weight       -- a reload raised the weight
-            elseif self.since_ramp >= self.ramp_every then
-                self.since_ramp = 0
+            elseif ramped >= self.ramp_every then
+                ramped = 0
                 self.working = math.min(self.rs.weight, math.max(1, self.working * 2))
             end
         end
+        self.tally = streak * RAMP + ramped
     else
-        self.count = 0
-        self.failures = self.failures + 1
-        if self.state == "in" and self.failures >= self.v.fall then
+        streak = streak < 0 and streak - 1 or -1
+        self.tally = streak * RAMP + ramped
+        if self.state == "in" and -streak >= self.v.fall then
             self.state, self.since = self.v.quiesce_server and "quiesced" or "out", luaha.time()
             if luaha.log.tag_idents() then     -- the reason on a line before, as nanny logged it
                 log.info("%s (virtual %s): %s", self.name, self.v.name, reason or "failed")
@@ -168,10 +210,9 @@ function monitor:spec()
 end
 
 -- probe_key(): monitors with the same key run the very same check (same server, same dialogue, same period).
+-- A short string (for IPv4): Lua interns it, so the monitors of one probe share one copy.
 function monitor:probe_key()
-    local sp = self:spec()
-    return table.concat({ sp.protocol, sp.address, sp.port, tostring(sp.send), tostring(sp.expect),
-        tostring(sp.use_regex), tostring(sp.send_program), tostring(sp.half_open), sp.timeout, self.interval }, "\0")
+    return ("%s\0%d\0%d"):format(self.rs.address, self.rs.port or self.v.port, self.dialogue)
 end
 
 return nanny

@@ -101,7 +101,7 @@ local function check_once(p)
     for _, mon in ipairs(p.monitors) do
         mon.last = last
         local changed = mon:step(ok, err)
-        if ok and mon.count % mon.ramp_every == 0 and mon:check_load() then changed = true end
+        if ok and mon:good_checks() % mon.ramp_every == 0 and mon:check_load() then changed = true end
         if changed then p.on_change(mon) end
         if changed or mon.v.load_monitor ~= "none" then settled = nil end
     end

@@ -229,6 +229,37 @@ t.test("unchanged-blocks-are-the-same-tables-and-errors-name-their-new-line", fu
     assert(cerrs[1]:find('duplicate virtual name "v1" (first at line 5)', 1, true), cerrs[1])
 end)
 
+-- The heap after a full collection, in bytes.
+local function heap()
+    collectgarbage()
+    collectgarbage()
+    return collectgarbage("count") * 1024
+end
+
+t.test("a-cached-parse-of-the-same-text-keeps-no-copy-of-it", function()
+    -- A file of 2000 servers, made anew at each call (a string of its own, as each reload reads it).
+    local function file()
+        local out = {}
+        for b = 1, 100 do
+            out[#out + 1] = ("virtual vs%d {\n  active = 1\n  address = 192.0.2.%d eth0\n  port = 80\n"):format(b, b)
+            for s = 1, 20 do
+                out[#out + 1] = ("  server rs%d {\n    address = 198.51.100.%d\n    active = 1\n    weight = 1\n  }\n")
+                    :format(b * 100 + s, s)
+            end
+            out[#out + 1] = "}\n"
+        end
+        return table.concat(out)
+    end
+    local cache = lvscf.cache()
+    local m1 = assert(lvscf.parse(file(), "big.cf", cache))
+    local before = heap()
+    local m2 = assert(lvscf.parse(file(), "big.cf", cache))
+    t.eq(m2.virtuals[100], m1.virtuals[100], "a block taken from the cache")
+    local grown = (heap() - before) / 2000
+    -- The cache holds the text of the last parse (about 70 bytes a server), no copy of it and not the text of before.
+    assert(grown < 30, ("the cache grew by %.0f B a server"):format(grown))
+end)
+
 t.test("a-server-takes-its-block's-port-even-when-its-own-text-is-unchanged", function()
     local text = "virtual web {\n address = 192.0.2.1 eth0:1\n port = 80\n server a {\n  address = 192.0.2.2\n }\n}\n"
     local cache = lvscf.cache()

@@ -23,6 +23,41 @@ t.test("first-good-check-brings-in-then-reentry", function()
     t.eq(m:step(true), true, "third good check"); t.eq(m:weight(), 4, "back in")
 end)
 
+t.test("fall-counts-failures-in-a-row-and-adopt-keeps-the-count", function()
+    local v = block({ fall = 3, reentry = 2 })
+    local m = nanny.new(v, { address = "192.0.2.204", weight = 1 })
+    m:step(true)
+    m:step(false); m:step(false); m:step(true); m:step(false); m:step(false)
+    t.eq(m:weight(), 1, "a good check between failures starts the count again")
+    t.eq(m:failed_checks(), 2, "failed checks"); t.eq(m:good_checks(), 0, "good checks")
+    t.eq(m:step(false), true, "third failure in a row"); t.eq(m:weight(), nil, "out")
+    m:step(true)
+    local n = nanny.new(v, { address = "192.0.2.204", weight = 1 })
+    n:adopt(m)
+    t.eq(n:good_checks(), 1, "adopted count"); t.eq(n:weight(), nil, "still out")
+    t.eq(n:step(true), true, "in after reentry / timeout = 2 good checks, counting the adopted one")
+end)
+
+t.test("a-monitor-is-small", function()
+    -- What follows from the block is shared: a monitor holds 8 fields of its own (the smallest hash
+    -- part that holds them: 248 bytes), and the probe key of monitors of one server is one string.
+    local v, servers, last, mons = block(), {}, {}, {}
+    for i = 1, 1000 do servers[i] = { address = "192.0.2.204", weight = 1 } end
+    collectgarbage()
+    collectgarbage()
+    local before = collectgarbage("count")
+    for i = 1, 1000 do
+        local m = nanny.new(v, servers[i])
+        m:step(true)
+        m.last = last           -- the probe's result table, one for all its monitors
+        mons[i] = m
+    end
+    collectgarbage()
+    local each = (collectgarbage("count") - before) * 1024 / 1000
+    assert(each < 300, ("a monitor costs %.0f bytes"):format(each))
+    t.eq(mons[1]:probe_key(), mons[1000]:probe_key(), "one probe key")
+end)
+
 t.test("fall-and-quiesce", function()
     local m = nanny.new(block({ fall = 2, quiesce_server = true }), { address = "192.0.2.204", weight = 2 })
     m:step(true)
