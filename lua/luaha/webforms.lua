@@ -49,11 +49,14 @@ F.pages = {
             "primary_shared", "backup_shared" } },
         { "luaha extensions", { "reconcile", "heartbeat_rt_priority", "heartbeat_lock_memory", "log_idents",
             "standby_table" } },
+        { "Anycast directors (luaha extension: every director announces its VIPs over BGP)", { "cluster", "bgp_table",
+            "bgp_proto", "drain_time", "anycast_change_interval" } },
         { "Read only (a restart applies them)", { "serial_no", "status_listen", "status_passwd", "webui",
             "webui_tls_cert", "webui_tls_key", "webui_insecure", "webui_session_idle" } } } },
     virtual = { scope = "virtual", title = "Virtual server", block = true, sections = {
         { "Service", { "name", "active", "address", "vip_nmask", "port", "protocol", "fwmark", "sorry_server" } },
-        { "Scheduling", { "scheduler", "persistent", "pmask", "load_monitor", "quiesce_server", "weight_ramp" } },
+        { "Scheduling", { "scheduler", "persistent", "pmask", "load_monitor", "quiesce_server", "weight_ramp",
+            "announce_min_healthy" } },
         { "Health check", { "timeout", "reentry", "rise", "fall", "check_interval", "send_program", "send",
             "expect", "use_regex", "half_open" } } } },
     failover = { scope = "failover", title = "Failover service", block = true, sections = {
@@ -95,6 +98,10 @@ local LABELS = {
     half_open = "Half-open (SYN) check only", weight_ramp = "Raise the weight slowly after re-entry",
     rise = "Checks to come in (empty: re-entry / timeout)", fall = "Failures to go out",
     check_interval = "Check interval (s, empty: the timeout)", monitor_links = "Monitor NIC links",
+    cluster = "Cluster kind (pair or anycast)", bgp_table = "Routing table BIRD learns the VIPs from",
+    bgp_proto = "Route protocol number of the announcements", drain_time = "Drain time before a director stops (s)",
+    anycast_change_interval = "Least time between health changes of the table (s)",
+    announce_min_healthy = "Healthy real servers needed to announce (anycast)",
 }
 
 -- The schedulers Piranha's lvs knows; the others are marked (spec 3.3).

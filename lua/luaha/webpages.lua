@@ -91,6 +91,7 @@ P.NAV = {
     { "/failover", "Failover services", "failover" },
     { "/advanced", "Advanced", "advanced" },
     { "/changes", "Review changes", "changes" },
+    { "/partner", "Partner", "partner" },
     { "/config", "lvs.cf", "config" },
 }
 
