@@ -47,7 +47,8 @@ usage(FILE *f)
 	    "             [script | policy [args ...]]\n"
 	    "       luaha attach [name | path] [-e code]\n"
 	    "       luaha ctl [name | path] command [args ...]\n"
-	    "       luaha passwd [-f file] [--stdin] [user]\n");
+	    "       luaha passwd [-f file] [--stdin] [user]\n"
+	    "       luaha bgp-config [-c file]\n");
 }
 
 static void
@@ -252,6 +253,10 @@ main(int argc, char **argv)
 	} else if (optind < argc && strcmp(argv[optind], "passwd") == 0) {
 		/* A command, not a policy: it runs once and waits for nothing (lua/luaha/passwd.lua). */
 		if (luaL_loadstring(L, "return require('luaha.passwd').main(...)") != LUA_OK)
+			main_load_error(L);
+	} else if (optind < argc && strcmp(argv[optind], "bgp-config") == 0) {
+		/* Likewise: prints BIRD's part of an anycast director (lua/luaha/bgpconfig.lua). */
+		if (luaL_loadstring(L, "return require('luaha.bgpconfig').main(...)") != LUA_OK)
 			main_load_error(L);
 	} else if (optind < argc) {
 		/* A shipped policy's name, else a file (- is the standard input). */
