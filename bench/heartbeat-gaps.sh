@@ -68,29 +68,6 @@ trap cleanup EXIT
 
 wants() { [[ " $WINDOWS " == *" $1 "* ]]; }
 
-# wait_for SECS CMD...: CMD every 0.5 s until it succeeds, SECS seconds at most.
-wait_for()
-{
-	local n=$(($1 * 2))
-	shift
-	while ((n-- > 0)); do
-		"$@" && return 0
-		nap 0.5
-	done
-	return 1
-}
-
-# quiet_logs: neither router's log grew in the last 5 calls (one every 0.5 s: 2.5 s).
-quiet=0 q1=-1 q2=-1
-quiet_logs()
-{
-	local a b
-	lines_in "$tmp/r1.log"; a=$lines
-	lines_in "$tmp/r2.log"; b=$lines
-	if [ "$a" = "$q1" ] && [ "$b" = "$q2" ]; then quiet=$((quiet + 1)); else quiet=0 q1=$a q2=$b; fi
-	((quiet >= 5))
-}
-
 # settle LABEL T0: the pair's start (at T0) is over: r1 alone holds the VIP and the logs are quiet (a large
 # configuration logs every monitor's first check and every IPVS operation), 600 s at most. Says how long it took.
 settle()

@@ -9,6 +9,8 @@
 #   luaha_run NS [ARGS]    policies/piranha.lua in NS with $tmp/NS.cf if there is one, else $tmp/lvs.cf
 #   ka_config NS PRIORITY STATE ADVERT VERSION [NVIP [FILE]]   $tmp/ka-NS.conf; ka_start NS
 #   routers_stop, routers_clean, logs_aside LABEL, vip_only_on NS, active_router
+#   wait_for SECS CMD...   CMD every 0.5 s until it succeeds, SECS at most
+#   quiet_logs             neither router's log grew in the last 5 calls
 #   lines_in FILE, window_lines FILE FROM TO, window_counts PROG R1FROM R1TO R2FROM R2TO
 #   cpu_ticks PID..., cpu_stat
 #   capture PROG LABEL, capture_stop, gap_list FILE FROM TO, gap_summary LATE   r1's heartbeats as they arrive in r2
@@ -159,6 +161,29 @@ ka_start()
 {
 	in_session "$1" "$tmp/$1.log" stdbuf -oL -eL keepalived -n -l -D -f "$tmp/ka-$1.conf" -p "$tmp/ka-$1.pid" \
 		-r "$tmp/ka-$1-vrrp.pid" -c "$tmp/ka-$1-check.pid"
+}
+
+# wait_for SECS CMD...: CMD every 0.5 s until it succeeds (true), SECS at most (false).
+wait_for()
+{
+	local n=$(($1 * 2))
+	shift
+	while ((n-- > 0)); do
+		"$@" && return 0
+		nap 0.5
+	done
+	return 1
+}
+
+# quiet_logs: neither router's log grew in the last 5 calls (one every 0.5 s: 2.5 s): a start's checks are over.
+quiet=0 q1=-1 q2=-1
+quiet_logs()
+{
+	local a b
+	lines_in "$tmp/r1.log"; a=$lines
+	lines_in "$tmp/r2.log"; b=$lines
+	if [ "$a" = "$q1" ] && [ "$b" = "$q2" ]; then quiet=$((quiet + 1)); else quiet=0 q1=$a q2=$b; fi
+	((quiet >= 5))
 }
 
 # lines_in FILE: the number of lines of FILE, in $lines (no fork).

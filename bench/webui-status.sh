@@ -52,29 +52,6 @@ cleanup()
 }
 trap cleanup EXIT
 
-# wait_for SECS CMD...: CMD every 0.5 s until it succeeds, SECS seconds at most.
-wait_for()
-{
-	local n=$(($1 * 2))
-	shift
-	while ((n-- > 0)); do
-		"$@" && return 0
-		nap 0.5
-	done
-	return 1
-}
-
-# quiet_logs: neither router's log grew in the last 5 calls (one every 0.5 s): the start's checks are over.
-quiet=0 q1=-1 q2=-1
-quiet_logs()
-{
-	local a b
-	lines_in "$tmp/r1.log"; a=$lines
-	lines_in "$tmp/r2.log"; b=$lines
-	if [ "$a" = "$q1" ] && [ "$b" = "$q2" ]; then quiet=$((quiet + 1)); else quiet=0 q1=$a q2=$b; fi
-	((quiet >= 5))
-}
-
 # row LABEL FROM TO FETCHLINE: the gaps r2 saw from FROM to TO and the transitions since the pair settled; a row of the table.
 row()
 {
