@@ -35,9 +35,20 @@ for n in 1 2 3; do
 	[ "$(ip netns exec d$n sysctl -n net.ipv4.vs.sloppy_tcp)" = 1 ] || fail "d$n did not set sloppy_tcp"
 	ip -n d$n -o addr show dev lo | grep -q " $VIP/32 " || fail "d$n has not the VIP on lo"
 done
-# The directors agree on the table: one digest of its real servers in order.
-digests=$(for n in 1 2 3; do "$LUAHA" ctl "$tmp/d$n.sock" status --json | grep -o '"digest": *"[0-9a-f]*"'; done | sort -u)
-[ "$(wc -l <<< "$digests")" = 1 ] && [ -n "$digests" ] || fail "the directors' digests differ: $digests"
+# The directors agree on the table: one digest of its real servers in order (and each up or down), once every
+# director has its four real servers checked in (a director announces with one: their digests differ till then).
+digest_of()
+{
+	"$LUAHA" ctl "$tmp/d$1.sock" status --json | "$LUAHA" -e '
+local s = assert(require("luaha.json").decode(io.read("a"))).services[1].anycast
+io.write(s.healthy == 4 and s.digest or "not yet: " .. s.healthy .. " healthy", "\n")'
+}
+agree()
+{
+	digests=$(for n in 1 2 3; do digest_of "$n"; done | sort -u)
+	[ "$(wc -l <<< "$digests")" = 1 ] && [[ "$digests" =~ ^[0-9a-f]{16}$ ]]
+}
+until_ok agree || fail "the directors' digests differ: $digests"
 echo "PASS anycast-every-director-announces-the-same-table"
 
 ac_flows_start 64 900
