@@ -255,8 +255,28 @@ auth_base64_decode(lua_State *L)
 	return (1);
 }
 
+/*
+ * hex(bytes): bytes as lowercase hexadecimal digits, two a byte
+ * (sodium_bin2hex): digests and random tokens as text.
+ */
+static int
+auth_hex(lua_State *L)
+{
+	size_t		 len;
+	const char	*s = luaL_checklstring(L, 1, &len);
+	luaL_Buffer	 b;
+	char		*out;
+
+	luaL_argcheck(L, len < ((size_t)-1) / 2, 1, "too long");
+	out = luaL_buffinitsize(L, &b, len * 2 + 1);
+	sodium_bin2hex(out, len * 2 + 1, (const unsigned char *)s, len);
+	luaL_pushresultsize(&b, len * 2);
+	return (1);
+}
+
 static const luaL_Reg auth_funcs[] = {
 	{ "base64_decode", auth_base64_decode },
+	{ "hex", auth_hex },
 	{ "equal", auth_equal },
 	{ "pwhash", auth_pwhash },
 	{ "pwhash_verify", auth_pwhash_verify },

@@ -305,7 +305,7 @@ function anycast.digest(dests)
         parts[i] = ("%s:%d %s\n"):format(d.address, d.port, d.weight > 0 and "up" or "down")
     end
     local h = luaha.auth.hash(parts, 16)
-    return (h:sub(1, 8):gsub(".", function(c) return ("%02x"):format(c:byte()) end))
+    return luaha.auth.hex(h:sub(1, 8))
 end
 
 -- service_status(v, kernel): a service's `anycast` in the status document; kernel: its table from ipvs.services().

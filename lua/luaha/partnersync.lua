@@ -37,7 +37,7 @@ S.__index = S
 sync.DEADLINE = 60      -- seconds a transfer has, either way, including the partner's reload
 local CONNECT = 5       -- seconds to connect to the partner
 
-local function hex(s) return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end)) end
+local hex = luaha.auth.hex
 
 --[[
 new(r [, draft]): the pair's state for router r, its listener not started: draft is the web UI's

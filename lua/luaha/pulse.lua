@@ -43,7 +43,7 @@ local pulse = {}
 local P = {}
 P.__index = P
 
-local function hex(s) return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end)) end
+local hex = luaha.auth.hex
 
 local LOG_EVERY = 10        -- seconds between two log lines about the same kind of refused packet
 local HISTORY = 100         -- transitions kept in status.transitions

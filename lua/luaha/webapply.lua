@@ -44,7 +44,7 @@ local SERIAL_MAX = 4294967295           -- lvscfmodel's serial_no range: beyond,
 -- lvsedit is web-edit's; required when first used.
 local function lvsedit() return require "luaha.lvsedit" end
 
-local function hex(s) return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end)) end
+local hex = luaha.auth.hex
 local function hash(text) return hex(luaha.auth.hash(text, 32)) end
 
 --[[

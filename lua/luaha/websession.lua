@@ -43,9 +43,7 @@ local LOG_EVERY = 10
 
 local log = luaha.log.prefixed("webui")
 
-local function hex(bytes)
-    return (bytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
-end
+local hex = luaha.auth.hex
 
 -- Refusals of check_post, counted by reason, and logged one line per reason every LOG_EVERY s at most.
 websession.refused = { session = 0, basic = 0, origin = 0, csrf = 0 }

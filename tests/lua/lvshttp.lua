@@ -40,6 +40,14 @@ t.test("auth-base64-decode-round-trips-and-is-strict", function()
     end
 end)
 
+t.test("auth-hex-is-two-lowercase-digits-a-byte", function()
+    local hex = luaha.auth.hex
+    t.eq(hex(""), "", "nothing")
+    t.eq(hex("\0\1\15\16\171\255"), "00010f10abff", "each byte")
+    local bytes = luaha.auth.random(64)
+    t.eq(hex(bytes), (bytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end)), "as string.format gives it")
+end)
+
 -- get(port, path [, user, password [, method]]): status, headers (lower case), body.
 local function get(port, path, user, password, method)
     local c = assert(net.tcp("127.0.0.1", port, { timeout = 30 }))
