@@ -142,8 +142,9 @@ net_cksum(const void *data, size_t len, uint32_t sum)
  * "ADDRESS" or "ADDRESS/PREFIX" (inet_pton's rules: no leading zeros in a
  * dotted quad, no names). Returns the address in its canonical text
  * (inet_ntop's: "2001:db8::1" for every spelling), its family ("inet" or
- * "inet6") and its prefix length (nil without one); or nil and "not an IPv4
- * or IPv6 address" or "bad prefix length".
+ * "inet6"), its prefix length (nil without one) and its bytes in network
+ * order (4 or 16); or nil and "not an IPv4 or IPv6 address" or "bad prefix
+ * length".
  */
 static int
 net_parse_addr(lua_State *L)
@@ -181,7 +182,8 @@ net_parse_addr(lua_State *L)
 		lua_pushnil(L);
 	else
 		lua_pushinteger(L, prefix);
-	return (3);
+	lua_pushlstring(L, (const char *)bin, family == AF_INET ? 4 : 16);
+	return (4);
 }
 
 static const luaL_Reg net_funcs[] = {

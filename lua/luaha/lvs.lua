@@ -6,6 +6,8 @@ of their real servers only the `active` ones, as lvsd and nanny did. A real serv
 what the caller's health state says (down: absent, quiesced: 0, ramping: lower), so this
 module stays a pure function from configuration and health to table.
 ]]
+local luaha = require "luaha"
+
 local lvs = {}
 
 -- lvs.cf's `network` to the IPVS forwarding method.
@@ -35,25 +37,10 @@ function lvs.dest(m, v, rs, weight)
     return { address = rs.address, port = rs.port or v.port, weight = weight, forward = forwards[m.network] }
 end
 
---[[
-addr_key(address): a string that sorts addresses as their bytes do, IPv4 before IPv6: a family
-byte, then the address's bytes.
-]]
+-- addr_key(address): a string that sorts addresses as their bytes do, IPv4 before IPv6 (luaha.net.parse_addr).
 local function addr_key(a)
-    local b = { a:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$") }
-    if b[1] then return string.char(4, tonumber(b[1]), tonumber(b[2]), tonumber(b[3]), tonumber(b[4])) end
-    local head, tail = a:match("^(.-)::(.*)$")
-    local function groups(text)
-        local list = {}
-        for g in text:gmatch("[^:]+") do list[#list + 1] = tonumber(g, 16) or 0 end
-        return list
-    end
-    local hi, lo = groups(head or a), groups(tail or "")
-    local out = { string.char(6) }
-    for _, g in ipairs(hi) do out[#out + 1] = string.pack(">I2", g) end
-    for _ = 1, 8 - #hi - #lo do out[#out + 1] = "\0\0" end       -- what "::" stands for
-    for _, g in ipairs(lo) do out[#out + 1] = string.pack(">I2", g) end
-    return table.concat(out)
+    local _, family, _, bytes = luaha.net.parse_addr(a)
+    return (family == "inet" and "\4" or "\6") .. (bytes or a)
 end
 
 --[[

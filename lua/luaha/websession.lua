@@ -58,21 +58,9 @@ end
 
 -- peer_key(peer): the limiter's key of an address: itself for IPv4, its /64 for IPv6 (one host has many).
 local function peer_key(peer)
-    local canon, family = luaha.net.parse_addr(peer or "")
+    local canon, family, _, bytes = luaha.net.parse_addr(peer or "")
     if family ~= "inet6" then return canon or tostring(peer) end
-    local head, tail = canon:match("^(.-)::(.*)$")
-    local groups = {}
-    if head then
-        local left, right = {}, {}
-        for g in head:gmatch("[^:]+") do left[#left + 1] = g end
-        for g in tail:gmatch("[^:]+") do right[#right + 1] = g end
-        for _, g in ipairs(left) do groups[#groups + 1] = g end
-        for _ = 1, 8 - #left - #right do groups[#groups + 1] = "0" end
-        for _, g in ipairs(right) do groups[#groups + 1] = g end
-    else
-        for g in canon:gmatch("[^:]+") do groups[#groups + 1] = g end
-    end
-    return table.concat(groups, ":", 1, 4) .. "::/64"
+    return ("%x:%x:%x:%x::/64"):format(string.unpack(">I2I2I2I2", bytes))
 end
 
 --[[

@@ -2,6 +2,7 @@
 -- SPDX-License-Identifier: GPL-2.0-or-later
 package.path = "tests/lua/lib/?.lua;" .. package.path
 local t = require "t"
+local luaha = require "luaha"
 local lvscf = require "luaha.lvscf"
 local lvs = require "luaha.lvs"
 
@@ -166,6 +167,10 @@ t.test("desired-table-in-canonical-order-at-weight-0", function()
     got = {}
     for _, i in ipairs(lvs.order_of(v)) do got[#got + 1] = v.servers[i].address end
     t.eq(table.concat(got, " "), "198.51.100.200 ::1 2001:db8::9 2001:db8::a 2001:db8:0:1::", "with IPv6")
+    local _, family, prefix, bytes = luaha.net.parse_addr("2001:DB8:0::1")
+    t.eq(family, "inet6", "family"); t.eq(prefix, nil, "no prefix")
+    t.eq(bytes, "\32\1\13\184" .. ("\0"):rep(11) .. "\1", "the bytes of 2001:db8::1")
+    t.eq(select(4, luaha.net.parse_addr("192.0.2.1/24")), "\192\0\2\1", "the bytes of an IPv4 address")
 end)
 
 t.test("digest-of-the-kernel-s-list-in-order", function()
