@@ -30,18 +30,20 @@ local anycast = {}
 local A = {}
 A.__index = A
 
-local function host_prefix(address) return address:find(":", 1, true) and 128 or 32 end
+-- route(m, vip): the route that announces vip for model m, as route_add and route_del take it.
+function anycast.route(m, vip)
+    return { dst = ("%s/%d"):format(vip, vip:find(":", 1, true) and 128 or 32), type = "blackhole",
+        table = m.bgp_table, protocol = m.bgp_proto }
+end
 
--- The route of a VIP, as route_add and route_del take it.
 function A:route(vip)
-    return { dst = ("%s/%d"):format(vip, host_prefix(vip)), type = "blackhole", table = self.table,
-        protocol = self.proto }
+    return anycast.route(self, vip)
 end
 
 -- new(r): the announcer of router r (not started); r.model says cluster = anycast.
 function anycast.new(r)
     local m = r.model
-    return setmetatable({ r = r, table = m.bgp_table, proto = m.bgp_proto, announced = {}, healthy = {},
+    return setmetatable({ r = r, bgp_table = m.bgp_table, bgp_proto = m.bgp_proto, announced = {}, healthy = {},
         applied_ok = false, draining = false, ready = false, down = {}, last_change = -math.huge }, A)
 end
 
@@ -66,11 +68,11 @@ function A:start()
         log.err("anycast: %s: a flow that moves to this director is reset", err)
     end
     local vips = self:configured()
-    local routes, rerr = link.routes(self.table)
-    if not routes then log.err("anycast: table %d: %s", self.table, rerr) end
+    local routes, rerr = link.routes(self.bgp_table)
+    if not routes then log.err("anycast: table %d: %s", self.bgp_table, rerr) end
     for _, rt in ipairs(routes or {}) do
         local vip = rt.dst:match("^(.-)/")
-        if rt.protocol == self.proto and rt.type == "blackhole" and vip then
+        if rt.protocol == self.bgp_proto and rt.type == "blackhole" and vip then
             if vips[vip] then
                 self.announced[vip] = true
                 log.info("anycast: adopted %s (announced by an earlier run)", vip)
@@ -290,7 +292,7 @@ end
 
 -- status(): the top-level `anycast` of the status document.
 function A:status()
-    return { table = self.table, protocol = self.proto, draining = self.draining,
+    return { table = self.bgp_table, protocol = self.bgp_proto, draining = self.draining,
         announced = json.array(self:announced_list()) }
 end
 

@@ -192,9 +192,9 @@ function conf.dry_run(m)
         for _, v in ipairs(m.virtuals) do
             if v.active and not seen[v.address] then
                 seen[v.address] = true
-                print(("# anycast: would announce blackhole %s/%d table %d proto %d (announce_min_healthy %d)"):format(
-                    v.address, v.address:find(":", 1, true) and 128 or 32, m.bgp_table, m.bgp_proto,
-                    v.announce_min_healthy))
+                local route = require("luaha.anycast").route(m, v.address)
+                print(("# anycast: would announce blackhole %s table %d proto %d (announce_min_healthy %d)"):format(
+                    route.dst, route.table, route.protocol, v.announce_min_healthy))
             end
         end
     end
