@@ -13,9 +13,6 @@
 #   ac_luaha N                 luaha (policies/piranha.lua) in dN with $tmp/dN.cf: pid_dN, log $tmp/dN.log, ctl $tmp/dN.sock
 #   ac_bird N [CONF]           BIRD in dN with CONF (default: ac_bird_conf's); control socket $tmp/dN.bird.ctl
 #   ac_bird_conf N             prints dN's BIRD configuration: `luaha bgp-config`'s snippet and the session to the upstream
-#   ac_bird_hand N             prints a BIRD configuration written by hand, with no luaha
-#   ac_ipvs N SCHED            IPVS in dN by hand: the VIP on lo, its service with SCHED (mh: mh-port), rs1..rs4, DR
-#   ac_announce N / ac_withdraw N   by hand: the blackhole route of the VIP in dN's table $AC_TABLE, added or deleted
 #   ac_paths                   $paths, the upstream's next hops for the VIP: "1 2 3" (d1, d2, d3; empty: no route)
 #   ac_wait_paths WANT [SECS]  until $paths is WANT (default 20 s); $took, from $t0 to the change in the kernel
 #   ac_flows_start [N] [SECS]  N (64) flows from the client for at most SECS (300); waits until they all have a reply
@@ -112,7 +109,7 @@ ac_node()
 	[ "$1" = upstream ] || ip -n "$1" route add default via 198.51.100.1 || fail "default route in $1"
 }
 
-# The director's VIP goes on lo: luaha puts it there (ac_luaha), ac_ipvs by hand.
+# The director's VIP goes on lo: luaha puts it there (ac_luaha).
 ac_director()
 {
 	ac_node "d$1" "198.51.100.1$1"
@@ -207,33 +204,6 @@ ac_bird_conf()
 	EOF
 }
 
-ac_bird_hand()
-{
-	cat <<-EOF
-	router id 198.51.100.1$1;
-	ipv4 table anycast4;
-	protocol device { }
-	protocol kernel anycast {
-		ipv4 { table anycast4; import where krt_source = $AC_PROTO; export none; };
-		kernel table $AC_TABLE;
-		learn;
-	}
-	protocol bfd {
-		interface "*" { min rx interval $AC_BFD_MS ms; min tx interval $AC_BFD_MS ms; multiplier $AC_BFD_MULT; };
-	}
-	protocol bgp upstream {
-		local 198.51.100.1$1 as 65001;
-		neighbor 198.51.100.1 as 65000;
-		hold time $AC_HOLD;
-		keepalive time $(( (AC_HOLD + 2) / 3 ));
-		connect retry time 1;
-		error wait time 1, 5;
-		bfd on;
-		ipv4 { table anycast4; import none; export all; next hop self; };
-	}
-	EOF
-}
-
 ac_bird()
 {
 	local n=$1 conf=${2:-$tmp/d$1.bird.conf}
@@ -242,20 +212,6 @@ ac_bird()
 		>> "$tmp/d$n.bird.log" 2>&1 &
 	disown $!				# a director's death kills it: no "Killed" line
 }
-
-ac_ipvs()
-{
-	local n=$1 sched=$2 flags=() r
-	[ "$sched" = mh ] && flags=(-b mh-port)
-	ip -n "d$n" addr add $VIP/32 dev lo || fail "VIP on d$n's lo"
-	ip netns exec "d$n" ipvsadm -A -t $VIP:80 -s "$sched" "${flags[@]}" || fail "ipvsadm -A in d$n"
-	for r in 1 2 3 4; do
-		ip netns exec "d$n" ipvsadm -a -t $VIP:80 -r "198.51.100.2$r:80" -g -w 1 || fail "ipvsadm -a in d$n"
-	done
-}
-
-ac_announce() { ip -n "d$1" route add blackhole $VIP/32 table "$AC_TABLE" proto "$AC_PROTO"; }
-ac_withdraw() { ip -n "d$1" route del blackhole $VIP/32 table "$AC_TABLE" proto "$AC_PROTO"; }
 
 # ac_sleep SECS: sleeps without a fork (a process costs 0.05-0.5 s of UML's one CPU, and the BFD timers
 # of the routers share it): a read that times out on a FIFO nobody writes.
