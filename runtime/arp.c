@@ -1,5 +1,6 @@
 /* arp.c: gratuitous ARP and neighbour advertisements for the addresses we take over (libnet); ARP probes. */
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
@@ -175,6 +176,12 @@ arp_link_open(lua_State *L, struct arp *a, const char *ifname)
 		return (0);
 	}
 	lua_pop(L, 1);
+	/* libnet would pick an interface itself for a name that is none. */
+	if (if_nametoindex(ifname) == 0) {
+		lua_pop(L, 1);
+		arp_fail(L, a, strerror(errno));
+		return (-1);
+	}
 	k = lua_newuserdatauv(L, sizeof(*k), 0);
 	k->l = NULL;
 	k->rfd = -1;
@@ -214,8 +221,8 @@ arp_link_open(lua_State *L, struct arp *a, const char *ifname)
 static struct arp *
 arp_push(lua_State *L, const char *op, const char *ifname)
 {
-	struct arp			*a;
-	struct libnet_ether_addr	*mac;
+	struct arp	*a;
+	struct ifreq	 ifr;
 
 	if (*ifname == '\0' || strlen(ifname) >= IF_NAMESIZE)
 		luaL_argerror(L, 1, "not an interface name");
@@ -225,18 +232,22 @@ arp_push(lua_State *L, const char *op, const char *ifname)
 	a->w.cancel = arp_cancel;
 	luaL_setmetatable(L, "luaha.arp");
 	snprintf(a->what, sizeof(a->what), "%s %s", op, ifname);
-	if (if_nametoindex(ifname) == 0) {
+	if (arp_link_open(L, a, ifname) == -1)
+		return (NULL);
+	/*
+	 * Asked each time, by name: the interface may have been made anew, or
+	 * given another address, since. One ioctl on the handle's own socket:
+	 * libnet_get_hwaddr and if_nametoindex open and close a socket each,
+	 * six system calls that delayed a takeover's first packet by about 1 ms
+	 * in UML. ENODEV says the interface is gone.
+	 */
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, ifname, strlen(ifname));
+	if (ioctl(libnet_getfd(a->l), SIOCGIFHWADDR, &ifr) == -1) {
 		arp_fail(L, a, strerror(errno));
 		return (NULL);
 	}
-	if (arp_link_open(L, a, ifname) == -1)
-		return (NULL);
-	/* Asked each time: the interface may have been made anew since. */
-	if ((mac = libnet_get_hwaddr(a->l)) == NULL) {
-		arp_fail(L, a, libnet_geterror(a->l));
-		return (NULL);
-	}
-	memcpy(a->mac, mac->ether_addr_octet, sizeof(a->mac));
+	memcpy(a->mac, ifr.ifr_hwaddr.sa_data, sizeof(a->mac));
 	return (a);
 }
 

@@ -123,7 +123,7 @@ local function activate(p, reason)
         end
     end
     part.vips = part.cfg.vips
-    local ok, err = vips.up(part.vips)
+    local ok, err = vips.take(part.vips)
     if not ok then log.err("VIPs: %s", err) end
     start_announcing()
 end

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/netns/arp-garp-moves-vip.sh: arp.garp from r1 then r2 moves a VIP (IPv4 and IPv6) in a client's neighbour table; bursts yield; errors.
+# tests/netns/arp-garp-moves-vip.sh: arp.garp from r1 then r2 moves a VIP (IPv4 and IPv6) in a client's neighbour table; bursts yield; errors; vips.take and vips.announce's first packet.
 # SPDX-License-Identifier: GPL-2.0-or-later
 . "$(dirname "$0")/../lib/netns.bash" || exit 2
 netns_test arp-garp-moves-vip
@@ -154,10 +154,31 @@ sending = false
 counter:join()
 check(tasks[1]:status() == "done", "vips.announce: " .. tasks[1]:status())
 check(turns >= 3, "the loop turned " .. turns .. " times while two rounds for 508 VIPs were sent")
+
+-- A takeover's first packet goes out before vips.announce returns: its task, cancelled before the
+-- loop turns, never runs, and the client still learns 192.0.2.99 (checked below).
+tasks = vips.announce({ { address = "192.0.2.99", dev = "eth0", prefix = 32 } }, 3, 0.05)
+check(tasks[1]:cancel() == true, "cancel the burst before it starts")
+
+-- vips.take adds at once; a VIP already there is no error; the kernel's refusal is.
+local link = luaha.link
+local function has(address)
+    for _, a in ipairs(assert(link.addrs("eth0"))) do if a.address == address then return true end end
+    return false
+end
+local take = { { address = "198.51.100.99", dev = "eth0", prefix = 32, label = "eth0:9" } }
+check(not has("198.51.100.99/32"), "198.51.100.99 on eth0 before vips.take")
+ok, err = vips.take(take)
+check(ok == true and has("198.51.100.99/32"), "vips.take: " .. tostring(err))
+ok, err = vips.take(take)
+check(ok == true, "vips.take of a VIP already there: " .. tostring(err))
+ok, err = vips.take({ { address = "198.51.100.98", dev = "nosuch0", prefix = 32 } })
+check(ok == nil and tostring(err):find("nosuch0"), "vips.take on a missing interface: " .. tostring(err))
 print("ok")
 LUA
 ip netns exec "$r2" timeout 30 "$LUAHA" "$tmp/checks.lua" > "$tmp/checks.log" 2>&1 || fail "checks: $(tail -1 "$tmp/checks.log")"
 grep -qx ok "$tmp/checks.log" || fail "checks did not finish"
 # vips.announce reached the last VIP of its list.
 neigh_is 203.0.113.254 "$mac2" || fail "vips.announce: no entry for the last VIP: $(ip -n "$client" neigh show 203.0.113.254)"
+neigh_is 192.0.2.99 "$mac2" || fail "vips.announce: the first packet waited for its task: $(ip -n "$client" neigh show 192.0.2.99)"
 echo "PASS $name"
