@@ -15,7 +15,8 @@ override CFLAGS   += -std=gnu11 $(WARN)
 override CPPFLAGS += -D_GNU_SOURCE -D_DEFAULT_SOURCE -DHAVE_NET_ETHERNET_H \
 	   -DLUAHA_VERSION='"$(VERSION)"'
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lnet -lm
+# OpenSSL and libedit are not linked: runtime/dynlib.c loads them when first needed.
+PKG_LIBS   = $(shell pkg-config --libs $(filter-out libevent_openssl openssl libedit,$(PKGS))) -lnet -lm
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 SRCS	 = $(wildcard runtime/*.c)

@@ -1,4 +1,4 @@
-/* httptls.c: TLS for the HTTP server: the certificate and key checked and loaded at listen, an OpenSSL bufferevent per connection. */
+/* httptls.c: TLS for the HTTP server: OpenSSL loaded when first asked for, the certificate and key checked and loaded at listen, an OpenSSL bufferevent per connection. */
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <sys/stat.h>
 
@@ -21,6 +21,48 @@
 
 #define HTTPTLS_MAX_FILE	(1024 * 1024)	/* bytes of a PEM file: a certificate chain is a few KiB */
 #define HTTPTLS_SESSIONS	1024		/* sessions kept for resumption; OpenSSL's default is 20480 */
+#define HTTPTLS_LIBRARY		"libevent_openssl-2.1.so.7"	/* needs libssl.so.3 and libcrypto.so.3 */
+
+/*
+ * OpenSSL is loaded when TLS is first asked for (dynlib.c says why); these
+ * are the functions used, with the types of their declarations.
+ */
+#define HTTPTLS_FUNCTIONS(F)						\
+	F(ERR_clear_error) F(ERR_peek_error) F(ERR_peek_last_error)	\
+	F(ERR_reason_error_string) F(TLS_server_method) F(SSL_CTX_new)	\
+	F(SSL_CTX_free) F(SSL_CTX_ctrl) F(SSL_CTX_set_options)		\
+	F(SSL_CTX_set_default_passwd_cb)				\
+	F(SSL_CTX_use_certificate_chain_file)				\
+	F(SSL_CTX_use_PrivateKey_file) F(SSL_CTX_check_private_key)	\
+	F(SSL_new) F(SSL_free) F(bufferevent_openssl_socket_new)	\
+	F(bufferevent_openssl_set_allow_dirty_shutdown)
+#define HTTPTLS_POINTER(name)	__typeof__(&name) name;
+#define HTTPTLS_NAME(name)	#name,
+#define HTTPTLS_SLOT(name)	&ossl.name,
+
+static struct {
+	HTTPTLS_FUNCTIONS(HTTPTLS_POINTER)
+} ossl;
+static int	ossl_loaded;
+
+/* Loads OpenSSL and its libevent glue, once: 0, or -1 with why in err. */
+static int
+httptls_load(char *err, size_t errlen)
+{
+	static const char *const	 names[] = { HTTPTLS_FUNCTIONS(HTTPTLS_NAME) };
+	void *const			 slots[] = { HTTPTLS_FUNCTIONS(HTTPTLS_SLOT) };
+	char				 why[256];
+
+	if (ossl_loaded)
+		return (0);
+	if (dynlib_load(HTTPTLS_LIBRARY, names, slots, sizeof(names) / sizeof(names[0]),
+	    why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "tls: %s (the packages libevent-openssl-2.1-7 and libssl3)", why);
+		return (-1);
+	}
+	ossl_loaded = 1;
+	return (0);
+}
 
 /*
  * Whether path names a regular file of at most HTTPTLS_MAX_FILE bytes that
@@ -59,11 +101,11 @@ httptls_readable(const char *what, const char *path, char *err, size_t errlen)
 static void
 httptls_ssl_error(const char *what, const char *path, const char *problem, char *err, size_t errlen)
 {
-	unsigned long	 e = ERR_peek_error();	/* the first: the cause, where the last is its caller's "PEM lib" */
-	const char	*reason = e != 0 ? ERR_reason_error_string(e) : NULL;
+	unsigned long	 e = ossl.ERR_peek_error();	/* the first: the cause, where the last is its caller's "PEM lib" */
+	const char	*reason = e != 0 ? ossl.ERR_reason_error_string(e) : NULL;
 
 	snprintf(err, errlen, "%s %s: %s (%s)", what, path, problem, reason != NULL ? reason : "no reason given");
-	ERR_clear_error();
+	ossl.ERR_clear_error();
 }
 
 /* A key with a passphrase is refused: OpenSSL's default would prompt on the terminal. */
@@ -91,45 +133,48 @@ httptls_new(const char *cert, const char *key, char *err, size_t errlen)
 	SSL_CTX	*ctx;
 
 	if (httptls_readable("certificate", cert, err, errlen) == -1 ||
-	    httptls_readable("key", key, err, errlen) == -1)
+	    httptls_readable("key", key, err, errlen) == -1 ||
+	    httptls_load(err, errlen) == -1)
 		return (NULL);
-	ERR_clear_error();
-	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+	ossl.ERR_clear_error();
+	if ((ctx = ossl.SSL_CTX_new(ossl.TLS_server_method())) == NULL) {
 		httptls_ssl_error("tls", "context", "cannot be made", err, errlen);
 		return (NULL);
 	}
-	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+	if (ossl.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL) != 1) {
 		httptls_ssl_error("tls", "context", "cannot be limited to TLS 1.2 and later", err, errlen);
 		goto fail;
 	}
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-	SSL_CTX_sess_set_cache_size(ctx, HTTPTLS_SESSIONS);
-	SSL_CTX_set_default_passwd_cb(ctx, httptls_no_passphrase);
-	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+	ossl.SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	ossl.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_SIZE, HTTPTLS_SESSIONS, NULL);
+	ossl.SSL_CTX_set_default_passwd_cb(ctx, httptls_no_passphrase);
+	if (ossl.SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		httptls_ssl_error("certificate", cert, "not a PEM certificate", err, errlen);
 		goto fail;
 	}
 	/* Loading the key compares it with the certificate already; SSL_CTX_check_private_key again to be sure. */
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 &&
-	    ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
+	if (ossl.SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 &&
+	    ERR_GET_REASON(ossl.ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
 		httptls_ssl_error("key", key, "not a PEM private key without a passphrase", err, errlen);
 		goto fail;
 	}
-	if (ERR_peek_error() != 0 || SSL_CTX_check_private_key(ctx) != 1) {
-		ERR_clear_error();
+	if (ossl.ERR_peek_error() != 0 || ossl.SSL_CTX_check_private_key(ctx) != 1) {
+		ossl.ERR_clear_error();
 		snprintf(err, errlen, "key %s is not the key of certificate %s", key, cert);
 		goto fail;
 	}
 	return (ctx);
 fail:
-	SSL_CTX_free(ctx);
+	ossl.SSL_CTX_free(ctx);
 	return (NULL);
 }
 
+/* Frees a context of httptls_new; NULL (a plain listener's, OpenSSL perhaps not loaded) is nothing. */
 void
 httptls_free(SSL_CTX *ctx)
 {
-	SSL_CTX_free(ctx);
+	if (ctx != NULL)
+		ossl.SSL_CTX_free(ctx);
 }
 
 /*
@@ -156,17 +201,17 @@ httptls_bev(SSL_CTX *ctx, struct event_base *base)
 	struct bufferevent	*bev;
 	SSL			*ssl;
 
-	if ((ssl = SSL_new(ctx)) == NULL) {
-		ERR_clear_error();
+	if ((ssl = ossl.SSL_new(ctx)) == NULL) {
+		ossl.ERR_clear_error();
 		return (NULL);
 	}
-	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	bev = ossl.bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
-		SSL_free(ssl);
+		ossl.SSL_free(ssl);
 		return (NULL);
 	}
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	ossl.bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return (bev);
 }
 
@@ -211,7 +256,7 @@ httptls_check(lua_State *L)
 
 	if ((ctx = httptls_new(cert, key, err, sizeof(err))) == NULL)
 		return (luaha_fail(L, "%s", err));
-	SSL_CTX_free(ctx);
+	ossl.SSL_CTX_free(ctx);
 	lua_pushboolean(L, 1);
 	return (1);
 }

@@ -283,6 +283,9 @@ struct worker_job {
 int	 worker_wait(lua_State *, struct worker_job *);
 void	 worker_load(int *, int *);
 
+/* dynlib.c */
+int	 dynlib_load(const char *, const char *const [], void *const [], size_t, char *, size_t);
+
 /* readline.c */
 int	 luaopen_luaha_core_readline(lua_State *);
 

@@ -37,11 +37,37 @@ static struct {
 
 enum { READLINE_NONE, READLINE_EDIT, READLINE_PLAIN };
 
+/*
+ * libedit is loaded when a terminal first asks for a line (dynlib.c says
+ * why: of all of luaha's processes only `luaha attach` and a script at a
+ * terminal edit lines). Its functions and rl_outstream's address.
+ */
+#define READLINE_LIBRARY	"libedit.so.2"
+#define READLINE_SYMBOLS(F)						\
+	F(rl_initialize) F(rl_callback_handler_install)			\
+	F(rl_callback_handler_remove) F(rl_callback_read_char)		\
+	F(add_history) F(rl_outstream)
+#define READLINE_POINTER(name)	__typeof__(&name) name;
+#define READLINE_NAME(name)	#name,
+#define READLINE_SLOT(name)	&edit.name,
+
+static struct {
+	READLINE_SYMBOLS(READLINE_POINTER)
+} edit;
+
+/* The terminal's output stream: libedit's, or stdout. */
+static FILE *
+readline_out(void)
+{
+	return (edit.rl_outstream != NULL && *edit.rl_outstream != NULL ?
+	    *edit.rl_outstream : stdout);
+}
+
 static void
 readline_remove(void)
 {
 	if (rl.installed) {
-		rl_callback_handler_remove();
+		edit.rl_callback_handler_remove();
 		rl.installed = 0;
 	}
 }
@@ -56,7 +82,7 @@ readline_atexit(void)
 {
 	if (rl.installed) {
 		readline_remove();
-		fputc('\n', rl_outstream != NULL ? rl_outstream : stdout);
+		fputc('\n', readline_out());
 	}
 	if (rl.mode == READLINE_PLAIN)
 		fcntl(STDIN_FILENO, F_SETFL, rl.fl);	/* stdin may be the shell's too */
@@ -70,10 +96,17 @@ readline_atexit(void)
 static int
 readline_init(lua_State *L)
 {
+	static const char *const	 names[] = { READLINE_SYMBOLS(READLINE_NAME) };
+	void *const			 slots[] = { READLINE_SYMBOLS(READLINE_SLOT) };
+	char				 why[256];
+
 	if (rl.mode != READLINE_NONE)
 		return (0);
 	if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
-		if (rl_initialize() != 0)
+		if (dynlib_load(READLINE_LIBRARY, names, slots, sizeof(names) / sizeof(names[0]),
+		    why, sizeof(why)) == -1)
+			return (luaL_error(L, "cannot load libedit: %s", why));
+		if (edit.rl_initialize() != 0)
 			return (luaL_error(L, "cannot initialise libedit"));
 		rl.mode = READLINE_EDIT;
 	} else {
@@ -93,7 +126,7 @@ readline_init(lua_State *L)
 static void
 readline_line_cb(char *line)
 {
-	FILE	*out = rl_outstream != NULL ? rl_outstream : stdout;
+	FILE	*out = readline_out();
 
 	rl.line = line;
 	if (line == NULL) {
@@ -169,7 +202,7 @@ readline_done(lua_State *co, struct waiter *w, short what)
 	(void)w;
 	(void)what;
 	if (rl.mode == READLINE_EDIT)
-		rl_callback_read_char();
+		edit.rl_callback_read_char();
 	return (readline_take(co));
 }
 
@@ -202,7 +235,7 @@ readline_read(lua_State *L)
 		return (n);
 	if (rl.mode == READLINE_EDIT && !rl.installed) {
 		snprintf(rl.prompt, sizeof(rl.prompt), "%s", prompt);
-		rl_callback_handler_install(rl.prompt, readline_line_cb);
+		edit.rl_callback_handler_install(rl.prompt, readline_line_cb);
 		rl.installed = 1;
 	}
 	rl.w.cancel = readline_cancel;
@@ -216,7 +249,7 @@ readline_add_history(lua_State *L)
 	const char	*line = luaL_checkstring(L, 1);
 
 	if (rl.mode == READLINE_EDIT)
-		add_history(line);
+		edit.add_history(line);
 	return (0);
 }
 
