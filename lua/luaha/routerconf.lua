@@ -143,6 +143,38 @@ would program, the status listener's settings and password file, the TLS certifi
 webui: --webui's { listen =, passwd = } (listener). Returns the key (or false), the digest; or
 nil and a list of errors naming the file.
 ]]
+--[[
+The services check has normalized, by cluster (lvs.service reads it), and the desired-table cache
+that gives them back: a block table the parse cache gave back unchanged, whose real servers have
+the weights they had, gives the very service table of then (lvs.desired's cache), which was
+normalized then. A reload of 37 000 real servers that changes 1% of them normalizes those of the
+blocks that changed, not 2300 services again (0.1-0.2 s on the host). The table is made and checked
+CHUNK blocks at a time, the loop turning between them: about a millisecond each on the host.
+]]
+local checked = setmetatable({}, { __mode = "k" })
+local desired_cache = {}
+local CHUNK = 64
+
+-- check_table(m): raises if lvs.desired(m) is not a table ipvs takes (ipvs.normalize's error). Waits.
+local function check_table(m)
+    local cluster = m.cluster or ""
+    local cache = desired_cache[cluster] or lvs.cache()
+    desired_cache[cluster] = cache
+    local list = m.virtuals
+    local part = setmetatable({}, { __index = m })     -- m with CHUNK of its blocks
+    for i = 1, #list, CHUNK do
+        part.virtuals = table.move(list, i, math.min(i + CHUNK - 1, #list), 1, {})
+        for _, s in ipairs(lvs.desired(part, nil, cache)) do
+            if not checked[s] then
+                ipvs.normalize(s)
+                checked[s] = true
+            end
+        end
+        luaha.breathe()
+    end
+    return true
+end
+
 function conf.check(m, path, cache, webui)
     local errors = {}
     local function try(what, f, ...)
@@ -157,10 +189,7 @@ function conf.check(m, path, cache, webui)
     local digest = try("the configuration cannot be written back", function()
         return heartbeat.digest(lvscf.write_parts(m, cache))
     end)
-    try("the IPVS table", function()
-        for _, s in ipairs(lvs.desired(m)) do ipvs.normalize(s) end
-        return true
-    end)
+    try("the IPVS table", check_table, m)
     for _, e in ipairs(conf.listener_errors(m, path, webui)) do errors[#errors + 1] = e end
     local key = false
     if m.heartbeat_key then key = try("heartbeat_key", heartbeat.read_key, m.heartbeat_key) end
