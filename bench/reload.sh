@@ -228,11 +228,12 @@ luaha_session()
 			miss "luaha reload $r sent $(wc -l <<< "$ops") operations, not $changes edits"
 		last=$(tail -1 <<< "$ops")
 		secs=$(awk -v a="$(epoch "${last%% info:*}")" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')
-		set -- $c0 $c1
 		# Where the time went (reload.lua's line at the end of each reload), and the loop's longest hold.
 		phases=$(grep 'lvs: reload: [0-9]* operations, ' "$log" | tail -1 | sed 's/.*operations, [0-9.]* s (\(.*\))$/\1/')
-		gap=$(grep 'bench: reload held the loop at most ' "$log" | tail -1 | sed 's/.* at most \([0-9.]*\) ms.*/\1/')
-		echo "luaha $pct% reload $r: $changes weights applied $secs s after SIGHUP ($phases; $((${3} + ${4} - ${1} - ${2})) ticks of CPU; loop held at most ${gap:-?} ms; $load)"
+		gap=$(grep 'bench: reload held the loop at most ' "$log" | tail -1 | sed 's/.* at most \([0-9.]*\) ms (\([0-9]*\) over.*/\1 \2/')
+		set -- $c0 $c1 $gap
+		echo "luaha $pct% reload $r: $changes weights applied $secs s after SIGHUP ($phases; $((${3} + ${4} - ${1} - ${2})) ticks of CPU; loop held at most ${5:-?} ms, ${6:-?} times over 10 ms; $load)"
+		gap=${5:-0}
 		results+=("luaha $pct $r $secs ${gap:-0}")
 		nap 3
 	done
