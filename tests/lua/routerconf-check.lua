@@ -38,6 +38,7 @@ t.test("blocks-checked-before-are-not-normalized-again-and-a-bad-one-is-still-re
     local cache = lvscf.cache()
     local m = assert(lvscf.parse(text, "lvs.cf", cache))
     local key, digest, n = checked(m)
+    local _
     t.eq(key, false, "no heartbeat key"); t.eq(type(digest), "string", "a digest")
     t.eq(n, 100, "every service normalized the first time")
     key, _, n = checked(m)
