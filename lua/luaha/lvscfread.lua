@@ -18,6 +18,7 @@ holding the loop.
 local model = require "luaha.lvscfmodel"
 local check = require "luaha.lvscfcheck"
 local lex = require "luaha.lvscflex"
+local same = require("luaha.core.file").same     -- two ranges of texts compared without copying them
 
 local read = {}
 
@@ -198,7 +199,7 @@ two tables. The entry then points into this text (the same bytes): no text is co
 texts of earlier parses are not kept.
 ]]
 function Parser:reuse_block(e, key, at)
-    if self.used[e.tbl] or self.text:sub(at, at + e.len - 1) ~= e.src:sub(e.at, e.at + e.len - 1) then return false end
+    if self.used[e.tbl] or not same(self.text, at, e.src, e.at, e.len) then return false end
     e.src, e.at = self.text, at
     self.fresh_blocks[key] = self.fresh_blocks[key] or e
     self:take(e.tbl, at, e.len, e.nlines, self.m[e.kind .. "s"], e.kind)
@@ -212,7 +213,7 @@ function Parser:reuse_server(old, key, at)
     if not tbl or self.used[tbl] then return false end
     local from, len, lines = unspan(old.sspan[i])
     from = old.at + from
-    if self.text:sub(at, at + len - 1) ~= old.src:sub(from, from + len - 1) then return false end
+    if not same(self.text, at, old.src, from, len) then return false end
     self:keep_server(key, tbl, at, len, lines)
     self:take(tbl, at, len, lines, self.blk.servers)
     return true
