@@ -138,27 +138,36 @@ end
 The blocks whose services check has normalized, with the globals they were made with (lvs.service
 reads cluster, lvs.dest network): the models are read-only, and the parse cache gives a reload
 the very table of a block whose text did not change, so a reload of 37 000 real servers that
-changes 1% of them normalizes the services of the 370 blocks that changed, not 2300 again
-(0.1-0.2 s on the host). One weak entry a block: no table is kept. The services are made and
-normalized CHUNK blocks at a time, the loop turning between them: about a millisecond each.
+changes 1% of them checks the services of the 370 blocks that changed, not 2300 again. One weak
+entry a block: no table is kept. Within a check, a destination is normalized once for each
+address, ports and weight (its check depends on nothing else; the forwarding method is the
+model's): a reload that changes a server in every block checks 2300 services and the 1600
+distinct destinations, not 37 000 of them (26 MB of garbage, and memory first touched costs
+about 0.14 s a megabyte in UML). The loop turns every CHUNK blocks: about a millisecond each.
 ]]
 local checked = setmetatable({}, { __mode = "k" })
 local CHUNK = 64
 
--- check_table(m): raises if lvs.desired(m) is not a table ipvs takes (ipvs.normalize's error). Waits.
+-- check_table(m): raises if the table lvs.desired(m) gives is not one ipvs takes (ipvs.normalize's error). Waits.
 local function check_table(m)
     local globals = tostring(m.network) .. "\0" .. tostring(m.cluster)
-    local todo = {}
+    local seen, todo = {}, 0
     for _, v in ipairs(m.virtuals) do
-        if v.active and checked[v] ~= globals then todo[#todo + 1] = v end
-    end
-    local part = setmetatable({}, { __index = m })     -- m with CHUNK of its blocks
-    for i = 1, #todo, CHUNK do
-        local last = math.min(i + CHUNK - 1, #todo)
-        part.virtuals = table.move(todo, i, last, 1, {})
-        for _, s in ipairs(lvs.desired(part)) do ipvs.normalize(s) end
-        for j = i, last do checked[todo[j]] = globals end
-        luaha.breathe()
+        if v.active and checked[v] ~= globals then
+            local s = lvs.service(m, v)
+            s.dests = {}
+            for _, rs in ipairs(v.servers) do
+                local k = rs.active and ("%s\0%s\0%s\0%s"):format(rs.address, rs.port, v.port, rs.weight)
+                if k and not seen[k] then
+                    seen[k] = true
+                    s.dests[#s.dests + 1] = lvs.dest(m, v, rs, rs.weight)
+                end
+            end
+            ipvs.normalize(s)
+            checked[v] = globals
+            todo = todo + 1
+            if todo % CHUNK == 0 then luaha.breathe() end
+        end
     end
     return true
 end

@@ -58,6 +58,13 @@ t.test("blocks-checked-before-are-not-normalized-again-and-a-bad-one-is-still-re
     key = checked(copy(m2, { virtuals = virtuals }))
     t.eq(key, nil, "refused again: a block that failed is not taken as checked")
 
+    -- A bad destination in a block of servers checked before (a weight IPVS does not take).
+    virtuals = copy(m2.virtuals)
+    virtuals[60] = copy(virtuals[60], { servers = { copy(virtuals[60].servers[1], { weight = -1 }) } })
+    key, digest = checked(copy(m2, { virtuals = virtuals }))
+    t.eq(key, nil, "a bad destination refused")
+    assert(digest[1]:find("weight", 1, true), "the destination's error: " .. tostring(digest[1]))
+
     -- Other globals (the default network is nat) make other services: every block is checked again.
     key, _, n = checked(copy(m2, { network = "direct" }))
     t.eq(key, false, "accepted with network = direct"); t.eq(n, 100, "every service normalized for direct routing")
