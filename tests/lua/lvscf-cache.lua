@@ -301,6 +301,24 @@ t.test("file-same-compares-ranges-of-two-texts", function()
     t.checkerr("negative length", file.same, "a", 1, "a", 1, -1)
 end)
 
+t.test("a-block's-part-is-the-lines-the-editor-writes-for-it", function()
+    -- write_parts makes a block's text of pieces, the editor (lvsedit) takes block_lines: the same text.
+    local writer = require "luaha.lvscfwrite"
+    for _, path in ipairs({ "examples/lvs.cf", "examples/lvs.cf.d/fos.cf", "examples/lvs.cf.d/nat.cf",
+            "examples/lvs.cf.d/fwmark.cf", "examples/lvs.cf.d/persistence.cf" }) do
+        local m = assert(lvscf.load(path))
+        local parts, k = lvscf.write_parts(m), 1
+        if m.serial_no then k = 2 end       -- the globals' part first
+        for _, kind in ipairs({ "virtual", "failover" }) do
+            for _, b in ipairs(m[kind .. "s"]) do
+                t.eq(parts[k], table.concat(writer.block_lines({}, kind, b, "    "), "\n") .. "\n", path .. " " .. b.name)
+                k = k + 1
+            end
+        end
+        t.eq(k, #parts + 1, path .. ": every part")
+    end
+end)
+
 t.test("the-digest-of-the-parts-is-the-digest-of-the-text", function()
     local auth = require("luaha").auth
     t.eq(auth.hash({ "lvs", ".cf\n", "" }), auth.hash("lvs.cf\n"), "parts")
