@@ -186,7 +186,6 @@ end
 
 -- take(tbl, at, len, nlines, list, kind): the table of the text from at (this line) goes into list; the parse goes past it.
 function Parser:take(tbl, at, len, nlines, list, kind)
-    self.used[tbl] = true
     list[#list + 1] = tbl
     self.taken_line[tbl], self.taken_kind[tbl] = self.lineno, kind
     self.lineno, self.pos = self.lineno + nlines - 1, at + len
@@ -199,7 +198,7 @@ two tables. The entry then points into this text (the same bytes): no text is co
 texts of earlier parses are not kept.
 ]]
 function Parser:reuse_block(e, key, at)
-    if self.used[e.tbl] or not same(self.text, at, e.src, e.at, e.len) then return false end
+    if self.taken_line[e.tbl] or not same(self.text, at, e.src, e.at, e.len) then return false end
     e.src, e.at = self.text, at
     self.fresh_blocks[key] = self.fresh_blocks[key] or e
     self:take(e.tbl, at, e.len, e.nlines, self.m[e.kind .. "s"], e.kind)
@@ -210,7 +209,7 @@ end
 function Parser:reuse_server(old, key, at)
     local i = old.servers[key]
     local tbl = i and old.stbl[i]
-    if not tbl or self.used[tbl] then return false end
+    if not tbl or self.taken_line[tbl] then return false end
     local from, len, lines = unspan(old.sspan[i])
     from = old.at + from
     if not same(self.text, at, old.src, from, len) then return false end
@@ -377,11 +376,12 @@ function read.parse(text, filename, cache, opts)
         -- starts, the messages before it; blk_old: its cache entry of before (its text changed);
         -- blk_sv: its servers' part of its new entry; srv_key, srv_at, srv_nmsg likewise.
         -- The cache: the previous parse's blocks by opener line (each with its servers, by opener
-        -- line and port); this parse's; the tables taken from it with their line and kind (none
-        -- for a server); the tables taken; the tables cross_check had something to say about;
-        -- the tables that name a host; those opened by a malformed opener.
+        -- line and port); this parse's; the tables taken from it with their line (a table is taken
+        -- once: one with a line is not taken again) and kind (none for a server); the tables
+        -- cross_check had something to say about; the tables that name a host; those opened by a
+        -- malformed opener.
         cached_blocks = cache and cache.blocks or {}, fresh_blocks = {},
-        taken_line = {}, taken_kind = {}, used = {}, marked = {}, named = {}, bad_open = {},
+        taken_line = {}, taken_kind = {}, marked = {}, named = {}, bad_open = {},
         toks = {}, quoted = {},     -- the tokens of the line being read (lvscflex.tokenize fills them)
         -- The lines of each key of the open block and server (one table for every server: no garbage).
         blk_seen = {}, srv_seen = {},
