@@ -2,8 +2,9 @@
 # bench/reload.sh: inside UML (tests/uml/run bench/reload.sh): SIGHUP to applied IPVS table, luaha's piranha against keepalived.
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Run: UML_MEM=512M tests/uml/run bench/reload.sh
-# Environment (UML_PASSENV passes them in): SERVICES (2300), SERVERS (37000), RELOADS (3).
+# Run: UML_MEM=512M UML_TIMEOUT=1800 bench/hostload.sh tests/uml/run bench/reload.sh
+# Environment (UML_PASSENV passes them in): SERVICES (2300), SERVERS (37000), RELOADS (3),
+# CHANGED_PCT ("1 10": the shares of the real servers a reload changes, one session of each daemon for each).
 #
 # The configuration: SERVICES direct-routing services on 198.51.100.1-230, ports 10001-10010, with
 # SERVERS real servers among them (16 or 17 a service) on 203.0.113.1-160, weight 1; the VIPs and
@@ -16,16 +17,20 @@
 # checker (its best case: nothing to check, every real server is up). Each daemon runs in a
 # network namespace of its own (an IPVS table and dest trash each), one after the other.
 #
-# Once the whole table is in the kernel, 1% of the real servers (every 100th) change weight in
-# the file (1 -> 2, then back, RELOADS times) and the daemon gets SIGHUP. Measured: from the
-# signal to the table applied. luaha logs an `ipvsadm -e ... (reload)` line per operation once
-# the operations are done (policies/piranha.lua program()), its log lines carry milliseconds;
-# keepalived logs "Changing weight from 1 to 2 for active service ..." per change and "Reload
-# complete", which a luaha reader stamps as they arrive. The kernel's table is read afterwards to
-# see that every changed weight is there. Each luaha reload's line gives where its time went, from
-# piranha's "reload: N operations, T s (reading, monitors, digest, table)" log line; the last line
-# gives both daemons' medians and ranges and their ratio (luaha / keepalived: below 1, luaha is faster).
-# The first reload of each is the slowest (memory touched for the first time, slow in UML).
+# For each share P in CHANGED_PCT, each daemon is started afresh (so that each P has a first reload
+# after start), and once the whole table is in the kernel, P% of the real servers (every 100/P-th)
+# change weight in the file (1 -> 2, then back, RELOADS times) and the daemon gets SIGHUP. Measured:
+# from the signal to the table applied. luaha logs an `ipvsadm -e ... (reload)` line per operation
+# once the operations are done (router.lua apply_now), its log lines carry milliseconds; keepalived
+# logs "Changing weight from 1 to 2 for active service ..." per change and "Reload complete", which
+# a luaha reader stamps as they arrive. The kernel's table is read afterwards to see that every
+# changed weight is there. Each luaha reload's line gives where its time went, from
+# "reload: N operations, T s (reading and checking, monitors, table)", and how long the work part's
+# loop was held at most (bench/reload-gap.lua: a 2 ms ticker during the reload and 2 s after). The
+# first reload of each is the slowest (memory touched for the first time, slow in UML). The last
+# lines give, for each P, the first reload and the median of the later ones of both daemons and
+# their ratios (luaha / keepalived: below 1, luaha is faster; the target is 0.5), with the host's
+# load (bench/hostload.sh; "unknown" without it).
 #
 # Two bugs luaha had are still looked for, reported with BUG lines and worked around, so that the
 # reload can still be measured: lvscf.load running out of the task's instruction budget on a file
@@ -33,9 +38,8 @@
 # the same file first). Exit status 1 if a FAIL line was printed.
 cd "$(dirname "$0")/.." || exit 2
 LUAHA=${LUAHA:-./luaha}
-SERVICES=${SERVICES:-2300} SERVERS=${SERVERS:-37000} RELOADS=${RELOADS:-3}
+SERVICES=${SERVICES:-2300} SERVERS=${SERVERS:-37000} RELOADS=${RELOADS:-3} CHANGED_PCT=${CHANGED_PCT:-1 10}
 NVIP=$(((SERVICES + 9) / 10))
-CHANGED=$(((SERVERS + 99) / 100))
 tmp=$(mktemp -d) || exit 2
 . bench/genconf.bash
 pids=() failed=0
@@ -72,8 +76,19 @@ wait_for()
 	return 1
 }
 
-# The configurations (bench/genconf.bash): lvs.cf and keepalived.conf with every real server at weight 1 (a)
-# or every 100th at 2 (b).
+# host_load: the host's load averages in $load, as bench/hostload.sh leaves them (no fork).
+host_load()
+{
+	local a b c
+	if [ -n "${UML_OUT:-}" ] && read -r a b c _ 2> /dev/null < "$UML_OUT/hostload"; then
+		load="host load $a $b $c"
+	else
+		load="host load unknown"
+	fi
+}
+
+# The configurations (bench/genconf.bash): lvs.cf and keepalived.conf with every real server at weight 1
+# (a), and for each share P, every 100/P-th real server at 2 (P; at most 100 apart).
 gen()
 {
 	if [ "$1" = lvs ]; then
@@ -82,9 +97,24 @@ gen()
 	else
 		printf 'global_defs {\n  router_id bench\n}\n'
 	fi
-	genconf_virtuals "$1" "$SERVICES" "$SERVERS" "$2"
+	genconf_virtuals "$1" "$SERVICES" "$SERVERS" a
 }
-gen lvs a > "$tmp/lvs-a.cf" && gen lvs b > "$tmp/lvs-b.cf" && gen ka a > "$tmp/ka-a.conf" && gen ka b > "$tmp/ka-b.conf" || exit 1
+# changed STEP < a > P: every STEP-th real server's weight 1 becomes 2 (lvs.cf's `weight = 1` and
+# keepalived's `weight 1`, the only lines at that indentation); the number changed on stderr.
+changed()
+{
+	awk -v step="$1" '/^    weight (= )?1$/ { if (n++ % step == 0) { sub(/1$/, "2"); c++ } } { print }
+		END { print c > "/dev/stderr" }'
+}
+gen lvs > "$tmp/lvs-a.cf" && gen ka > "$tmp/ka-a.conf" || exit 1
+declare -A nchanged
+for pct in $CHANGED_PCT; do
+	step=$((100 / pct))
+	[ "$step" -ge 1 ] && [ "$step" -le 100 ] || { echo "FAIL reload: CHANGED_PCT $pct is not 1-100"; exit 1; }
+	changed "$step" < "$tmp/lvs-a.cf" > "$tmp/lvs-$pct.cf" 2> "$tmp/n" && nchanged[$pct]=$(cat "$tmp/n") &&
+		changed "$step" < "$tmp/ka-a.conf" > "$tmp/ka-$pct.conf" 2> "$tmp/n" || exit 1
+	[ "$(cat "$tmp/n")" = "${nchanged[$pct]}" ] || { echo "FAIL reload: the two $pct% files change different numbers"; exit 1; }
+done
 
 # namespace NS: a dummy interface with the VIPs and the real servers' addresses.
 namespace()
@@ -122,134 +152,165 @@ luaha_rss()
 	echo "work part $(rss_of $lh), heartbeat part $([ -n "$hb" ] && rss_of "$hb" || echo "not found")"
 }
 
-results=()
-# --- luaha ---
-namespace lh || { echo "FAIL reload: namespace lh"; exit 1; }
-cp "$tmp/lvs-a.cf" "$tmp/lvs.cf"
-# lvscf.load never yields: past some 5 000 real servers it runs out of the task's instruction budget
-# (10 000 000) and the file cannot be loaded. Said, then worked around: a larger budget, which the
-# task takes at its next resume, hence the sleep.
+# lvs.cf never yields to the loop for long, but past some 5 000 real servers lvscf.load once ran out of
+# the task's instruction budget (10 000 000) and the file could not be loaded. Said if it comes back,
+# then worked around: a larger budget, which the task takes at its next resume, hence the sleep.
 budget=
-if ! "$LUAHA" policies/piranha.lua -c "$tmp/lvs.cf" --check > "$tmp/check.log" 2>&1; then
+if ! "$LUAHA" policies/piranha.lua -c "$tmp/lvs-a.cf" --check > "$tmp/check.log" 2>&1; then
 	grep -q 'exceeded its budget' "$tmp/check.log" || { echo "FAIL reload: lvs.cf rejected"; head -5 "$tmp/check.log"; exit 1; }
 	echo "BUG luaha: policies/piranha.lua cannot load this lvs.cf ($SERVERS real servers):"
 	head -3 "$tmp/check.log" | sed 's/^/  | /'
 	budget='local l = require "luaha"; l.set_budget(2000000000); l.sleep(0)'
-	"$LUAHA" -e "$budget" policies/piranha.lua -c "$tmp/lvs.cf" --check > "$tmp/check.log" 2>&1 ||
+	"$LUAHA" -e "$budget" policies/piranha.lua -c "$tmp/lvs-a.cf" --check > "$tmp/check.log" 2>&1 ||
 		{ echo "FAIL reload: lvs.cf rejected"; head -5 "$tmp/check.log"; exit 1; }
 	echo "  (measured with luaha -e '$budget')"
 fi
-ip netns exec lh "$LUAHA" bench/check-listener.lua $GEN_FIRST $GEN_NPORTS "$tmp/count" > /dev/null 2>&1 &
-pids+=($!)
-t0=$EPOCHREALTIME
-ip netns exec lh "$LUAHA" ${budget:+-e "$budget"} policies/piranha.lua -c "$tmp/lvs.cf" --foreground > "$tmp/luaha.log" 2>&1 &
-lh=$!
-pids+=($lh)
-# Every monitor's first check passes ("making ... available"), then the table settles: no
-# operation logged for 5 s.
-checked() { [ "$(grep -c 'making .* available' "$tmp/luaha.log")" -ge "$SERVERS" ]; }
-wait_for 300 checked || { echo "FAIL reload: luaha's $SERVERS monitors not all up in 300 s"; tail -5 "$tmp/luaha.log"; exit 1; }
-nops=-1 quiet=0
-settled() {
-	local n
-	n=$(grep -c ' lvs: ipvsadm ' "$tmp/luaha.log")
-	if [ "$n" = "$nops" ]; then quiet=$((quiet + 1)); else quiet=0 nops=$n; fi
-	[ $quiet -ge 5 ]
-}
-wait_for 300 settled || { echo "FAIL reload: luaha's table did not settle in 300 s"; exit 1; }
-last=$(grep 'ipvsadm -a' "$tmp/luaha.log" | tail -1)
-echo "luaha: $SERVICES services, $SERVERS real servers, the last added $(awk -v a="$(epoch "${last%% info:*}")" -v b="$t0" 'BEGIN { printf "%.1f", a - b }') s after start, RSS $(luaha_rss)"
-# Healthy servers taken out by a health change (no "shutting down" line for them) are a bug: say so,
-# and let a reload of the same file put them back before measuring.
-dels=$(grep -c 'ipvsadm -d .*(health)$' "$tmp/luaha.log") downs=$(grep -c 'shutting down' "$tmp/luaha.log")
-if [ "$dels" -gt 0 ] && [ "$downs" = 0 ]; then
-	echo "BUG luaha: $dels healthy real servers removed by a health update at start, e.g.:"
-	grep -m2 'ipvsadm -d .*(health)$' "$tmp/luaha.log" | sed 's/^/  | /'
-	kill -HUP $lh
-	repairing() { grep -q '(reload)$' "$tmp/luaha.log"; }
-	wait_for 120 repairing || { echo "FAIL reload: luaha's reload of the same file did not repair the table"; exit 1; }
-	quiet=0
+
+results=()
+# luaha_session P: luaha started on lvs-a.cf, RELOADS reloads to P% changed and back.
+luaha_session()
+{
+	local pct=$1 changes=${nchanged[$1]} r n nops quiet last dels downs before held c0 c1 t0 secs ops phases gap
+	namespace lh || { echo "FAIL reload: namespace lh"; exit 1; }
+	cp "$tmp/lvs-a.cf" "$tmp/lvs.cf"
+	: > "$tmp/count"
+	ip netns exec lh "$LUAHA" bench/check-listener.lua $GEN_FIRST $GEN_NPORTS "$tmp/count" > /dev/null 2>&1 &
+	local listener=$!
+	pids+=($listener)
+	t0=$EPOCHREALTIME
+	ip netns exec lh "$LUAHA" -e "${budget:+$budget; }dofile 'bench/reload-gap.lua'" policies/piranha.lua \
+		-c "$tmp/lvs.cf" --foreground > "$tmp/luaha-$pct.log" 2>&1 &
+	lh=$!
+	pids+=($lh)
+	local log=$tmp/luaha-$pct.log
+	# Every monitor's first check passes ("making ... available"), then the table settles: no
+	# operation logged for 5 s.
+	checked() { [ "$(grep -c 'making .* available' "$log")" -ge "$SERVERS" ]; }
+	wait_for 300 checked || { echo "FAIL reload: luaha's $SERVERS monitors not all up in 300 s"; tail -5 "$log"; exit 1; }
+	nops=-1 quiet=0
+	settled() {
+		local k
+		k=$(grep -c ' lvs: ipvsadm ' "$log")
+		if [ "$k" = "$nops" ]; then quiet=$((quiet + 1)); else quiet=0 nops=$k; fi
+		[ $quiet -ge 5 ]
+	}
 	wait_for 300 settled || { echo "FAIL reload: luaha's table did not settle in 300 s"; exit 1; }
-fi
-n=$(dests_in lh)
-[ "$n" = "$SERVERS" ] || { echo "FAIL reload: luaha's table has $n real servers, not $SERVERS"; exit 1; }
-for r in $(seq 1 "$RELOADS"); do
-	if [ $((r % 2)) = 1 ]; then cp "$tmp/lvs-b.cf" "$tmp/lvs.cf"; else cp "$tmp/lvs-a.cf" "$tmp/lvs.cf"; fi
-	before=$(grep -c '(reload)$' "$tmp/luaha.log")
-	c0=$(cut -d' ' -f14,15 /proc/$lh/stat)
-	t0=$EPOCHREALTIME
-	kill -HUP $lh
-	reloaded() { [ $(($(grep -c '(reload)$' "$tmp/luaha.log") - before)) -ge "$CHANGED" ]; }
-	wait_for 120 reloaded || { echo "FAIL reload: luaha reload $r not applied in 120 s"; tail -5 "$tmp/luaha.log"; exit 1; }
-	c1=$(cut -d' ' -f14,15 /proc/$lh/stat)
-	nap 2
-	ops=$(grep '(reload)$' "$tmp/luaha.log" | tail -n +$((before + 1)))
-	[ "$(grep -c ' -e ' <<< "$ops")" = "$CHANGED" ] && [ "$(wc -l <<< "$ops")" = "$CHANGED" ] ||
-		miss "luaha reload $r sent $(wc -l <<< "$ops") operations, not $CHANGED edits"
-	last=$(tail -1 <<< "$ops")
-	secs=$(awk -v a="$(epoch "${last%% info:*}")" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')
-	set -- $c0 $c1
-	# Where the time went: piranha logs it at the end of each reload (policies/piranha.lua reload()).
-	phases=$(grep 'lvs: reload: [0-9]* operations, ' "$tmp/luaha.log" | tail -1 | sed 's/.*operations, [0-9.]* s (\(.*\))$/\1/')
-	echo "luaha reload $r: $CHANGED weights applied $secs s after SIGHUP ($phases; $((${3} + ${4} - ${1} - ${2})) ticks of CPU)"
-	results+=("luaha $secs")
-	nap 5
-done
-echo "luaha after $RELOADS reloads: RSS $(luaha_rss)"
-n=$(changed_in lh)
-[ "$n" = $((RELOADS % 2 ? CHANGED : 0)) ] || miss "luaha's table has $n real servers at weight 2"
-grep -q -i traceback "$tmp/luaha.log" && { miss "a traceback in luaha's log"; grep -i -m3 -A5 traceback "$tmp/luaha.log"; }
-kill $lh; wait $lh 2> /dev/null
-ip netns pids lh | xargs -r kill
-ip netns del lh
+	last=$(grep 'ipvsadm -a' "$log" | tail -1)
+	echo "luaha ($pct%): $SERVICES services, $SERVERS real servers, the last added $(awk -v a="$(epoch "${last%% info:*}")" -v b="$t0" 'BEGIN { printf "%.1f", a - b }') s after start, RSS $(luaha_rss)"
+	# Healthy servers taken out by a health change (no "shutting down" line for them) are a bug: say so,
+	# and let a reload of the same file put them back before measuring.
+	dels=$(grep -c 'ipvsadm -d .*(health)$' "$log") downs=$(grep -c 'shutting down' "$log")
+	if [ "$dels" -gt 0 ] && [ "$downs" = 0 ]; then
+		echo "BUG luaha: $dels healthy real servers removed by a health update at start, e.g.:"
+		grep -m2 'ipvsadm -d .*(health)$' "$log" | sed 's/^/  | /'
+		kill -HUP $lh
+		repairing() { grep -q '(reload)$' "$log"; }
+		wait_for 120 repairing || { echo "FAIL reload: luaha's reload of the same file did not repair the table"; exit 1; }
+		quiet=0
+		wait_for 300 settled || { echo "FAIL reload: luaha's table did not settle in 300 s"; exit 1; }
+	fi
+	n=$(dests_in lh)
+	[ "$n" = "$SERVERS" ] || { echo "FAIL reload: luaha's table has $n real servers, not $SERVERS"; exit 1; }
+	for r in $(seq 1 "$RELOADS"); do
+		if [ $((r % 2)) = 1 ]; then cp "$tmp/lvs-$pct.cf" "$tmp/lvs.cf"; else cp "$tmp/lvs-a.cf" "$tmp/lvs.cf"; fi
+		before=$(grep -c '(reload)$' "$log") held=$(grep -c 'bench: reload held the loop' "$log")
+		host_load
+		c0=$(cut -d' ' -f14,15 /proc/$lh/stat)
+		t0=$EPOCHREALTIME
+		kill -HUP $lh
+		reloaded() { [ $(($(grep -c '(reload)$' "$log") - before)) -ge "$changes" ]; }
+		wait_for 120 reloaded || { echo "FAIL reload: luaha reload $r not applied in 120 s"; tail -5 "$log"; exit 1; }
+		c1=$(cut -d' ' -f14,15 /proc/$lh/stat)
+		gapped() { [ "$(grep -c 'bench: reload held the loop' "$log")" -gt "$held" ]; }
+		wait_for 30 gapped || miss "luaha reload $r: no line from bench/reload-gap.lua in 30 s"
+		ops=$(grep '(reload)$' "$log" | tail -n +$((before + 1)))
+		[ "$(grep -c ' -e ' <<< "$ops")" = "$changes" ] && [ "$(wc -l <<< "$ops")" = "$changes" ] ||
+			miss "luaha reload $r sent $(wc -l <<< "$ops") operations, not $changes edits"
+		last=$(tail -1 <<< "$ops")
+		secs=$(awk -v a="$(epoch "${last%% info:*}")" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')
+		# Where the time went (reload.lua's line at the end of each reload), and the loop's longest hold.
+		phases=$(grep 'lvs: reload: [0-9]* operations, ' "$log" | tail -1 | sed 's/.*operations, [0-9.]* s (\(.*\))$/\1/')
+		gap=$(grep 'bench: reload held the loop at most ' "$log" | tail -1 | sed 's/.* at most \([0-9.]*\) ms (\([0-9]*\) over.*/\1 \2/')
+		set -- $c0 $c1 $gap
+		echo "luaha $pct% reload $r: $changes weights applied $secs s after SIGHUP ($phases; $((${3} + ${4} - ${1} - ${2})) ticks of CPU; loop held at most ${5:-?} ms, ${6:-?} times over 10 ms; $load)"
+		gap=${5:-0}
+		results+=("luaha $pct $r $secs ${gap:-0}")
+		nap 3
+	done
+	echo "luaha ($pct%) after $RELOADS reloads: RSS $(luaha_rss)"
+	n=$(changed_in lh)
+	[ "$n" = $((RELOADS % 2 ? changes : 0)) ] || miss "luaha's table has $n real servers at weight 2"
+	grep -q -i traceback "$log" && { miss "a traceback in luaha's log"; grep -i -m3 -A5 traceback "$log"; }
+	kill $lh; wait $lh 2> /dev/null
+	kill $listener; wait $listener 2> /dev/null
+	ip netns pids lh | xargs -r kill
+	ip netns del lh
+}
 
-# --- keepalived ---
-namespace ka || { echo "FAIL reload: namespace ka"; exit 1; }
-cp "$tmp/ka-a.conf" "$tmp/ka.conf"
-t0=$EPOCHREALTIME
-: > "$tmp/keepalived.log"
-ip netns exec ka keepalived -n -l -D -C -f "$tmp/ka.conf" -p "$tmp/ka.pid" -c "$tmp/ka-check.pid" 2>&1 | stamp > "$tmp/keepalived.log" &
-pids+=($!)
-started() { grep -q 'Startup complete' "$tmp/keepalived.log"; }
-wait_for 300 started || { echo "FAIL reload: keepalived did not start in 300 s"; tail -5 "$tmp/keepalived.log"; exit 1; }
-ka=$(cat "$tmp/ka.pid") kac=$(cat "$tmp/ka-check.pid")
-last=$(grep 'Startup complete' "$tmp/keepalived.log" | tail -1)
-echo "keepalived: $SERVICES services, $SERVERS real servers, startup complete $(awk -v a="${last%% *}" -v b="$t0" 'BEGIN { printf "%.1f", a - b }') s after start, RSS $(awk '/VmRSS/ {s += $2} END {printf "%.0f MiB", s / 1024}' /proc/$ka/status /proc/$kac/status) (2 processes)"
-[ "$(dests_in ka)" = "$SERVERS" ] || miss "keepalived's table lacks real servers"
-nap 5
-for r in $(seq 1 "$RELOADS"); do
-	if [ $((r % 2)) = 1 ]; then cp "$tmp/ka-b.conf" "$tmp/ka.conf"; else cp "$tmp/ka-a.conf" "$tmp/ka.conf"; fi
-	before=$(grep -c 'Reload complete' "$tmp/keepalived.log")
-	c0=$(cat /proc/$ka/stat /proc/$kac/stat | awk '{ t += $14 + $15 } END { print t }')
+# keepalived_session P: keepalived started on ka-a.conf, RELOADS reloads to P% changed and back.
+keepalived_session()
+{
+	local pct=$1 changes=${nchanged[$1]} r n last before c0 c1 t0 secs done_at ka kac
+	local log=$tmp/keepalived-$pct.log
+	namespace ka || { echo "FAIL reload: namespace ka"; exit 1; }
+	cp "$tmp/ka-a.conf" "$tmp/ka.conf"
 	t0=$EPOCHREALTIME
-	kill -HUP "$ka"
-	reloaded() { [ "$(grep -c 'Reload complete' "$tmp/keepalived.log")" -gt "$before" ]; }
-	wait_for 120 reloaded || { echo "FAIL reload: keepalived reload $r not complete in 120 s"; tail -5 "$tmp/keepalived.log"; exit 1; }
-	c1=$(cat /proc/$ka/stat /proc/$kac/stat | awk '{ t += $14 + $15 } END { print t }')
-	# The last weight change logged in this reload: keepalived logs it as it changes it.
-	last=$(awk -v t="$t0" '$1 >= t && /Changing weight/ { l = $1 } END { print l }' "$tmp/keepalived.log")
-	n=$(awk -v t="$t0" '$1 >= t && /Changing weight/' "$tmp/keepalived.log" | wc -l)
-	done_at=$(awk -v t="$t0" '$1 >= t && /Reload complete/ { print $1; exit }' "$tmp/keepalived.log")
-	secs=$(awk -v a="${last:-0}" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')
-	echo "keepalived reload $r: $n weights changed, the last $secs s after SIGHUP ('Reload complete' after $(awk -v a="$done_at" -v b="$t0" 'BEGIN { printf "%.3f", a - b }') s; $((c1 - c0)) ticks of CPU in its 2 processes)"
-	[ "$n" = "$CHANGED" ] || miss "keepalived changed $n weights, not $CHANGED"
-	results+=("keepalived $secs")
+	: > "$log"
+	ip netns exec ka keepalived -n -l -D -C -f "$tmp/ka.conf" -p "$tmp/ka.pid" -c "$tmp/ka-check.pid" 2>&1 | stamp > "$log" &
+	pids+=($!)
+	started() { grep -q 'Startup complete' "$log"; }
+	wait_for 300 started || { echo "FAIL reload: keepalived did not start in 300 s"; tail -5 "$log"; exit 1; }
+	ka=$(cat "$tmp/ka.pid") kac=$(cat "$tmp/ka-check.pid")
+	last=$(grep 'Startup complete' "$log" | tail -1)
+	echo "keepalived ($pct%): $SERVICES services, $SERVERS real servers, startup complete $(awk -v a="${last%% *}" -v b="$t0" 'BEGIN { printf "%.1f", a - b }') s after start, RSS $(awk '/VmRSS/ {s += $2} END {printf "%.0f MiB", s / 1024}' /proc/$ka/status /proc/$kac/status) (2 processes)"
+	[ "$(dests_in ka)" = "$SERVERS" ] || miss "keepalived's table lacks real servers"
 	nap 5
-done
-n=$(changed_in ka)
-[ "$n" = $((RELOADS % 2 ? CHANGED : 0)) ] || miss "keepalived's table has $n real servers at weight 2"
-kill "$ka"; nap 6
+	for r in $(seq 1 "$RELOADS"); do
+		if [ $((r % 2)) = 1 ]; then cp "$tmp/ka-$pct.conf" "$tmp/ka.conf"; else cp "$tmp/ka-a.conf" "$tmp/ka.conf"; fi
+		before=$(grep -c 'Reload complete' "$log")
+		host_load
+		c0=$(cat /proc/$ka/stat /proc/$kac/stat | awk '{ t += $14 + $15 } END { print t }')
+		t0=$EPOCHREALTIME
+		kill -HUP "$ka"
+		reloaded() { [ "$(grep -c 'Reload complete' "$log")" -gt "$before" ]; }
+		wait_for 120 reloaded || { echo "FAIL reload: keepalived reload $r not complete in 120 s"; tail -5 "$log"; exit 1; }
+		c1=$(cat /proc/$ka/stat /proc/$kac/stat | awk '{ t += $14 + $15 } END { print t }')
+		# The last weight change logged in this reload: keepalived logs it as it changes it.
+		last=$(awk -v t="$t0" '$1 >= t && /Changing weight/ { l = $1 } END { print l }' "$log")
+		n=$(awk -v t="$t0" '$1 >= t && /Changing weight/' "$log" | wc -l)
+		done_at=$(awk -v t="$t0" '$1 >= t && /Reload complete/ { print $1; exit }' "$log")
+		secs=$(awk -v a="${last:-0}" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')
+		echo "keepalived $pct% reload $r: $n weights changed, the last $secs s after SIGHUP ('Reload complete' after $(awk -v a="$done_at" -v b="$t0" 'BEGIN { printf "%.3f", a - b }') s; $((c1 - c0)) ticks of CPU in its 2 processes; $load)"
+		[ "$n" = "$changes" ] || miss "keepalived changed $n weights, not $changes"
+		results+=("keepalived $pct $r $secs")
+		nap 5
+	done
+	n=$(changed_in ka)
+	[ "$n" = $((RELOADS % 2 ? changes : 0)) ] || miss "keepalived's table has $n real servers at weight 2"
+	kill "$ka"; nap 6
+	ip netns pids ka | xargs -r kill
+	ip netns del ka
+}
 
-printf '%s\n' "${results[@]}" | awk -v services="$SERVICES" -v servers="$SERVERS" -v changed="$CHANGED" '
-	{ t[$1] = t[$1] " " $2; n[$1]++ }
-	function median(s,   a, k) { k = split(s, a, " "); asort_(a, k); return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2 }
+for pct in $CHANGED_PCT; do
+	luaha_session "$pct"
+	keepalived_session "$pct"
+done
+
+host_load
+printf '%s\n' "${results[@]}" | awk -v services="$SERVICES" -v servers="$SERVERS" -v pcts="$CHANGED_PCT" -v load="$load" '
+	{ k = $1 " " $2; if ($3 == 1) first[k] = $4; else { later[k] = later[k] " " $4; n[k]++ }
+	  if ($1 == "luaha" && $5 + 0 > gap[$2] + 0) gap[$2] = $5 }
+	function median(s,   a, k) { k = split(s, a, " "); asort_(a, k); return k == 0 ? 0 : k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2 }
 	function asort_(a, k,   i, j, x) { for (i = 2; i <= k; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > x + 0; j--) a[j + 1] = a[j]; a[j + 1] = x } }
-	function range(s,   a, k, i, lo, hi) {
-		k = split(s, a, " "); lo = hi = a[1]
-		for (i = 2; i <= k; i++) { if (a[i] + 0 < lo + 0) lo = a[i]; if (a[i] + 0 > hi + 0) hi = a[i] }
-		return sprintf("%d reloads, %s-%s s:%s", k, lo, hi, s) }
 	END {
-		l = median(t["luaha"]); k = median(t["keepalived"])
-		printf "reload of %d services / %d real servers, %d weights changed: luaha median %.3f s (%s), keepalived median %.3f s (%s): luaha / keepalived = %.2f\n",
-			services, servers, changed, l, range(t["luaha"]), k, range(t["keepalived"]), k ? l / k : 0 }'
+		np = split(pcts, p, " ")
+		for (i = 1; i <= np; i++) {
+			l = "luaha " p[i]; k = "keepalived " p[i]
+			lm = median(later[l]); km = median(later[k])
+			printf "reload of %d services / %d real servers, %s%% changed: first luaha %.3f s, keepalived %.3f s: luaha / keepalived = %.2f; later (median of %d) luaha %.3f s (%s), keepalived %.3f s (%s): luaha / keepalived = %.2f; luaha held its loop at most %s ms; %s\n",
+				services, servers, p[i], first[l], first[k], first[k] ? first[l] / first[k] : 0, n[l], lm, substr(later[l], 2),
+				km, substr(later[k], 2), km ? lm / km : 0, gap[p[i]], load
+		}
+	}'
 exit $failed

@@ -386,8 +386,36 @@ file_replace(lua_State *L)
 	return (nret);
 }
 
+/*
+ * same(a, i, b, j, n): whether a:sub(i, i + n - 1) == b:sub(j, j + n - 1), ranges that lie wholly
+ * inside their strings, without making either: the parse cache compares each block of a file read
+ * again with the text it was read from, and two copies of every block were most of a reload's
+ * garbage (first-touched memory is what a reload costs most in UML). A range outside its string is
+ * false; n = 0 is true.
+ */
+static int
+file_same(lua_State *L)
+{
+	size_t		 la, lb;
+	const char	*a = luaL_checklstring(L, 1, &la);
+	lua_Integer	 i = luaL_checkinteger(L, 2);
+	const char	*b = luaL_checklstring(L, 3, &lb);
+	lua_Integer	 j = luaL_checkinteger(L, 4);
+	lua_Integer	 n = luaL_checkinteger(L, 5);
+
+	luaL_argcheck(L, n >= 0, 5, "negative length");
+	if (i < 1 || j < 1 || (lua_Unsigned)(i - 1) > la || (lua_Unsigned)(j - 1) > lb ||
+	    (lua_Unsigned)n > la - (size_t)(i - 1) || (lua_Unsigned)n > lb - (size_t)(j - 1)) {
+		lua_pushboolean(L, 0);
+		return (1);
+	}
+	lua_pushboolean(L, memcmp(a + i - 1, b + j - 1, (size_t)n) == 0);
+	return (1);
+}
+
 static const luaL_Reg file_funcs[] = {
 	{ "read", file_read },
+	{ "same", file_same },
 	{ "realpath", file_realpath },
 	{ "replace", file_replace },
 	{ "stat", file_stat },

@@ -18,6 +18,7 @@ holding the loop.
 local model = require "luaha.lvscfmodel"
 local check = require "luaha.lvscfcheck"
 local lex = require "luaha.lvscflex"
+local same = require("luaha.core.file").same     -- two ranges of texts compared without copying them
 
 local read = {}
 
@@ -45,12 +46,20 @@ function Parser:warn(key, problem) self:report(self.warnings, self.lineno, self.
 
 --[[
 The parse cache's entries. A block's: { src = TEXT, at = WHERE, len =, nlines =, tbl =, kind =,
-servers = { [SERVER KEY] = i }, stbl = { SERVER TABLE, ... }, sspan = { (FROM - at) * SPAN + LEN, ... } }:
-the text it was read from (src: the whole text of the last parse that read or took it, not a copy)
-and its servers' tables with where their text is in the block's (one hash slot, two array slots
-and the key a server: a table of its own each would cost three times that).
+servers = { [OPENER LINE] = i }, stbl = { SERVER TABLE, ... }, sspan = { span(FROM - at, LEN, LINES), ... },
+sport = PORT }: the text it was read from (src: the whole text of the last parse that read or took
+it, not a copy) and its servers' tables with where their text is in the block's and how many lines
+it has (one hash slot, two array slots and the key a server: a table of its own each would cost
+three times that). A server's reading depends on its block's port before it: sport is the port its
+kept servers were read with, and a server read with another (before the block's port line) is not kept.
 ]]
-local SPAN = 1 << 32        -- a file is at most 256 MiB (lvscf.MAX_SIZE): an offset and a length in one integer
+-- span(from, len, lines): the three in one integer, or nil when they do not fit (the server is then not
+-- kept): from < 2^28 (a file is at most 256 MiB: lvscf.MAX_SIZE), len < 2^24, lines < 2^11.
+local function span(from, len, lines)
+    if len >= 1 << 24 or lines >= 1 << 11 then return nil end
+    return from << 35 | lines << 24 | len
+end
+local function unspan(x) return x >> 35, x & 0xffffff, x >> 24 & 0x7ff end
 
 -- candidate(key, tbl, at, nmsg): block tbl read from at to here is kept in the cache if it had no
 -- message and names no host (a name is resolved again at each read).
@@ -62,12 +71,13 @@ function Parser:candidate(key, tbl, at, nmsg)
     return into[key]
 end
 
--- keep_server(key, tbl, at, len): server tbl, whose text is at..at+len-1, goes in the open block's entry.
-function Parser:keep_server(key, tbl, at, len)
-    local sv = self.blk_sv
-    if sv.servers[key] then return end
+-- keep_server(key, tbl, at, len, lines): server tbl, whose text is at..at+len-1 in lines lines, goes in the open block's entry.
+function Parser:keep_server(key, tbl, at, len, lines)
+    local sv, port = self.blk_sv, self.blk.port or 80
+    local packed = span(at - self.blk_at, len, lines)
+    if sv.servers[key] or not packed or (sv.sport or port) ~= port then return end
     local i = #sv.stbl + 1
-    sv.servers[key], sv.stbl[i], sv.sspan[i] = i, tbl, (at - self.blk_at) * SPAN + len
+    sv.servers[key], sv.stbl[i], sv.sspan[i], sv.sport = i, tbl, packed, port
 end
 
 function Parser:close_server()
@@ -77,7 +87,7 @@ function Parser:close_server()
         self:report(self.errors, s.line, blk, s, "address", "missing (required)")
     end
     if self.cache and self.nmsg == self.srv_nmsg and not self.named[s] then
-        self:keep_server(self.srv_key, s, self.srv_at, self.pos - self.srv_at)
+        self:keep_server(self.srv_key, s, self.srv_at, self.pos - self.srv_at, self.lineno - s.line + 1)
     end
     if self.spans then self.spans[s].last = self.lineno end
     self.srv = nil
@@ -90,7 +100,8 @@ function Parser:close_block()
         self:report(self.errors, blk.line, blk, nil, "address", "missing (required)")
     end
     local e = self:candidate(self.blk_key, blk, self.blk_at, self.blk_nmsg)
-    if e then e.servers, e.stbl, e.sspan = self.blk_sv.servers, self.blk_sv.stbl, self.blk_sv.sspan end
+    local sv = self.blk_sv
+    if e then e.servers, e.stbl, e.sspan, e.sport = sv.servers, sv.stbl, sv.sspan, sv.sport end
     if self.spans then self.spans[blk].last = self.lineno end
     self.blk = nil
 end
@@ -173,16 +184,8 @@ function Parser:assign(opts, dst, seen, toks, quoted, key)
     end
 end
 
--- The number of lines of text (which ends with a newline).
-local function lines_in(text)
-    local n, i = 0, text:find("\n", 1, true)
-    while i do n, i = n + 1, text:find("\n", i + 1, true) end
-    return n
-end
-
 -- take(tbl, at, len, nlines, list, kind): the table of the text from at (this line) goes into list; the parse goes past it.
 function Parser:take(tbl, at, len, nlines, list, kind)
-    self.used[tbl] = true
     list[#list + 1] = tbl
     self.taken_line[tbl], self.taken_kind[tbl] = self.lineno, kind
     self.lineno, self.pos = self.lineno + nlines - 1, at + len
@@ -195,7 +198,7 @@ two tables. The entry then points into this text (the same bytes): no text is co
 texts of earlier parses are not kept.
 ]]
 function Parser:reuse_block(e, key, at)
-    if self.used[e.tbl] or self.text:sub(at, at + e.len - 1) ~= e.src:sub(e.at, e.at + e.len - 1) then return false end
+    if self.taken_line[e.tbl] or not same(self.text, at, e.src, e.at, e.len) then return false end
     e.src, e.at = self.text, at
     self.fresh_blocks[key] = self.fresh_blocks[key] or e
     self:take(e.tbl, at, e.len, e.nlines, self.m[e.kind .. "s"], e.kind)
@@ -206,19 +209,18 @@ end
 function Parser:reuse_server(old, key, at)
     local i = old.servers[key]
     local tbl = i and old.stbl[i]
-    if not tbl or self.used[tbl] then return false end
-    local from, len = old.at + old.sspan[i] // SPAN, old.sspan[i] % SPAN
-    local here = self.text:sub(at, at + len - 1)
-    if here ~= old.src:sub(from, from + len - 1) then return false end
-    self:keep_server(key, tbl, at, len)
-    self:take(tbl, at, len, lines_in(here), self.blk.servers)
+    if not tbl or self.taken_line[tbl] then return false end
+    local from, len, lines = unspan(old.sspan[i])
+    from = old.at + from
+    if not same(self.text, at, old.src, from, len) then return false end
+    self:keep_server(key, tbl, at, len, lines)
+    self:take(tbl, at, len, lines, self.blk.servers)
     return true
 end
 
 -- The opener lines the cache knows are looked up before they are read: the same line in the same
 -- place (at top level; in a block, outside a server, after the same port) opens the same way. A
 -- block whose text changed looks for its servers among those it had.
-function Parser:server_key(line) return line .. "\0" .. tostring(self.blk.port or 80) end
 
 function Parser:reused(line, at)
     if not self.cache then return false end
@@ -226,7 +228,8 @@ function Parser:reused(line, at)
         local e = self.cached_blocks[line]
         return e and self:reuse_block(e, line, at)
     end
-    return not self.srv and self.blk_old and self:reuse_server(self.blk_old, self:server_key(line), at)
+    local old = self.blk_old
+    return not self.srv and old and old.sport == (self.blk.port or 80) and self:reuse_server(old, line, at)
 end
 
 -- opener(key, toks, quoted): the problem of a block's opener line (`KEY NAME {`), or nil; lvscf.check's for a name.
@@ -254,7 +257,7 @@ function Parser:open(key, toks, quoted, line, at)
         self.srv = srv
         if self.spans then self.spans[srv] = { first = self.lineno, keys = {} } end
         self.blk.servers[#self.blk.servers + 1] = srv
-        self.srv_key, self.srv_at, self.srv_nmsg = self:server_key(line), at, nmsg
+        self.srv_key, self.srv_at, self.srv_nmsg = line, at, nmsg
     else
         local blk = { kind = key, name = toks[2] or "", servers = {}, line = self.lineno }
         self.blk_seen = {}
@@ -373,11 +376,12 @@ function read.parse(text, filename, cache, opts)
         -- starts, the messages before it; blk_old: its cache entry of before (its text changed);
         -- blk_sv: its servers' part of its new entry; srv_key, srv_at, srv_nmsg likewise.
         -- The cache: the previous parse's blocks by opener line (each with its servers, by opener
-        -- line and port); this parse's; the tables taken from it with their line and kind (none
-        -- for a server); the tables taken; the tables cross_check had something to say about;
-        -- the tables that name a host; those opened by a malformed opener.
+        -- line and port); this parse's; the tables taken from it with their line (a table is taken
+        -- once: one with a line is not taken again) and kind (none for a server); the tables
+        -- cross_check had something to say about; the tables that name a host; those opened by a
+        -- malformed opener.
         cached_blocks = cache and cache.blocks or {}, fresh_blocks = {},
-        taken_line = {}, taken_kind = {}, used = {}, marked = {}, named = {}, bad_open = {},
+        taken_line = {}, taken_kind = {}, marked = {}, named = {}, bad_open = {},
         toks = {}, quoted = {},     -- the tokens of the line being read (lvscflex.tokenize fills them)
         -- The lines of each key of the open block and server (one table for every server: no garbage).
         blk_seen = {}, srv_seen = {},

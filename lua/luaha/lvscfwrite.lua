@@ -38,12 +38,18 @@ local function value_text(o, v, dst)
     return token(v)
 end
 
+-- written(o, dst, failover): the value of option o that is written for table dst, or nil.
+local function written(o, dst, failover)
+    local v = dst[o.key]
+    -- luaha's own options at their defaults are left out, so Piranha can still read the file;
+    -- so are defaults of keys a failover block does not use, which would only draw warnings.
+    if (o.ext or failover and not model.failover_uses[o.key]) and v == o.default then return nil end
+    return v
+end
+
 local function write_opts(out, dst, opts, indent, failover)
     for _, o in ipairs(opts) do
-        local v = dst[o.key]
-        -- luaha's own options at their defaults are left out, so Piranha can still read the file;
-        -- so are defaults of keys a failover block does not use, which would only draw warnings.
-        if (o.ext or failover and not model.failover_uses[o.key]) and v == o.default then v = nil end
+        local v = written(o, dst, failover)
         if v ~= nil then out[#out + 1] = indent .. o.key .. " = " .. value_text(o, v, dst) end
     end
 end
@@ -68,22 +74,53 @@ local function block_lines(out, kind, b, indent)
     return out
 end
 
--- block(kind, b): the text of block b, each line ending in a newline.
-local function block(kind, b)
-    return table.concat(block_lines({}, kind, b, "    "), "\n") .. "\n"
+--[[
+block(kind, b, into): the text of block b, each line ending in a newline: what block_lines gives
+with an indent of 4, joined. Made of pieces in into (emptied first: a table the caller reuses from
+block to block), not of lines: the pieces are strings that exist already (indents, keys, values,
+short numbers), where each line would be a new string; a reload that writes every block again
+made 16 MB of them at 37 000 real servers.
+]]
+local function put_opts(into, n, dst, opts, indent, failover)
+    for _, o in ipairs(opts) do
+        local v = written(o, dst, failover)
+        if v ~= nil then
+            into[n + 1], into[n + 2], into[n + 3], into[n + 4], into[n + 5] = indent, o.key, " = ",
+                value_text(o, v, dst), "\n"
+            n = n + 5
+        end
+    end
+    return n
+end
+
+local function block(kind, b, into)
+    for i = #into, 1, -1 do into[i] = nil end
+    local n, unit = 4, "    "
+    into[1], into[2], into[3], into[4] = kind, " ", token(b.name), " {\n"
+    n = put_opts(into, n, b, model.blocks, unit, kind == "failover")
+    for _, s in ipairs(b.servers or {}) do
+        check.breathe()
+        into[n + 1], into[n + 2], into[n + 3], into[n + 4] = unit, "server ", token(s.name), " {\n"
+        n = put_opts(into, n + 4, s, model.servers, unit .. unit)
+        into[n + 1], into[n + 2] = unit, "}\n"
+        n = n + 2
+    end
+    into[n + 1] = "}\n"
+    return table.concat(into, "", 1, n + 1)
 end
 
 -- parts(model [, cache]): see lvscf.write_parts.
 function write.parts(m, cache)
     local out = {}
-    local written = cache and cache.written or {}
+    local texts = cache and cache.written or {}
     write_opts(out, m, model.globals, "")
     out = #out > 0 and { table.concat(out, "\n") .. "\n" } or {}
+    local into = {}
     for _, kind in ipairs({ "virtual", "failover" }) do
         for _, b in ipairs(m[kind .. "s"] or {}) do
             check.breathe()
-            local text = written[b] or block(kind, b)
-            written[b] = text
+            local text = texts[b] or block(kind, b, into)
+            texts[b] = text
             out[#out + 1] = text
         end
     end

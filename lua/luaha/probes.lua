@@ -249,16 +249,24 @@ end
 local S = {}
 S.__index = S
 
-local function key(v, rs) return v.name .. "/" .. rs.name end
-
--- same_list(a, b): whether two arrays hold the same values in the same order.
-local function same_list(a, b)
-    if #a ~= #b then return false end
-    for i = 1, #a do
-        if a[i] ~= b[i] then return false end
+--[[
+pace(n): n steps of a plan or a start done (a monitor placed, made or compared); every PACE of them
+the task lets the loop turn. A turn costs system calls (a clock read is one in UML, where each is
+slow), so it is taken by the amount of work, not at every block: at 2300 blocks a turn for each was
+most of a reload's plan in UML. 4096 steps of the cheapest kind (a kept monitor listed) are about a
+millisecond on the host; a new monitor counts as 8.
+]]
+local PACE = 4096
+local paced = 0
+local function pace(n)
+    paced = paced + n
+    if paced >= PACE then
+        paced = 0
+        luaha.breathe()
     end
-    return true
 end
+
+local function key(v, rs) return v.name .. "/" .. rs.name end
 
 --[[
 new(on_change): an empty set; on_change(monitor) is called when a monitor's weight changes.
@@ -271,10 +279,15 @@ function probes.new(on_change)
         handles = {} }, S)
 end
 
--- keeps(pk, lists): the probe checking for pk, when it goes on: running, for the very same monitors.
-function S:keeps(pk, lists)
-    local h = self.handles[pk]
-    if h and lists[pk] and h:status() ~= "cancelled" and same_list(self.probes[pk], lists[pk]) then return h end
+--[[
+keeps(pk, plan): the probe checking for pk, when it goes on: running, for the very same monitors.
+plan.fresh[pk] is set when a monitor of pk was made by the plan; the others are of groups kept as
+they were, which were all in the running lists: a list of as many of them as before is the same
+set, found without comparing the lists of 37 000 monitors at each reload.
+]]
+function S:keeps(pk, plan)
+    local h, old, new = self.handles[pk], self.probes[pk], plan.lists[pk]
+    if h and old and new and not plan.fresh[pk] and #old == #new and h:status() ~= "cancelled" then return h end
     return nil
 end
 
@@ -285,11 +298,12 @@ monitors that had none, to be logged when the plan is committed.
 ]]
 local function group(v, old, rsh)
     local g = { v = v, at = {}, keys = {}, mons = {}, pks = {}, fresh = {} }
+    local opts = { rsh_command = rsh }
     for _, rs in ipairs(v.servers) do
         if rs.active then
             local k = key(v, rs)
             local prev = old[k]
-            local mon = nanny.new(v, rs, { rsh_command = rsh })
+            local mon = nanny.new(v, rs, opts)
             if prev and prev.name == mon.name then
                 mon:adopt(prev)
             else
@@ -303,6 +317,20 @@ local function group(v, old, rsh)
 end
 
 --[[
+frozen_clock(now): until the value it returns is closed, luaha.time() answers now. nanny.new
+reads the wall clock for each monitor it makes (its since), and where there is no vDSO a clock
+read is a system call: 85 us in UML, where a reload that makes 37 000 monitors spent 3 s on it.
+The monitors of a plan are made in one instant: the clock is read once, and frozen only while
+group runs, which does not wait (no other task runs meanwhile). A since option of nanny.new would
+say this without the clock being frozen.
+]]
+local function frozen_clock(now)
+    local time = luaha.time
+    luaha.time = function() return now end
+    return setmetatable({}, { __close = function() luaha.time = time end })
+end
+
+--[[
 plan(model): the monitors of the model's active real servers, by virtual block, without changing
 anything yet: plan.monitor_at gives the health the new table is computed with. The monitors of a
 block whose table is the one it had before (the parse cache gave it back unchanged) are kept as
@@ -311,13 +339,21 @@ they are, with the same rsh_command. commit(plan) makes it the running set.
 function S:plan(m)
     local old_groups, groups = self.groups, {}
     local keep = m.rsh_command == self.rsh
-    local at, lists, order = {}, {}, {}   -- monitors by probe: one check serves every virtual that asks it
+    local at, lists, order, fresh = {}, {}, {}, {}  -- monitors by probe: one check serves every virtual that asks it
+    local now = luaha.time()
     for _, v in ipairs(m.virtuals) do
         if v.active then
-            local g = keep and old_groups[v] or group(v, self.monitors, m.rsh_command)
+            local g = keep and old_groups[v]
+            local made = not g
+            if made then
+                local _ <close> = frozen_clock(now)
+                g = group(v, self.monitors, m.rsh_command)
+                pace(8 * #g.mons)
+            end
             groups[v], at[v] = g, g.at
             for i, mon in ipairs(g.mons) do
                 local pk = g.pks[i]
+                if made then fresh[pk] = true end
                 local list = lists[pk]
                 if not list then
                     list = {}
@@ -325,10 +361,10 @@ function S:plan(m)
                 end
                 list[#list + 1] = mon
             end
-            luaha.breathe()
+            pace(#g.mons + 1)
         end
     end
-    return { groups = groups, monitor_at = at, lists = lists, order = order, rsh = m.rsh_command }
+    return { groups = groups, monitor_at = at, lists = lists, order = order, fresh = fresh, rsh = m.rsh_command }
 end
 
 --[[
@@ -357,9 +393,9 @@ function S:commit(plan)
         end
     end
     self.groups, self.monitor_at, self.rsh = plan.groups, plan.monitor_at, plan.rsh
-    self.next = { lists = plan.lists, order = plan.order }
+    self.next = plan
     for pk, h in pairs(self.handles) do
-        if not self:keeps(pk, plan.lists) then h:cancel() end
+        if not self:keeps(pk, plan) then h:cancel() end
     end
 end
 
@@ -375,10 +411,11 @@ burst of thousands within the first second).
 ]]
 function S:start()
     if not self.next then return end
-    local lists, handles = self.next.lists, {}
-    for _, pk in ipairs(self.next.order) do
+    local plan, handles = self.next, {}
+    local lists = plan.lists
+    for _, pk in ipairs(plan.order) do
         local mons = lists[pk]
-        local h = self:keeps(pk, lists)
+        local h = self:keeps(pk, plan)
         if h then
             mons = self.probes[pk]
         else

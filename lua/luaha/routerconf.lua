@@ -135,6 +135,44 @@ function conf.listener_errors(m, path, webui)
 end
 
 --[[
+The blocks whose services check has normalized, with the globals they were made with (lvs.service
+reads cluster, lvs.dest network): the models are read-only, and the parse cache gives a reload
+the very table of a block whose text did not change, so a reload of 37 000 real servers that
+changes 1% of them checks the services of the 370 blocks that changed, not 2300 again. One weak
+entry a block: no table is kept. Within a check, a destination is normalized once for each
+address, ports and weight (its check depends on nothing else; the forwarding method is the
+model's): a reload that changes a server in every block checks 2300 services and the 1600
+distinct destinations, not 37 000 of them (26 MB of garbage, and memory first touched costs
+about 0.14 s a megabyte in UML). The loop turns every CHUNK blocks: about a millisecond each.
+]]
+local checked = setmetatable({}, { __mode = "k" })
+local CHUNK = 64
+
+-- check_table(m): raises if the table lvs.desired(m) gives is not one ipvs takes (ipvs.normalize's error). Waits.
+local function check_table(m)
+    local globals = tostring(m.network) .. "\0" .. tostring(m.cluster)
+    local seen, todo = {}, 0
+    for _, v in ipairs(m.virtuals) do
+        if v.active and checked[v] ~= globals then
+            local s = lvs.service(m, v)
+            s.dests = {}
+            for _, rs in ipairs(v.servers) do
+                local k = rs.active and ("%s\0%s\0%s\0%s"):format(rs.address, rs.port, v.port, rs.weight)
+                if k and not seen[k] then
+                    seen[k] = true
+                    s.dests[#s.dests + 1] = lvs.dest(m, v, rs, rs.weight)
+                end
+            end
+            ipvs.normalize(s)
+            checked[v] = globals
+            todo = todo + 1
+            if todo % CHUNK == 0 then luaha.breathe() end
+        end
+    end
+    return true
+end
+
+--[[
 check(model, path [, cache]): what the daemon does with a model before it touches anything, so
 that what --check accepts the daemon runs: the written text and its digest (with the parse
 cache the model was read with, the text of unchanged blocks is not written again), the table it
@@ -157,10 +195,7 @@ function conf.check(m, path, cache, webui)
     local digest = try("the configuration cannot be written back", function()
         return heartbeat.digest(lvscf.write_parts(m, cache))
     end)
-    try("the IPVS table", function()
-        for _, s in ipairs(lvs.desired(m)) do ipvs.normalize(s) end
-        return true
-    end)
+    try("the IPVS table", check_table, m)
     for _, e in ipairs(conf.listener_errors(m, path, webui)) do errors[#errors + 1] = e end
     local key = false
     if m.heartbeat_key then key = try("heartbeat_key", heartbeat.read_key, m.heartbeat_key) end

@@ -270,6 +270,55 @@ t.test("a-server-takes-its-block's-port-even-when-its-own-text-is-unchanged", fu
         "port by default")
 end)
 
+t.test("servers-before-the-port-line-and-servers-of-many-lines-are-read-again-right", function()
+    local long = ("  # a comment\n"):rep(3000)
+    local text = "virtual web {\n address = 192.0.2.1 eth0:1\n server a {\n  address = 192.0.2.2\n }\n port = 81\n"
+        .. " server b {\n  address = 192.0.2.3\n }\n server c {\n" .. long .. "  address = 192.0.2.4\n }\n}\n"
+    local cache = lvscf.cache()
+    local m1 = assert(lvscf.parse(text, "p.cf", cache))
+    t.eq(m1.virtuals[1].servers[1].port, 80, "a is read before the port line")
+    t.eq(m1.virtuals[1].servers[2].port, 81, "b after it")
+    local edited = text:gsub("192.0.2.3", "192.0.2.5")
+    local m2 = assert(lvscf.parse(edited, "p.cf", cache))
+    local ok, where = same(m2, assert(lvscf.parse(edited, "p.cf")))
+    assert(ok, "the cached parse differs from a fresh one at " .. tostring(where))
+    t.eq(m2.virtuals[1].servers[1], m1.virtuals[1].servers[1], "a taken from the cache (the port it was read with)")
+    assert(m2.virtuals[1].servers[3] ~= m1.virtuals[1].servers[3], "c, of 3000 lines, is read again")
+    local m3 = assert(lvscf.parse(edited:gsub(" port = 81\n", ""), "p.cf", cache))
+    t.eq(m3.virtuals[1].servers[2].port, 80, "b by default once the port line goes")
+    ok, where = same(m3, assert(lvscf.parse(edited:gsub(" port = 81\n", ""), "p.cf")))
+    assert(ok, "after the port line went: " .. tostring(where))
+end)
+
+t.test("file-same-compares-ranges-of-two-texts", function()
+    local file = require "luaha.core.file"
+    t.eq(file.same("abcdef", 2, "xbcd", 2, 3), true, "bcd and bcd")
+    t.eq(file.same("abc", 1, "abd", 1, 3), false, "abc and abd")
+    t.eq(file.same("abc", 3, "abc", 3, 2), false, "a range past the end")
+    t.eq(file.same("abc", 4, "", 1, 0), true, "empty ranges at the ends")
+    t.eq(file.same("abc", 5, "", 1, 0), false, "a range that starts past the end")
+    t.eq(file.same("a", 0, "a", 1, 1), false, "position 0")
+    t.checkerr("negative length", file.same, "a", 1, "a", 1, -1)
+end)
+
+t.test("a-block's-part-is-the-lines-the-editor-writes-for-it", function()
+    -- write_parts makes a block's text of pieces, the editor (lvsedit) takes block_lines: the same text.
+    local writer = require "luaha.lvscfwrite"
+    for _, path in ipairs({ "examples/lvs.cf", "examples/lvs.cf.d/fos.cf", "examples/lvs.cf.d/nat.cf",
+            "examples/lvs.cf.d/fwmark.cf", "examples/lvs.cf.d/persistence.cf" }) do
+        local m = assert(lvscf.load(path))
+        local parts, k = lvscf.write_parts(m), 1
+        if m.serial_no then k = 2 end       -- the globals' part first
+        for _, kind in ipairs({ "virtual", "failover" }) do
+            for _, b in ipairs(m[kind .. "s"]) do
+                t.eq(parts[k], table.concat(writer.block_lines({}, kind, b, "    "), "\n") .. "\n", path .. " " .. b.name)
+                k = k + 1
+            end
+        end
+        t.eq(k, #parts + 1, path .. ": every part")
+    end
+end)
+
 t.test("the-digest-of-the-parts-is-the-digest-of-the-text", function()
     local auth = require("luaha").auth
     t.eq(auth.hash({ "lvs", ".cf\n", "" }), auth.hash("lvs.cf\n"), "parts")
