@@ -323,7 +323,11 @@ target_step(struct checker *c, uint32_t slot, double now)
 	target_done(c, slot, RES_FAILED, 0, "timeout", now);
 }
 
-/* The heap's top is due: what is due within a tick is done, CHECKER_STARTS at most. */
+/*
+ * The heap's top is due: CHECKER_STARTS steps at most. A check due within a
+ * tick starts now, with those due before it; a check in flight retransmits or
+ * times out only when its time has come.
+ */
 static void
 checker_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -337,7 +341,7 @@ checker_timer_cb(evutil_socket_t fd, short what, void *arg)
 	c->armed = 0;
 	for (n = 0; n < CHECKER_STARTS && c->nheap > 0; n++) {
 		t = &c->t[c->heap[0]];
-		if (t->at - now > t->tick)
+		if (t->at - now > (t->state == T_IDLE ? t->tick : 0))
 			break;
 		target_step(c, c->heap[0], now);
 	}
