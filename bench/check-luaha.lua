@@ -72,6 +72,14 @@ for _, mon in ipairs(mons) do
     if mon.state ~= "in" then down = down + 1 end
 end
 for _, probe in ipairs(started) do probe:cancel() end
+-- How long the last checks took: a check that waits for a retransmitted SYN is late by a second.
+local slow, longest = 0, 0
+for _, mon in ipairs(mons) do
+    local took = mon.last and mon.last.seconds or 0
+    if took > 0.1 then slow = slow + 1 end
+    if took > longest then longest = took end
+end
+io.stderr:write(("last checks over 0.1 s: %d of %d, the longest %.3f s\n"):format(slow, n, longest))
 for reason, k in pairs(reasons) do io.stderr:write(("failed checks: %d %s\n"):format(k, reason)) end  -- to the log
 print(("%.2f %.2f %d %d %d %d %.2f %.2f %d"):format(user + sys, wall, checks, status_kib("VmRSS"), status_kib("VmHWM"), down,
     user, sys, p1 - p0))

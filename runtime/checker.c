@@ -28,10 +28,9 @@
  *
  * A result waits in its target until Lua takes it: one task (probes.lua's
  * collector) takes every result of a turn of the loop in one call and runs
- * the monitors' rise and fall on them. The target's next check is due an
- * interval after that (after the check's end, as a worker's would be), so a
- * target has at most one result waiting and a starved Lua slows the checks
- * rather than pile results up.
+ * the monitors' rise and fall on them. The target's next check is scheduled
+ * then (see checker_collect), so a target has at most one result waiting and
+ * a starved Lua slows the checks rather than pile results up.
  *
  * Loop holding, per turn, at 10 000 targets checked every second: the timer
  * starts at most CHECKER_STARTS checks (a socket and a connect each, some
@@ -59,6 +58,7 @@ struct target {
 	double		 timeout;	/* seconds a check may take */
 	double		 tick;		/* a check due within this starts now */
 	double		 at;		/* its heap key: when its next step is due */
+	double		 due;		/* when the check in flight was due */
 	double		 started;	/* when the check in flight began */
 	double		 deadline;	/* started + timeout */
 	double		 rto;		/* half-open: seconds to the next SYN */
@@ -244,6 +244,7 @@ target_start(struct checker *c, uint32_t slot, double now)
 	if (now - t->at > t->tick)
 		c->late++;
 	c->started++;
+	t->due = t->at;
 	t->started = now;
 	t->deadline = now + t->timeout;
 	t->state = T_FLIGHT;
@@ -535,8 +536,13 @@ checker_remove(lua_State *L)
  * target, results[i] true (passed), false (failed) or "stalled" (failed too
  * late to be the server's fault: not to be counted), reasons[i] nil's stand-in
  * false or "timeout", "connect: Connection refused" ..., tooks[i] the seconds
- * it took. Each target's next check is due an interval from now (at once after
- * a stalled one).
+ * it took. Each target's next check is due an interval after this one was
+ * due, after a failed one an interval after its end as nanny had it (a silent
+ * server is checked every timeout + interval), and at once after a stalled
+ * one or if that time is past. A check started late, or whose result was taken
+ * late, does not make the next late too: the checks stay spread as they began
+ * rather than gather, a turn of the loop at a time, into one burst, and the
+ * schedule is kept.
  */
 static int
 checker_collect(lua_State *L)
@@ -545,7 +551,7 @@ checker_collect(lua_State *L)
 	struct target	*t;
 	uint32_t	 i, slot;
 	lua_Integer	 n = 0;
-	double		 now;
+	double		 now, next;
 
 	for (i = 2; i <= 5; i++)
 		luaL_checktype(L, (int)i, LUA_TTABLE);
@@ -577,7 +583,8 @@ checker_collect(lua_State *L)
 		lua_pushnumber(L, t->took);
 		lua_rawseti(L, 5, n);
 		t->state = T_IDLE;
-		heap_put(c, slot, t->result == RES_STALLED ? now : now + t->interval);
+		next = t->due + t->interval + (t->result == RES_OK ? 0 : t->took);
+		heap_put(c, slot, t->result == RES_STALLED || next < now ? now : next);
 	}
 	c->ndone = 0;
 	if (c->nheap > 0)

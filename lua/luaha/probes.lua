@@ -195,7 +195,8 @@ The simple checks (check.simple: a connect closed at once, a half-open SYN) of p
 monitors read no load run in C (luaha.core.checker): their sockets, times and retransmissions,
 with no task, timer or event of their own. One task, the collector, takes the results of each
 turn of the loop in one call and gives them to the monitors as check_once would: no coroutine
-switch per check. A probe's next check is due an interval after its result was taken.
+switch per check. A probe's next check is due an interval after its check was due (after a
+failed one, an interval after it ended), so that checks started late do not gather into bursts.
 ]]
 local checker = require "luaha.core.checker"
 local engine, engine_err           -- made at the first simple probe; nil, err if it could not be
