@@ -3,7 +3,8 @@
 -- Usage: luaha bench/check-luaha.lua N SECONDS FIRST_PORT NPORTS COUNTFILE[,COUNTFILE...]; prints its CPU
 -- seconds, the wall time, the connections the listeners counted meanwhile (their COUNTFILEs, see check-listener.lua),
 -- its VmRSS and VmHWM in KiB, how many servers are not in (failed their last check), and its user and
--- system CPU seconds (the first number is their sum), and the checks that passed by its own count.
+-- system CPU seconds (the first number is their sum), the checks that passed by its own count, and the
+-- bytes of Lua heap each real server's monitor and running probe hold (after a full collection).
 -- HALF_OPEN=1 in the environment: half-open checks (half_open = 1) instead of connects.
 -- Server i is 198.51.100.(1 + (i - 1) // NPORTS), port FIRST_PORT + (i - 1) % NPORTS.
 local luaha = require "luaha"
@@ -53,6 +54,8 @@ end
 local v = { name = "bench", port = first, protocol = "tcp", timeout = 1, reentry = 1, fall = 1,
     weight_ramp = false, quiesce_server = false, load_monitor = "none", half_open = os.getenv("HALF_OPEN") == "1" }
 local started, mons = {}, {}
+collectgarbage()
+local heap0 = collectgarbage("count") * 1024
 for i = 1, n do
     local port = first + (i - 1) % nports
     local address = ("198.51.100.%d"):format(1 + (i - 1) // nports)
@@ -67,6 +70,8 @@ luaha.sleep(seconds)
 local p1 = passed
 local u1, s1 = cpu_seconds()
 local user, sys, wall, checks = u1 - u0, s1 - s0, luaha.now() - t0, count() - k0
+collectgarbage()
+local heap = collectgarbage("count") * 1024 - heap0   -- the monitors and their running probes
 local down = 0
 for _, mon in ipairs(mons) do
     if mon.state ~= "in" then down = down + 1 end
@@ -81,5 +86,5 @@ for _, mon in ipairs(mons) do
 end
 io.stderr:write(("last checks over 0.1 s: %d of %d, the longest %.3f s\n"):format(slow, n, longest))
 for reason, k in pairs(reasons) do io.stderr:write(("failed checks: %d %s\n"):format(k, reason)) end  -- to the log
-print(("%.2f %.2f %d %d %d %d %.2f %.2f %d"):format(user + sys, wall, checks, status_kib("VmRSS"), status_kib("VmHWM"), down,
-    user, sys, p1 - p0))
+print(("%.2f %.2f %d %d %d %d %.2f %.2f %d %.0f"):format(user + sys, wall, checks, status_kib("VmRSS"), status_kib("VmHWM"), down,
+    user, sys, p1 - p0, heap / n))

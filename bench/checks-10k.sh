@@ -141,11 +141,12 @@ for mode in $MODES; do
 		grep -h -i -e traceback -e ' err: ' -e 'failed checks' "$tmp/checker.log" "$tmp"/listener*.log | head -5
 	fi
 	line=$(awk -v kind="$kind" -v mode="$mode" -v n=$N -v cpu=$1 -v wall=$2 -v conns=$3 -v rss=$4 -v hwm=$5 -v down=$6 \
-	    -v user=$7 -v sys=$8 -v checks=$9 -v lcpu=$lcpu -v ncpu=$ncpu -v listeners=$LISTENERS -v target=$target 'BEGIN {
+	    -v user=$7 -v sys=$8 -v checks=$9 -v heap=${10:-0} -v lcpu=$lcpu -v ncpu=$ncpu -v listeners=$LISTENERS -v target=$target 'BEGIN {
 		printf "%-9s %-8s %d real servers: luaha checker %.1f%% of one core (user %.1f%% + system %.1f%%), %.0f checks/s passed,",
 			kind, mode, n, cpu / wall * 100, user / wall * 100, sys / wall * 100, checks / wall
-		printf " %.1f us CPU per check, RSS %.1f MiB (peak %.1f MiB), %d servers failing; %d listeners %.1f%%, %.0f connections/s",
-			checks ? cpu / checks * 1e6 : 0, rss / 1024, hwm / 1024, down, listeners, lcpu / 100 / wall * 100, conns / wall
+		printf " %.1f us CPU per check, RSS %.1f MiB (peak %.1f MiB), Lua heap %d bytes per server, %d servers failing;",
+			checks ? cpu / checks * 1e6 : 0, rss / 1024, hwm / 1024, heap, down
+		printf " %d listeners %.1f%%, %.0f connections/s", listeners, lcpu / 100 / wall * 100, conns / wall
 		if (mode == "veth") printf ", NAPI threads %.1f%%", ncpu / 100 / wall * 100
 		printf "\n"
 		ok = cpu / wall < target && checks / wall >= 0.9 * n && down == 0

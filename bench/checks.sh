@@ -41,9 +41,9 @@ for n in 100 500 1000; do
 	runs=""
 	for r in $(seq 1 "$REPEAT"); do
 		set -- $(HALF_OPEN=0 ./luaha ${gc:+-e "$gc"} bench/check-luaha.lua $n $SECONDS_ $FIRST $NPORTS "$out/count" 2> "$out/connect.log")
-		lcpu=$1 lwall=$2 checks=$9 lrss=$4
+		lcpu=$1 lwall=$2 checks=$9 lrss=$4 lheap=${10:-0}
 		set -- $(HALF_OPEN=1 ./luaha ${gc:+-e "$gc"} bench/check-luaha.lua $n $SECONDS_ $FIRST $NPORTS "$out/count" 2> "$out/half-open.log")
-		hcpu=$1 hwall=$2 hchecks=$9 hrss=$4
+		hcpu=$1 hwall=$2 hchecks=$9 hrss=$4 hheap=${10:-0}
 		# Checks that failed (the checker's count by reason), and errors.
 		grep -h -i -e 'failed checks' -e traceback -e ' err: ' "$out/connect.log" "$out/half-open.log" | sed "s/^/     $n, run $r: /" | head -4
 		keepalived -n -C -l -f "$out/keepalived.conf" -p "$out/ka.pid" -c "$out/ka-check.pid" > /dev/null 2>&1 &
@@ -55,17 +55,17 @@ for n in 100 500 1000; do
 		kcpu=$(( $(cpu_of $pids) - k0 )) kchecks=$(( $(count) - kc0 ))
 		krss=0; for p in $pids; do krss=$((krss + $(awk '/VmRSS/ {print $2}' /proc/$p/status))); done
 		kill $ka; wait $ka 2> /dev/null; ipvsadm -C
-		runs="$runs $lcpu $lwall $checks $lrss $kcpu $kchecks $krss $hcpu $hwall $hchecks $hrss"
+		runs="$runs $lcpu $lwall $checks $lrss $kcpu $kchecks $krss $hcpu $hwall $hchecks $hrss $lheap $hheap"
 	done
 	awk -v n=$n -v s=$SECONDS_ -v runs="$runs" 'BEGIN {
 		k = split(runs, v, " ")
-		for (i = 1; i <= k; i += 11) {
+		for (i = 1; i <= k; i += 13) {
 			lper = v[i + 2] ? v[i] / v[i + 2] * 1000 : 0; kper = v[i + 5] ? v[i + 4] / 100 / v[i + 5] * 1000 : 0
 			hper = v[i + 9] ? v[i + 7] / v[i + 9] * 1000 : 0
 			if (i == 1 || lper < lmin) { lmin = lper; lk = v[i + 2] / v[i + 1] }
 			if (i == 1 || hper < hmin) { hmin = hper; hk = v[i + 9] / v[i + 8] }
 			if (i == 1 || kper < kmin) { kmin = kper; kk = v[i + 5] / s }
-			lr = v[i + 3]; kr = v[i + 6]; hr = v[i + 10]
+			lr = v[i + 3]; kr = v[i + 6]; hr = v[i + 10]; lh = v[i + 11]; hh = v[i + 12]
 			each = each sprintf(" %.3f/%.3f/%.3f", lper, hper, kper)
 		}
 		printf "%4d real servers: luaha connect %.3f ms CPU/check, %.0f checks/s, RSS %.1f MiB | luaha half-open %.3f ms, %.0f checks/s, RSS %.1f MiB | keepalived %.3f ms CPU/check, %.0f checks/s, RSS %.1f MiB\n",
@@ -74,6 +74,7 @@ for n in 100 500 1000; do
 			(kmin ? lmin / kmin : 0), (kmin ? hmin / kmin : 0)
 		printf "     each run, luaha connect/half-open/keepalived ms CPU per check:%s\n", each
 		# Every server is due once a second: the checks done in time are those done per second over n.
+		printf "     Lua heap per real server (its monitor and running probe): connect %d bytes, half-open %d bytes\n", lh, hh
 		printf "     scheduled checks done: luaha connect %.1f%%, half-open %.1f%%, keepalived %.1f%% (target >= 99.5%% at 1000)\n",
 			lk / n * 100, hk / n * 100, kk / n * 100 }'
 done
