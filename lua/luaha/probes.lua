@@ -295,8 +295,10 @@ function probes.start_probe(monitors, on_change)
         local now, b = luaha.now(), bursts[p.interval]
         if not b or now - b.last > 0.1 then b = { n = 0 } bursts[p.interval] = b end
         b.n, b.last = b.n + 1, now
+        -- Beyond the first SPREAD_OVER, the golden ratio's multiples spread the first checks evenly
+        -- over the span, however many come: the checker keeps their phases from then on.
         local k = b.n - SPREAD_OVER
-        local due = k > 0 and now + math.min(p.interval, 1) * k / (k + 1000) or now
+        local due = k > 0 and now + math.min(p.interval, 1) * (k * 0.6180339887498949 % 1) or now
         p.id = engine:add(kind, spec.address, spec.port, p.interval, p.timeout, due)
         by_id[p.id] = p
         if not collector then
