@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/netns/checks-run-in-c.sh: nanny's connect and half-open probes run in C (luaha.core.checker): open, refused, silent, IPv4 and IPv6, on schedule, one task, cancel frees the sockets.
+# tests/netns/checks-run-in-c.sh: nanny's connect and half-open probes run in C (luaha.core.checker): open, refused, silent, IPv4 and IPv6, on schedule, one task, cancel frees the sockets, a stalled check not counted.
 # SPDX-License-Identifier: GPL-2.0-or-later
 . "$(dirname "$0")/../lib/netns.bash" || exit 2
 netns_test checks-run-in-c
@@ -87,9 +87,28 @@ for i, c in ipairs(cases) do check(c.checks == counts[i], c.what .. ": checked a
 check(probes.workers() == 0, "tasks left: " .. probes.workers())
 collectgarbage()
 check(fds() <= before + 6, ("descriptors after cancel: %d more"):format(fds() - before))
+
+-- A check that failed because this process was stalled (here, blocked in os.execute) is not
+-- counted, and runs again at once.
+local v = { name = "stall", port = 8080, protocol = "tcp", timeout = 0.5, reentry = 0.5, fall = 1,
+    weight_ramp = false, load_monitor = "none" }
+local mon = nanny.new(v, { address = "192.0.2.3", weight = 2 })
+local steps = 0
+local step = mon.step
+mon.step = function(self, ...) steps = steps + 1 return step(self, ...) end
+local h = probes.start_probe({ mon }, function() end)
+luaha.sleep(0.1)
+os.execute("sleep 1")
+luaha.sleep(0.2)
+check(steps == 0 and mon.last == nil, "a check stalled for 1 s was counted: " .. steps)
+luaha.sleep(0.6)
+check(steps == 1 and mon.last and mon.last.reason == "timeout", "the check run again at once: " .. steps)
+h:cancel()
 print("ok")
 LUA
 ip netns exec "$a" timeout 60 "$LUAHA" "$tmp/checks.lua" > "$tmp/checks.log" 2>&1 ||
 	fail "$(grep -v '^$' "$tmp/checks.log" | tail -3)"
 grep -qx ok "$tmp/checks.log" || fail "did not finish: $(tail -1 "$tmp/checks.log")"
+grep -q '192.0.2.3:8080: a check failed after 1\.. s with a timeout of 0.5 s: this process was stalled; not counted' \
+	"$tmp/checks.log" || fail "the stalled check was not logged"
 echo "PASS $name"
