@@ -67,7 +67,8 @@ $(filter build/ipvs%.o build/asan/ipvs%.o,$(OBJS) $(ASANOBJS)): runtime/ipvs.h
 # And the HTTP server, the rtnetlink files, the half-open check and the tasks theirs.
 $(filter build/http%.o build/asan/http%.o,$(OBJS) $(ASANOBJS)): runtime/http.h
 $(filter %/link.o %/route.o %/sysctl.o %/linkwatch.o,$(OBJS) $(ASANOBJS)): runtime/link.h
-$(filter %/halfopen.o %/prober.o,$(OBJS) $(ASANOBJS)): runtime/halfopen.h
+$(filter %/halfopen.o %/prober.o %/checker.o %/checkrun.o,$(OBJS) $(ASANOBJS)): runtime/halfopen.h
+$(filter %/checker.o %/checkrun.o,$(OBJS) $(ASANOBJS)): runtime/checker.h
 $(filter %/task.o %/wait.o,$(OBJS) $(ASANOBJS)): runtime/task.h
 
 units: $(UNITS)

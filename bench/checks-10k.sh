@@ -1,10 +1,11 @@
 #!/bin/bash
-# bench/checks-10k.sh: on the host as root, no UML: 10 000 real servers checked every second, in < 10% of one core?
+# bench/checks-10k.sh: on the host as root, no UML: 10 000 real servers checked every second, connect checks in < 15% of one core, half-open in < 10%?
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Two kinds of check, each in every set-up: `connect` (nanny's: a TCP connection, closed at once)
 # and `half-open` (lvs.cf's half_open = 1: a SYN on a shared raw socket, the SYN-ACK answered with
-# a reset, no connection made). The target is met when one kind meets it; both are printed.
+# a reset, no connection made), each with its own target: connect < 15% of one core, half-open < 10%;
+# the benchmark passes when every kind run meets its own.
 #
 # Checking needs no IPVS, so this runs in network namespaces of the host (its real CPUs, not UML's
 # one slow CPU). The real servers are 198.51.100.1-40, ports 20001-20250 (40 x 250 = 10 000), answered
@@ -120,15 +121,15 @@ cpu_of() { local t=0 p; for p in "$@"; do set -- $(sed 's/^.*) //' /proc/$p/stat
 # The garbage collector's settings of policies/piranha.lua (its top-level collectgarbage line, if any).
 gc=${LUAHA_GC-$(grep -m1 '^collectgarbage(' policies/piranha.lua)}
 echo "luaha's garbage collector: ${gc:-the defaults of Lua}"
-met= verdicts=()
+failed= verdicts=()
 for kind in $KINDS; do
 for mode in $MODES; do
 	topology "$mode" || { echo "FAIL checks-10k: the $mode set-up failed"; exit 1; }
 	# The veth pair's NAPI threads: the receive work a NIC's softirqs would do, shown, not counted.
 	napi=$(pgrep -d' ' '^napi/(ck0|rs0)-' 2> /dev/null)
 	l0=$(cpu_of "${pids[@]}") n0=$(cpu_of $napi)
-	half_open=0
-	[ "$kind" = half-open ] && half_open=1
+	half_open=0 target=0.15
+	[ "$kind" = half-open ] && half_open=1 target=0.10
 	result=$(HALF_OPEN=$half_open ip netns exec "$c" "$LUAHA" ${gc:+-e "$gc"} bench/check-luaha.lua $N $SECS $FIRST $NPORTS \
 	    "$counts" 2> "$tmp/checker.log")
 	lcpu=$(( $(cpu_of "${pids[@]}") - l0 )) ncpu=$(( $(cpu_of $napi) - n0 ))
@@ -140,27 +141,29 @@ for mode in $MODES; do
 		grep -h -i -e traceback -e ' err: ' -e 'failed checks' "$tmp/checker.log" "$tmp"/listener*.log | head -5
 	fi
 	line=$(awk -v kind="$kind" -v mode="$mode" -v n=$N -v cpu=$1 -v wall=$2 -v conns=$3 -v rss=$4 -v hwm=$5 -v down=$6 \
-	    -v user=$7 -v sys=$8 -v checks=$9 -v lcpu=$lcpu -v ncpu=$ncpu -v listeners=$LISTENERS 'BEGIN {
+	    -v user=$7 -v sys=$8 -v checks=$9 -v heap=${10:-0} -v lcpu=$lcpu -v ncpu=$ncpu -v listeners=$LISTENERS -v target=$target 'BEGIN {
 		printf "%-9s %-8s %d real servers: luaha checker %.1f%% of one core (user %.1f%% + system %.1f%%), %.0f checks/s passed,",
 			kind, mode, n, cpu / wall * 100, user / wall * 100, sys / wall * 100, checks / wall
-		printf " %.1f us CPU per check, RSS %.1f MiB (peak %.1f MiB), %d servers failing; %d listeners %.1f%%, %.0f connections/s",
-			checks ? cpu / checks * 1e6 : 0, rss / 1024, hwm / 1024, down, listeners, lcpu / 100 / wall * 100, conns / wall
+		printf " %.1f us CPU per check, RSS %.1f MiB (peak %.1f MiB), Lua heap %d bytes per server, %d servers failing;",
+			checks ? cpu / checks * 1e6 : 0, rss / 1024, hwm / 1024, heap, down
+		printf " %d listeners %.1f%%, %.0f connections/s", listeners, lcpu / 100 / wall * 100, conns / wall
 		if (mode == "veth") printf ", NAPI threads %.1f%%", ncpu / 100 / wall * 100
 		printf "\n"
-		ok = cpu / wall < 0.10 && checks / wall >= 0.9 * n && down == 0
+		ok = cpu / wall < target && checks / wall >= 0.9 * n && down == 0
 		exit !ok }')
 	ok=$?
 	echo "$line"
 	# The first set-up (veth) decides for each kind.
 	if [ "$mode" = "${MODES%% *}" ]; then
-		[ "$ok" = 0 ] && met=$kind
-		verdicts+=("$kind $(awk -v cpu=$1 -v wall=$2 -v checks=$9 -v ok=$ok 'BEGIN {
-			printf "%.1f%% of one core for %.0f checks/s (%s)", cpu / wall * 100, checks / wall, ok ? "not met" : "met" }')")
+		[ "$ok" = 0 ] || failed="$failed $kind"
+		verdicts+=("$kind $(awk -v cpu=$1 -v wall=$2 -v checks=$9 -v ok=$ok -v target=$target 'BEGIN {
+			printf "%.1f%% of one core for %.0f checks/s, %.2fx the target of %d%% (%s)", cpu / wall * 100, checks / wall,
+				cpu / wall / target, target * 100, ok ? "not met" : "met" }')")
 	fi
 done
 done
-summary="$(IFS=';'; echo "${verdicts[*]}" | sed 's/;/; /g') (${MODES%% *}; target: < 10% of one core for $N real servers checked every second)"
-if [ -n "$met" ]; then
+summary="$(IFS=';'; echo "${verdicts[*]}" | sed 's/;/; /g') (${MODES%% *}; $N real servers checked every second)"
+if [ -z "$failed" ]; then
 	echo "PASS checks-10k: $summary"
 else
 	echo "FAIL checks-10k: $summary"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # bench/checks.sh: inside UML (tests/uml/run bench/checks.sh): health-check cost, luaha against keepalived's TCP_CHECK.
 # SPDX-License-Identifier: GPL-2.0-or-later
-# For 100, 500 and 1000 real servers checked every second: CPU per check, checks per second, RSS.
+# For 100, 500 and 1000 real servers checked every second: CPU per check, checks per second (and the
+# share of the scheduled checks done: n a second), RSS.
 # luaha runs two kinds of check: connect (nanny's, as keepalived's TCP_CHECK) and half-open
 # (half_open = 1: a SYN, no connection); the checks counted are those that passed.
 # The checker runs with the garbage collector's settings of policies/piranha.lua (its top-level
@@ -40,9 +41,9 @@ for n in 100 500 1000; do
 	runs=""
 	for r in $(seq 1 "$REPEAT"); do
 		set -- $(HALF_OPEN=0 ./luaha ${gc:+-e "$gc"} bench/check-luaha.lua $n $SECONDS_ $FIRST $NPORTS "$out/count" 2> "$out/connect.log")
-		lcpu=$1 lwall=$2 checks=$9 lrss=$4
+		lcpu=$1 lwall=$2 checks=$9 lrss=$4 lheap=${10:-0}
 		set -- $(HALF_OPEN=1 ./luaha ${gc:+-e "$gc"} bench/check-luaha.lua $n $SECONDS_ $FIRST $NPORTS "$out/count" 2> "$out/half-open.log")
-		hcpu=$1 hwall=$2 hchecks=$9 hrss=$4
+		hcpu=$1 hwall=$2 hchecks=$9 hrss=$4 hheap=${10:-0}
 		# Checks that failed (the checker's count by reason), and errors.
 		grep -h -i -e 'failed checks' -e traceback -e ' err: ' "$out/connect.log" "$out/half-open.log" | sed "s/^/     $n, run $r: /" | head -4
 		keepalived -n -C -l -f "$out/keepalived.conf" -p "$out/ka.pid" -c "$out/ka-check.pid" > /dev/null 2>&1 &
@@ -54,24 +55,28 @@ for n in 100 500 1000; do
 		kcpu=$(( $(cpu_of $pids) - k0 )) kchecks=$(( $(count) - kc0 ))
 		krss=0; for p in $pids; do krss=$((krss + $(awk '/VmRSS/ {print $2}' /proc/$p/status))); done
 		kill $ka; wait $ka 2> /dev/null; ipvsadm -C
-		runs="$runs $lcpu $lwall $checks $lrss $kcpu $kchecks $krss $hcpu $hwall $hchecks $hrss"
+		runs="$runs $lcpu $lwall $checks $lrss $kcpu $kchecks $krss $hcpu $hwall $hchecks $hrss $lheap $hheap"
 	done
 	awk -v n=$n -v s=$SECONDS_ -v runs="$runs" 'BEGIN {
 		k = split(runs, v, " ")
-		for (i = 1; i <= k; i += 11) {
+		for (i = 1; i <= k; i += 13) {
 			lper = v[i + 2] ? v[i] / v[i + 2] * 1000 : 0; kper = v[i + 5] ? v[i + 4] / 100 / v[i + 5] * 1000 : 0
 			hper = v[i + 9] ? v[i + 7] / v[i + 9] * 1000 : 0
 			if (i == 1 || lper < lmin) { lmin = lper; lk = v[i + 2] / v[i + 1] }
 			if (i == 1 || hper < hmin) { hmin = hper; hk = v[i + 9] / v[i + 8] }
 			if (i == 1 || kper < kmin) { kmin = kper; kk = v[i + 5] / s }
-			lr = v[i + 3]; kr = v[i + 6]; hr = v[i + 10]
+			lr = v[i + 3]; kr = v[i + 6]; hr = v[i + 10]; lh = v[i + 11]; hh = v[i + 12]
 			each = each sprintf(" %.3f/%.3f/%.3f", lper, hper, kper)
 		}
 		printf "%4d real servers: luaha connect %.3f ms CPU/check, %.0f checks/s, RSS %.1f MiB | luaha half-open %.3f ms, %.0f checks/s, RSS %.1f MiB | keepalived %.3f ms CPU/check, %.0f checks/s, RSS %.1f MiB\n",
 			n, lmin, lk, lr / 1024, hmin, hk, hr / 1024, kmin, kk, kr / 1024
 		printf "     ratio to keepalived, CPU per check: connect %.2fx, half-open %.2fx (target <= 0.5x)\n",
 			(kmin ? lmin / kmin : 0), (kmin ? hmin / kmin : 0)
-		printf "     each run, luaha connect/half-open/keepalived ms CPU per check:%s\n", each }'
+		printf "     each run, luaha connect/half-open/keepalived ms CPU per check:%s\n", each
+		# Every server is due once a second: the checks done in time are those done per second over n.
+		printf "     Lua heap per real server (its monitor and running probe): connect %d bytes, half-open %d bytes\n", lh, hh
+		printf "     scheduled checks done: luaha connect %.1f%%, half-open %.1f%%, keepalived %.1f%% (target >= 99.5%% at 1000)\n",
+			lk / n * 100, hk / n * 100, kk / n * 100 }'
 done
 kill $listener
 rm -rf "$out"

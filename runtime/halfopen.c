@@ -33,8 +33,8 @@ probe_bucket(struct prober *pr, uint32_t seq)
 	return (&pr->buckets[seq % HALFOPEN_BUCKETS]);
 }
 
-static void
-probe_link(struct probe *p)
+void
+halfopen_link(struct probe *p)
 {
 	struct probe	**b = probe_bucket(p->pr, p->seq);
 
@@ -99,15 +99,18 @@ halfopen_answer(struct prober *pr, const uint8_t *th, size_t n,
 		p->answer = (flags & TH_RST) ? TH_RST : TH_SYN;
 		p->answered = now;
 		probe_unlink(p);
-		task_wake(p->w);
+		if (p->done != NULL)
+			p->done(p);
+		else
+			task_wake(p->w);
 		break;
 	}
 	return (!(flags & TH_RST) && (flags & TH_SYN));
 }
 
 /* A probe from the free list, or a new one; NULL when out of memory. */
-static struct probe *
-probe_get(struct prober *pr)
+struct probe *
+halfopen_get(struct prober *pr)
 {
 	struct probe	*p;
 
@@ -125,8 +128,8 @@ probe_get(struct prober *pr)
  * The probe's wait is over: it goes on the free list, where nothing uses it
  * before the next call from Lua (its task's waiter is still being detached).
  */
-static void
-probe_release(struct probe *p)
+void
+halfopen_release(struct probe *p)
 {
 	probe_unlink(p);
 	if (p->pr->closed) {
@@ -141,7 +144,7 @@ probe_release(struct probe *p)
 static void
 probe_cancel(struct waiter *w)
 {
-	probe_release(w->arg);
+	halfopen_release(w->arg);
 }
 
 /*
@@ -157,13 +160,13 @@ probe_done(lua_State *co, struct waiter *w, short what)
 
 	if (p->answer == TH_SYN) {
 		lua_pushnumber(co, p->answered - p->sent);
-		probe_release(p);
+		halfopen_release(p);
 		return (1);
 	}
 	if (p->answer == TH_RST) {
 		lua_pushnil(co);
 		lua_pushliteral(co, "connection refused");
-		probe_release(p);
+		halfopen_release(p);
 		return (2);
 	}
 	if (!(what & EV_TIMEOUT))
@@ -172,14 +175,14 @@ probe_done(lua_State *co, struct waiter *w, short what)
 	if (now < p->deadline) {
 		if (prober_syn(p, now) == -1) {
 			luaha_fail_errno(co, "sendto");
-			probe_release(p);
+			halfopen_release(p);
 			return (2);
 		}
 		p->rto *= 2;
 		w->deadline = now + p->rto < p->deadline ? now + p->rto : p->deadline;
 		return (-1);
 	}
-	probe_release(p);
+	halfopen_release(p);
 	lua_pushnil(co);
 	lua_pushliteral(co, "timeout");
 	return (2);
@@ -190,10 +193,9 @@ probe_done(lua_State *co, struct waiter *w, short what)
  * waiting when their tasks let them go (the prober's memory lasts until
  * every finalizer has run).
  */
-static int
-prober_gc(lua_State *L)
+void
+halfopen_prober_free(struct prober *pr)
 {
-	struct prober	*pr = lua_touserdata(L, 1);
 	struct probe	*p;
 
 	while ((p = pr->free) != NULL) {
@@ -204,6 +206,12 @@ prober_gc(lua_State *L)
 	prober_close(pr);
 	free(pr->routes);
 	pr->routes = NULL;
+}
+
+static int
+prober_gc(lua_State *L)
+{
+	halfopen_prober_free(lua_touserdata(L, 1));
 	return (0);
 }
 
@@ -251,7 +259,7 @@ halfopen_probe(lua_State *L)
 	if ((pr = prober_get(L, to.ss_family, &what)) == NULL)
 		return (luaha_fail_errno(L, what));
 
-	if ((p = probe_get(pr)) == NULL)
+	if ((p = halfopen_get(pr)) == NULL)
 		return (luaL_error(L, "tcp_halfopen: out of memory"));
 	memcpy(&p->to, &to, tolen);
 	p->tolen = tolen;
@@ -267,10 +275,10 @@ halfopen_probe(lua_State *L)
 	p->rto = HALFOPEN_RTO;
 	if (prober_syn(p, now) == -1) {
 		luaha_fail_errno(L, "sendto");
-		probe_release(p);
+		halfopen_release(p);
 		return (2);
 	}
-	probe_link(p);
+	halfopen_link(p);
 	return (task_wait_at(L, p->w, -1, 0, now, timeout < p->rto ? timeout : p->rto,
 	    probe_done, p, 0));
 }

@@ -74,6 +74,9 @@ struct probe {
 	int			 linked;
 	struct probe		*next;	/* in its bucket, or on the free list */
 	struct waiter		*w;	/* the waiting task's own (task_self_waiter) */
+	void			(*done)(struct probe *);	/* instead of waking w: checker.c's */
+	void			*arg;	/* for done */
+	uint32_t		 slot;	/* for done: checker.c's target */
 };
 
 /* The port of an address, host order. */
@@ -86,6 +89,10 @@ addr_port(const union inet_addr *a)
 /* halfopen.c */
 int	 halfopen_answer(struct prober *, const uint8_t *, size_t,
 	    const struct sockaddr_storage *, double);
+struct probe *halfopen_get(struct prober *);
+void	 halfopen_link(struct probe *);
+void	 halfopen_release(struct probe *);
+void	 halfopen_prober_free(struct prober *);
 
 /* prober.c */
 int	 prober_open(struct prober *, const char **);

@@ -28,6 +28,7 @@ static const luaL_Reg libs_core[] = {
 	{ "luaha.core.icmp", luaopen_luaha_core_icmp },
 	{ "luaha.core.halfopen", luaopen_luaha_core_halfopen },
 	{ "luaha.core.tcpcheck", luaopen_luaha_core_tcpcheck },
+	{ "luaha.core.checker", luaopen_luaha_core_checker },
 	{ "luaha.core.ipvs", luaopen_luaha_core_ipvs },
 	{ "luaha.core.link", luaopen_luaha_core_link },
 	{ "luaha.core.arp", luaopen_luaha_core_arp },

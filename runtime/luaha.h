@@ -254,6 +254,9 @@ int	 luaopen_luaha_core_icmp(lua_State *);
 /* tcpcheck.c */
 int	 luaopen_luaha_core_tcpcheck(lua_State *);
 
+/* checker.c */
+int	 luaopen_luaha_core_checker(lua_State *);
+
 /* halfopen.c */
 int	 luaopen_luaha_core_halfopen(lua_State *);
 

@@ -403,6 +403,25 @@ function check.prepare(spec)
 end
 
 --[[
+kind = check.simple(spec): "connect" or "halfopen" when the check spec describes is one that
+luaha.core.checker can run in C: a TCP connect closed at once (no send, expect, source or reply,
+and not port 80's default HTTP dialogue), or a half-open SYN; nil for the others. Raises as
+check.prepare does.
+]]
+function check.simple(spec)
+    check_spec("simple", spec)
+    if spec.send_program or spec.reply or spec.source then return nil end
+    if spec.half_open then return "halfopen" end
+    local protocol = spec.protocol or model.blocks.protocol.default
+    local port = spec.port or model.blocks.port.default
+    if protocol ~= "tcp" or spec.send ~= nil or spec.expect ~= nil or port == 80 then return nil end
+    return "connect"
+end
+
+-- The timeout of a check when spec gives none (nanny's -t).
+check.default_timeout = defaults.timeout
+
+--[[
 ok, err, response = check.http(address, port [, opts]): one HTTP request (luaha.http.request) that
 passes when the status is opts.expect (200 by default). response, {status=, headers=, body=},
 comes back whenever a reply came, passing or not, so that a custom check can read its body.
