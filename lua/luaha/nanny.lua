@@ -91,12 +91,13 @@ local function kind_of(v, rsh)
 end
 
 -- new(v, rs [, opts]): a monitor for real server rs of virtual block v (lvscf model), starting
--- out. opts.rsh_command is the global option of that name (default "rsh"), for load_monitor.
+-- out. opts.rsh_command is the global option of that name (default "rsh"), for load_monitor;
+-- opts.since the wall-clock time it is made at (default: now).
 function nanny.new(v, rs, opts)
     local k = kind_of(v, opts and opts.rsh_command or rsh_command.default)
     return setmetatable({
         rs = rs, state = "out", tally = k.threshold * RAMP,     -- counting starts at the threshold
-        since = luaha.time(),       -- wall clock of the last change of state (the status's health_since)
+        since = opts and opts.since or luaha.time(),    -- wall clock of the last change of state (health_since)
         name = ("%s:%d"):format(rs.address, rs.port or v.port),
     }, k)
 end

@@ -383,13 +383,13 @@ function S:keeps(pk, plan)
 end
 
 --[[
-group(v, old, rsh): the monitors of virtual block v, a new one for each active real server; one
-of before (in old, by name) for the same address and port gives it its health. g.fresh lists the
-monitors that had none, to be logged when the plan is committed.
+group(v, old, rsh, now): the monitors of virtual block v, a new one for each active real server,
+made at wall-clock time now; one of before (in old, by name) for the same address and port gives it
+its health. g.fresh lists the monitors that had none, to be logged when the plan is committed.
 ]]
-local function group(v, old, rsh)
+local function group(v, old, rsh, now)
     local g = { v = v, at = {}, keys = {}, mons = {}, pks = {}, fresh = {} }
-    local opts = { rsh_command = rsh }
+    local opts = { rsh_command = rsh, since = now }
     for _, rs in ipairs(v.servers) do
         if rs.active then
             local k = key(v, rs)
@@ -408,20 +408,6 @@ local function group(v, old, rsh)
 end
 
 --[[
-frozen_clock(now): until the value it returns is closed, luaha.time() answers now. nanny.new
-reads the wall clock for each monitor it makes (its since), and where there is no vDSO a clock
-read is a system call: 85 us in UML, where a reload that makes 37 000 monitors spent 3 s on it.
-The monitors of a plan are made in one instant: the clock is read once, and frozen only while
-group runs, which does not wait (no other task runs meanwhile). A since option of nanny.new would
-say this without the clock being frozen.
-]]
-local function frozen_clock(now)
-    local time = luaha.time
-    luaha.time = function() return now end
-    return setmetatable({}, { __close = function() luaha.time = time end })
-end
-
---[[
 plan(model): the monitors of the model's active real servers, by virtual block, without changing
 anything yet: plan.monitor_at gives the health the new table is computed with. The monitors of a
 block whose table is the one it had before (the parse cache gave it back unchanged) are kept as
@@ -431,14 +417,15 @@ function S:plan(m)
     local old_groups, groups = self.groups, {}
     local keep = m.rsh_command == self.rsh
     local at, lists, order, fresh = {}, {}, {}, {}  -- monitors by probe: one check serves every virtual that asks it
+    -- The monitors of a plan are made in one instant: the clock is read once (where there is no vDSO
+    -- a read is a system call, 85 us in UML: 3 s for a reload that makes 37 000 monitors).
     local now = luaha.time()
     for _, v in ipairs(m.virtuals) do
         if v.active then
             local g = keep and old_groups[v]
             local made = not g
             if made then
-                local _ <close> = frozen_clock(now)
-                g = group(v, self.monitors, m.rsh_command)
+                g = group(v, self.monitors, m.rsh_command, now)
                 pace(8 * #g.mons)
             end
             groups[v], at[v] = g, g.at
