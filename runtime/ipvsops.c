@@ -19,8 +19,9 @@
 
 /*
  * An operation names its service and destination by index into one of the
- * two tables the ops userdata keeps alive: a table never changes once
- * filled (see struct ipvs_table in ipvs.h).
+ * two tables the ops userdata keeps alive: a table changes once filled
+ * only by a patch (see struct ipvs_table in ipvs.h), after which its
+ * operations refuse to be used.
  */
 enum { OPV_PENDING, OPV_DONE, OPV_FAILED };
 
@@ -44,6 +45,7 @@ struct ipvs_ops {
 	size_t		 n, cap;
 	size_t		 added, changed, removed;
 	struct ipvs_table *tab[2];	/* desired, current: the user values 2 and 1 */
+	unsigned int	 gen[2];	/* their generations when the operations were made */
 };
 
 /* Whether two services with the same identity need an edit: what normalize shows differs. */
@@ -82,6 +84,8 @@ ipvs_ops_new(lua_State *L, int cur, int want, size_t cap)
 	luaL_setmetatable(L, IPVS_OPS_MT);
 	o->tab[0] = luaL_checkudata(L, want, IPVS_TABLE_MT);
 	o->tab[1] = luaL_checkudata(L, cur, IPVS_TABLE_MT);
+	o->gen[0] = o->tab[0]->gen;
+	o->gen[1] = o->tab[1]->gen;
 	lua_pushvalue(L, cur);
 	lua_setiuservalue(L, -2, 1);
 	lua_pushvalue(L, want);
@@ -217,6 +221,8 @@ ipvs_ops_check(lua_State *L, int idx)
 
 	if (o->tab[0] == NULL)
 		luaL_error(L, "attempt to use closed ipvs operations");
+	if (o->tab[0]->gen != o->gen[0] || o->tab[1]->gen != o->gen[1])
+		luaL_error(L, "ipvs: a table of these operations was patched since");
 	return (o);
 }
 
