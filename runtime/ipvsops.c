@@ -176,10 +176,23 @@ ipvs_diff(lua_State *L)
 	struct ipvs_ops		*o;
 	struct ipvs_entry	*we, *ce;
 	ssize_t			 ci, cj;
-	size_t			 i, j;
+	size_t			 i, j, n;
 
 	ipvs_owner_check(L, 4, &own);
-	o = ipvs_ops_new(L, 1, 2, w->nsvcs + w->ndests + c->nsvcs + c->ndests);
+	/*
+	 * Room for the most operations there can be: the desired entries, and
+	 * with prune the destinations of the current services it names, and
+	 * the current services when some may go. A partial apply's few
+	 * services need no room for the whole current table.
+	 */
+	n = w->nsvcs + w->ndests;
+	if (prune && (own.all || own.t != NULL))
+		n += c->nsvcs + c->ndests;
+	else if (prune)
+		for (i = 0; i < w->nsvcs; i++)
+			if ((ci = ipvs_find_svc(c, &w->svcs[i].s)) != -1)
+				n += c->svcs[ci].n;
+	o = ipvs_ops_new(L, 1, 2, n);
 	for (i = 0; i < w->nsvcs; i++) {
 		we = &w->svcs[i];
 		if ((ci = ipvs_find_svc(c, &we->s)) == -1) {
