@@ -130,26 +130,34 @@ local function dest_key(address, port)
     return ipvs.normalize({ address = address, port = port, dests = { { address = address } } }).dests[1].key
 end
 
--- A restart must not drop connections: what the kernel has is trusted until checked.
+--[[
+adopt_kernel_table(): a restart must not drop connections: what the kernel has is trusted until
+checked. Only the blocks whose service the kernel has are looked at, so a cold start (an empty
+kernel) costs a read and nothing per real server; a block's servers are looked up in a set of
+its service's destinations. Yields between blocks.
+]]
 function R:adopt_kernel_table()
     local current = ipvs.services()
     if not current then return end
-    local dests = {}
+    local services = {}
     for _, s in ipairs(current) do
-        for _, d in ipairs(s.dests) do dests[s.key .. " " .. d.key] = d end
+        local dests = {}
+        for _, d in ipairs(s.dests) do dests[d.key] = d end
+        services[s.key] = dests
     end
+    if next(services) == nil then return end
     for _, v in ipairs(self.model.virtuals) do
-        local skey = v.active and ipvs.normalize(lvs.service(self.model, v)).key
-        for _, rs in ipairs(v.active and v.servers or {}) do
+        local dests = v.active and services[ipvs.normalize(lvs.service(self.model, v)).key]
+        for _, rs in ipairs(dests and v.servers or {}) do
             local mon = self.probes:monitor(v, rs)
-            local d = mon and not mon.checked and dests[skey .. " " .. dest_key(rs.address, rs.port or v.port)]
+            local d = mon and not mon.checked and dests[dest_key(rs.address, rs.port or v.port)]
             if d and (d.weight > 0 or not self.anycast) then   -- an anycast director's out servers are there at 0
                 mon.state = d.weight == 0 and v.quiesce_server and "quiesced" or "in"
                 mon.working = d.weight > 0 and math.min(d.weight, rs.weight) or rs.weight
                 log.info("%s: in the kernel's table at weight %d, kept until checked", mon.name, d.weight)
             end
         end
-        luaha.breathe()
+        if dests then luaha.breathe() end
     end
 end
 
