@@ -126,7 +126,7 @@ bench: deps luaha
 	UML_MEM=1G UML_TIMEOUT=2400 bench/hostload.sh tests/uml/run bench/webui-status.sh
 	bench/memory.sh
 	UML_MEM=512M UML_TIMEOUT=900 tests/uml/run bench/reload.sh
-	UML_PASSENV="GROWTH SERVICES SERVERS" UML_MEM=1G UML_TIMEOUT=2400 bench/hostload.sh tests/uml/run bench/coldstart.sh
+	UML_PASSENV="GROWTH SERVICES SERVERS KA_CHECK" UML_MEM=1G UML_TIMEOUT=2400 bench/hostload.sh tests/uml/run bench/coldstart.sh
 	UML_PASSENV="ANYCAST_TRIALS PAIR_TRIALS AC_BFD_MS AC_BFD_MULT AC_HOLD" UML_MEM=512M UML_TIMEOUT=1800 \
 		bench/hostload.sh tests/uml/run bench/anycast.sh
 	@$(MAKE) --no-print-directory bench-heartbeat
