@@ -84,11 +84,12 @@ of Lua and a few operations, whatever the size of the table; the kernel's work f
 at most 256 operations is one sendmsg, and a larger batch is sent in slices that yield, as any
 apply. Blocks that are not the running model's (a reload replaced them) are left out. A batch the
 kernel refuses is undone and the whole table applied from the kernel's (apply_now, fresh), so
-that nothing is left half-applied. Without a last table, the whole table. Returns the report,
-or nil and why.
+that nothing is left half-applied. Without a last table, the whole table; with no block changed,
+a report of no operations. Returns the report, or nil and why.
 ]]
 function R:apply_changes(why)
-    if not self.table or not next(self.dirty) then return self:apply_now(why) end
+    if not self.table then return self:apply_now(why) end
+    if not next(self.dirty) then return { added = 0, changed = 0, removed = 0, ops = {}, table = self.table } end
     local m, dirty = self.model, self.dirty
     self.dirty = {}
     local at = self.probes.monitor_at
