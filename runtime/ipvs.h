@@ -102,7 +102,7 @@ struct ipvs_table {
 	size_t		 nsvcs, svcs_cap;
 	struct ipvs_dest *dests;
 	size_t		 ndests, dests_cap;	/* ndests: used, holes left by patches included */
-	size_t		 holes;		/* destinations of dests[0 .. ndests - 1] in no service */
+	size_t		 holes;		/* slots of dests[0 .. ndests - 1] in no service's room */
 	struct ipvs_index by_svc;	/* services by identity */
 	struct ipvs_index by_dest;	/* destinations by service and identity */
 	int		 complete;	/* filled: may be compared; changed only by patch */

@@ -455,7 +455,7 @@ ipvs_table_size(lua_State *L)
 	struct ipvs_table	*t = luaL_checkudata(L, 1, IPVS_TABLE_MT);
 
 	lua_pushinteger(L, (lua_Integer)t->nsvcs);
-	lua_pushinteger(L, (lua_Integer)(t->ndests - t->holes));
+	lua_pushinteger(L, (lua_Integer)(t->complete ? t->by_dest.count : t->ndests));
 	return (2);
 }
 
