@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Run: UML_MEM=1G UML_TIMEOUT=1500 tests/uml/run bench/coldstart.sh
-# Environment (UML_PASSENV passes them in): SERVICES (2300), SERVERS (37000), LUAHA (./luaha), KA_CHECK (1);
+# Environment (UML_PASSENV passes them in): SERVICES (2300), SERVERS (37000), LUAHA (./luaha), KA_CHECK (1),
+# LUAHA_BEFORE (another luaha binary measured first in the same run, for before and after a change);
 # GROWTH=1: 10x (23 000 services / 370 000 real servers, 100 ports a VIP) unless SERVICES and SERVERS say otherwise,
 # and keepalived without checkers only (KA_CHECK=0: at ~700 checks a second in UML, its first round of 370 000
 # would take some 9 minutes).
@@ -28,7 +29,7 @@
 # The last lines give the ratios: keepalived / luaha (above 1, luaha is faster; target 20x with
 # checkers). The work part's CPU time is printed too. Exit status 1 if a FAIL line was printed.
 cd "$(dirname "$0")/.." || exit 2
-LUAHA=${LUAHA:-./luaha}
+LUAHA=${LUAHA:-./luaha} LUAHA_BEFORE=${LUAHA_BEFORE:-}
 . bench/genconf.bash
 if [ -n "${GROWTH:-}" ]; then
 	SERVICES=${SERVICES:-23000} SERVERS=${SERVERS:-370000} GEN_NPORTS=100 KA_CHECK=${KA_CHECK:-0}
@@ -104,53 +105,67 @@ epoch() { echo "$(date -d "${1%.*}" +%s).${1##*.}"; }
 since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
 at_of() { epoch "${1%% info:*}"; }	# a luaha log line's time
 
-# --- luaha ---
-namespace lh || { echo "FAIL coldstart: namespace lh"; exit 1; }
-budget=
-if ! "$LUAHA" policies/piranha.lua -c "$tmp/lvs.cf" --check > "$tmp/check.log" 2>&1; then
-	grep -q 'exceeded its budget' "$tmp/check.log" || { echo "FAIL coldstart: lvs.cf rejected"; head -5 "$tmp/check.log"; exit 1; }
-	echo "BUG luaha: policies/piranha.lua cannot load this lvs.cf ($SERVERS real servers); measured with a larger budget"
-	budget='local l = require "luaha"; l.set_budget(2000000000); l.sleep(0)'
-fi
-ip netns exec lh "$LUAHA" bench/check-listener.lua $GEN_FIRST $GEN_NPORTS "$tmp/count" > /dev/null 2>&1 &
-pids+=($!)
-nap 2
-# A ticker in the work part every 5 ms logs, each second, the largest gap between two of its ticks
-# less 5 ms: how long something held the loop (the heartbeat part has its own loop, unaffected).
-ticker='local l = require "luaha"; local last, max = l.now(), 0
-l.every(0.005, function() local n = l.now(); if n - last - 0.005 > max then max = n - last - 0.005 end; last = n end)
-l.every(1, function() if max > 0.002 then l.log.info("bench: loop gap %.1f ms", max * 1000) end; max = 0 end)'
-t0=$EPOCHREALTIME
-ip netns exec lh "$LUAHA" ${budget:+-e "$budget"} -e "$ticker" policies/piranha.lua -c "$tmp/lvs.cf" --foreground > "$tmp/luaha.log" 2>&1 &
-lh=$!
-pids+=($lh)
-added() { [ "$(grep -c ' lvs: ipvsadm -a ' "$tmp/luaha.log")" -ge "$SERVERS" ]; }
-wait_for 600 added || { miss "luaha's table did not reach $SERVERS real servers in 600 s"; tail -5 "$tmp/luaha.log"; }
-cpu=$(cpu_ticks $lh)
-nap 3
-started=$(grep -m1 'STARTING PULSE' "$tmp/luaha.log") activated=$(grep -m1 ' lvs: activating' "$tmp/luaha.log")
-checked=$(grep 'making .* available' "$tmp/luaha.log" | tail -1) last=$(grep ' lvs: ipvsadm -a ' "$tmp/luaha.log" | tail -1)
-if [ -n "$last" ] && [ -n "$started" ] && [ -n "$checked" ]; then
-	l_total=$(since "$(at_of "$last")" "$t0")
-	echo "luaha: the whole table ($SERVERS real servers) $l_total s after start; read and model $(since "$(at_of "$started")" "$t0") s," \
-		"activated at $(since "$(at_of "$activated")" "$t0") s, the last first check passed at $(since "$(at_of "$checked")" "$t0") s," \
-		"table $(since "$(at_of "$last")" "$(at_of "$checked")") s after it; $cpu ticks of CPU in the work part; $(hostload)"
-	# The loop's largest gaps (the ticker below), from the activation on: what the health changes held it.
-	awk -v sa="${activated:0:23}" '/ bench: loop gap / { g = $(NF - 1) + 0; if (g > all) all = g
-		if (substr($0, 1, 23) >= sa && g > after) after = g }
-		END { printf "  luaha: the work part'"'"'s loop held at most %.1f ms in all, %.1f ms from the activation on (5 ms ticker)\n", all, after }' "$tmp/luaha.log"
-	ops=$(grep -c ' lvs: ipvsadm ' "$tmp/luaha.log") dels=$(grep -c ' lvs: ipvsadm -d ' "$tmp/luaha.log")
-	echo "  luaha: $ops operations logged, $dels deletions"
-	[ "$dels" = 0 ] || miss "luaha deleted $dels real servers at a cold start where every check passes"
-fi
-n=$(dests_in lh)
-[ "$n" = "$SERVERS" ] || miss "luaha's table has $n real servers, not $SERVERS"
-early=$(awk '/making .* available/ { a++ } / lvs: ipvsadm -a / { if (++d > a) bad++ } END { print bad + 0 }' "$tmp/luaha.log")
-[ "$early" = 0 ] || miss "luaha added $early real servers before as many first checks had passed"
-grep -q -i traceback "$tmp/luaha.log" && { miss "a traceback in luaha's log"; grep -i -m3 -A5 traceback "$tmp/luaha.log"; }
-kill $lh; wait $lh 2> /dev/null
-ip netns pids lh | xargs -r kill -9
-ip netns del lh
+# run_luaha BIN N: one cold start of luaha's piranha (the binary BIN) in namespace lh, logged in luaha-N.log; sets l_total.
+run_luaha()
+{
+	local LUAHA=$1 log=$tmp/luaha-$2.log budget= lh t0 cpu started activated checked last n early ops dels
+	namespace lh || { echo "FAIL coldstart: namespace lh"; exit 1; }
+	budget=
+	if ! "$LUAHA" policies/piranha.lua -c "$tmp/lvs.cf" --check > "$tmp/check.log" 2>&1; then
+		grep -q 'exceeded its budget' "$tmp/check.log" || { echo "FAIL coldstart: lvs.cf rejected"; head -5 "$tmp/check.log"; exit 1; }
+		echo "BUG luaha: policies/piranha.lua cannot load this lvs.cf ($SERVERS real servers); measured with a larger budget"
+		budget='local l = require "luaha"; l.set_budget(2000000000); l.sleep(0)'
+	fi
+	ip netns exec lh "$LUAHA" bench/check-listener.lua $GEN_FIRST $GEN_NPORTS "$tmp/count" > /dev/null 2>&1 &
+	pids+=($!)
+	nap 2
+	# A ticker in the work part every 5 ms logs, each second, the largest gap between two of its ticks
+	# less 5 ms: how long something held the loop (the heartbeat part has its own loop, unaffected).
+	ticker='local l = require "luaha"; local last, max = l.now(), 0
+	l.every(0.005, function() local n = l.now(); if n - last - 0.005 > max then max = n - last - 0.005 end; last = n end)
+	l.every(1, function() if max > 0.002 then l.log.info("bench: loop gap %.1f ms", max * 1000) end; max = 0 end)'
+	t0=$EPOCHREALTIME
+	ip netns exec lh "$LUAHA" ${budget:+-e "$budget"} -e "$ticker" policies/piranha.lua -c "$tmp/lvs.cf" --foreground > "$log" 2>&1 &
+	lh=$!
+	pids+=($lh)
+	added() { [ "$(grep -c ' lvs: ipvsadm -a ' "$log")" -ge "$SERVERS" ]; }
+	wait_for 600 added || { miss "luaha's table did not reach $SERVERS real servers in 600 s"; tail -5 "$log"; }
+	cpu=$(cpu_ticks $lh)
+	nap 3
+	started=$(grep -m1 'STARTING PULSE' "$log") activated=$(grep -m1 ' lvs: activating' "$log")
+	checked=$(grep 'making .* available' "$log" | tail -1) last=$(grep ' lvs: ipvsadm -a ' "$log" | tail -1)
+	if [ -n "$last" ] && [ -n "$started" ] && [ -n "$checked" ]; then
+		l_total=$(since "$(at_of "$last")" "$t0")
+		echo "luaha: the whole table ($SERVERS real servers) $l_total s after start; read and model $(since "$(at_of "$started")" "$t0") s," \
+			"activated at $(since "$(at_of "$activated")" "$t0") s, the last first check passed at $(since "$(at_of "$checked")" "$t0") s," \
+			"table $(since "$(at_of "$last")" "$(at_of "$checked")") s after it; $cpu ticks of CPU in the work part; $(hostload)"
+		# The loop's largest gaps (the ticker below), from the activation on: what the health changes held it.
+		awk -v sa="${activated:0:23}" '/ bench: loop gap / { g = $(NF - 1) + 0; if (g > all) all = g
+			if (substr($0, 1, 23) >= sa && g > after) after = g }
+			END { printf "  luaha: the work part'"'"'s loop held at most %.1f ms in all, %.1f ms from the activation on (5 ms ticker)\n", all, after }' "$log"
+		ops=$(grep -c ' lvs: ipvsadm ' "$log") dels=$(grep -c ' lvs: ipvsadm -d ' "$log")
+		echo "  luaha: $ops operations logged, $dels deletions"
+		[ "$dels" = 0 ] || miss "luaha deleted $dels real servers at a cold start where every check passes"
+	fi
+	n=$(dests_in lh)
+	[ "$n" = "$SERVERS" ] || miss "luaha's table has $n real servers, not $SERVERS"
+	early=$(awk '/making .* available/ { a++ } / lvs: ipvsadm -a / { if (++d > a) bad++ } END { print bad + 0 }' "$log")
+	[ "$early" = 0 ] || miss "luaha added $early real servers before as many first checks had passed"
+	grep -q -i traceback "$log" && { miss "a traceback in luaha's log"; grep -i -m3 -A5 traceback "$log"; }
+	kill $lh; wait $lh 2> /dev/null
+	ip netns pids lh | xargs -r kill -9
+	ip netns del lh
+}
+
+# --- luaha (and, with LUAHA_BEFORE, another binary first: before and after a change, in the same run) ---
+k=0 l_all=
+for bin in $LUAHA_BEFORE "$LUAHA"; do
+	k=$((k + 1))
+	echo "luaha binary $bin:"
+	run_luaha "$bin" $k
+	l_all="$l_all $bin ${l_total:-?} s"
+done
+[ -n "$LUAHA_BEFORE" ] && echo "luaha, same run:$l_all"
 
 # --- keepalived, with checkers and without ---
 k_check= k_plain=
