@@ -105,6 +105,16 @@ epoch() { echo "$(date -d "${1%.*}" +%s).${1##*.}"; }
 since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
 at_of() { epoch "${1%% info:*}"; }	# a luaha log line's time
 
+# What a log line costs here: luaha logs a line for each real server it starts to monitor, each
+# that passes its first check and each it adds, and in UML each line is a write (a system call).
+"$LUAHA" -e 'local luaha = require "luaha"
+local log, n = luaha.log.prefixed("lvs"), 5000
+local t0 = luaha.now()
+for i = 1, n do log.info("ipvsadm -a -t 198.51.100.1:10001 -r 203.0.113.%d:10001 -g -w 1 (health)", i % 160) end
+local per = (luaha.now() - t0) / n
+io.stdout:write(("a log line (to a file) costs %.0f us here: 3 x %d lines, %.1f s\n"):format(per * 1e6, '"$SERVERS"', 3 * '"$SERVERS"' * per))' \
+	2> "$tmp/logcost.txt"
+
 # run_luaha BIN N: one cold start of luaha's piranha (the binary BIN) in namespace lh, logged in luaha-N.log; sets l_total.
 run_luaha()
 {
