@@ -119,8 +119,16 @@ function R:apply_changes(why)
     end
     table.sort(blocks, function(a, b) return position(m, a) < position(m, b) end)
     local weight_of = function(v, rs) return self:weight_of(v, rs) end
-    local services = {}
-    for i, v in ipairs(blocks) do services[i] = lvs.block(m, v, weight_of, self.desired) end
+    local services, work = {}, 0
+    for i, v in ipairs(blocks) do
+        services[i] = lvs.block(m, v, weight_of, self.desired)
+        -- Every block may have changed at once (the first round of checks): a turn every 2000 servers.
+        work = work + #v.servers
+        if work >= 2000 then
+            work = 0
+            luaha.breathe()
+        end
+    end
     local report, err = ipvs.apply(services, { current = self.table, partial = true })
     if not report then
         log.warning("ipvs (%s): %s; applying the whole table from the kernel's", why, err)
