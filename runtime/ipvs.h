@@ -73,34 +73,44 @@ typedef int (*ipvs_parse_fn)(struct nlmsghdr *, void *);
  * What ipvs.apply works on: a whole table (desired, or the kernel's) held
  * in C rather than as thousands of Lua tables, indexed by identity for the
  * difference, and the operations of that difference. A table is filled
- * once (load, read or merge) and never changes afterwards, so operations
- * may point into it; the ops userdata keeps its tables alive.
+ * once (load, read or merge); afterwards only table:patch changes it (the
+ * services of a partial apply replaced, ipvspatch.c), which counts a new
+ * generation: operations point into their tables by index, so they refuse
+ * to be used after a patch. The ops userdata keeps its tables alive.
  */
 struct ipvs_entry {
 	struct ipvs_svc	 s;
 	size_t		 first;		/* its destinations: dests[first .. first + n - 1] */
 	size_t		 n;
+	size_t		 cap;		/* dests[first + n .. first + cap - 1] are room for more */
 };
 
-/* Open addressing over an array of the table: slot = 1 + index, 0 free. */
+/*
+ * Open addressing over an array of the table: slot = 1 + index, 0 free,
+ * IPVS_SLOT_GONE a destination a patch removed (probing goes on past it).
+ */
 struct ipvs_index {
 	uint32_t	*slot;
 	size_t		 size;		/* a power of 2, more than twice count */
 	size_t		 count;
+	size_t		 gone;		/* IPVS_SLOT_GONE slots */
 };
+#define IPVS_SLOT_GONE	UINT32_MAX
 
 struct ipvs_table {
 	struct ipvs_entry *svcs;
 	size_t		 nsvcs, svcs_cap;
 	struct ipvs_dest *dests;
-	size_t		 ndests, dests_cap;
+	size_t		 ndests, dests_cap;	/* ndests: used, holes left by patches included */
+	size_t		 holes;		/* slots of dests[0 .. ndests - 1] in no service's room */
 	struct ipvs_index by_svc;	/* services by identity */
 	struct ipvs_index by_dest;	/* destinations by service and identity */
-	int		 complete;	/* filled: may be compared, no longer changed */
+	int		 complete;	/* filled: may be compared; changed only by patch */
 	int		 unindexed;	/* destinations are indexed once all are in */
 	int		 closed;
 	int		 listed;	/* read: the services are in, next is the next to dump */
 	size_t		 next;
+	unsigned int	 gen;		/* patches so far */
 };
 
 #define IPVS_TABLE_MT	"luaha.ipvs.table"
@@ -208,12 +218,17 @@ int	 ipvs_grow(void **, size_t *, size_t, size_t);
 int	 ipvs_index_reserve(struct ipvs_table *, struct ipvs_index *, int, size_t);
 int	 ipvs_table_add_svc(struct ipvs_table *, const struct ipvs_svc *);
 int	 ipvs_table_add_dest(struct ipvs_table *, size_t, const struct ipvs_dest *);
+int	 ipvs_table_room(struct ipvs_table *, size_t);
+uint32_t ipvs_dest_hash(size_t, const struct ipvs_dest *);
 ssize_t	 ipvs_find_svc(const struct ipvs_table *, const struct ipvs_svc *);
 ssize_t	 ipvs_find_dest(const struct ipvs_table *, size_t, const struct ipvs_dest *);
 struct ipvs_table *ipvs_table_check(lua_State *, int, int);
 int	 ipvs_new_table(lua_State *);
 int	 ipvs_merge(lua_State *);
 void	 ipvs_table_open(lua_State *, int);
+
+/* ipvspatch.c */
+int	 ipvs_table_patch(lua_State *);
 
 /* ipvsread.c */
 int	 ipvs_table_read(lua_State *);

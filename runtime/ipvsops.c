@@ -19,8 +19,9 @@
 
 /*
  * An operation names its service and destination by index into one of the
- * two tables the ops userdata keeps alive: a table never changes once
- * filled (see struct ipvs_table in ipvs.h).
+ * two tables the ops userdata keeps alive: a table changes once filled
+ * only by a patch (see struct ipvs_table in ipvs.h), after which its
+ * operations refuse to be used.
  */
 enum { OPV_PENDING, OPV_DONE, OPV_FAILED };
 
@@ -44,6 +45,7 @@ struct ipvs_ops {
 	size_t		 n, cap;
 	size_t		 added, changed, removed;
 	struct ipvs_table *tab[2];	/* desired, current: the user values 2 and 1 */
+	unsigned int	 gen[2];	/* their generations when the operations were made */
 };
 
 /* Whether two services with the same identity need an edit: what normalize shows differs. */
@@ -82,6 +84,8 @@ ipvs_ops_new(lua_State *L, int cur, int want, size_t cap)
 	luaL_setmetatable(L, IPVS_OPS_MT);
 	o->tab[0] = luaL_checkudata(L, want, IPVS_TABLE_MT);
 	o->tab[1] = luaL_checkudata(L, cur, IPVS_TABLE_MT);
+	o->gen[0] = o->tab[0]->gen;
+	o->gen[1] = o->tab[1]->gen;
 	lua_pushvalue(L, cur);
 	lua_setiuservalue(L, -2, 1);
 	lua_pushvalue(L, want);
@@ -172,10 +176,23 @@ ipvs_diff(lua_State *L)
 	struct ipvs_ops		*o;
 	struct ipvs_entry	*we, *ce;
 	ssize_t			 ci, cj;
-	size_t			 i, j;
+	size_t			 i, j, n;
 
 	ipvs_owner_check(L, 4, &own);
-	o = ipvs_ops_new(L, 1, 2, w->nsvcs + w->ndests + c->nsvcs + c->ndests);
+	/*
+	 * Room for the most operations there can be: the desired entries, and
+	 * with prune the destinations of the current services it names, and
+	 * the current services when some may go. A partial apply's few
+	 * services need no room for the whole current table.
+	 */
+	n = w->nsvcs + w->ndests;
+	if (prune && (own.all || own.t != NULL))
+		n += c->nsvcs + c->ndests;
+	else if (prune)
+		for (i = 0; i < w->nsvcs; i++)
+			if ((ci = ipvs_find_svc(c, &w->svcs[i].s)) != -1)
+				n += c->svcs[ci].n;
+	o = ipvs_ops_new(L, 1, 2, n);
 	for (i = 0; i < w->nsvcs; i++) {
 		we = &w->svcs[i];
 		if ((ci = ipvs_find_svc(c, &we->s)) == -1) {
@@ -217,6 +234,8 @@ ipvs_ops_check(lua_State *L, int idx)
 
 	if (o->tab[0] == NULL)
 		luaL_error(L, "attempt to use closed ipvs operations");
+	if (o->tab[0]->gen != o->gen[0] || o->tab[1]->gen != o->gen[1])
+		luaL_error(L, "ipvs: a table of these operations was patched since");
 	return (o);
 }
 

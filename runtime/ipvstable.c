@@ -54,7 +54,7 @@ ipvs_svc_hash(const struct ipvs_svc *s)
 	return (ipvs_fnv(h, &s->fwmark, sizeof(s->fwmark)));
 }
 
-static uint32_t
+uint32_t
 ipvs_dest_hash(size_t si, const struct ipvs_dest *d)
 {
 	uint32_t	 h = 2166136261U, i = (uint32_t)si;
@@ -90,7 +90,7 @@ ipvs_index_reserve(struct ipvs_table *t, struct ipvs_index *x, int dests, size_t
 	uint32_t	*slot;
 	size_t		 size = x->size == 0 ? 64 : x->size, i, j, k;
 
-	if (want * 4 < x->size * 3)
+	if ((want + x->gone) * 4 < x->size * 3)
 		return (0);
 	while (want * 4 >= size * 3)
 		size *= 2;
@@ -100,6 +100,7 @@ ipvs_index_reserve(struct ipvs_table *t, struct ipvs_index *x, int dests, size_t
 	x->slot = slot;
 	x->size = size;
 	x->count = 0;
+	x->gone = 0;
 	for (i = 0; i < t->nsvcs; i++) {
 		if (!dests) {
 			k = ipvs_svc_hash(&t->svcs[i].s) & (size - 1);
@@ -146,6 +147,8 @@ ipvs_find_dest(const struct ipvs_table *t, size_t si, const struct ipvs_dest *d)
 		return (-1);
 	for (k = ipvs_dest_hash(si, d) & (t->by_dest.size - 1); t->by_dest.slot[k] != 0;
 	    k = (k + 1) & (t->by_dest.size - 1)) {
+		if (t->by_dest.slot[k] == IPVS_SLOT_GONE)
+			continue;
 		j = t->by_dest.slot[k] - 1;
 		if (j >= e->first && j < e->first + e->n && ipvs_dest_same(&t->dests[j], d))
 			return (j);
@@ -165,6 +168,7 @@ ipvs_table_add_svc(struct ipvs_table *t, const struct ipvs_svc *s)
 	t->svcs[t->nsvcs].s = *s;
 	t->svcs[t->nsvcs].first = t->ndests;
 	t->svcs[t->nsvcs].n = 0;
+	t->svcs[t->nsvcs].cap = 0;
 	for (k = ipvs_svc_hash(s) & (t->by_svc.size - 1); t->by_svc.slot[k] != 0;
 	    k = (k + 1) & (t->by_svc.size - 1))
 		;
@@ -174,7 +178,7 @@ ipvs_table_add_svc(struct ipvs_table *t, const struct ipvs_svc *s)
 }
 
 /* Room for n more destinations at t->dests + t->ndests. */
-static int
+int
 ipvs_table_room(struct ipvs_table *t, size_t n)
 {
 	return (ipvs_grow((void **)&t->dests, &t->dests_cap, t->ndests + n,
@@ -193,7 +197,8 @@ ipvs_table_push_dest(struct ipvs_table *t, size_t si)
 	if (!t->unindexed &&
 	    ipvs_index_reserve(t, &t->by_dest, 1, t->by_dest.count + 1) == -1)
 		return (-1);
-	t->svcs[si].n++;
+	if (++t->svcs[si].n > t->svcs[si].cap)
+		t->svcs[si].cap = t->svcs[si].n;
 	t->ndests++;
 	if (t->unindexed)
 		return (0);
@@ -450,7 +455,7 @@ ipvs_table_size(lua_State *L)
 	struct ipvs_table	*t = luaL_checkudata(L, 1, IPVS_TABLE_MT);
 
 	lua_pushinteger(L, (lua_Integer)t->nsvcs);
-	lua_pushinteger(L, (lua_Integer)t->ndests);
+	lua_pushinteger(L, (lua_Integer)(t->complete ? t->by_dest.count : t->ndests));
 	return (2);
 }
 
@@ -460,6 +465,7 @@ static const luaL_Reg ipvs_table_methods[] = {
 	{ "read", ipvs_table_read },
 	{ "fill", ipvs_table_fill },
 	{ "size", ipvs_table_size },
+	{ "patch", ipvs_table_patch },
 	{ NULL, NULL }
 };
 

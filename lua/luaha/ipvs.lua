@@ -192,20 +192,26 @@ local function send(ops)
     return true
 end
 
-local apply_options = { dry_run = true, prune = true, current = true, owned = true, exclusive = true }
+local apply_options = { dry_run = true, prune = true, current = true, owned = true, exclusive = true, partial = true }
 
 -- One apply at a time: two interleaved would each diff against a table the other is changing.
 local applying = false
 
 --[[
-apply(desired [, {dry_run=, prune=true, current=, owned=, exclusive=}]): makes
-the kernel's table of the caller's services equal to desired with the fewest
-operations. The caller's services are those desired names, with all their
-real servers (they are taken over as the kernel has them); those of current
-(a previous report's table, which then stands for the kernel's table and
-saves reading it, a dump per service) and of owned (an array of services,
+apply(desired [, {dry_run=, prune=true, current=, owned=, exclusive=, partial=}]):
+makes the kernel's table of the caller's services equal to desired with the
+fewest operations. The caller's services are those desired names, with all
+their real servers (they are taken over as the kernel has them); those of
+current (a previous report's table, which then stands for the kernel's table
+and saves reading it, a dump per service) and of owned (an array of services,
 only their identity read); or, with exclusive, every service in the kernel.
 Any other service is another program's and stays as it is.
+With partial (which needs current, and refuses dry_run, owned, exclusive and
+prune = false), desired is only some of the caller's services, the others
+staying as current has them: the report's table is current with desired's
+services replaced, patched in place (current itself, when it is a report's
+table that Lua has not filled: operations made on it before refuse to be
+used). A health change then costs what changed, not the whole table.
 Returns a report {added=, changed=, removed=, ops={...}, table=} (ops as
 ipvsadm command lines; table the caller's services afterwards, normalized:
 desired, or merged with what stays without prune), or nil and
@@ -222,9 +228,13 @@ function ipvs.apply(desired, opts)
     if opts.exclusive ~= nil and type(opts.exclusive) ~= "boolean" then
         error("ipvs.apply: exclusive must be a boolean", 2)
     end
+    local partial = opts.partial
+    if partial and (not opts.current or opts.dry_run or opts.owned or opts.exclusive or opts.prune == false) then
+        error("ipvs.apply: partial needs current, and takes no dry_run, owned, exclusive or prune = false", 2)
+    end
     local want = load(desired, "desired", 3)
     -- true: every service of the table compared is the caller's; a C table: those it names.
-    local owner = opts.exclusive or (opts.current and true) or false
+    local owner = not partial and (opts.exclusive or (opts.current and true)) or false
     if not owner and opts.owned ~= nil then owner = load(opts.owned, "owned", 3) end
     while applying do
         if not can_yield() then return nil, "ipvs.apply: another apply is running" end
@@ -244,7 +254,13 @@ function ipvs.apply(desired, opts)
     local n, added, changed, removed = ops:count()
     local texts, filled = lua_ops(ops)
     local report = { added = added, changed = changed, removed = removed, ops = texts }
-    report.table = lua_table(prune and want or core.merge(want, current, owner))
+    if partial then
+        -- The ops point into current, which the patch changes: their text is taken now.
+        if not filled then texts, filled = {}, true ops:texts(texts) report.ops = texts end
+        report.table = snapshots[opts.current] == current and opts.current or lua_table(current)
+    else
+        report.table = lua_table(prune and want or core.merge(want, current, owner))
+    end
     if opts.dry_run then return report end
     --[[
     Memory first touched is what a large apply costs most in UML (a page
@@ -260,7 +276,10 @@ function ipvs.apply(desired, opts)
     end })
     if n == 0 then return report end
     local ok, ferr, text = send(ops)
-    if ok then return report end
+    if ok then
+        if partial then current:patch(want) end
+        return report
+    end
     -- Undo what was done, last first.
     local undo <close> = ops:undo()
     local undone, uerr, utext = true, nil, nil

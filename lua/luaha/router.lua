@@ -51,7 +51,7 @@ function router.new(model, opts)
     local r = setmetatable({
         model = model, config = opts.config, name = opts.name or "piranha", forced_role = opts.role,
         forceactive = opts.forceactive, key = opts.key, digest = opts.digest, cache = opts.cache or lvscf.cache(),
-        desired = lvs.cache(), events = {}, disabled = {}, weights = {}, programming = false,
+        desired = lvs.cache(), dirty = {}, events = {}, disabled = {}, weights = {}, programming = false,
         held = {}, blocked = {}, webui = opts.webui,
     }, R)
     r.probes = probes.new(function(mon) r:changed(mon) end)
@@ -102,19 +102,6 @@ function R:keeps_table(m)
 end
 
 --[[
-apply(why, model, at, fresh): makes the kernel's table of this router's services what model and
-the health (at: monitors by block) say, by default (nil) the running ones. The router's services
-are those it programmed last (self.table) and those the model names: another program's services
-stay as they are. The last table stands for the kernel's, saving a read of it, unless fresh.
-Logs what it changed; returns the report, or nil and the kernel's reason. One at a time, each
-computing the table when its turn comes: an update that waited must not apply the health of before.
-]]
-function R:apply(why, m, at, fresh)
-    local _ <close> = self:table_turn()
-    return self:apply_now(why, m, at, fresh)
-end
-
---[[
 table_turn(): waits until no other task changes the kernel's table through this router, and
 returns the turn, a value to close (local turn <close>) when done. Without it a deactivation could
 remove a service between a health update's read and its write, or a health update that waited
@@ -126,54 +113,8 @@ function R:table_turn()
     return setmetatable({}, { __close = function() self.programming = false end })
 end
 
--- apply_now(why, m, at, fresh): apply's work, by the task that has the table's turn.
-function R:apply_now(why, m, at, fresh)
-    local weight_of = function(v, rs) return self:weight_of(v, rs, at) end
-    local desired = lvs.desired(m or self.model, weight_of, self.desired)
-    local report, err
-    if self.table and not fresh then report, err = ipvs.apply(desired, { current = self.table }) end
-    if not report then
-        -- Read the kernel (someone may have changed it behind the last table: that attempt was undone).
-        report, err = ipvs.apply(desired, { owned = self.table })
-    end
-    if not report then
-        log.err("ipvs (%s): %s", why, err)
-        if self.anycast then self.anycast:failed(why) end
-        return nil, err
-    end
-    self.table = report.table
-    for _, op in ipairs(report.ops) do log.info("ipvsadm %s (%s)", op, why) end
-    if self.anycast then self.anycast:applied(desired, why, m or self.model) end   -- judges its announcements
-    return report
-end
-
---[[
-program(why): makes the kernel's table what the model and the health say, when this router keeps
-one (keeps_table, judged when its turn comes); the report, or nil and why. A passive router without
-a standby table programs nothing (a report of no operations): what ctl changed applies when it
-becomes active.
-]]
-function R:program(why)
-    local _ <close> = self:table_turn()
-    if not self:keeps_table() then return { ops = {}, table = self.table } end
-    return self:apply_now(why or "program")
-end
-
---[[
-changed(mon): a monitor's weight changed (probes call it). Changes in one turn of the loop are
-applied together, by the router that keeps a table (keeps_table: the active one, and the passive
-one with `standby_table`). A policy may wrap it to follow health.
-]]
-function R:changed(mon)
-    if mon then self:event("%s in virtual %s: %s", mon.name, mon.v.name, mon.state) end
-    if self.pending or not self:keeps_table() then return end
-    self.pending = true
-    luaha.spawn(function()
-        if self.anycast then self.anycast:pace() end     -- anycast_change_interval: changes meanwhile join this one
-        self.pending = false
-        if self:keeps_table() then self:program("health") end
-    end)
-end
+-- apply, apply_now, apply_changes, program and changed: the table as the model and the health say (lua/luaha/routertable.lua).
+require("luaha.routertable").install(R)
 
 -- healthy(): how many real servers (of every virtual block) the checks have in the table.
 function R:healthy()
@@ -189,26 +130,34 @@ local function dest_key(address, port)
     return ipvs.normalize({ address = address, port = port, dests = { { address = address } } }).dests[1].key
 end
 
--- A restart must not drop connections: what the kernel has is trusted until checked.
+--[[
+adopt_kernel_table(): a restart must not drop connections: what the kernel has is trusted until
+checked. Only the blocks whose service the kernel has are looked at, so a cold start (an empty
+kernel) costs a read and nothing per real server; a block's servers are looked up in a set of
+its service's destinations. Yields between blocks.
+]]
 function R:adopt_kernel_table()
     local current = ipvs.services()
     if not current then return end
-    local dests = {}
+    local services = {}
     for _, s in ipairs(current) do
-        for _, d in ipairs(s.dests) do dests[s.key .. " " .. d.key] = d end
+        local dests = {}
+        for _, d in ipairs(s.dests) do dests[d.key] = d end
+        services[s.key] = dests
     end
+    if next(services) == nil then return end
     for _, v in ipairs(self.model.virtuals) do
-        local skey = v.active and ipvs.normalize(lvs.service(self.model, v)).key
-        for _, rs in ipairs(v.active and v.servers or {}) do
+        local dests = v.active and services[ipvs.normalize(lvs.service(self.model, v)).key]
+        for _, rs in ipairs(dests and v.servers or {}) do
             local mon = self.probes:monitor(v, rs)
-            local d = mon and not mon.checked and dests[skey .. " " .. dest_key(rs.address, rs.port or v.port)]
+            local d = mon and not mon.checked and dests[dest_key(rs.address, rs.port or v.port)]
             if d and (d.weight > 0 or not self.anycast) then   -- an anycast director's out servers are there at 0
                 mon.state = d.weight == 0 and v.quiesce_server and "quiesced" or "in"
                 mon.working = d.weight > 0 and math.min(d.weight, rs.weight) or rs.weight
                 log.info("%s: in the kernel's table at weight %d, kept until checked", mon.name, d.weight)
             end
         end
-        luaha.breathe()
+        if dests then luaha.breathe() end
     end
 end
 

@@ -154,4 +154,44 @@ virtual ftp {
     t.eq(lvs.desired(m, nil, cache)[1].dests[1].address, "198.51.100.1", "without health: every server")
 end)
 
+t.test("changed-blocks-alone-are-looked-at-and-block-gives-one-service", function()
+    local m = model([[
+network = direct
+virtual web {
+    active = 1
+    address = 192.0.2.212 eth0:1
+    server a {
+        address = 198.51.100.1
+        active = 1
+    }
+}
+virtual ftp {
+    active = 1
+    address = 192.0.2.213 eth0:1
+    port = 21
+    server c {
+        address = 198.51.100.3
+        active = 1
+    }
+}
+]])
+    local health, asked = { ["198.51.100.1"] = 1, ["198.51.100.3"] = 1 }, {}
+    local function weight_of(v, rs)
+        asked[v.name] = (asked[v.name] or 0) + 1
+        return health[rs.address]
+    end
+    local cache = lvs.cache()
+    local d1 = lvs.desired(m, weight_of, cache)
+    health["198.51.100.1"], health["198.51.100.3"], asked = 7, nil, {}
+    -- Only web is said to have changed: ftp's weights are not asked, its service is the cached one.
+    local d2 = lvs.desired(m, weight_of, cache, { [m.virtuals[1]] = true })
+    t.eq(asked.ftp, nil, "ftp not asked")
+    t.eq(d2[1].dests[1].weight, 7, "web's new weight")
+    t.eq(d2[2], d1[2], "ftp as cached, though its server is down now")
+    -- block(): one service, made again from the weights of now.
+    local ftp = lvs.block(m, m.virtuals[2], weight_of, cache)
+    t.eq(#ftp.dests, 0, "ftp's server out")
+    t.eq(lvs.desired(m, weight_of, cache, {})[2], ftp, "the cache now has ftp's new service")
+end)
+
 luaha.exit(t.failures() == 0 and 0 or 1)
