@@ -56,22 +56,10 @@ static void	log_vtagged(enum log_level, const char *, const char *, va_list)
 static void
 log_event_cb(int severity, const char *msg)
 {
-	enum log_level	 level;
+	enum log_level	 level = severity == EVENT_LOG_DEBUG ? LOG_LEVEL_DEBUG :
+	    severity == EVENT_LOG_MSG ? LOG_LEVEL_INFO :
+	    severity == EVENT_LOG_WARN ? LOG_LEVEL_WARNING : LOG_LEVEL_ERR;
 
-	switch (severity) {
-	case EVENT_LOG_DEBUG:
-		level = LOG_LEVEL_DEBUG;
-		break;
-	case EVENT_LOG_MSG:
-		level = LOG_LEVEL_INFO;
-		break;
-	case EVENT_LOG_WARN:
-		level = LOG_LEVEL_WARNING;
-		break;
-	default:
-		level = LOG_LEVEL_ERR;
-		break;
-	}
 	log_msg(level, "libevent: %s", msg);
 }
 
@@ -264,74 +252,83 @@ log_syslog_send(const char *text, size_t len)
 	log_lost++;
 }
 
+/* A message's time and pid, found once for its records (system calls in UML), and its gathered stderr records. */
+struct log_batch {
+	const char	*stamp;			/* "YYYY-mm-dd HH:MM:SS.mmm" */
+	char		 syslog_stamp[32];	/* "Mon dd HH:MM:SS" */
+	int		 pid;
+	FILE		*out;			/* the stderr records, or NULL: straight to stderr */
+};
+
 static void
-log_syslog_record(int priority, const char *ident, const char *tag, const char *line)
+log_syslog_record(const struct log_batch *b, int priority, const char *ident, const char *tag,
+    const char *line)
 {
-	char		 stamp[32], buf[2048];
-	time_t		 now = time(NULL);
-	struct tm	 tm;
+	const char	*stamp = b->syslog_stamp;
+	char		 buf[2048];
 	int		 n;
 
-	localtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
 	if (log_lost > 0) {
 		n = snprintf(buf, sizeof(buf), "<%d>%s %s[%d]: %lu log lines lost: "
 		    "the syslog socket %s did not take them", log_facility | LOG_WARNING,
-		    stamp, ident, (int)getpid(), log_lost, log_socket);
+		    stamp, ident, b->pid, log_lost, log_socket);
 		log_lost = 0;
 		log_syslog_send(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 	}
 	n = snprintf(buf, sizeof(buf), "<%d>%s %s[%d]: %s%s%s", log_facility | priority,
-	    stamp, ident, (int)getpid(), tag != NULL ? tag : "", tag != NULL ? ": " : "", line);
+	    stamp, ident, b->pid, tag != NULL ? tag : "", tag != NULL ? ": " : "", line);
 	if (n < 0)
 		return;
 	log_syslog_send(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 static void
-log_stderr_record(enum log_level level, const char *tag, const char *line, const char *stamp)
+log_stderr_record(const struct log_batch *b, enum log_level level, const char *tag, const char *line)
 {
-	fprintf(stderr, "%s %s: %s%s%s\n", stamp, log_names[level], tag != NULL ? tag : "",
-	    tag != NULL ? ": " : "", line);
+	fprintf(b->out != NULL ? b->out : stderr, "%s %s: %s%s%s\n", b->stamp, log_names[level],
+	    tag != NULL ? tag : "", tag != NULL ? ": " : "", line);
 }
 
 /* One record: one line of a message, written where lines go. */
 static void
-log_record(enum log_level level, const char *tag, const char *line, const char *stamp)
+log_record(const struct log_batch *b, enum log_level level, const char *tag, const char *line)
 {
 	switch (log_dest) {
 	case LOG_DEST_SYSLOG:
 		if (log_tag_idents && tag != NULL)
-			log_syslog_record(log_priorities[level], tag, NULL, line);
+			log_syslog_record(b, log_priorities[level], tag, NULL, line);
 		else
-			log_syslog_record(log_priorities[level], "luaha", tag, line);
+			log_syslog_record(b, log_priorities[level], "luaha", tag, line);
 		if (log_tee)
-			log_stderr_record(level, tag, line, stamp);
+			log_stderr_record(b, level, tag, line);
 		break;
 	case LOG_DEST_JOURNAL:
 		/* sd-daemon(3): the priority in front; the journal adds the time. */
-		fprintf(stderr, "<%d>%s%s%s\n", log_priorities[level], tag != NULL ? tag : "",
-		    tag != NULL ? ": " : "", line);
+		fprintf(b->out != NULL ? b->out : stderr, "<%d>%s%s%s\n", log_priorities[level],
+		    tag != NULL ? tag : "", tag != NULL ? ": " : "", line);
 		break;
 	case LOG_DEST_STDERR:
-		log_stderr_record(level, tag, line, stamp);
+		log_stderr_record(b, level, tag, line);
 		break;
 	}
 }
 
 /*
- * Each line of the message is a record of its own. A record is made first
- * and written with one call: stderr is unbuffered, and a write per piece cost
- * three system calls a line (a reload logging hundreds of operations spent
- * 0.08 s on it in UML), and let another writer's bytes in between.
+ * Each line of the message is a record of its own, made first and written
+ * with one call: stderr is unbuffered, and a write per piece cost three
+ * system calls a line (0.08 s for a reload's hundreds in UML) and let
+ * another writer's bytes in between. A message's stderr records are
+ * gathered into one write (a table's operations go 256 lines a message).
  */
 static void
 log_vtagged(enum log_level level, const char *tag, const char *fmt, va_list ap)
 {
+	struct log_batch b;
 	struct timespec	 ts;
 	struct tm	 tm;
 	char		 stamp[48], day[32];
-	char		*msg, *line, *nl;
+	char		*msg, *line, *nl, *gathered = NULL;
+	size_t		 len = 0;
 	int		 saved_errno = errno;
 
 	if (level > log_threshold)
@@ -340,19 +337,26 @@ log_vtagged(enum log_level level, const char *tag, const char *fmt, va_list ap)
 	localtime_r(&ts.tv_sec, &tm);
 	strftime(day, sizeof(day), "%Y-%m-%d %H:%M:%S", &tm);
 	snprintf(stamp, sizeof(stamp), "%s.%03ld", day, ts.tv_nsec / 1000000);
+	b.stamp = stamp, b.pid = (int)getpid(), b.out = NULL;
+	strftime(b.syslog_stamp, sizeof(b.syslog_stamp), "%b %e %H:%M:%S", &tm);
 	if (vasprintf(&msg, fmt, ap) == -1) {
-		log_record(level, tag, "(out of memory formatting a log message)", stamp);
+		log_record(&b, level, tag, "(out of memory formatting a log message)");
 		errno = saved_errno;
 		return;
 	}
+	if (strchr(msg, '\n') != NULL)	/* NULL without memory: one by one */
+		b.out = open_memstream(&gathered, &len);
 	for (line = msg; line != NULL; line = nl) {
 		if ((nl = strchr(line, '\n')) != NULL)
 			*nl++ = '\0';
 		if (*line == '\t')	/* a traceback's indent, which syslog would escape */
 			line++;
 		if (*line != '\0' || line == msg)
-			log_record(level, tag, line, stamp);
+			log_record(&b, level, tag, line);
 	}
+	if (b.out != NULL && fclose(b.out) == 0 && len > 0)
+		fwrite(gathered, 1, len, stderr);
+	free(gathered);
 	fflush(stderr);
 	free(msg);
 	errno = saved_errno;
