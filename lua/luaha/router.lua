@@ -419,8 +419,16 @@ function R:status(opts)
     return require("luaha.lvsctl").status(self, opts)
 end
 
--- reload(): reads the configuration again and applies it whole, or not at all (lua/luaha/reload.lua).
+--[[
+reload(): reads the configuration again and applies it whole, or not at all (lua/luaha/reload.lua).
+One at a time: a reload waits, and lets the loop run, while it plans from the running model, so a
+second SIGHUP (or an Apply) meanwhile would plan from a model the first is about to replace and
+commit monitors over the first's. It waits for the first to end, then reads the file as it is then.
+]]
 function R:reload()
+    while self.reloading do luaha.sleep(0.01) end
+    self.reloading = true
+    local _ <close> = setmetatable({}, { __close = function() self.reloading = false end })
     return require("luaha.reload").run(self)
 end
 

@@ -231,6 +231,24 @@ t.test("webapply-409-when-the-file-changed-on-disk", function()
     assert(d:pending() > 0, "the draft stays")
 end)
 
+-- Two reloads at once (two SIGHUPs, or a SIGHUP during an Apply): the second waits for the first to end.
+t.test("reloads-run-one-at-a-time", function()
+    local _, _, r = setup("twice")
+    local reload = require "luaha.reload"
+    local run, log = reload.run, {}
+    reload.run = function(self)
+        log[#log + 1] = "begin"
+        luaha.sleep(0.05)
+        local ok, res, later = run(self)
+        log[#log + 1] = "end"
+        return ok, res, later
+    end
+    local _restore <close> = setmetatable({}, { __close = function() reload.run = run end }) -- luacheck: ignore 211
+    local a, b = luaha.spawn(r.reload, r), luaha.spawn(r.reload, r)
+    t.eq(a:join(60), true, "first reload"); t.eq(b:join(60), true, "second reload")
+    t.eq(table.concat(log, ", "), "begin, end, begin, end", "the reloads' order")
+end)
+
 t.test("webapply-failed-reload-puts-the-old-file-back", function()
     local path, d, r = setup("rollback")
     edit(d)
