@@ -166,8 +166,11 @@ one with `standby_table`): the blocks of the changed monitors, not the whole tab
 mon, the whole table is programmed. A policy may wrap it to follow health.
 ]]
 function R:changed(mon)
-    if mon then
-        self:event("%s in virtual %s: %s", mon.name, mon.v.name, mon.state)
+    if mon then self:event("%s in virtual %s: %s", mon.name, mon.v.name, mon.state) end
+    -- An anycast director programs the whole table at each change (paced by anycast_change_interval):
+    -- with the per-block path, tests/uml/anycast-flows.sh saw a director keep announcing with two
+    -- servers of three healthy after a reload (each part alone passes; the cause is not found yet).
+    if mon and not self.anycast then
         self.dirty[mon.v] = true
     else
         self.whole = true
