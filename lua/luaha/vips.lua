@@ -68,6 +68,15 @@ function vips.has(a)
     return false
 end
 
+-- addresses(dev): the set of dev's addresses ("address/prefix"), or nil and the error.
+local function addresses(dev)
+    local addrs, err = link.addrs(dev)
+    if not addrs then return nil, err end
+    local set = {}
+    for _, x in ipairs(addrs) do set[x.address] = true end
+    return set
+end
+
 --[[
 change(list, present): makes each VIP present (added, with its label) or absent (removed),
 leaving those already so. Each interface's addresses are read once, whatever the number of VIPs
@@ -78,11 +87,9 @@ local function change(list, present)
     for _, a in ipairs(list) do
         local on = have[a.dev]
         if on == nil then
-            local addrs, err = link.addrs(a.dev)
-            on = {}
-            if addrs then
-                for _, x in ipairs(addrs) do on[x.address] = true end
-            else
+            local err
+            on, err = addresses(a.dev)
+            if not on then
                 on = false
                 errors[#errors + 1] = err
             end
@@ -126,14 +133,7 @@ function vips.take(list)
         if ok then
             log.info("%s up on %s", cidr(a), a.label or a.dev)
         else
-            if have[a.dev] == nil then
-                local on = false
-                for _, x in ipairs(link.addrs(a.dev) or {}) do
-                    on = on or {}
-                    on[x.address] = true
-                end
-                have[a.dev] = on
-            end
+            if have[a.dev] == nil then have[a.dev] = addresses(a.dev) or false end
             if not (have[a.dev] and have[a.dev][cidr(a)]) then errors[#errors + 1] = err end
         end
     end
