@@ -107,10 +107,16 @@ returns the turn, a value to close (local turn <close>) when done. Without it a 
 remove a service between a health update's read and its write, or a health update that waited
 could put back the services of a router that has just become passive.
 ]]
+-- turn(self, flag, pause): waits (pause seconds at a time) while self[flag] is set, sets it, and
+-- returns a value whose closing clears it.
+local function turn(self, flag, pause)
+    while self[flag] do luaha.sleep(pause) end
+    self[flag] = true
+    return setmetatable({}, { __close = function() self[flag] = false end })
+end
+
 function R:table_turn()
-    while self.programming do luaha.sleep(0.001) end
-    self.programming = true
-    return setmetatable({}, { __close = function() self.programming = false end })
+    return turn(self, "programming", 0.001)
 end
 
 -- apply, apply_now, apply_changes, program and changed: the table as the model and the health say (lua/luaha/routertable.lua).
@@ -426,9 +432,7 @@ second SIGHUP (or an Apply) meanwhile would plan from a model the first is about
 commit monitors over the first's. It waits for the first to end, then reads the file as it is then.
 ]]
 function R:reload()
-    while self.reloading do luaha.sleep(0.01) end
-    self.reloading = true
-    local _ <close> = setmetatable({}, { __close = function() self.reloading = false end })
+    local _ <close> = turn(self, "reloading", 0.01)
     return require("luaha.reload").run(self)
 end
 
