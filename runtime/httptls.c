@@ -36,12 +36,10 @@
 	F(SSL_CTX_use_PrivateKey_file) F(SSL_CTX_check_private_key)	\
 	F(SSL_new) F(SSL_free) F(bufferevent_openssl_socket_new)	\
 	F(bufferevent_openssl_set_allow_dirty_shutdown)
-#define HTTPTLS_POINTER(name)	__typeof__(&name) name;
-#define HTTPTLS_NAME(name)	#name,
 #define HTTPTLS_SLOT(name)	&ossl.name,
 
 static struct {
-	HTTPTLS_FUNCTIONS(HTTPTLS_POINTER)
+	HTTPTLS_FUNCTIONS(DYNLIB_POINTER)
 } ossl;
 static int	ossl_loaded;
 
@@ -49,7 +47,7 @@ static int	ossl_loaded;
 static int
 httptls_load(char *err, size_t errlen)
 {
-	static const char *const	 names[] = { HTTPTLS_FUNCTIONS(HTTPTLS_NAME) };
+	static const char *const	 names[] = { HTTPTLS_FUNCTIONS(DYNLIB_NAME) };
 	void *const			 slots[] = { HTTPTLS_FUNCTIONS(HTTPTLS_SLOT) };
 	char				 why[256];
 

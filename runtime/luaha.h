@@ -287,6 +287,13 @@ int	 worker_wait(lua_State *, struct worker_job *);
 void	 worker_load(int *, int *);
 
 /* dynlib.c */
+/*
+ * For a list of a library's functions written as an X-macro LIST(F):
+ * LIST(DYNLIB_POINTER) declares a pointer of each one's type (in a struct),
+ * LIST(DYNLIB_NAME) writes their names (for dynlib_load's names).
+ */
+#define DYNLIB_POINTER(name)	__typeof__(&name) name;
+#define DYNLIB_NAME(name)	#name,
 int	 dynlib_load(const char *, const char *const [], void *const [], size_t, char *, size_t);
 
 /* readline.c */

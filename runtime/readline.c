@@ -47,12 +47,10 @@ enum { READLINE_NONE, READLINE_EDIT, READLINE_PLAIN };
 	F(rl_initialize) F(rl_callback_handler_install)			\
 	F(rl_callback_handler_remove) F(rl_callback_read_char)		\
 	F(add_history) F(rl_outstream)
-#define READLINE_POINTER(name)	__typeof__(&name) name;
-#define READLINE_NAME(name)	#name,
 #define READLINE_SLOT(name)	&edit.name,
 
 static struct {
-	READLINE_SYMBOLS(READLINE_POINTER)
+	READLINE_SYMBOLS(DYNLIB_POINTER)
 } edit;
 
 /* The terminal's output stream: libedit's, or stdout. */
@@ -96,7 +94,7 @@ readline_atexit(void)
 static int
 readline_init(lua_State *L)
 {
-	static const char *const	 names[] = { READLINE_SYMBOLS(READLINE_NAME) };
+	static const char *const	 names[] = { READLINE_SYMBOLS(DYNLIB_NAME) };
 	void *const			 slots[] = { READLINE_SYMBOLS(READLINE_SLOT) };
 	char				 why[256];
 
