@@ -30,74 +30,163 @@ file_kind(mode_t mode)
 	return ("not a regular file");
 }
 
+/* A read, done by the worker thread (or at once outside a task): its inputs and its answer. */
+struct file_reading {
+	struct worker_job	 job;
+	char			*path;
+	size_t			 max;		/* bytes at most */
+	char			*data;		/* what was read, len bytes */
+	size_t			 len;
+	char			 err[PATH_MAX + 128];	/* "PATH: reason" when it failed */
+};
+
+/* Records errno's reason for r->path, closing fd (if not -1) without losing errno; -1. */
+static int
+file_read_fail(struct file_reading *r, int fd)
+{
+	int	 saved = errno;
+
+	if (fd != -1)
+		close(fd);
+	snprintf(r->err, sizeof(r->err), "%s: %s", r->path, strerror(saved));
+	return (-1);
+}
+
+/* Refuses r->path for what it is (a directory, a FIFO...), closing fd if not -1; -1. */
+static int
+file_read_refuse(struct file_reading *r, int fd, mode_t mode)
+{
+	if (fd != -1)
+		close(fd);
+	snprintf(r->err, sizeof(r->err), "%s: is %s", r->path, file_kind(mode));
+	return (-1);
+}
+
 /*
- * read(path, max): the contents of the regular file at path, or nil, "PATH: reason": the
- * system's reason, "is a directory" (or a FIFO, a device...), or "larger than MAX bytes".
- * The path is checked with stat before it is opened, so that a device is not even opened
- * (opening a tape rewinds it); the open is non-blocking, so a FIFO put there meanwhile
- * cannot block, and the opened file is checked again. A file that grows while it is read is
- * refused at max + 1 bytes. Reading does not yield: it holds the loop for as long as the
- * disk takes to give max bytes.
+ * The read's steps. The path is checked with stat before it is opened, so that a device is not
+ * even opened (opening a tape rewinds it); the open is non-blocking, so a FIFO put there
+ * meanwhile cannot block, and the opened file is checked again. The size stat gave and one
+ * byte more are read at once, so that the end is seen at once; then 64 KiB at a time, for a
+ * file that grew meanwhile, up to one byte past max, where it is refused. 0, or -1 with r->err.
  */
 static int
-file_read(lua_State *L)
+file_read_steps(struct file_reading *r)
 {
-	const char	*path = luaL_checkstring(L, 1);
-	lua_Integer	 max = luaL_checkinteger(L, 2);
 	struct stat	 st;
-	luaL_Buffer	 b;
-	size_t		 got = 0, want;
+	size_t		 want, size = 0;
 	ssize_t		 n;
 	char		*p;
 	int		 fd;
 
-	luaL_argcheck(L, max >= 0 && max < INT_MAX, 2, "must be from 0 to INT_MAX - 1");
-	if (stat(path, &st) == -1)
-		return (luaha_fail_errno(L, path));
+	if (stat(r->path, &st) == -1)
+		return (file_read_fail(r, -1));
 	if (!S_ISREG(st.st_mode))
-		return (luaha_fail(L, "%s: is %s", path, file_kind(st.st_mode)));
-	if (st.st_size > max)
-		return (luaha_fail(L, "%s: larger than %d bytes", path, (int)max));
-	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) == -1)
-		return (luaha_fail_errno(L, path));
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		int saved = errno;
-
-		close(fd);
-		if (S_ISREG(st.st_mode)) {
-			errno = saved;
-			return (luaha_fail_errno(L, path));
-		}
-		return (luaha_fail(L, "%s: is %s", path, file_kind(st.st_mode)));
+		return (file_read_refuse(r, -1, st.st_mode));
+	if ((uintmax_t)st.st_size > r->max) {
+		snprintf(r->err, sizeof(r->err), "%s: larger than %zu bytes", r->path, r->max);
+		return (-1);
 	}
-	/*
-	 * The size stat gave and one byte more in one read, so that the end is seen at once;
-	 * then 64 KiB at a time, for a file that grew meanwhile, up to one byte past max.
-	 */
-	luaL_buffinit(L, &b);
-	while (got <= (size_t)max) {
-		want = got < (size_t)st.st_size ? (size_t)st.st_size - got + 1 : 65536;
-		if (want > (size_t)max + 1 - got)
-			want = (size_t)max + 1 - got;
-		p = luaL_prepbuffsize(&b, want);
-		if ((n = read(fd, p, want)) == -1) {
+	if ((fd = open(r->path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) == -1)
+		return (file_read_fail(r, -1));
+	if (fstat(fd, &st) == -1)
+		return (file_read_fail(r, fd));
+	if (!S_ISREG(st.st_mode))
+		return (file_read_refuse(r, fd, st.st_mode));
+	while (r->len <= r->max) {
+		want = r->len < (size_t)st.st_size ? (size_t)st.st_size - r->len + 1 : 65536;
+		if (want > r->max + 1 - r->len)
+			want = r->max + 1 - r->len;
+		if (r->len + want > size) {
+			if ((p = realloc(r->data, r->len + want)) == NULL)
+				return (file_read_fail(r, fd));
+			r->data = p;
+			size = r->len + want;
+		}
+		if ((n = read(fd, r->data + r->len, want)) == -1) {
 			if (errno == EINTR)
 				continue;
-			n = errno;
-			close(fd);
-			errno = (int)n;
-			return (luaha_fail_errno(L, path));
+			return (file_read_fail(r, fd));
 		}
 		if (n == 0)
 			break;
-		luaL_addsize(&b, (size_t)n);
-		got += (size_t)n;
+		r->len += (size_t)n;
 	}
 	close(fd);
-	if (got > (size_t)max)
-		return (luaha_fail(L, "%s: larger than %d bytes", path, (int)max));
-	luaL_pushresult(&b);
+	if (r->len > r->max) {
+		snprintf(r->err, sizeof(r->err), "%s: larger than %zu bytes", r->path, r->max);
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+file_read_run(struct worker_job *job)
+{
+	struct file_reading	*r = (struct file_reading *)job;
+
+	if (file_read_steps(r) == 0)
+		r->err[0] = '\0';
+}
+
+/* Pushes the answer: the contents, or nil and "PATH: reason". */
+static int
+file_read_push(lua_State *L, struct file_reading *r)
+{
+	if (r->err[0] != '\0')
+		return (luaha_fail(L, "%s", r->err));
+	lua_pushlstring(L, r->data != NULL ? r->data : "", r->len);
 	return (1);
+}
+
+static int
+file_read_done(lua_State *co, struct waiter *w, short what)
+{
+	(void)what;
+	return (file_read_push(co, w->arg));
+}
+
+static void
+file_read_release(struct worker_job *job)
+{
+	struct file_reading	*r = (struct file_reading *)job;
+
+	free(r->path);
+	free(r->data);
+	free(r);
+}
+
+/*
+ * read(path, max): the contents of the regular file at path, or nil, "PATH: reason": the
+ * system's reason, "is a directory" (or a FIFO, a device...), or "larger than MAX bytes"
+ * (file_read_steps). In a task the read runs in the worker thread (worker.c), so that a reload
+ * of a 3 MB lvs.cf does not hold the loop while the kernel copies it (0.5 s in UML); outside a
+ * task, or when the worker's queue is full (password checks), at once.
+ */
+static int
+file_read(lua_State *L)
+{
+	const char		*path = luaL_checkstring(L, 1);
+	lua_Integer		 max = luaL_checkinteger(L, 2);
+	struct file_reading	*r;
+	int			 njobs, nmax, nret;
+
+	luaL_argcheck(L, max >= 0 && max < INT_MAX, 2, "must be from 0 to INT_MAX - 1");
+	if ((r = calloc(1, sizeof(*r))) == NULL || (r->path = strdup(path)) == NULL) {
+		free(r);
+		return (luaha_fail(L, "%s: read: out of memory", path));
+	}
+	r->max = (size_t)max;
+	snprintf(r->err, sizeof(r->err), "%s: read: not done", path);
+	r->job.run = file_read_run;
+	r->job.done = file_read_done;
+	r->job.release = file_read_release;
+	worker_load(&njobs, &nmax);
+	if (task_current(L) != NULL && lua_isyieldable(L) && njobs < nmax)
+		return (worker_wait(L, &r->job));
+	file_read_run(&r->job);
+	nret = file_read_push(L, r);
+	file_read_release(&r->job);
+	return (nret);
 }
 
 /* The name stat gives a file's type, for stat's answer. */
