@@ -41,6 +41,7 @@ static struct {
 	int			 efd;		/* the thread writes 1 per finished job */
 	struct event		*ev;		/* reads efd in the loop */
 	int			 started;	/* threads made */
+	pid_t			 pid;		/* the process they were made in */
 } worker = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
 	.cv = PTHREAD_COND_INITIALIZER,
@@ -129,11 +130,31 @@ worker_start(void)
 		    (err = pthread_detach(th)) != 0)
 			break;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	worker.pid = getpid();
 	if (worker.started == 0) {
 		errno = err;
 		return (-1);
 	}
 	return (0);
+}
+
+/*
+ * After a fork (daemonize, when the configuration was read in a task
+ * before it) the pool's threads are the parent's: this process has none,
+ * and a thread may have held the lock when it forked. The lock and the
+ * condition are made again and the threads are made at the next job; the
+ * jobs queued and not started are done by them. A job that a thread was
+ * running at the fork is lost with it (daemonize is called before any).
+ */
+static void
+worker_forked(void)
+{
+	pthread_mutex_t	 mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t	 cv = PTHREAD_COND_INITIALIZER;
+
+	worker.mu = mu;
+	worker.cv = cv;
+	worker.started = 0;
 }
 
 /*
@@ -152,6 +173,8 @@ worker_wait(lua_State *L, struct worker_job *job)
 		job->release(job);
 		return (luaL_error(L, "attempt to wait outside a task"));
 	}
+	if (worker.started > 0 && worker.pid != getpid())
+		worker_forked();
 	if (worker.njobs >= WORKER_MAX_JOBS) {
 		job->release(job);
 		return (luaha_fail(L, "busy"));

@@ -204,6 +204,35 @@ t.test("stale-pidfile-remove-pidfile-and-chdir-false", function()
     assert(stop(pid), "daemon " .. pid .. " did not stop on TERM")
 end)
 
+t.test("the-worker-thread-after-daemonize", function()
+    -- A daemon reads its configuration in a task before daemonize, which made the worker thread
+    -- (file.read): on e8f05c0 the daemon then had no thread, and its next read waited for ever.
+    os.remove(pidfile)
+    local data, out = "/tmp/luaha-daemon-test-" .. me .. ".data", "/tmp/luaha-daemon-test-" .. me .. ".out"
+    local f = assert(io.open(data, "w"))
+    f:write("serial_no = 1\n")
+    f:close()
+    os.remove(out)
+    local code = daemon_code(string.format("{ pidfile = %q }", pidfile), string.format([[
+local file = require "luaha.core.file"
+local text, err = file.read(%q, 1000)
+local o = assert(io.open(%q .. ".tmp", "w"))
+o:write(tostring(text or err))
+o:close()
+assert(os.rename(%q .. ".tmp", %q))]], data, out, out, out))
+    -- The same read before daemonize, which starts the worker thread there.
+    code = code:gsub("assert%(d.daemonize", string.format("assert(require(\"luaha.core.file\").read(%q, 1000))\n%%0", data))
+    local r = child(code)
+    t.eq(r.status, 0, "parent's status (stderr: " .. r.stderr .. ")")
+    local pid = pidfile_pid()
+    if pid then started[#started + 1] = pid end
+    assert(wait(function() return slurp(out) ~= nil end, 10), "the daemon's read did not end in 10 s")
+    t.eq(slurp(out), "serial_no = 1\n", "what the daemon read")
+    assert(pid and stop(pid), "daemon did not stop on TERM")
+    os.remove(data)
+    os.remove(out)
+end)
+
 t.test("failure-before-ready-fails-the-parent", function()
     os.remove(pidfile)
     local r = child(string.format([[
