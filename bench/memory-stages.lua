@@ -60,7 +60,11 @@ luaha.spawn(function()
     stage("parse cache and model", servers, function()
         local err
         m, err = lvscf.load(path, cache)
-        return m or error(err)
+        if not m then
+            io.stderr:write(("%s (%d errors)\n"):format(err[1], #err))
+            luaha.exit(1)
+        end
+        return m
     end)
     stage("written text and digest", servers, function()
         local parts = lvscf.write_parts(m, cache)

@@ -16,6 +16,8 @@ sizes="100:1000 2300:37000"
 [ "${GROWTH:-0}" = 1 ] && sizes="$sizes 23000:370000"
 for size in $sizes; do
 	services=${size%:*} servers=${size#*:}
+	# 10 ports a VIP give 230 VIPs at 2300 services; at 23 000, 100 a VIP (as bench/coldstart.sh's GROWTH).
+	[ "$services" -gt 2540 ] && GEN_NPORTS=100
 	{
 		printf 'serial_no = 1\nservice = lvs\nbackup_active = 0\n'
 		genconf_virtuals lvs "$services" "$servers" a
