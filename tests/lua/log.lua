@@ -109,6 +109,29 @@ luaha.log.info("after: %s", (luaha.log.destination()))
     assert(recs[1]:match("^<30>.* luaha%[%d+%]: after: syslog$"), recs[1])
 end)
 
+t.test("gather-writes-the-lines-after-in-order", function()
+    local r = t.run_luaha({ "-e", [[
+local luaha = require "luaha"
+local a, b = luaha.log.prefixed("nanny"), luaha.log.prefixed("lvs")
+luaha.log.gather(function()
+    a.info("one %d", 1)
+    a.info("two")
+    b.info("three")
+    io.stderr:write("marker\n")
+    a.warning("four")
+end)
+local ok, err = pcall(luaha.log.gather, function()
+    a.info("five")
+    error("boom")
+end)
+io.stderr:write(tostring(ok), " ", tostring(err):match("boom") or tostring(err), "\n")]] })
+    t.eq(r.status, 0, "status")
+    local got = {}
+    for l in r.stderr:gmatch("[^\n]+") do got[#got + 1] = l:gsub("^%S+ %S+ ", "") end
+    t.same(got, { "marker", "info: nanny: one 1", "info: nanny: two", "info: lvs: three", "warning: nanny: four",
+        "info: nanny: five", "false boom" })
+end)
+
 t.test("tagged-checks-its-level", function()
     t.checkerr("not a log level", luaha.log.tagged, "nanny", "loud", "x")
     t.checkerr("boolean expected", luaha.log.tag_idents, "yes")
