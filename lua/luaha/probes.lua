@@ -204,38 +204,63 @@ local by_id = {}                   -- the engine's probes, by target id
 local collector                    -- the collector task, while the engine has targets
 local bursts = {}                  -- by interval: the engine's probes started at once, and when
 
--- settle(p, result, reason, took, finished): one result of the engine for probe p, as check_once takes it.
-local function settle(p, result, reason, took, finished)
-    local first = p.first
+-- taken(p, result, reason, took, finished): probe p's result, as check_once takes it; false when not counted.
+local function taken(p, result, reason, took, finished)
     if result == "stalled" then
         log.warning("%s: a check failed after %.1f s with a timeout of %g s: this process was stalled;"
-            .. " not counted", first.name, took, p.timeout)
-        return
+            .. " not counted", p.first.name, took, p.timeout)
+        return false
     end
     local last = p.last
     last.ok, last.reason, last.at, last.seconds = result, reason or nil, wall_clock(finished), took
-    for _, mon in ipairs(p.monitors) do
-        mon.last = last
+    return true
+end
+
+-- step(p, from, to, result, reason): p's monitors from..to take its last result.
+local function step(p, from, to, result, reason)
+    local mons = p.monitors
+    for k = from, to do
+        local mon = mons[k]
+        mon.last = p.last
         if mon:step(result, reason or nil) then p.on_change(mon) end
     end
 end
 
--- The collector: takes the engine's results a turn at a time until it has no target left.
+--[[
+The collector: takes the engine's results a turn at a time until it has no target left. A turn's
+results go to their monitors in slices of SLICE monitors, with a turn of the loop between slices: a
+probe serves every virtual that asks its check, and at a cold start of 37 000 real servers 1600
+results made 37 000 monitors available in one turn (2.1 s of the loop in UML). Each slice's lines
+(servers made available, shut down) go in few writes (log.gather). A result is for the probe that
+had its id when it was taken: ids are reused, and a reload may replace probes between slices.
+]]
+local SLICE = 2048
 local function collect()
-    local ids, results, reasons, tooks = {}, {}, {}, {}
+    local ids, results, reasons, tooks, ps = {}, {}, {}, {}, {}
     repeat
         engine:wait()
         local n = engine:collect(ids, results, reasons, tooks)
         local finished = n > 0 and luaha.now()
-        luaha.log.gather(function()     -- a turn's lines (servers made available, shut down) in few writes
-            for i = 1, n do
-                local p = by_id[ids[i]]
-                if p then
-                    local ok, err = xpcall(settle, debug.traceback, p, results[i], reasons[i], tooks[i], finished)
-                    if not ok then log.err("%s: taking a result raised: %s", p.first.name, err) end
+        for i = 1, n do ps[i] = by_id[ids[i]] or false end
+        local i, j = 1, 1           -- the result, and the first of its probe's monitors not stepped yet
+        while i <= n do
+            local steps = 0
+            luaha.log.gather(function()
+                while i <= n and steps < SLICE do
+                    local p = ps[i]
+                    if p and by_id[ids[i]] == p and (j > 1 or taken(p, results[i], reasons[i], tooks[i], finished)) then
+                        local to = math.min(#p.monitors, j + SLICE - steps - 1)
+                        local ok, err = xpcall(step, debug.traceback, p, j, to, results[i], reasons[i])
+                        if not ok then log.err("%s: taking a result raised: %s", p.first.name, err) end
+                        steps, j = steps + (to - j + 1), to + 1
+                    else
+                        j = math.huge
+                    end
+                    if j > #(p and p.monitors or {}) then i, j = i + 1, 1 end
                 end
-            end
-        end)
+            end)
+            if i <= n then luaha.breathe() end
+        end
     until engine:stats() == 0
     collector = nil
 end

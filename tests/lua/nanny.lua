@@ -149,6 +149,40 @@ t.test("probes-without-a-task-each", function()
     p:cancel()
 end)
 
+t.test("a-probe-of-many-monitors-gives-them-its-result-in-slices", function()
+    -- A cold start of 37 000 real servers: 1600 results for 37 000 monitors held the loop 2.1 s in UML on
+    -- 03ab0e2, every monitor stepped in one turn. Here 3000 monitors of one probe: the loop turns between slices.
+    local srv = assert(luaha.net.listen("127.0.0.1", 0, function(conn) conn:close() end))
+    local port = srv:port()
+    local mons = {}
+    for i = 1, 3000 do
+        mons[i] = nanny.new(block({ name = "v" .. i, port = port, timeout = 0.5, reentry = 0.5 }),
+            { address = "127.0.0.1", weight = 1, port = port })
+    end
+    local turns, running, seen, changes = 0, true, {}, 0
+    local ticker = luaha.spawn(function()
+        while running do
+            turns = turns + 1
+            luaha.sleep(0)
+        end
+    end)
+    local level = luaha.log.level("warning")      -- 3000 "making ... available" lines
+    local p = probes.start_probe(mons, function()
+        changes = changes + 1
+        seen[turns] = true
+    end)
+    t.until_(function() return changes == 3000 end, 10)
+    luaha.log.level(level)
+    running = false
+    ticker:join(5)
+    p:cancel()
+    srv:close()
+    t.eq(changes, 3000, "every monitor came in")
+    local distinct = 0
+    for _ in pairs(seen) do distinct = distinct + 1 end
+    assert(distinct >= 2, "the 3000 monitors came in within one turn of the loop")
+end)
+
 t.test("load-monitor", function()
     t.eq(nanny.parse_load(" 10:01:02 up 3 days,  2 users,  load average: 0.25, 0.10, 0.05\n"), 0.25, "uptime")
     t.eq(nanny.parse_load("rs1  up  3 days, 2:01,  load 1.50, 0.10, 0.05"), nil, "no colon after load")
