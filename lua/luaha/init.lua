@@ -67,7 +67,7 @@ function luaha.log.prefixed(name)
     for _, level in ipairs({ "debug", "info", "notice", "warning", "err" }) do
         l[level] = function(fmt, ...)
             if not gathered then return tagged(name, level, fmt, ...) end
-            gathered[#gathered + 1] = { name, level, fmt:format(...) }
+            gathered[#gathered + 1] = { name, level, string.format(fmt, ...) }
         end
     end
     return setmetatable(l, { __index = luaha.log })
