@@ -167,9 +167,10 @@ mon, the whole table is programmed. A policy may wrap it to follow health.
 ]]
 function R:changed(mon)
     if mon then self:event("%s in virtual %s: %s", mon.name, mon.v.name, mon.state) end
-    -- An anycast director programs the whole table at each change (paced by anycast_change_interval):
-    -- with the per-block path, tests/uml/anycast-flows.sh saw a director keep announcing with two
-    -- servers of three healthy after a reload (each part alone passes; the cause is not found yet).
+    -- An anycast director programs the whole table at each change (paced by anycast_change_interval),
+    -- as before the per-block path. That path was taken off anycast when tests/uml/anycast-flows.sh
+    -- failed with it; the failure was later found in the test (a multipath route deleted at once, read
+    -- as kept), so the per-block path may serve anycast too, once that scenario has passed with it.
     if mon and not self.anycast then
         self.dirty[mon.v] = true
     else

@@ -236,7 +236,7 @@ ac_us()
 # ("11 12 13": the last octets, sorted; empty: no route), and $paths_us, when (ac_us). Read with builtins only.
 ac_paths()
 {
-	local line rec=0 hops=() at=0 re='^\[[0-9-]+T([0-9]+):([0-9]+):([0-9]+)\.([0-9]+)\] (Deleted )?(.*)$'
+	local line rec=0 hops=() at=0 deleted='' re='^\[[0-9-]+T([0-9]+):([0-9]+):([0-9]+)\.([0-9]+)\] (Deleted )?(.*)$'
 	local via='via 198\.51\.100\.1([0-9]) '
 	paths='' paths_us=''
 	while :; do
@@ -251,9 +251,11 @@ ac_paths()
 			rec=0 hops=()
 			case ${BASH_REMATCH[6]} in "$VIP "*) rec=1;; *) continue;; esac
 			at=$(( ((10#${BASH_REMATCH[1]} * 60 + 10#${BASH_REMATCH[2]}) * 60 + 10#${BASH_REMATCH[3]}) * 1000000 + 10#${BASH_REMATCH[4]} ))
-			[ -n "${BASH_REMATCH[5]}" ] && continue	# deleted: no next hop
+			# Deleted: no next hop, neither on this line nor on the nexthop lines of a multipath route.
+			deleted=${BASH_REMATCH[5]}
+			[ -n "$deleted" ] && continue
 			[[ ${BASH_REMATCH[6]} =~ $via ]] && hops+=("${BASH_REMATCH[1]}")
-		elif [ $rec = 1 ] && [[ $line =~ ^[[:space:]]+nexthop\ $via ]]; then
+		elif [ $rec = 1 ] && [ -z "$deleted" ] && [[ $line =~ ^[[:space:]]+nexthop\ $via ]]; then
 			hops+=("${BASH_REMATCH[1]}")
 		fi
 	done < "$tmp/upstream.mon"
