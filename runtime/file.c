@@ -130,19 +130,15 @@ file_read_run(struct worker_job *job)
 
 /* Pushes the answer: the contents, or nil and "PATH: reason". */
 static int
-file_read_push(lua_State *L, struct file_reading *r)
+file_read_done(lua_State *L, struct waiter *w, short what)
 {
+	struct file_reading	*r = w->arg;
+
+	(void)what;
 	if (r->err[0] != '\0')
 		return (luaha_fail(L, "%s", r->err));
 	lua_pushlstring(L, r->data != NULL ? r->data : "", r->len);
 	return (1);
-}
-
-static int
-file_read_done(lua_State *co, struct waiter *w, short what)
-{
-	(void)what;
-	return (file_read_push(co, w->arg));
 }
 
 static void
@@ -168,7 +164,6 @@ file_read(lua_State *L)
 	const char		*path = luaL_checkstring(L, 1);
 	lua_Integer		 max = luaL_checkinteger(L, 2);
 	struct file_reading	*r;
-	int			 njobs, nmax, nret;
 
 	luaL_argcheck(L, max >= 0 && max < INT_MAX, 2, "must be from 0 to INT_MAX - 1");
 	if ((r = calloc(1, sizeof(*r))) == NULL || (r->path = strdup(path)) == NULL) {
@@ -180,13 +175,7 @@ file_read(lua_State *L)
 	r->job.run = file_read_run;
 	r->job.done = file_read_done;
 	r->job.release = file_read_release;
-	worker_load(&njobs, &nmax);
-	if (task_current(L) != NULL && lua_isyieldable(L) && njobs < nmax)
-		return (worker_wait(L, &r->job));
-	file_read_run(&r->job);
-	nret = file_read_push(L, r);
-	file_read_release(&r->job);
-	return (nret);
+	return (worker_run(L, &r->job));
 }
 
 /* The name stat gives a file's type, for stat's answer. */
@@ -373,18 +362,14 @@ file_replace_run(struct worker_job *job)
 
 /* Pushes the answer: true, or nil and "what: reason". */
 static int
-file_replace_push(lua_State *L, struct file_replace *r)
+file_replace_done(lua_State *L, struct waiter *w, short what)
 {
+	struct file_replace	*r = w->arg;
+
+	(void)what;
 	if (r->err[0] != '\0')
 		return (luaha_fail(L, "%s", r->err));
 	return (luaha_ok(L));
-}
-
-static int
-file_replace_done(lua_State *co, struct waiter *w, short what)
-{
-	(void)what;
-	return (file_replace_push(co, w->arg));
 }
 
 static void
@@ -446,7 +431,6 @@ file_replace(lua_State *L)
 	lua_Integer		 mode = luaL_optinteger(L, 3, 0644);
 	lua_Integer		 uid = 0, gid = 0;
 	struct file_replace	*r;
-	int			 njobs, max, nret;
 
 	luaL_argcheck(L, mode >= 0 && mode <= 07777, 3, "must be permission bits (0 to 07777)");
 	luaL_argcheck(L, *path != '\0', 1, "must not be empty");
@@ -466,13 +450,7 @@ file_replace(lua_State *L)
 	r->job.run = file_replace_run;
 	r->job.done = file_replace_done;
 	r->job.release = file_replace_release;
-	worker_load(&njobs, &max);
-	if (task_current(L) != NULL && lua_isyieldable(L) && njobs < max)
-		return (worker_wait(L, &r->job));
-	file_replace_run(&r->job);
-	nret = file_replace_push(L, r);
-	file_replace_release(&r->job);
-	return (nret);
+	return (worker_run(L, &r->job));
 }
 
 /*

@@ -284,7 +284,7 @@ struct worker_job {
 	TAILQ_ENTRY(worker_job) entry;	/* in the pool's queues */
 };
 int	 worker_wait(lua_State *, struct worker_job *);
-void	 worker_load(int *, int *);
+int	 worker_run(lua_State *, struct worker_job *);
 
 /* dynlib.c */
 /*

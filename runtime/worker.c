@@ -196,10 +196,24 @@ worker_wait(lua_State *L, struct worker_job *job)
 	return (task_wait(L, &job->w, -1, 0, -1, job->done, job, 0));
 }
 
-/* How many jobs are running or queued, and the cap. */
-void
-worker_load(int *njobs, int *max)
+/*
+ * Runs job in the worker thread while the task running in L waits, when
+ * it is a task that may yield and the queue has room; otherwise at once,
+ * holding the loop (outside a task, or when password checks fill the
+ * queue). Either way job->done pushes the results and job->release frees
+ * the job. Must be the last call of a Lua-facing C function.
+ */
+int
+worker_run(lua_State *L, struct worker_job *job)
 {
-	*njobs = worker.njobs;
-	*max = WORKER_MAX_JOBS;
+	int	 nret;
+
+	if (task_current(L) != NULL && lua_isyieldable(L) && worker.njobs < WORKER_MAX_JOBS)
+		return (worker_wait(L, job));
+	job->run(job);
+	memset(&job->w, 0, sizeof(job->w));
+	job->w.arg = job;
+	nret = job->done(L, &job->w, 0);
+	job->release(job);
+	return (nret);
 }
