@@ -248,15 +248,15 @@ local function collect()
             luaha.log.gather(function()
                 while i <= n and steps < SLICE do
                     local p = ps[i]
-                    if p and by_id[ids[i]] == p and (j > 1 or taken(p, results[i], reasons[i], tooks[i], finished)) then
+                    if not (p and by_id[ids[i]] == p) or j == 1 and not taken(p, results[i], reasons[i], tooks[i], finished) then
+                        i, j = i + 1, 1     -- a probe gone (maybe between slices), or a result not counted
+                    else
                         local to = math.min(#p.monitors, j + SLICE - steps - 1)
                         local ok, err = xpcall(step, debug.traceback, p, j, to, results[i], reasons[i])
                         if not ok then log.err("%s: taking a result raised: %s", p.first.name, err) end
                         steps, j = steps + (to - j + 1), to + 1
-                    else
-                        j = math.huge
+                        if j > #p.monitors then i, j = i + 1, 1 end
                     end
-                    if j > #(p and p.monitors or {}) then i, j = i + 1, 1 end
                 end
             end)
             if i <= n then luaha.breathe() end
